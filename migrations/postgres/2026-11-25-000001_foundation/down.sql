@@ -1,0 +1,4 @@
+DROP TABLE audit_log;
+DROP TABLE api_clients;
+DROP TABLE users;
+DROP TABLE admin_units;

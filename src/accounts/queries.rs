@@ -1,0 +1,347 @@
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::model::*;
+use crate::auth::jwt::Claims;
+use crate::auth::{password, random_token, Account, Credentials, Principal, Role, Scope};
+use crate::db::schema::{api_clients, users};
+use crate::db::{with_conn, DbConn};
+use crate::error::{ApiError, FieldError};
+use crate::http::pagination::PageRequest;
+
+/// Checks credentials. `None` for a wrong secret, an unknown or a disabled
+/// account: the caller cannot tell which.
+pub fn authenticate(conn: &mut DbConn, credentials: &Credentials) -> Result<Option<Principal>, ApiError> {
+    match credentials {
+        Credentials::User { username, password: given } => {
+            let row = find_user_by_name(conn, &username.to_lowercase())?;
+            let valid = password::verify(given, row.as_ref().map(|r| r.password_hash.as_str()));
+            Ok(row.filter(|r| valid && !r.disabled).map(user_principal))
+        }
+        Credentials::Client { client_id, client_secret } => {
+            let row: Option<ClientRow> = with_conn!(conn, |c| api_clients::table
+                .filter(api_clients::client_id.eq(client_id))
+                .select(ClientRow::as_select())
+                .first(c)
+                .optional())?;
+            let valid = password::verify(client_secret, row.as_ref().map(|r| r.secret_hash.as_str()));
+            Ok(row.filter(|r| valid && !r.disabled).map(client_principal))
+        }
+    }
+}
+
+fn user_principal(row: UserRow) -> Principal {
+    Principal {
+        scope: Scope::for_role(row.role, row.admin_unit_code, row.school_id),
+        role: row.role,
+        account: Account::User {
+            id: row.id,
+            username: row.username,
+        },
+    }
+}
+
+fn client_principal(row: ClientRow) -> Principal {
+    Principal {
+        scope: Scope::for_role(row.role, None, None),
+        role: row.role,
+        account: Account::Client {
+            id: row.id,
+            client_id: row.client_id,
+        },
+    }
+}
+
+/// The caller a verified token stands for, if its account is still active
+/// and still has the role and scope the token was issued with.
+pub fn principal_for_claims(conn: &mut DbConn, claims: &Claims) -> Result<Principal, ApiError> {
+    let gone = || ApiError::unauthorized("the account behind this token is disabled or no longer exists");
+    let principal = match claims.sub.split_once(':') {
+        Some(("user", id)) => {
+            let id: i64 = id.parse().map_err(|_| gone())?;
+            let row: Option<UserRow> =
+                with_conn!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).optional())?;
+            row.filter(|r| !r.disabled).map(user_principal)
+        }
+        Some(("client", id)) => {
+            let id: i64 = id.parse().map_err(|_| gone())?;
+            let row: Option<ClientRow> =
+                with_conn!(conn, |c| api_clients::table.find(id).select(ClientRow::as_select()).first(c).optional())?;
+            row.filter(|r| !r.disabled).map(client_principal)
+        }
+        _ => None,
+    }
+    .ok_or_else(gone)?;
+    if principal.role != claims.role || principal.scope.claim() != claims.scope {
+        return Err(ApiError::unauthorized(
+            "the account's role or scope has changed; request a new token",
+        ));
+    }
+    Ok(principal)
+}
+
+fn find_user_by_name(conn: &mut DbConn, username: &str) -> Result<Option<UserRow>, ApiError> {
+    let row = with_conn!(conn, |c| users::table
+        .filter(users::username.eq(username))
+        .select(UserRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
+pub fn find_user(conn: &mut DbConn, id: i64) -> Result<UserRow, ApiError> {
+    let row: Option<UserRow> =
+        with_conn!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).optional())?;
+    row.ok_or_else(|| ApiError::not_found(format!("user {id} not found")))
+}
+
+/// Role and scope must agree: district officers have an admin unit, school
+/// staff a school, everyone else neither; machine roles belong to clients.
+fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    if input.role == Role::SyncClient {
+        errors.push(FieldError::new("role", "machine_role", "sync_client is for API clients: POST /api/v1/clients"));
+    }
+    match (input.role, &input.admin_unit_code) {
+        (Role::DistrictOfficer, None) => errors.push(FieldError::new(
+            "admin_unit_code",
+            "required",
+            "a district officer needs the admin unit they work in",
+        )),
+        (Role::DistrictOfficer, Some(code)) => {
+            if crate::admin_units::queries::find(conn, code)?.is_none() {
+                errors.push(FieldError::new("admin_unit_code", "unknown", format!("no admin unit has code {code}")));
+            }
+        }
+        (_, Some(_)) => errors.push(FieldError::new(
+            "admin_unit_code",
+            "not_allowed",
+            "only district officers are scoped to an admin unit",
+        )),
+        (_, None) => {}
+    }
+    match (input.role, input.school_id) {
+        (Role::SchoolStaff, None) => errors.push(FieldError::new(
+            "school_id",
+            "required",
+            "school staff need the school they work at",
+        )),
+        (Role::SchoolStaff, Some(id)) if id <= 0 => {
+            errors.push(FieldError::new("school_id", "range", "must be a positive id"))
+        }
+        (Role::SchoolStaff, Some(_)) | (_, None) => {}
+        (_, Some(_)) => errors.push(FieldError::new(
+            "school_id",
+            "not_allowed",
+            "only school staff are scoped to a school",
+        )),
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<UserRow, ApiError> {
+    let password_hash = password::hash(&input.password)?;
+    conn.transaction(|conn| {
+        check_user_scope(conn, &input)?;
+        let username = input.username.to_lowercase();
+        if find_user_by_name(conn, &username)?.is_some() {
+            return Err(ApiError::conflict(format!("the username {username} is taken")));
+        }
+        let now = crate::db::now();
+        let new = NewUserRow {
+            username,
+            password_hash,
+            role: input.role,
+            admin_unit_code: input.admin_unit_code,
+            school_id: input.school_id,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let row: UserRow = with_conn!(conn, |c| diesel::insert_into(users::table)
+            .values(&new)
+            .returning(UserRow::as_returning())
+            .get_result(c))?;
+        crate::audit::record(
+            conn,
+            actor,
+            "create",
+            "user",
+            &row.id.to_string(),
+            json!({
+                "username": row.username,
+                "role": row.role,
+                "admin_unit_code": row.admin_unit_code,
+                "school_id": row.school_id,
+            }),
+        )?;
+        Ok(row)
+    })
+}
+
+pub fn update_user(conn: &mut DbConn, actor: &str, id: i64, input: UpdateUser) -> Result<UserRow, ApiError> {
+    if input.disabled.is_none() && input.password.is_none() {
+        return Err(ApiError::invalid_field("body", "empty", "send `disabled` and/or `password`"));
+    }
+    let password_hash = input.password.as_deref().map(password::hash).transpose()?;
+    conn.transaction(|conn| {
+        let current = find_user(conn, id)?;
+        if input.disabled == Some(true) && current.role == Role::Admin && !current.disabled {
+            let active_admins: i64 = with_conn!(conn, |c| users::table
+                .filter(users::role.eq(Role::Admin))
+                .filter(users::disabled.eq(false))
+                .count()
+                .get_result(c))?;
+            if active_admins <= 1 {
+                return Err(ApiError::conflict("this is the last active admin; create another admin first"));
+            }
+        }
+        let now = crate::db::now();
+        let disabled = input.disabled.unwrap_or(current.disabled);
+        let hash = password_hash.clone().unwrap_or_else(|| current.password_hash.clone());
+        let row: UserRow = with_conn!(conn, |c| diesel::update(users::table.find(id))
+            .set((
+                users::disabled.eq(disabled),
+                users::password_hash.eq(&hash),
+                users::updated_at.eq(now),
+            ))
+            .returning(UserRow::as_returning())
+            .get_result(c))?;
+        let mut changes = serde_json::Map::new();
+        if current.disabled != row.disabled {
+            changes.insert("disabled".into(), json!(row.disabled));
+        }
+        if password_hash.is_some() {
+            changes.insert("password".into(), json!("changed"));
+        }
+        crate::audit::record(conn, actor, "update", "user", &id.to_string(), changes.into())?;
+        Ok(row)
+    })
+}
+
+pub fn list_users(conn: &mut DbConn, filter: &UserFilter, page: &PageRequest<i64>) -> Result<UserPage, ApiError> {
+    let rows: Vec<UserRow> = with_conn!(conn, |c| {
+        let mut query = users::table
+            .select(UserRow::as_select())
+            .order(users::id.asc())
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(users::id.gt(after));
+        }
+        if let Some(role) = filter.role {
+            query = query.filter(users::role.eq(role));
+        }
+        if let Some(disabled) = filter.disabled {
+            query = query.filter(users::disabled.eq(disabled));
+        }
+        query.load(c)
+    })?;
+    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(UserPage {
+        items: rows.into_iter().map(User::from).collect(),
+        next_cursor,
+    })
+}
+
+pub fn create_client(conn: &mut DbConn, actor: &str, input: CreateClient) -> Result<CreatedClient, ApiError> {
+    if !input.role.is_machine() {
+        return Err(ApiError::invalid_field(
+            "role",
+            "human_role",
+            "API clients have the role sync_client or stats_reader",
+        ));
+    }
+    let secret = random_token(32);
+    let secret_hash = password::hash(&secret)?;
+    conn.transaction(|conn| {
+        let now = crate::db::now();
+        let new = NewClientRow {
+            client_id: format!("cl_{}", random_token(12)),
+            secret_hash,
+            name: input.name.trim().to_owned(),
+            role: input.role,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let row: ClientRow = with_conn!(conn, |c| diesel::insert_into(api_clients::table)
+            .values(&new)
+            .returning(ClientRow::as_returning())
+            .get_result(c))?;
+        crate::audit::record(
+            conn,
+            actor,
+            "create",
+            "api_client",
+            &row.id.to_string(),
+            json!({"client_id": row.client_id, "name": row.name, "role": row.role}),
+        )?;
+        Ok(CreatedClient {
+            client: row.into(),
+            client_secret: secret,
+        })
+    })
+}
+
+pub fn update_client(conn: &mut DbConn, actor: &str, id: i64, input: UpdateClient) -> Result<ClientRow, ApiError> {
+    conn.transaction(|conn| {
+        let current: Option<ClientRow> =
+            with_conn!(conn, |c| api_clients::table.find(id).select(ClientRow::as_select()).first(c).optional())?;
+        let current = current.ok_or_else(|| ApiError::not_found(format!("API client {id} not found")))?;
+        let row: ClientRow = with_conn!(conn, |c| diesel::update(api_clients::table.find(id))
+            .set((api_clients::disabled.eq(input.disabled), api_clients::updated_at.eq(crate::db::now())))
+            .returning(ClientRow::as_returning())
+            .get_result(c))?;
+        let changes = if current.disabled != row.disabled { json!({"disabled": row.disabled}) } else { json!({}) };
+        crate::audit::record(conn, actor, "update", "api_client", &id.to_string(), changes)?;
+        Ok(row)
+    })
+}
+
+pub fn list_clients(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<ClientPage, ApiError> {
+    let rows: Vec<ClientRow> = with_conn!(conn, |c| {
+        let mut query = api_clients::table
+            .select(ClientRow::as_select())
+            .order(api_clients::id.asc())
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(api_clients::id.gt(after));
+        }
+        query.load(c)
+    })?;
+    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(ClientPage {
+        items: rows.into_iter().map(ApiClient::from).collect(),
+        next_cursor,
+    })
+}
+
+/// On first start (no admin at all), creates `admin` with the configured
+/// password, or a generated one that is returned so it can be shown once.
+pub fn ensure_bootstrap_admin(conn: &mut DbConn, configured: Option<&str>) -> Result<Option<String>, ApiError> {
+    let admins: i64 = with_conn!(conn, |c| users::table
+        .filter(users::role.eq(Role::Admin))
+        .count()
+        .get_result(c))?;
+    if admins > 0 {
+        return Ok(None);
+    }
+    let generated = configured.is_none().then(|| random_token(18));
+    let password = configured.or(generated.as_deref()).unwrap_or_default().to_owned();
+    let input = CreateUser {
+        username: "admin".to_owned(),
+        password,
+        role: Role::Admin,
+        admin_unit_code: None,
+        school_id: None,
+    };
+    validator::Validate::validate(&input)?;
+    create_user(conn, "system", input)?;
+    Ok(generated)
+}

@@ -1,0 +1,357 @@
+//! The one error type of the service, rendered as RFC 9457
+//! `application/problem+json`. Handlers return `Result<_, ApiError>` and use
+//! `?`; database, validation and extractor errors convert here, so every
+//! failure reaches the client in the same shape and never carries SQL text,
+//! stack traces or personal data. The cause of a 5xx goes to the log only.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One problem with one input field (or one line of an uploaded file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field, as the client named it (`password`, `scope.admin_unit_code`).
+    #[schema(example = "password")]
+    pub field: String,
+    /// A stable machine-readable code (`length`, `required`, `unknown_parent`).
+    #[schema(example = "length")]
+    pub code: String,
+    /// A sentence for people.
+    #[schema(example = "must be at least 12 characters")]
+    pub message: String,
+    /// The 1-based line of an uploaded file the problem is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 12)]
+    pub line: Option<u64>,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+            line: None,
+        }
+    }
+
+    pub fn on_line(mut self, line: u64) -> Self {
+        self.line = Some(line);
+        self
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:songmay:problem:validation",
+    "title": "Invalid input",
+    "status": 422,
+    "detail": "2 fields are invalid",
+    "errors": [{"field": "password", "code": "length", "message": "must be at least 12 characters"}]
+}))]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:songmay:problem:<kind>`).
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Present for validation failures: one entry per bad field or line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    headers: Vec<(header::HeaderName, String)>,
+    /// What went wrong inside, for the log; never sent.
+    cause: Option<String>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.kind, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+            cause: None,
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", detail)
+    }
+
+    pub fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed-body", detail)
+    }
+
+    /// 422 with one entry per invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.len() {
+            1 => format!("{}: {}", errors[0].field, errors[0].message),
+            n => format!("{n} fields are invalid"),
+        };
+        Self {
+            errors,
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail)
+        }
+    }
+
+    /// 422 for a single invalid field.
+    pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        let mut error = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+        error
+            .headers
+            .push((header::WWW_AUTHENTICATE, "Bearer realm=\"songmay\"".to_owned()));
+        error
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    pub fn method_not_allowed(allowed: &[String]) -> Self {
+        let allow = allowed.join(", ");
+        let mut error = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            format!("this resource accepts: {allow}"),
+        );
+        error.headers.push((header::ALLOW, allow));
+        error
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    pub fn unsupported_media_type(expected: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!("send the body as {expected} (with that Content-Type header)"),
+        )
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            format!("too many attempts; retry in {retry_after_secs} s"),
+        );
+        error
+            .headers
+            .push((header::RETRY_AFTER, retry_after_secs.to_string()));
+        error
+    }
+
+    /// 503: the database is down, overloaded or busy; the client may retry.
+    pub fn unavailable(cause: impl Into<String>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service cannot reach its database right now; retry shortly",
+            )
+        }
+    }
+
+    /// 500: a bug or an unexpected failure. The cause is logged, not sent.
+    pub fn internal(cause: impl Into<String>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an unexpected error occurred; it has been logged",
+            )
+        }
+    }
+
+    /// A problem for a status produced outside our handlers (actix defaults).
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found("no resource at this path"),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                status,
+                "payload-too-large",
+                "the request body is larger than this endpoint accepts",
+            ),
+            s if s.is_server_error() => Self::internal(format!("unexpected {s} from the framework")),
+            s => Self::new(
+                s,
+                "http",
+                s.canonical_reason().unwrap_or("request failed").to_owned(),
+            ),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    fn title(&self) -> &'static str {
+        match self.kind {
+            "validation" => "Invalid input",
+            "malformed-body" => "Malformed request body",
+            _ => self.status.canonical_reason().unwrap_or("Error"),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("urn:songmay:problem:{}", self.kind),
+            title: self.title().to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            log::error!("{} {}: {cause}", self.status.as_u16(), self.kind);
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        for (name, value) in &self.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                response.insert_header((name.clone(), value));
+            }
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        response.body(body)
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => Self::not_found("no such record"),
+            DieselError::DatabaseError(kind, info) => match kind {
+                DatabaseErrorKind::UniqueViolation => Self {
+                    cause: Some(info.message().to_owned()),
+                    ..Self::conflict("a record with the same unique value already exists")
+                },
+                DatabaseErrorKind::ForeignKeyViolation => Self {
+                    cause: Some(info.message().to_owned()),
+                    ..Self::conflict(
+                        "the record refers to something that does not exist, or is still referred to",
+                    )
+                },
+                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
+                    Self::internal(format!("constraint rejected a validated value: {}", info.message()))
+                }
+                DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ClosedConnection => {
+                    Self::unavailable(info.message().to_owned())
+                }
+                // SQLite reports lock time-outs as an unknown error.
+                _ if is_busy(info.message()) => Self::unavailable(info.message().to_owned()),
+                _ => Self::internal(format!("database error: {}", info.message())),
+            },
+            other => Self::internal(format!("database error: {other}")),
+        }
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        Self::unavailable(format!("no database connection: {error}"))
+    }
+}
+
+impl From<validator::ValidationErrors> for ApiError {
+    fn from(errors: validator::ValidationErrors) -> Self {
+        let mut fields = Vec::new();
+        collect_validation_errors(String::new(), &errors, &mut fields);
+        fields.sort_by(|a, b| a.field.cmp(&b.field));
+        Self::validation(fields)
+    }
+}
+
+fn collect_validation_errors(
+    prefix: String,
+    errors: &validator::ValidationErrors,
+    out: &mut Vec<FieldError>,
+) {
+    use validator::ValidationErrorsKind;
+    for (field, kind) in errors.errors() {
+        let name = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for error in list {
+                    let message = error
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| format!("failed the `{}` check", error.code));
+                    out.push(FieldError::new(name.clone(), error.code.to_string(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect_validation_errors(name, inner, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect_validation_errors(format!("{name}[{index}]"), inner, out);
+                }
+            }
+        }
+    }
+}

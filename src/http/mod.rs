@@ -1,0 +1,82 @@
+//! Shared HTTP plumbing: extractor configuration (body limits and their
+//! errors), keyset pagination, and the fallback that turns every framework
+//! default error into problem+json.
+
+pub mod fallback;
+pub mod pagination;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::web;
+
+use crate::error::ApiError;
+
+/// JSON bodies: size limit, content type and error shape. Syntax errors are
+/// 400; well-formed JSON with missing fields or wrong types is 422.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |error, _req| json_error(error, limit).into())
+}
+
+fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
+    match error {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::payload_too_large(limit)
+        }
+        JsonPayloadError::ContentType => ApiError::unsupported_media_type("application/json"),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::invalid_field("body", "invalid", describe_serde(&e))
+        }
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::malformed_json(format!("the body is not valid JSON: {}", describe_serde(&e)))
+        }
+        JsonPayloadError::Payload(e) => ApiError::bad_request(format!("cannot read the body: {e}")),
+        other => ApiError::bad_request(format!("cannot read the body: {other}")),
+    }
+}
+
+/// serde_json's message with its position, which is about the client's own
+/// input and safe to echo.
+fn describe_serde(error: &serde_json::Error) -> String {
+    error.to_string()
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _req| {
+        let detail = match &error {
+            QueryPayloadError::Deserialize(e) => format!("invalid query parameter: {e}"),
+            other => format!("invalid query string: {other}"),
+        };
+        ApiError::bad_request(detail).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, _req| {
+        let detail = match &error {
+            PathError::Deserialize(e) => format!("invalid path parameter: {e}"),
+            other => format!("invalid path: {other}"),
+        };
+        ApiError::bad_request(detail).into()
+    })
+}
+
+/// Raw bodies (CSV uploads).
+pub fn payload_config(limit: usize) -> web::PayloadConfig {
+    web::PayloadConfig::new(limit)
+}
+
+/// Checks that a raw upload came with `expected` as its media type.
+pub fn require_content_type(req: &actix_web::HttpRequest, expected: &str) -> Result<(), ApiError> {
+    let given = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if given.as_deref() == Some(expected) {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(expected))
+    }
+}

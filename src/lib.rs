@@ -1,0 +1,19 @@
+//! songmay — the backend of "Sóng và máy tính cho em": every student of
+//! Hòa Bình with a device and a connection for online learning.
+//!
+//! One room per resource (`admin_units`, `accounts`, `audit`, …), each with
+//! its routes (`mod.rs`), rows and DTOs (`model.rs`) and diesel queries
+//! (`queries.rs`); cross-cutting rules live once in `error`, `auth`, `http`
+//! and `db`.
+
+pub mod accounts;
+pub mod admin_units;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod startup;

@@ -1,0 +1,129 @@
+//! The `songmay` command: `serve` (default), `migrate`, `openapi`,
+//! `import-admin-units FILE`, `create-user USERNAME ROLE [SCOPE]`.
+
+use std::process::ExitCode;
+
+use songmay::config::Config;
+use songmay::db::Db;
+use songmay::startup::{prepare_database, Application};
+
+const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units FILE | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID]]
+settings come from the environment; see README.md";
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] | ["serve"] => serve(),
+        ["migrate"] => migrate(),
+        ["openapi"] => print_openapi(),
+        ["import-admin-units", file] => import_admin_units(file),
+        ["create-user", username, role, scope @ ..] if scope.len() <= 1 => {
+            create_user(username, role, scope.first().copied())
+        }
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("songmay: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config() -> Result<Config, String> {
+    Config::from_env().map_err(|e| e.to_string())
+}
+
+fn open_prepared_db(config: &Config) -> Result<Db, String> {
+    let db = Db::connect(&config.database, 2).map_err(|e| e.to_string())?;
+    prepare_database(&db, config).map_err(|e| e.to_string())?;
+    Ok(db)
+}
+
+fn serve() -> Result<(), String> {
+    let config = config()?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config).map_err(|e| e.to_string())?;
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+fn migrate() -> Result<(), String> {
+    let config = config()?;
+    let db = Db::connect(&config.database, 1).map_err(|e| e.to_string())?;
+    let applied = db.migrate().map_err(|e| e.to_string())?;
+    println!("{} migration(s) applied on {}", applied.len(), config.database.describe());
+    Ok(())
+}
+
+fn print_openapi() -> Result<(), String> {
+    let json = songmay::startup::openapi().to_pretty_json().map_err(|e| e.to_string())?;
+    println!("{json}");
+    Ok(())
+}
+
+fn import_admin_units(file: &str) -> Result<(), String> {
+    let config = config()?;
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let lines = songmay::admin_units::import::parse(&bytes).map_err(describe_api_error)?;
+    let db = open_prepared_db(&config)?;
+    let mut conn = db.get().map_err(describe_api_error)?;
+    let report = songmay::admin_units::queries::import(&mut conn, "cli", lines).map_err(describe_api_error)?;
+    println!(
+        "{file}: {} rows, {} inserted, {} updated, {} unchanged",
+        report.total, report.inserted, report.updated, report.unchanged
+    );
+    Ok(())
+}
+
+fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), String> {
+    use songmay::accounts::model::CreateUser;
+    use songmay::auth::Role;
+    let config = config()?;
+    let role: Role = role.parse()?;
+    let (admin_unit_code, school_id) = match (role, scope) {
+        (Role::DistrictOfficer, Some(code)) => (Some(code.to_owned()), None),
+        (Role::SchoolStaff, Some(id)) => (None, Some(id.parse::<i64>().map_err(|_| "SCHOOL_ID must be a number")?)),
+        (_, Some(_)) => return Err(format!("the role {role} takes no scope")),
+        (_, None) => (None, None),
+    };
+    // The password comes from the environment so it stays out of shell history.
+    let (password, generated) = match std::env::var("SONGMAY_NEW_USER_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (songmay::auth::random_token(18), true),
+    };
+    let input = CreateUser {
+        username: username.to_owned(),
+        password: password.clone(),
+        role,
+        admin_unit_code,
+        school_id,
+    };
+    validator::Validate::validate(&input).map_err(|e| describe_api_error(e.into()))?;
+    let db = open_prepared_db(&config)?;
+    let mut conn = db.get().map_err(describe_api_error)?;
+    let row = songmay::accounts::queries::create_user(&mut conn, "cli", input).map_err(describe_api_error)?;
+    println!("created user {} (id {}, role {})", row.username, row.id, row.role);
+    if generated {
+        println!("password (shown once): {password}");
+    }
+    Ok(())
+}
+
+fn describe_api_error(error: songmay::error::ApiError) -> String {
+    let problem = error.problem();
+    let mut text = problem.detail;
+    for e in problem.errors {
+        match e.line {
+            Some(line) => text.push_str(&format!("\n  line {line}: {}: {}", e.field, e.message)),
+            None => text.push_str(&format!("\n  {}: {}", e.field, e.message)),
+        }
+    }
+    text
+}

@@ -1,0 +1,171 @@
+//! Putting the service together: prepare the database, build the actix app
+//! from the resource rooms, and serve. Tests use [`Application`] exactly as
+//! `main` does, on port 0.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpServer};
+use utoipa::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::jwt::TokenKeys;
+use crate::auth::rate_limit::{token_rate_limit, TokenRateLimit};
+use crate::config::{Config, ConfigError};
+use crate::db::{Db, DbSetupError};
+use crate::error::ApiError;
+use crate::http::fallback::{problem_fallback, unmatched, KnownRoutes};
+use crate::openapi::{add_common_errors, ApiDoc};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub tokens: TokenKeys,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Database(#[from] DbSetupError),
+    #[error("preparing the database failed: {0}")]
+    Prepare(#[from] ApiError),
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Every documented route. The router and the OpenAPI document are both
+/// built from this one function.
+fn routes(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg| {
+        cfg.configure(crate::health::configure).service(
+            utoipa_actix_web::scope("/api/v1")
+                .configure(crate::auth::configure(rate_limit))
+                .configure(crate::accounts::configure)
+                .configure(crate::admin_units::configure)
+                .configure(crate::audit::configure),
+        );
+    }
+}
+
+/// The OpenAPI document of this build (what `songmay openapi` prints).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let defaults = Config::from_lookup(|_| None).expect("the defaults are valid");
+    let (_, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes(token_rate_limit(&defaults)))
+        .split_for_parts();
+    add_common_errors(&mut api);
+    api
+}
+
+/// Migrates, seeds the admin units on first start and makes sure an admin
+/// exists. Safe to run on every start.
+pub fn prepare_database(db: &Db, config: &Config) -> Result<(), StartupError> {
+    let applied = db.migrate()?;
+    if !applied.is_empty() {
+        log::info!("applied migrations: {}", applied.join(", "));
+    }
+    let mut conn = db.get()?;
+    if let Some(report) = crate::admin_units::queries::seed_if_empty(&mut conn)? {
+        log::info!("seeded {} administrative units of Hòa Bình", report.inserted);
+    }
+    let configured = config.admin_password.as_ref().map(|s| s.expose());
+    if let Some(generated) = crate::accounts::queries::ensure_bootstrap_admin(&mut conn, configured)? {
+        // Shown once: the only copy is this log line and the hash in the database.
+        log::warn!("created the bootstrap user `admin` with the generated password: {generated}");
+        log::warn!("sign in and change it (PATCH /api/v1/users/{{id}}), or set SONGMAY_ADMIN_PASSWORD before the first start");
+    } 
+    Ok(())
+}
+
+fn cors(origins: &[String]) -> Cors {
+    // Requests from other origins are still served (same-origin tools such
+    // as /docs send an Origin header too); browsers simply get no CORS
+    // headers for origins not listed, so they keep the response from scripts.
+    origins
+        .iter()
+        .fold(Cors::default().block_on_origin_mismatch(false), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::LOCATION, header::ETAG, header::RETRY_AFTER])
+        .max_age(3600)
+}
+
+/// A configured, listening server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(config: Config) -> Result<Self, StartupError> {
+        let db = Db::connect(&config.database, config.pool_size)?;
+        prepare_database(&db, &config)?;
+        let secret = config.resolve_jwt_secret()?;
+        let state = web::Data::new(AppState {
+            db,
+            tokens: TokenKeys::new(&secret, config.token_lifetime),
+        });
+        let api = openapi();
+        let known_routes = web::Data::new(KnownRoutes::from_openapi(&api));
+        let rate_limit = token_rate_limit(&config);
+
+        let listener = TcpListener::bind(&config.bind)?;
+        let port = listener.local_addr()?.port();
+        let settings = config.clone();
+        let mut server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .configure(routes(rate_limit.clone()))
+                .split_for_parts();
+            app.app_data(state.clone())
+                .app_data(known_routes.clone())
+                .app_data(crate::http::json_config(settings.max_json_bytes))
+                .app_data(crate::http::payload_config(settings.max_upload_bytes))
+                .app_data(crate::http::query_config())
+                .app_data(crate::http::path_config())
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", api.clone()))
+                .service(web::redirect("/docs", "/docs/"))
+                .default_service(web::to(unmatched))
+                .wrap(cors(&settings.cors_origins))
+                .wrap(from_fn(problem_fallback))
+                // Method, path without query string, status, duration: no
+                // tokens, no bodies, no personal data.
+                .wrap(
+                    Logger::new("%{method}xi %U %s %Dms")
+                        .custom_request_replace("method", |req| req.method().to_string()),
+                )
+        })
+        .shutdown_timeout(30)
+        .listen(listener)?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        log::info!("songmay listening on http://{} ({})", config.bind, config.database.describe());
+        Ok(Self { port, server: server.run() })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests
+    /// (at most 30 s) before returning.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
