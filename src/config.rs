@@ -73,14 +73,22 @@ impl Config {
 
     /// Reads the settings through `lookup`, so tests can supply their own.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             match get(name) {
                 None => Ok(default),
-                Some(text) => text.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError {
-                    name,
-                    reason: format!("expected a positive whole number, got `{text}`"),
-                }),
+                Some(text) => text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError {
+                        name,
+                        reason: format!("expected a positive whole number, got `{text}`"),
+                    }),
             }
         };
         let jwt_secret = get("SONGMAY_JWT_SECRET").map(Secret::new);
@@ -103,7 +111,9 @@ impl Config {
             }
         };
         Ok(Self {
-            database: DatabaseLocation::parse(&get("DATABASE_URL").unwrap_or_else(|| "songmay.db".into())),
+            database: DatabaseLocation::parse(
+                &get("DATABASE_URL").unwrap_or_else(|| "songmay.db".into()),
+            ),
             bind: get("SONGMAY_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             jwt_secret,
             admin_password: get("SONGMAY_ADMIN_PASSWORD").map(Secret::new),
@@ -165,8 +175,13 @@ fn secret_file_beside(database: &std::path::Path) -> PathBuf {
 fn read_or_create_secret(file: &std::path::Path) -> std::io::Result<Secret> {
     match std::fs::read_to_string(file) {
         Ok(text) if text.trim().len() >= MIN_JWT_SECRET_BYTES => Ok(Secret::new(text.trim())),
-        Ok(_) => Err(std::io::Error::other("the file holds a key shorter than 32 bytes")),
+        Ok(_) => Err(std::io::Error::other(
+            "the file holds a key shorter than 32 bytes",
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
             let secret = crate::auth::random_token(48);
             write_private(file, &secret)?;
             log::info!("generated a JWT signing key in {}", file.display());

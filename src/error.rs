@@ -33,7 +33,11 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             field: field.into(),
             code: code.into(),
@@ -127,9 +131,10 @@ impl ApiError {
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         let mut error = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
-        error
-            .headers
-            .push((header::WWW_AUTHENTICATE, "Bearer realm=\"songmay\"".to_owned()));
+        error.headers.push((
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"songmay\"".to_owned(),
+        ));
         error
     }
 
@@ -217,7 +222,9 @@ impl ApiError {
                 "payload-too-large",
                 "the request body is larger than this endpoint accepts",
             ),
-            s if s.is_server_error() => Self::internal(format!("unexpected {s} from the framework")),
+            s if s.is_server_error() => {
+                Self::internal(format!("unexpected {s} from the framework"))
+            }
             s => Self::new(
                 s,
                 "http",
@@ -343,7 +350,11 @@ fn collect_validation_errors(
                         .as_ref()
                         .map(|m| m.to_string())
                         .unwrap_or_else(|| format!("failed the `{}` check", error.code));
-                    out.push(FieldError::new(name.clone(), error.code.to_string(), message));
+                    out.push(FieldError::new(
+                        name.clone(),
+                        error.code.to_string(),
+                        message,
+                    ));
                 }
             }
             ValidationErrorsKind::Struct(inner) => collect_validation_errors(name, inner, out),

@@ -13,7 +13,12 @@ settings come from the environment; see README.md";
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] | ["serve"] => serve(),
         ["migrate"] => migrate(),
         ["openapi"] => print_openapi(),
@@ -58,12 +63,18 @@ fn migrate() -> Result<(), String> {
     let config = config()?;
     let db = Db::connect(&config.database, 1).map_err(|e| e.to_string())?;
     let applied = db.migrate().map_err(|e| e.to_string())?;
-    println!("{} migration(s) applied on {}", applied.len(), config.database.describe());
+    println!(
+        "{} migration(s) applied on {}",
+        applied.len(),
+        config.database.describe()
+    );
     Ok(())
 }
 
 fn print_openapi() -> Result<(), String> {
-    let json = songmay::startup::openapi().to_pretty_json().map_err(|e| e.to_string())?;
+    let json = songmay::startup::openapi()
+        .to_pretty_json()
+        .map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())
 }
@@ -74,7 +85,8 @@ fn import_admin_units(file: &str) -> Result<(), String> {
     let lines = songmay::admin_units::import::parse(&bytes).map_err(describe_api_error)?;
     let db = open_prepared_db(&config)?;
     let mut conn = db.get().map_err(describe_api_error)?;
-    let report = songmay::admin_units::queries::import(&mut conn, "cli", lines).map_err(describe_api_error)?;
+    let report = songmay::admin_units::queries::import(&mut conn, "cli", lines)
+        .map_err(describe_api_error)?;
     println!(
         "{file}: {} rows, {} inserted, {} updated, {} unchanged",
         report.total, report.inserted, report.updated, report.unchanged
@@ -89,7 +101,13 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
     let role: Role = role.parse()?;
     let (admin_unit_code, school_id) = match (role, scope) {
         (Role::DistrictOfficer, Some(code)) => (Some(code.to_owned()), None),
-        (Role::SchoolStaff, Some(id)) => (None, Some(id.parse::<i64>().map_err(|_| "SCHOOL_ID must be a number")?)),
+        (Role::SchoolStaff, Some(id)) => (
+            None,
+            Some(
+                id.parse::<i64>()
+                    .map_err(|_| "SCHOOL_ID must be a number")?,
+            ),
+        ),
         (_, Some(_)) => return Err(format!("the role {role} takes no scope")),
         (_, None) => (None, None),
     };
@@ -108,8 +126,12 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
     validator::Validate::validate(&input).map_err(|e| describe_api_error(e.into()))?;
     let db = open_prepared_db(&config)?;
     let mut conn = db.get().map_err(describe_api_error)?;
-    let row = songmay::accounts::queries::create_user(&mut conn, "cli", input).map_err(describe_api_error)?;
-    println!("created user {} (id {}, role {})", row.username, row.id, row.role);
+    let row = songmay::accounts::queries::create_user(&mut conn, "cli", input)
+        .map_err(describe_api_error)?;
+    println!(
+        "created user {} (id {}, role {})",
+        row.username, row.id, row.role
+    );
     if generated {
         println!("password (shown once): {password}");
     }

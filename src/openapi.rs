@@ -47,15 +47,53 @@ impl Modify for BearerScheme {
     }
 }
 
-/// Shared error responses: (status, component name, description, when it applies).
-const COMMON_ERRORS: &[(&str, &str, &str, fn(&Operation) -> bool)] = &[
-    ("400", "BadRequest", "Malformed JSON, or an invalid path or query parameter", |_| true),
-    ("401", "Unauthorized", "Missing, expired or invalid access token, or a disabled account", is_secured),
-    ("403", "Forbidden", "The caller's role may not do this", is_secured),
-    ("413", "PayloadTooLarge", "The body is larger than the limit", has_body),
-    ("415", "UnsupportedMediaType", "The body is not in the documented media type", has_body),
-    ("422", "ValidationFailed", "The body is well-formed but some fields are invalid; see `errors`", has_body),
-    ("503", "Unavailable", "The database is unreachable or busy; retry", |_| true),
+/// A shared error response: status, component name, description, and
+/// which operations can give it.
+type CommonError = (&'static str, &'static str, &'static str, fn(&Operation) -> bool);
+
+const COMMON_ERRORS: &[CommonError] = &[
+    (
+        "400",
+        "BadRequest",
+        "Malformed JSON, or an invalid path or query parameter",
+        |_| true,
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "Missing, expired or invalid access token, or a disabled account",
+        is_secured,
+    ),
+    (
+        "403",
+        "Forbidden",
+        "The caller's role may not do this",
+        is_secured,
+    ),
+    (
+        "413",
+        "PayloadTooLarge",
+        "The body is larger than the limit",
+        has_body,
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "The body is not in the documented media type",
+        has_body,
+    ),
+    (
+        "422",
+        "ValidationFailed",
+        "The body is well-formed but some fields are invalid; see `errors`",
+        has_body,
+    ),
+    (
+        "503",
+        "Unavailable",
+        "The database is unreachable or busy; retry",
+        |_| true,
+    ),
 ];
 
 fn is_secured(op: &Operation) -> bool {
@@ -76,7 +114,12 @@ pub fn add_common_errors(openapi: &mut OpenApiDoc) {
             RefOr::T(
                 ResponseBuilder::new()
                     .description(*description)
-                    .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+                    .content(
+                        PROBLEM_JSON,
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
                     .build(),
             ),
         );

@@ -75,14 +75,19 @@ pub fn prepare_database(db: &Db, config: &Config) -> Result<(), StartupError> {
     }
     let mut conn = db.get()?;
     if let Some(report) = crate::admin_units::queries::seed_if_empty(&mut conn)? {
-        log::info!("seeded {} administrative units of Hòa Bình", report.inserted);
+        log::info!(
+            "seeded {} administrative units of Hòa Bình",
+            report.inserted
+        );
     }
     let configured = config.admin_password.as_ref().map(|s| s.expose());
-    if let Some(generated) = crate::accounts::queries::ensure_bootstrap_admin(&mut conn, configured)? {
+    if let Some(generated) =
+        crate::accounts::queries::ensure_bootstrap_admin(&mut conn, configured)?
+    {
         // Shown once: the only copy is this log line and the hash in the database.
         log::warn!("created the bootstrap user `admin` with the generated password: {generated}");
         log::warn!("sign in and change it (PATCH /api/v1/users/{{id}}), or set SONGMAY_ADMIN_PASSWORD before the first start");
-    } 
+    }
     Ok(())
 }
 
@@ -92,7 +97,10 @@ fn cors(origins: &[String]) -> Cors {
     // headers for origins not listed, so they keep the response from scripts.
     origins
         .iter()
-        .fold(Cors::default().block_on_origin_mismatch(false), |cors, origin| cors.allowed_origin(origin))
+        .fold(
+            Cors::default().block_on_origin_mismatch(false),
+            |cors, origin| cors.allowed_origin(origin),
+        )
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers([
             header::AUTHORIZATION,
@@ -113,9 +121,10 @@ pub struct Application {
 
 impl Application {
     pub fn build(config: Config) -> Result<Self, StartupError> {
+        // The key first: a PostgreSQL deployment without one must not touch the database.
+        let secret = config.resolve_jwt_secret()?;
         let db = Db::connect(&config.database, config.pool_size)?;
         prepare_database(&db, &config)?;
-        let secret = config.resolve_jwt_secret()?;
         let state = web::Data::new(AppState {
             db,
             tokens: TokenKeys::new(&secret, config.token_lifetime),
@@ -125,7 +134,7 @@ impl Application {
         let rate_limit = token_rate_limit(&config);
 
         let listener = TcpListener::bind(&config.bind)?;
-        let port = listener.local_addr()?.port();
+        let address = listener.local_addr()?;
         let settings = config.clone();
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
@@ -155,8 +164,14 @@ impl Application {
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
-        log::info!("songmay listening on http://{} ({})", config.bind, config.database.describe());
-        Ok(Self { port, server: server.run() })
+        log::info!(
+            "songmay listening on http://{address} ({})",
+            config.database.describe()
+        );
+        Ok(Self {
+            port: address.port(),
+            server: server.run(),
+        })
     }
 
     pub fn port(&self) -> u16 {

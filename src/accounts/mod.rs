@@ -35,7 +35,10 @@ pub async fn create_user(
     let input = body.into_inner();
     input.validate()?;
     let actor = principal.actor();
-    let row = state.db.run(move |conn| queries::create_user(conn, &actor, input)).await?;
+    let row = state
+        .db
+        .run(move |conn| queries::create_user(conn, &actor, input))
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/users/{}", row.id)))
         .json(User::from(row)))
@@ -58,7 +61,12 @@ pub async fn list_users(
     principal.require(&[])?;
     let page = page.parse::<i64>()?;
     let filter = filter.into_inner();
-    Ok(web::Json(state.db.run(move |conn| queries::list_users(conn, &filter, &page)).await?))
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| queries::list_users(conn, &filter, &page))
+            .await?,
+    ))
 }
 
 /// One user (admin).
@@ -79,7 +87,10 @@ pub async fn get_user(
 ) -> Result<web::Json<User>, ApiError> {
     principal.require(&[])?;
     let id = id.into_inner();
-    let row = state.db.run(move |conn| queries::find_user(conn, id)).await?;
+    let row = state
+        .db
+        .run(move |conn| queries::find_user(conn, id))
+        .await?;
     Ok(web::Json(row.into()))
 }
 
@@ -109,7 +120,10 @@ pub async fn update_user(
     let input = body.into_inner();
     input.validate()?;
     let (actor, id) = (principal.actor(), id.into_inner());
-    let row = state.db.run(move |conn| queries::update_user(conn, &actor, id, input)).await?;
+    let row = state
+        .db
+        .run(move |conn| queries::update_user(conn, &actor, id, input))
+        .await?;
     Ok(web::Json(row.into()))
 }
 
@@ -130,7 +144,10 @@ pub async fn create_client(
     let input = body.into_inner();
     input.validate()?;
     let actor = principal.actor();
-    let created = state.db.run(move |conn| queries::create_client(conn, &actor, input)).await?;
+    let created = state
+        .db
+        .run(move |conn| queries::create_client(conn, &actor, input))
+        .await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -149,7 +166,12 @@ pub async fn list_clients(
 ) -> Result<web::Json<ClientPage>, ApiError> {
     principal.require(&[])?;
     let page = page.parse::<i64>()?;
-    Ok(web::Json(state.db.run(move |conn| queries::list_clients(conn, &page)).await?))
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| queries::list_clients(conn, &page))
+            .await?,
+    ))
 }
 
 /// Disable or re-enable a machine client (admin); takes effect at once.
@@ -172,7 +194,10 @@ pub async fn update_client(
 ) -> Result<web::Json<ApiClient>, ApiError> {
     principal.require(&[])?;
     let (actor, id, input) = (principal.actor(), id.into_inner(), body.into_inner());
-    let row = state.db.run(move |conn| queries::update_client(conn, &actor, id, input)).await?;
+    let row = state
+        .db
+        .run(move |conn| queries::update_client(conn, &actor, id, input))
+        .await?;
     Ok(web::Json(row.into()))
 }
 

@@ -69,14 +69,15 @@ impl From<UserRow> for User {
 }
 
 fn username_chars(username: &str) -> Result<(), ValidationError> {
+    // Stored in lowercase, so `Officer.DaBac` and `officer.dabac` are one name.
     let ok = username
         .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
         Err(ValidationError::new("charset")
-            .with_message("use lowercase letters, digits, `.`, `_` and `-` only".into()))
+            .with_message("use ASCII letters, digits, `.`, `_` and `-` only".into()))
     }
 }
 

@@ -11,20 +11,30 @@ use crate::http::pagination::PageRequest;
 
 /// Checks credentials. `None` for a wrong secret, an unknown or a disabled
 /// account: the caller cannot tell which.
-pub fn authenticate(conn: &mut DbConn, credentials: &Credentials) -> Result<Option<Principal>, ApiError> {
+pub fn authenticate(
+    conn: &mut DbConn,
+    credentials: &Credentials,
+) -> Result<Option<Principal>, ApiError> {
     match credentials {
-        Credentials::User { username, password: given } => {
+        Credentials::User {
+            username,
+            password: given,
+        } => {
             let row = find_user_by_name(conn, &username.to_lowercase())?;
             let valid = password::verify(given, row.as_ref().map(|r| r.password_hash.as_str()));
             Ok(row.filter(|r| valid && !r.disabled).map(user_principal))
         }
-        Credentials::Client { client_id, client_secret } => {
+        Credentials::Client {
+            client_id,
+            client_secret,
+        } => {
             let row: Option<ClientRow> = with_conn!(conn, |c| api_clients::table
                 .filter(api_clients::client_id.eq(client_id))
                 .select(ClientRow::as_select())
                 .first(c)
                 .optional())?;
-            let valid = password::verify(client_secret, row.as_ref().map(|r| r.secret_hash.as_str()));
+            let valid =
+                password::verify(client_secret, row.as_ref().map(|r| r.secret_hash.as_str()));
             Ok(row.filter(|r| valid && !r.disabled).map(client_principal))
         }
     }
@@ -55,18 +65,25 @@ fn client_principal(row: ClientRow) -> Principal {
 /// The caller a verified token stands for, if its account is still active
 /// and still has the role and scope the token was issued with.
 pub fn principal_for_claims(conn: &mut DbConn, claims: &Claims) -> Result<Principal, ApiError> {
-    let gone = || ApiError::unauthorized("the account behind this token is disabled or no longer exists");
+    let gone =
+        || ApiError::unauthorized("the account behind this token is disabled or no longer exists");
     let principal = match claims.sub.split_once(':') {
         Some(("user", id)) => {
             let id: i64 = id.parse().map_err(|_| gone())?;
-            let row: Option<UserRow> =
-                with_conn!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).optional())?;
+            let row: Option<UserRow> = with_conn!(conn, |c| users::table
+                .find(id)
+                .select(UserRow::as_select())
+                .first(c)
+                .optional())?;
             row.filter(|r| !r.disabled).map(user_principal)
         }
         Some(("client", id)) => {
             let id: i64 = id.parse().map_err(|_| gone())?;
-            let row: Option<ClientRow> =
-                with_conn!(conn, |c| api_clients::table.find(id).select(ClientRow::as_select()).first(c).optional())?;
+            let row: Option<ClientRow> = with_conn!(conn, |c| api_clients::table
+                .find(id)
+                .select(ClientRow::as_select())
+                .first(c)
+                .optional())?;
             row.filter(|r| !r.disabled).map(client_principal)
         }
         _ => None,
@@ -90,8 +107,11 @@ fn find_user_by_name(conn: &mut DbConn, username: &str) -> Result<Option<UserRow
 }
 
 pub fn find_user(conn: &mut DbConn, id: i64) -> Result<UserRow, ApiError> {
-    let row: Option<UserRow> =
-        with_conn!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).optional())?;
+    let row: Option<UserRow> = with_conn!(conn, |c| users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(c)
+        .optional())?;
     row.ok_or_else(|| ApiError::not_found(format!("user {id} not found")))
 }
 
@@ -100,7 +120,11 @@ pub fn find_user(conn: &mut DbConn, id: i64) -> Result<UserRow, ApiError> {
 fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if input.role == Role::SyncClient {
-        errors.push(FieldError::new("role", "machine_role", "sync_client is for API clients: POST /api/v1/clients"));
+        errors.push(FieldError::new(
+            "role",
+            "machine_role",
+            "sync_client is for API clients: POST /api/v1/clients",
+        ));
     }
     match (input.role, &input.admin_unit_code) {
         (Role::DistrictOfficer, None) => errors.push(FieldError::new(
@@ -110,7 +134,11 @@ fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiErro
         )),
         (Role::DistrictOfficer, Some(code)) => {
             if crate::admin_units::queries::find(conn, code)?.is_none() {
-                errors.push(FieldError::new("admin_unit_code", "unknown", format!("no admin unit has code {code}")));
+                errors.push(FieldError::new(
+                    "admin_unit_code",
+                    "unknown",
+                    format!("no admin unit has code {code}"),
+                ));
             }
         }
         (_, Some(_)) => errors.push(FieldError::new(
@@ -126,9 +154,11 @@ fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiErro
             "required",
             "school staff need the school they work at",
         )),
-        (Role::SchoolStaff, Some(id)) if id <= 0 => {
-            errors.push(FieldError::new("school_id", "range", "must be a positive id"))
-        }
+        (Role::SchoolStaff, Some(id)) if id <= 0 => errors.push(FieldError::new(
+            "school_id",
+            "range",
+            "must be a positive id",
+        )),
         (Role::SchoolStaff, Some(_)) | (_, None) => {}
         (_, Some(_)) => errors.push(FieldError::new(
             "school_id",
@@ -149,7 +179,9 @@ pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<
         check_user_scope(conn, &input)?;
         let username = input.username.to_lowercase();
         if find_user_by_name(conn, &username)?.is_some() {
-            return Err(ApiError::conflict(format!("the username {username} is taken")));
+            return Err(ApiError::conflict(format!(
+                "the username {username} is taken"
+            )));
         }
         let now = crate::db::now();
         let new = NewUserRow {
@@ -183,9 +215,18 @@ pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<
     })
 }
 
-pub fn update_user(conn: &mut DbConn, actor: &str, id: i64, input: UpdateUser) -> Result<UserRow, ApiError> {
+pub fn update_user(
+    conn: &mut DbConn,
+    actor: &str,
+    id: i64,
+    input: UpdateUser,
+) -> Result<UserRow, ApiError> {
     if input.disabled.is_none() && input.password.is_none() {
-        return Err(ApiError::invalid_field("body", "empty", "send `disabled` and/or `password`"));
+        return Err(ApiError::invalid_field(
+            "body",
+            "empty",
+            "send `disabled` and/or `password`",
+        ));
     }
     let password_hash = input.password.as_deref().map(password::hash).transpose()?;
     conn.transaction(|conn| {
@@ -197,12 +238,16 @@ pub fn update_user(conn: &mut DbConn, actor: &str, id: i64, input: UpdateUser) -
                 .count()
                 .get_result(c))?;
             if active_admins <= 1 {
-                return Err(ApiError::conflict("this is the last active admin; create another admin first"));
+                return Err(ApiError::conflict(
+                    "this is the last active admin; create another admin first",
+                ));
             }
         }
         let now = crate::db::now();
         let disabled = input.disabled.unwrap_or(current.disabled);
-        let hash = password_hash.clone().unwrap_or_else(|| current.password_hash.clone());
+        let hash = password_hash
+            .clone()
+            .unwrap_or_else(|| current.password_hash.clone());
         let row: UserRow = with_conn!(conn, |c| diesel::update(users::table.find(id))
             .set((
                 users::disabled.eq(disabled),
@@ -218,12 +263,23 @@ pub fn update_user(conn: &mut DbConn, actor: &str, id: i64, input: UpdateUser) -
         if password_hash.is_some() {
             changes.insert("password".into(), json!("changed"));
         }
-        crate::audit::record(conn, actor, "update", "user", &id.to_string(), changes.into())?;
+        crate::audit::record(
+            conn,
+            actor,
+            "update",
+            "user",
+            &id.to_string(),
+            changes.into(),
+        )?;
         Ok(row)
     })
 }
 
-pub fn list_users(conn: &mut DbConn, filter: &UserFilter, page: &PageRequest<i64>) -> Result<UserPage, ApiError> {
+pub fn list_users(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    page: &PageRequest<i64>,
+) -> Result<UserPage, ApiError> {
     let rows: Vec<UserRow> = with_conn!(conn, |c| {
         let mut query = users::table
             .select(UserRow::as_select())
@@ -248,7 +304,11 @@ pub fn list_users(conn: &mut DbConn, filter: &UserFilter, page: &PageRequest<i64
     })
 }
 
-pub fn create_client(conn: &mut DbConn, actor: &str, input: CreateClient) -> Result<CreatedClient, ApiError> {
+pub fn create_client(
+    conn: &mut DbConn,
+    actor: &str,
+    input: CreateClient,
+) -> Result<CreatedClient, ApiError> {
     if !input.role.is_machine() {
         return Err(ApiError::invalid_field(
             "role",
@@ -288,17 +348,40 @@ pub fn create_client(conn: &mut DbConn, actor: &str, input: CreateClient) -> Res
     })
 }
 
-pub fn update_client(conn: &mut DbConn, actor: &str, id: i64, input: UpdateClient) -> Result<ClientRow, ApiError> {
+pub fn update_client(
+    conn: &mut DbConn,
+    actor: &str,
+    id: i64,
+    input: UpdateClient,
+) -> Result<ClientRow, ApiError> {
     conn.transaction(|conn| {
-        let current: Option<ClientRow> =
-            with_conn!(conn, |c| api_clients::table.find(id).select(ClientRow::as_select()).first(c).optional())?;
-        let current = current.ok_or_else(|| ApiError::not_found(format!("API client {id} not found")))?;
+        let current: Option<ClientRow> = with_conn!(conn, |c| api_clients::table
+            .find(id)
+            .select(ClientRow::as_select())
+            .first(c)
+            .optional())?;
+        let current =
+            current.ok_or_else(|| ApiError::not_found(format!("API client {id} not found")))?;
         let row: ClientRow = with_conn!(conn, |c| diesel::update(api_clients::table.find(id))
-            .set((api_clients::disabled.eq(input.disabled), api_clients::updated_at.eq(crate::db::now())))
+            .set((
+                api_clients::disabled.eq(input.disabled),
+                api_clients::updated_at.eq(crate::db::now())
+            ))
             .returning(ClientRow::as_returning())
             .get_result(c))?;
-        let changes = if current.disabled != row.disabled { json!({"disabled": row.disabled}) } else { json!({}) };
-        crate::audit::record(conn, actor, "update", "api_client", &id.to_string(), changes)?;
+        let changes = if current.disabled != row.disabled {
+            json!({"disabled": row.disabled})
+        } else {
+            json!({})
+        };
+        crate::audit::record(
+            conn,
+            actor,
+            "update",
+            "api_client",
+            &id.to_string(),
+            changes,
+        )?;
         Ok(row)
     })
 }
@@ -324,7 +407,10 @@ pub fn list_clients(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<Client
 
 /// On first start (no admin at all), creates `admin` with the configured
 /// password, or a generated one that is returned so it can be shown once.
-pub fn ensure_bootstrap_admin(conn: &mut DbConn, configured: Option<&str>) -> Result<Option<String>, ApiError> {
+pub fn ensure_bootstrap_admin(
+    conn: &mut DbConn,
+    configured: Option<&str>,
+) -> Result<Option<String>, ApiError> {
     let admins: i64 = with_conn!(conn, |c| users::table
         .filter(users::role.eq(Role::Admin))
         .count()
@@ -333,7 +419,10 @@ pub fn ensure_bootstrap_admin(conn: &mut DbConn, configured: Option<&str>) -> Re
         return Ok(None);
     }
     let generated = configured.is_none().then(|| random_token(18));
-    let password = configured.or(generated.as_deref()).unwrap_or_default().to_owned();
+    let password = configured
+        .or(generated.as_deref())
+        .unwrap_or_default()
+        .to_owned();
     let input = CreateUser {
         username: "admin".to_owned(),
         password,

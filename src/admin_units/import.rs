@@ -72,8 +72,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, ApiError> {
             Ok(unit) => {
                 if let Some(first) = first_line_of.insert(unit.code.clone(), line) {
                     errors.push(
-                        FieldError::new("code", "duplicate", format!("code {} is already on line {first}", unit.code))
-                            .on_line(line),
+                        FieldError::new(
+                            "code",
+                            "duplicate",
+                            format!("code {} is already on line {first}", unit.code),
+                        )
+                        .on_line(line),
                     );
                 } else {
                     units.push(unit);
@@ -91,13 +95,24 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, ApiError> {
     Ok(units)
 }
 
-fn check_line(line: u64, code: &str, parent: &str, level: &str, name: &str) -> Result<UnitLine, Vec<FieldError>> {
+fn check_line(
+    line: u64,
+    code: &str,
+    parent: &str,
+    level: &str,
+    name: &str,
+) -> Result<UnitLine, Vec<FieldError>> {
     let mut errors = Vec::new();
     if code.is_empty() || code.len() > 16 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        errors.push(FieldError::new("code", "format", "must be 1 to 16 digits (a GSO code)").on_line(line));
+        errors.push(
+            FieldError::new("code", "format", "must be 1 to 16 digits (a GSO code)").on_line(line),
+        );
     }
     if !parent.is_empty() && (parent.len() > 16 || !parent.bytes().all(|b| b.is_ascii_digit())) {
-        errors.push(FieldError::new("parent_code", "format", "must be empty or 1 to 16 digits").on_line(line));
+        errors.push(
+            FieldError::new("parent_code", "format", "must be empty or 1 to 16 digits")
+                .on_line(line),
+        );
     }
     let level = match level.parse::<Level>() {
         Ok(level) => Some(level),
@@ -110,12 +125,18 @@ fn check_line(line: u64, code: &str, parent: &str, level: &str, name: &str) -> R
         errors.push(FieldError::new("name", "length", "must be 1 to 200 characters").on_line(line));
     }
     match level {
-        Some(Level::Province) if !parent.is_empty() => {
-            errors.push(FieldError::new("parent_code", "province_parent", "a province has no parent").on_line(line))
-        }
-        Some(Level::District | Level::Commune) if parent.is_empty() => {
-            errors.push(FieldError::new("parent_code", "required", "only a province may have no parent").on_line(line))
-        }
+        Some(Level::Province) if !parent.is_empty() => errors.push(
+            FieldError::new("parent_code", "province_parent", "a province has no parent")
+                .on_line(line),
+        ),
+        Some(Level::District | Level::Commune) if parent.is_empty() => errors.push(
+            FieldError::new(
+                "parent_code",
+                "required",
+                "only a province may have no parent",
+            )
+            .on_line(line),
+        ),
         _ => {}
     }
     match (level, errors.is_empty()) {
@@ -134,8 +155,14 @@ fn check_line(line: u64, code: &str, parent: &str, level: &str, name: &str) -> R
 /// parent exists (in the file or already stored) and sits above its child
 /// (a district under a province; a commune under a district or, after the
 /// 2025 reform, directly under a province).
-pub fn check_tree(lines: &[UnitLine], existing: &HashMap<String, AdminUnitRow>) -> Result<(), ApiError> {
-    let mut levels: HashMap<&str, Level> = existing.iter().map(|(code, row)| (code.as_str(), row.level)).collect();
+pub fn check_tree(
+    lines: &[UnitLine],
+    existing: &HashMap<String, AdminUnitRow>,
+) -> Result<(), ApiError> {
+    let mut levels: HashMap<&str, Level> = existing
+        .iter()
+        .map(|(code, row)| (code.as_str(), row.level))
+        .collect();
     for unit in lines {
         levels.insert(&unit.code, unit.level);
     }
@@ -143,7 +170,10 @@ pub fn check_tree(lines: &[UnitLine], existing: &HashMap<String, AdminUnitRow>) 
     let mut check = |code: &str, parent: Option<&str>, level: Level, line: Option<u64>| {
         let Some(parent) = parent else { return };
         let problem = match levels.get(parent) {
-            None => Some(("unknown_parent", format!("parent {parent} of {code} is neither in the file nor stored"))),
+            None => Some((
+                "unknown_parent",
+                format!("parent {parent} of {code} is neither in the file nor stored"),
+            )),
             Some(parent_level) if !fits_under(level, *parent_level) => Some((
                 "parent_level",
                 format!("a {level} cannot sit under the {parent_level} {parent}"),
@@ -159,7 +189,12 @@ pub fn check_tree(lines: &[UnitLine], existing: &HashMap<String, AdminUnitRow>) 
         }
     };
     for unit in lines {
-        check(&unit.code, unit.parent_code.as_deref(), unit.level, Some(unit.line));
+        check(
+            &unit.code,
+            unit.parent_code.as_deref(),
+            unit.level,
+            Some(unit.line),
+        );
     }
     // Stored units whose parent's level the file changes.
     let in_file: HashMap<&str, &UnitLine> = lines.iter().map(|u| (u.code.as_str(), u)).collect();
@@ -167,7 +202,11 @@ pub fn check_tree(lines: &[UnitLine], existing: &HashMap<String, AdminUnitRow>) 
         if in_file.contains_key(row.code.as_str()) {
             continue;
         }
-        if row.parent_code.as_deref().is_some_and(|p| in_file.contains_key(p)) {
+        if row
+            .parent_code
+            .as_deref()
+            .is_some_and(|p| in_file.contains_key(p))
+        {
             check(&row.code, row.parent_code.as_deref(), row.level, None);
         }
     }
@@ -182,7 +221,9 @@ pub fn check_tree(lines: &[UnitLine], existing: &HashMap<String, AdminUnitRow>) 
 fn fits_under(child: Level, parent: Level) -> bool {
     matches!(
         (parent, child),
-        (Level::Province, Level::District) | (Level::Province, Level::Commune) | (Level::District, Level::Commune)
+        (Level::Province, Level::District)
+            | (Level::Province, Level::Commune)
+            | (Level::District, Level::Commune)
     )
 }
 
@@ -196,9 +237,13 @@ mod tests {
 
     #[test]
     fn reads_the_shipped_hoa_binh_file() {
-        let lines = parse(include_bytes!("../../data/admin_units_hoa_binh.csv")).expect("valid file");
+        let lines =
+            parse(include_bytes!("../../data/admin_units_hoa_binh.csv")).expect("valid file");
         assert_eq!(lines.len(), 162);
-        assert_eq!(lines.iter().filter(|u| u.level == Level::District).count(), 10);
+        assert_eq!(
+            lines.iter().filter(|u| u.level == Level::District).count(),
+            10
+        );
         check_tree(&lines, &HashMap::new()).expect("consistent tree");
     }
 
@@ -206,8 +251,15 @@ mod tests {
     fn names_each_bad_line() {
         let csv = "code,parent_code,level,name\n17,,province,Tỉnh Hoà Bình\n150,17,hamlet,X\n151,,district,Y\n17,,province,Again\n";
         let error = parse(csv.as_bytes()).unwrap_err();
-        let lines: Vec<(u64, &str)> = error.errors().iter().map(|e| (e.line.unwrap(), e.code.as_str())).collect();
-        assert_eq!(lines, vec![(3, "unknown"), (4, "required"), (5, "duplicate")]);
+        let lines: Vec<(u64, &str)> = error
+            .errors()
+            .iter()
+            .map(|e| (e.line.unwrap(), e.code.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(3, "unknown"), (4, "required"), (5, "duplicate")]
+        );
     }
 
     #[test]
@@ -218,10 +270,16 @@ mod tests {
 
     #[test]
     fn tree_allows_two_levels_and_rejects_inversions() {
-        let two_levels = parse("code,parent_code,level,name\n17,,province,P\n04789,17,commune,C\n".as_bytes()).unwrap();
+        let two_levels =
+            parse("code,parent_code,level,name\n17,,province,P\n04789,17,commune,C\n".as_bytes())
+                .unwrap();
         check_tree(&two_levels, &HashMap::new()).expect("commune under province is allowed");
 
-        let inverted = parse("code,parent_code,level,name\n17,,province,P\n1,2,district,D\n2,17,commune,C\n".as_bytes()).unwrap();
+        let inverted = parse(
+            "code,parent_code,level,name\n17,,province,P\n1,2,district,D\n2,17,commune,C\n"
+                .as_bytes(),
+        )
+        .unwrap();
         let error = check_tree(&inverted, &HashMap::new()).unwrap_err();
         assert_eq!(error.errors()[0].code, "parent_level");
         assert_eq!(error.errors()[0].line, Some(3));

@@ -38,7 +38,10 @@ pub async fn list_admin_units(
 ) -> Result<web::Json<AdminUnitPage>, ApiError> {
     let page = page.parse::<String>()?;
     let filter = filter.into_inner();
-    let units = state.db.run(move |conn| queries::list(conn, &filter, &page)).await?;
+    let units = state
+        .db
+        .run(move |conn| queries::list(conn, &filter, &page))
+        .await?;
     Ok(web::Json(units))
 }
 
@@ -104,7 +107,10 @@ pub async fn import_admin_units(
     crate::http::require_content_type(&req, "text/csv")?;
     let lines = import::parse(&body)?;
     let actor = principal.actor();
-    let report = state.db.run(move |conn| queries::import(conn, &actor, lines)).await?;
+    let report = state
+        .db
+        .run(move |conn| queries::import(conn, &actor, lines))
+        .await?;
     Ok(web::Json(report))
 }
 

@@ -15,7 +15,11 @@ const INSERT_CHUNK: usize = 500;
 /// No real tree is deeper; guards against a corrupted parent loop.
 const MAX_DEPTH: usize = 8;
 
-pub fn list(conn: &mut DbConn, filter: &AdminUnitFilter, page: &PageRequest<String>) -> Result<AdminUnitPage, ApiError> {
+pub fn list(
+    conn: &mut DbConn,
+    filter: &AdminUnitFilter,
+    page: &PageRequest<String>,
+) -> Result<AdminUnitPage, ApiError> {
     let rows: Vec<AdminUnitRow> = with_conn!(conn, |c| {
         let mut query = admin_units::table
             .select(AdminUnitRow::as_select())
@@ -55,9 +59,12 @@ pub fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<AdminUnitRow>, ApiE
     let mut next = Some(code.to_owned());
     while let Some(current) = next {
         if chain.len() >= MAX_DEPTH {
-            return Err(ApiError::internal(format!("admin unit {code} has a parent loop")));
+            return Err(ApiError::internal(format!(
+                "admin unit {code} has a parent loop"
+            )));
         }
-        let row = find(conn, &current)?.ok_or_else(|| ApiError::not_found(format!("admin unit {current} not found")))?;
+        let row = find(conn, &current)?
+            .ok_or_else(|| ApiError::not_found(format!("admin unit {current} not found")))?;
         next = row.parent_code.clone();
         chain.push(row);
     }
@@ -78,14 +85,23 @@ pub fn count(conn: &mut DbConn) -> Result<i64, ApiError> {
 }
 
 fn load_all(conn: &mut DbConn) -> Result<HashMap<String, AdminUnitRow>, ApiError> {
-    let rows: Vec<AdminUnitRow> = with_conn!(conn, |c| admin_units::table.select(AdminUnitRow::as_select()).load(c))?;
-    Ok(rows.into_iter().map(|row| (row.code.clone(), row)).collect())
+    let rows: Vec<AdminUnitRow> = with_conn!(conn, |c| admin_units::table
+        .select(AdminUnitRow::as_select())
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.code.clone(), row))
+        .collect())
 }
 
 /// Applies a parsed file in one transaction: new codes are inserted,
 /// changed ones updated, identical ones left untouched (their `updated_at`
 /// keeps its value). Any error writes nothing.
-pub fn import(conn: &mut DbConn, actor: &str, lines: Vec<UnitLine>) -> Result<ImportReport, ApiError> {
+pub fn import(
+    conn: &mut DbConn,
+    actor: &str,
+    lines: Vec<UnitLine>,
+) -> Result<ImportReport, ApiError> {
     conn.transaction(|conn| {
         let existing = load_all(conn)?;
         import::check_tree(&lines, &existing)?;
@@ -109,7 +125,11 @@ pub fn import(conn: &mut DbConn, actor: &str, lines: Vec<UnitLine>) -> Result<Im
                         inserted += 1;
                         Some(row)
                     }
-                    Some(old) if old.name != row.name || old.level != row.level || old.parent_code != row.parent_code => {
+                    Some(old)
+                        if old.name != row.name
+                            || old.level != row.level
+                            || old.parent_code != row.parent_code =>
+                    {
                         Some(row)
                     }
                     Some(_) => None,
@@ -154,7 +174,11 @@ pub fn import(conn: &mut DbConn, actor: &str, lines: Vec<UnitLine>) -> Result<Im
             updated,
             unchanged: total - inserted - updated,
         };
-        let codes: Vec<&str> = changed.iter().take(20).map(|row| row.code.as_str()).collect();
+        let codes: Vec<&str> = changed
+            .iter()
+            .take(20)
+            .map(|row| row.code.as_str())
+            .collect();
         crate::audit::record(
             conn,
             actor,

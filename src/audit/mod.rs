@@ -36,7 +36,10 @@ pub async fn list_audit_log(
     principal.require(&[])?;
     let page = page.parse::<i64>()?;
     let filter = filter.into_inner();
-    let page = state.db.run(move |conn| queries::list(conn, &filter, &page)).await?;
+    let page = state
+        .db
+        .run(move |conn| queries::list(conn, &filter, &page))
+        .await?;
     Ok(web::Json(page))
 }
 

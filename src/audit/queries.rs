@@ -24,11 +24,17 @@ pub fn record(
         entity_id,
         changes: changes.to_string(),
     };
-    with_conn!(conn, |c| diesel::insert_into(audit_log::table).values(&row).execute(c))?;
+    with_conn!(conn, |c| diesel::insert_into(audit_log::table)
+        .values(&row)
+        .execute(c))?;
     Ok(())
 }
 
-pub fn list(conn: &mut DbConn, filter: &AuditFilter, page: &PageRequest<i64>) -> Result<AuditPage, ApiError> {
+pub fn list(
+    conn: &mut DbConn,
+    filter: &AuditFilter,
+    page: &PageRequest<i64>,
+) -> Result<AuditPage, ApiError> {
     let rows: Vec<AuditRow> = with_conn!(conn, |c| {
         let mut query = audit_log::table
             .select(AuditRow::as_select())

@@ -58,7 +58,12 @@ impl TokenKeys {
     }
 
     /// Signs a token for `sub` valid from now for the configured lifetime.
-    pub fn issue(&self, sub: String, role: Role, scope: Option<String>) -> Result<String, ApiError> {
+    pub fn issue(
+        &self,
+        sub: String,
+        role: Role,
+        scope: Option<String>,
+    ) -> Result<String, ApiError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub,
@@ -80,7 +85,9 @@ impl TokenKeys {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::unauthorized("the access token has expired"),
+                ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("the access token has expired")
+                }
                 _ => ApiError::unauthorized("the access token is not valid"),
             })
     }

@@ -68,8 +68,14 @@ pub struct TokenRequest {
 
 /// Credentials, once the request's shape has been checked.
 pub enum Credentials {
-    User { username: String, password: String },
-    Client { client_id: String, client_secret: String },
+    User {
+        username: String,
+        password: String,
+    },
+    Client {
+        client_id: String,
+        client_secret: String,
+    },
 }
 
 impl TokenRequest {
@@ -81,7 +87,9 @@ impl TokenRequest {
                 password: Some(password),
                 client_id: None,
                 client_secret: None,
-            } if !username.is_empty() && !password.is_empty() => Ok(Credentials::User { username, password }),
+            } if !username.is_empty() && !password.is_empty() => {
+                Ok(Credentials::User { username, password })
+            }
             TokenRequest {
                 username: None,
                 password: None,
@@ -102,15 +110,28 @@ impl TokenRequest {
                         "send either username and password, or client_id and client_secret, not both",
                     ));
                 } else if client_side {
-                    for (field, value) in [("client_id", &other.client_id), ("client_secret", &other.client_secret)] {
+                    for (field, value) in [
+                        ("client_id", &other.client_id),
+                        ("client_secret", &other.client_secret),
+                    ] {
                         if !present(value) {
-                            errors.push(FieldError::new(field, "required", "must be present and not empty"));
+                            errors.push(FieldError::new(
+                                field,
+                                "required",
+                                "must be present and not empty",
+                            ));
                         }
                     }
                 } else {
-                    for (field, value) in [("username", &other.username), ("password", &other.password)] {
+                    for (field, value) in
+                        [("username", &other.username), ("password", &other.password)]
+                    {
                         if !present(value) {
-                            errors.push(FieldError::new(field, "required", "must be present and not empty"));
+                            errors.push(FieldError::new(
+                                field,
+                                "required",
+                                "must be present and not empty",
+                            ));
                         }
                     }
                 }

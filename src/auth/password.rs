@@ -4,7 +4,9 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 use crate::error::ApiError;
@@ -22,13 +24,18 @@ pub fn hash(secret: &str) -> Result<String, ApiError> {
 /// hash, so response time does not reveal which accounts exist.
 pub fn verify(secret: &str, stored: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash("not a real password, only spends time").unwrap_or_default());
+    let dummy =
+        DUMMY.get_or_init(|| hash("not a real password, only spends time").unwrap_or_default());
     let (candidate, real) = match stored {
         Some(stored) => (stored, true),
         None => (dummy.as_str(), false),
     };
     let matches = PasswordHash::new(candidate)
-        .map(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false);
     matches && real
 }

@@ -57,7 +57,9 @@ impl Scope {
     /// The scope an account with `role` and these links has.
     pub fn for_role(role: Role, admin_unit_code: Option<String>, school_id: Option<i64>) -> Self {
         match (role, admin_unit_code, school_id) {
-            (Role::DistrictOfficer, Some(admin_unit_code), _) => Scope::AdminUnit { admin_unit_code },
+            (Role::DistrictOfficer, Some(admin_unit_code), _) => {
+                Scope::AdminUnit { admin_unit_code }
+            }
             (Role::SchoolStaff, _, Some(school_id)) => Scope::School { school_id },
             (Role::Admin | Role::StatsReader | Role::SyncClient, _, _) => Scope::Everywhere,
             _ => Scope::OwnRecords,
@@ -102,7 +104,11 @@ impl Principal {
     /// Passes when admin unit `code` lies in the caller's scope. A row
     /// outside the scope answers 404, exactly like a row that does not
     /// exist, so officers cannot probe other districts.
-    pub fn ensure_admin_unit_in_scope(&self, conn: &mut DbConn, code: &str) -> Result<(), ApiError> {
+    pub fn ensure_admin_unit_in_scope(
+        &self,
+        conn: &mut DbConn,
+        code: &str,
+    ) -> Result<(), ApiError> {
         let hidden = || ApiError::not_found(format!("admin unit {code} not found"));
         match &self.scope {
             Scope::Everywhere => Ok(()),
@@ -140,15 +146,16 @@ impl FromRequest for Principal {
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("send an access token: Authorization: Bearer <token>"))?;
+    let header = req.headers().get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("send an access token: Authorization: Bearer <token>")
+    })?;
     let value = header
         .to_str()
         .map_err(|_| ApiError::unauthorized("the Authorization header is not readable"))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim().to_owned())
         }
         _ => Err(ApiError::unauthorized(

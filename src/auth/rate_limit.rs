@@ -7,7 +7,9 @@
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
 use actix_governor::governor::middleware::NoOpMiddleware;
 use actix_governor::governor::NotUntil;
-use actix_governor::{GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError};
+use actix_governor::{
+    GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
+};
 use actix_web::dev::ServiceRequest;
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use std::net::IpAddr;
@@ -30,7 +32,11 @@ impl KeyExtractor for ClientIp {
     fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
         let forwarded = self
             .trust_proxy
-            .then(|| req.connection_info().realip_remote_addr().and_then(parse_ip))
+            .then(|| {
+                req.connection_info()
+                    .realip_remote_addr()
+                    .and_then(parse_ip)
+            })
             .flatten();
         forwarded
             .or_else(|| req.peer_addr().map(|a| a.ip()))

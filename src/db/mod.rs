@@ -236,7 +236,9 @@ impl DbConn {
         with_conn!(self, |c| begin(c))?;
         match work(self) {
             Ok(value) => {
-                if let Err(commit_error) = with_conn!(self, |c| AnsiTransactionManager::commit_transaction(c)) {
+                if let Err(commit_error) =
+                    with_conn!(self, |c| AnsiTransactionManager::commit_transaction(c))
+                {
                     let _ = with_conn!(self, |c| AnsiTransactionManager::rollback_transaction(c));
                     return Err(commit_error.into());
                 }
@@ -255,8 +257,7 @@ fn begin<C>(conn: &mut C) -> diesel::QueryResult<()>
 where
     C: Connection<TransactionManager = AnsiTransactionManager> + BeginSql,
 {
-    let depth = AnsiTransactionManager::transaction_manager_status_mut(conn)
-        .transaction_depth()?;
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth()?;
     match depth {
         None => AnsiTransactionManager::begin_transaction_sql(conn, C::BEGIN),
         Some(_) => AnsiTransactionManager::begin_transaction(conn),
@@ -290,7 +291,8 @@ pub enum DbSetupError {
 pub fn now() -> chrono::NaiveDateTime {
     use chrono::{DurationRound, TimeDelta};
     let now = chrono::Utc::now().naive_utc();
-    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
 }
 
 /// Renders a stored UTC timestamp for JSON.

@@ -28,7 +28,9 @@ pub struct Readiness {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
 #[get("/health")]
 pub async fn health() -> web::Json<Health> {
-    web::Json(Health { status: "ok".to_owned() })
+    web::Json(Health {
+        status: "ok".to_owned(),
+    })
 }
 
 /// Readiness: the database answers and every migration is applied.
@@ -43,7 +45,9 @@ pub async fn health() -> web::Json<Health> {
 pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
     let current = state.db.run(|conn| conn.migrations_current()).await?;
     if !current {
-        return Err(ApiError::unavailable("database schema is behind this binary; run `songmay migrate`"));
+        return Err(ApiError::unavailable(
+            "database schema is behind this binary; run `songmay migrate`",
+        ));
     }
     Ok(web::Json(Readiness {
         status: "ready".to_owned(),

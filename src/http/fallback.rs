@@ -23,11 +23,13 @@ impl KnownRoutes {
             .iter()
             .map(|(path, item)| {
                 let doc = serde_json::to_value(item).unwrap_or_default();
-                let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
-                    .into_iter()
-                    .filter(|m| doc.get(*m).is_some())
-                    .map(|m| m.to_ascii_uppercase())
-                    .collect();
+                let methods = [
+                    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+                ]
+                .into_iter()
+                .filter(|m| doc.get(*m).is_some())
+                .map(|m| m.to_ascii_uppercase())
+                .collect();
                 (ResourceDef::new(path.as_str()), methods)
             })
             .collect();
@@ -50,10 +52,16 @@ impl KnownRoutes {
 }
 
 /// The app's default service: what answers when no route matched.
-pub async fn unmatched(req: HttpRequest, routes: web::Data<KnownRoutes>) -> Result<HttpResponse, ApiError> {
+pub async fn unmatched(
+    req: HttpRequest,
+    routes: web::Data<KnownRoutes>,
+) -> Result<HttpResponse, ApiError> {
     let methods = routes.allowed(req.path());
     if methods.is_empty() {
-        Err(ApiError::not_found(format!("no resource at {}", req.path())))
+        Err(ApiError::not_found(format!(
+            "no resource at {}",
+            req.path()
+        )))
     } else {
         Err(ApiError::method_not_allowed(&methods))
     }

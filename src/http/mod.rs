@@ -27,9 +27,10 @@ fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
         JsonPayloadError::Deserialize(e) if e.is_data() => {
             ApiError::invalid_field("body", "invalid", describe_serde(&e))
         }
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::malformed_json(format!("the body is not valid JSON: {}", describe_serde(&e)))
-        }
+        JsonPayloadError::Deserialize(e) => ApiError::malformed_json(format!(
+            "the body is not valid JSON: {}",
+            describe_serde(&e)
+        )),
         JsonPayloadError::Payload(e) => ApiError::bad_request(format!("cannot read the body: {e}")),
         other => ApiError::bad_request(format!("cannot read the body: {other}")),
     }

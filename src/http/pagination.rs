@@ -53,10 +53,18 @@ impl<K> PageRequest<K> {
     }
 
     /// Cuts the extra row and makes the cursor for the next page.
-    pub fn finish<T, C: Serialize>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> C) -> (Vec<T>, Option<String>) {
+    pub fn finish<T, C: Serialize>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> C,
+    ) -> (Vec<T>, Option<String>) {
         let more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
-        let next = if more { rows.last().map(|last| encode_cursor(&key(last))) } else { None };
+        let next = if more {
+            rows.last().map(|last| encode_cursor(&key(last)))
+        } else {
+            None
+        };
         (rows, next)
     }
 }

@@ -1,0 +1,321 @@
+use serde_json::json;
+use songmay::auth::{Account, Principal, Role, Scope};
+
+use crate::helpers::spawn_app;
+
+#[actix_rt::test]
+async fn admin_creates_a_district_officer_whose_token_carries_the_scope() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let created = app
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            &json!({"username": "Officer.DaBac", "password": "a long passphrase", "role": "district_officer", "admin_unit_code": "150"}),
+        )
+        .await;
+    assert_eq!(created.status.as_u16(), 201);
+    let user = created.json();
+    assert_eq!(
+        user["username"], "officer.dabac",
+        "usernames are stored in lowercase"
+    );
+    assert_eq!(
+        created.header("location"),
+        Some(format!("/api/v1/users/{}", user["id"]))
+    );
+    assert!(user.get("password_hash").is_none() && !created.json().to_string().contains("argon2"));
+
+    let token = app.token_for("officer.dabac", "a long passphrase").await;
+    let me = app.get("/api/v1/me", &token).await.ok(200);
+    assert_eq!(me["role"], "district_officer");
+    assert_eq!(
+        me["scope"],
+        json!({"kind": "admin_unit", "admin_unit_code": "150"})
+    );
+
+    let fetched = app
+        .get(&format!("/api/v1/users/{}", user["id"]), &admin)
+        .await
+        .ok(200);
+    assert_eq!(fetched["admin_unit_code"], "150");
+}
+
+#[actix_rt::test]
+async fn roles_and_scopes_must_agree() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let cases = [
+        (
+            json!({"role": "district_officer"}),
+            "admin_unit_code",
+            "required",
+        ),
+        (
+            json!({"role": "district_officer", "admin_unit_code": "99999"}),
+            "admin_unit_code",
+            "unknown",
+        ),
+        (
+            json!({"role": "donor", "admin_unit_code": "150"}),
+            "admin_unit_code",
+            "not_allowed",
+        ),
+        (json!({"role": "school_staff"}), "school_id", "required"),
+        (
+            json!({"role": "telecom", "school_id": 4}),
+            "school_id",
+            "not_allowed",
+        ),
+        (json!({"role": "sync_client"}), "role", "machine_role"),
+    ];
+    for (extra, field, code) in cases {
+        let mut body = json!({"username": "someone", "password": "a long passphrase"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let problem = app
+            .post("/api/v1/users", Some(&admin), &body)
+            .await
+            .problem(422);
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+        assert_eq!(problem["errors"][0]["code"], code, "{body}");
+    }
+    // None of the refused users exists.
+    let users = app.get("/api/v1/users", &admin).await.ok(200);
+    assert_eq!(users["items"].as_array().unwrap().len(), 1);
+}
+
+#[actix_rt::test]
+async fn only_admins_manage_accounts_or_import() {
+    let app = spawn_app().await;
+    let officer = app
+        .user_token(
+            "officer.x",
+            "district_officer",
+            json!({"admin_unit_code": "150"}),
+        )
+        .await;
+    let (client_id, secret) = app.client_credentials("stats_reader").await;
+    let reader = app
+        .post(
+            "/api/v1/auth/token",
+            None,
+            &json!({"client_id": client_id, "client_secret": secret}),
+        )
+        .await
+        .ok(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    for token in [&officer, &reader] {
+        let problem = app.get("/api/v1/users", token).await.problem(403);
+        assert!(problem["detail"].as_str().unwrap().contains("admin"));
+        app.post(
+            "/api/v1/users",
+            Some(token),
+            &json!({"username": "sneaky", "password": "a long passphrase", "role": "admin"}),
+        )
+        .await
+        .problem(403);
+        app.post(
+            "/api/v1/clients",
+            Some(token),
+            &json!({"name": "x", "role": "sync_client"}),
+        )
+        .await
+        .problem(403);
+        app.get("/api/v1/audit-log", token).await.problem(403);
+        app.request(
+            actix_web::http::Method::POST,
+            "/api/v1/admin-units/import",
+            Some(token),
+            Some("text/csv"),
+            b"code,parent_code,level,name\n99,,province,X\n".to_vec(),
+        )
+        .await
+        .problem(403);
+        // Reference data is readable by every role.
+        app.get("/api/v1/admin-units?parent_code=17", token)
+            .await
+            .ok(200);
+    }
+    // Nothing was written by the refused calls.
+    let admin = app.admin_token().await;
+    let audit = app
+        .get("/api/v1/audit-log?entity=user&action=create", &admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        audit["items"].as_array().unwrap().len(),
+        2,
+        "bootstrap admin and officer.x only"
+    );
+}
+
+#[actix_rt::test]
+async fn the_last_active_admin_cannot_be_disabled() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.patch("/api/v1/users/1", &admin, &json!({"disabled": true}))
+        .await
+        .problem(409);
+    app.get("/api/v1/me", &admin).await.ok(200);
+
+    app.post(
+        "/api/v1/users",
+        Some(&admin),
+        &json!({"username": "admin2", "password": "a long passphrase", "role": "admin"}),
+    )
+    .await
+    .ok(201);
+    let user = app
+        .patch("/api/v1/users/1", &admin, &json!({"disabled": true}))
+        .await
+        .ok(200);
+    assert_eq!(user["disabled"], true);
+    app.get("/api/v1/me", &admin).await.problem(401);
+}
+
+#[actix_rt::test]
+async fn password_change_takes_effect_and_empty_patch_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.user_token("changer", "donor", json!({})).await;
+    let users = app.get("/api/v1/users?role=donor", &admin).await.ok(200);
+    let id = users["items"][0]["id"].as_i64().unwrap();
+
+    app.patch(&format!("/api/v1/users/{id}"), &admin, &json!({}))
+        .await
+        .problem(422);
+    app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        &json!({"password": "short"}),
+    )
+    .await
+    .problem(422);
+    app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        &json!({"password": "a brand new passphrase"}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        "/api/v1/auth/token",
+        None,
+        &json!({"username": "changer", "password": "a password long enough"}),
+    )
+    .await
+    .problem(401);
+    app.token_for("changer", "a brand new passphrase").await;
+    app.patch("/api/v1/users/4242", &admin, &json!({"disabled": true}))
+        .await
+        .problem(404);
+    app.patch("/api/v1/clients/4242", &admin, &json!({"disabled": true}))
+        .await
+        .problem(404);
+}
+
+#[actix_rt::test]
+async fn users_are_listed_in_pages() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    for i in 0..7 {
+        app.post("/api/v1/users", Some(&admin), &json!({"username": format!("donor.{i}"), "password": "a long passphrase", "role": "donor"}))
+            .await
+            .ok(201);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/users?role=donor&limit=3&cursor={c}"),
+            None => "/api/v1/users?role=donor&limit=3".to_owned(),
+        };
+        let page = app.get(&path, &admin).await.ok(200);
+        for user in page["items"].as_array().unwrap() {
+            seen.push(user["username"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|i| format!("donor.{i}")).collect();
+    assert_eq!(seen, expected);
+}
+
+/// The scope guard every later resource uses: an officer of Đà Bắc (150)
+/// reaches its communes, and a commune of Hòa Bình city (148) is "not found".
+#[actix_rt::test]
+async fn scope_guard_hides_rows_outside_the_subtree() {
+    let app = spawn_app().await;
+    let db = app.db.connect();
+    let mut conn = db.get().unwrap();
+    let principal = |role, scope| Principal {
+        account: Account::User {
+            id: 99,
+            username: "t".into(),
+        },
+        role,
+        scope,
+    };
+    let officer = principal(
+        Role::DistrictOfficer,
+        Scope::AdminUnit {
+            admin_unit_code: "150".into(),
+        },
+    );
+    let dabac_commune = "04831"; // Thị trấn Đà Bắc
+    let city_commune = "04789"; // Phường Thái Bình, Thành phố Hòa Bình
+    assert_eq!(
+        songmay::admin_units::queries::find(&mut conn, dabac_commune)
+            .unwrap()
+            .unwrap()
+            .parent_code
+            .as_deref(),
+        Some("150")
+    );
+    officer
+        .ensure_admin_unit_in_scope(&mut conn, dabac_commune)
+        .unwrap();
+    officer
+        .ensure_admin_unit_in_scope(&mut conn, "150")
+        .unwrap();
+    for outside in [city_commune, "148", "17", "99999"] {
+        let error = officer
+            .ensure_admin_unit_in_scope(&mut conn, outside)
+            .unwrap_err();
+        assert_eq!(error.status().as_u16(), 404, "{outside}");
+    }
+    let admin = principal(Role::Admin, Scope::Everywhere);
+    admin
+        .ensure_admin_unit_in_scope(&mut conn, city_commune)
+        .unwrap();
+    let donor = principal(Role::Donor, Scope::OwnRecords);
+    assert_eq!(
+        donor
+            .ensure_admin_unit_in_scope(&mut conn, dabac_commune)
+            .unwrap_err()
+            .status()
+            .as_u16(),
+        404
+    );
+
+    assert!(officer.require(&[Role::DistrictOfficer]).is_ok());
+    assert_eq!(
+        officer
+            .require(&[Role::SchoolStaff])
+            .unwrap_err()
+            .status()
+            .as_u16(),
+        403
+    );
+    assert!(
+        admin.require(&[Role::SchoolStaff]).is_ok(),
+        "admins may do everything"
+    );
+}

@@ -1,0 +1,253 @@
+//! The README's first command, as a newcomer runs it: the real binary in an
+//! empty directory with nothing configured but the port.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_songmay");
+
+/// A running `songmay` process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    log: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SONGMAY_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+/// Starts the server and reads its log until it says where it listens.
+fn start(mut cmd: Command) -> Server {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start songmay");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut log = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let address = line
+                .split("listening on ")
+                .nth(1)
+                .map(|rest| rest.split_whitespace().next().unwrap().to_owned());
+            log.push(line);
+            if let Some(address) = address {
+                return Server {
+                    child,
+                    base: address,
+                    log,
+                };
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("songmay did not start: {log:?}");
+}
+
+fn post_json(url: &str, body: &serde_json::Value, token: Option<&str>) -> (u16, serde_json::Value) {
+    curl(url, token, Some(body))
+}
+
+/// Plain HTTP from another process, like the README's curl walk-through.
+fn curl(
+    url: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let rt = actix_rt::System::new();
+    rt.block_on(async {
+        let client = awc::Client::default();
+        let mut request = match body {
+            Some(_) => client.post(url),
+            None => client.get(url),
+        };
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let mut response = match body {
+            Some(body) => request.send_json(body).await.unwrap(),
+            None => request.send().await.unwrap(),
+        };
+        let bytes = response.body().await.unwrap();
+        (
+            response.status().as_u16(),
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    })
+}
+
+#[test]
+fn first_start_creates_migrates_and_seeds_the_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command(dir.path());
+    cmd.env("SONGMAY_ADMIN_PASSWORD", "first start password");
+    let server = start(cmd);
+
+    assert!(
+        dir.path().join("songmay.db").exists(),
+        "songmay.db created in the working directory"
+    );
+    let key_file = dir.path().join("songmay.db.jwt-secret");
+    assert!(
+        key_file.exists(),
+        "a JWT key was generated beside the database"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    let (status, ready) = curl(&format!("{}/ready", server.base), None, None);
+    assert_eq!((status, ready["database"].as_str()), (200, Some("sqlite")));
+    let (status, token) = post_json(
+        &format!("{}/api/v1/auth/token", server.base),
+        &json!({"username": "admin", "password": "first start password"}),
+        None,
+    );
+    assert_eq!(status, 200);
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let (status, districts) = curl(
+        &format!("{}/api/v1/admin-units?parent_code=17", server.base),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(districts["items"].as_array().unwrap().len(), 10);
+
+    // Restarting keeps the key: the token issued before still works.
+    drop(server);
+    let server = start(command(dir.path()));
+    let (status, me) = curl(&format!("{}/api/v1/me", server.base), Some(&token), None);
+    assert_eq!((status, me["name"].as_str()), (200, Some("admin")));
+    assert!(
+        !server.log.iter().any(|l| l.contains("generated password")),
+        "the admin is created only once"
+    );
+}
+
+#[test]
+fn without_an_admin_password_one_is_generated_and_shown_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(command(dir.path()));
+    let line = server
+        .log
+        .iter()
+        .find(|l| l.contains("generated password"))
+        .expect("password in the log");
+    let password = line.rsplit(": ").next().unwrap().trim().to_owned();
+    let (status, _) = post_json(
+        &format!("{}/api/v1/auth/token", server.base),
+        &json!({"username": "admin", "password": password}),
+        None,
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn postgres_without_a_jwt_secret_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(dir.path())
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/never_used",
+        )
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SONGMAY_JWT_SECRET"), "{stderr}");
+}
+
+#[test]
+fn cli_migrates_imports_and_prints_the_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let run = |args: &[&str]| {
+        let output = command(dir.path())
+            .env("DATABASE_URL", &db)
+            .env("SONGMAY_ADMIN_PASSWORD", "cli admin password")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&["migrate"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("1 migration(s) applied"), "{out}");
+
+    let csv = dir.path().join("units.csv");
+    std::fs::write(
+        &csv,
+        "code,parent_code,level,name\n97,,province,Tỉnh Thử\n97001,97,commune,Xã Thử\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(&["import-admin-units", csv.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("2 rows, 2 inserted, 0 updated, 0 unchanged"),
+        "{out}"
+    );
+
+    std::fs::write(
+        &csv,
+        "code,parent_code,level,name\n97002,96,commune,Xã Mồ Côi\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["import-admin-units", csv.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("line 2"), "{err}");
+
+    let (ok, out, err) = run(&["create-user", "officer.cli", "district_officer", "97"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("created user officer.cli") && out.contains("password (shown once)"),
+        "{out}"
+    );
+
+    let (ok, out, _) = run(&["openapi"]);
+    assert!(ok);
+    let spec: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        spec,
+        serde_json::to_value(songmay::startup::openapi()).unwrap()
+    );
+
+    let (ok, _, err) = run(&["frobnicate"]);
+    assert!(!ok && err.contains("usage"));
+}

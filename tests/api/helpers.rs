@@ -1,0 +1,323 @@
+//! The test harness: every test gets its own fresh database (a temporary
+//! SQLite file, or a new PostgreSQL database when SONGMAY_TEST_DATABASE_URL
+//! names a server) and the real application listening on a free port, and
+//! talks to it over HTTP.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix_web::http::{Method, StatusCode};
+use awc::http::header::HeaderMap;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use serde_json::{json, Value};
+use songmay::config::Config;
+use songmay::startup::Application;
+
+pub const ADMIN_PASSWORD: &str = "test admin password";
+pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
+
+/// A throwaway database, removed when dropped.
+pub enum TestDatabase {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        server_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDatabase {
+    pub fn create() -> Self {
+        match std::env::var("SONGMAY_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(server_url) => {
+                let name = format!(
+                    "songmay_test_{}",
+                    songmay::auth::random_token(9)
+                        .to_lowercase()
+                        .replace(['-', '_'], "x")
+                );
+                let mut admin = PgConnection::establish(&server_url)
+                    .expect("connect to SONGMAY_TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                let base = server_url
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .unwrap_or(&server_url);
+                let url = format!("{base}/{name}");
+                TestDatabase::Postgres {
+                    server_url,
+                    name,
+                    url,
+                }
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = dir.path().join("songmay.db").to_string_lossy().into_owned();
+                TestDatabase::Sqlite { _dir: dir, url }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDatabase::Postgres { .. })
+    }
+
+    /// A direct connection, for checks that must not go through the API.
+    pub fn connect(&self) -> songmay::db::Db {
+        songmay::db::Db::connect(&songmay::db::DatabaseLocation::parse(self.url()), 2)
+            .expect("connect")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres {
+            server_url, name, ..
+        } = self
+        {
+            if let Ok(mut admin) = PgConnection::establish(server_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDatabase,
+    client: awc::Client,
+}
+
+/// A response, read completely.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!(
+                "not JSON ({}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Asserts an RFC 9457 problem with this status and returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json")
+        );
+        let problem = self.json();
+        assert_eq!(problem["status"], json!(status));
+        for field in ["type", "title", "detail"] {
+            assert!(
+                problem[field].is_string(),
+                "problem without {field}: {problem}"
+            );
+        }
+        problem
+    }
+
+    /// Asserts a success with this status and returns the JSON body.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self.json()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application with the test defaults, changed by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, String>)) -> TestApp {
+    let db = TestDatabase::create();
+    let mut env: HashMap<&'static str, String> = HashMap::from([
+        ("DATABASE_URL", db.url().to_owned()),
+        ("SONGMAY_BIND", "127.0.0.1:0".to_owned()),
+        ("SONGMAY_JWT_SECRET", JWT_SECRET.to_owned()),
+        ("SONGMAY_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("SONGMAY_WORKERS", "1".to_owned()),
+        ("SONGMAY_DB_POOL_SIZE", "4".to_owned()),
+        ("SONGMAY_TOKEN_RATE_BURST", "1000".to_owned()),
+        ("SONGMAY_TOKEN_RATE_PER_MINUTE", "6000".to_owned()),
+    ]);
+    adjust(&mut env);
+    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test config");
+    let app = Application::build(config).expect("the application starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    actix_rt::spawn(app.run_until_stopped());
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .disable_redirects()
+        .finish();
+    TestApp { base, db, client }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        if let Some(content_type) = content_type {
+            request = request.insert_header(("Content-Type", content_type));
+        }
+        let mut response = request.send_body(body).await.expect("request sent");
+        let body = response
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .expect("body read")
+            .to_vec();
+        Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None, Vec::new())
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.request(
+            Method::POST,
+            path,
+            token,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.request(
+            Method::PATCH,
+            path,
+            Some(token),
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    pub async fn token_for(&self, username: &str, password: &str) -> String {
+        let reply = self
+            .post(
+                "/api/v1/auth/token",
+                None,
+                &json!({"username": username, "password": password}),
+            )
+            .await;
+        reply.ok(200)["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token_for("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user with `role` (and scope fields in `extra`) and returns a token for them.
+    pub async fn user_token(&self, username: &str, role: &str, extra: Value) -> String {
+        let admin = self.admin_token().await;
+        let mut body =
+            json!({"username": username, "password": "a password long enough", "role": role});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        self.post("/api/v1/users", Some(&admin), &body)
+            .await
+            .ok(201);
+        self.token_for(username, "a password long enough").await
+    }
+
+    /// Creates a machine client and returns (client_id, client_secret).
+    pub async fn client_credentials(&self, role: &str) -> (String, String) {
+        let admin = self.admin_token().await;
+        let created = self
+            .post(
+                "/api/v1/clients",
+                Some(&admin),
+                &json!({"name": "test client", "role": role}),
+            )
+            .await
+            .ok(201);
+        (
+            created["client"]["client_id"].as_str().unwrap().to_owned(),
+            created["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+impl TestApp {
+    /// A GET with a raw Authorization header value.
+    pub async fn request_with_auth_header(&self, path: &str, header: &str) -> Reply {
+        let mut response = self
+            .client
+            .get(format!("{}{}", self.base, path))
+            .insert_header(("Authorization", header))
+            .send()
+            .await
+            .expect("request sent");
+        let body = response.body().await.expect("body read").to_vec();
+        Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests over real HTTP against the real application, on SQLite
+//! by default and on PostgreSQL when SONGMAY_TEST_DATABASE_URL is set.
+
+mod accounts;
+mod admin_units;
+mod audit;
+mod auth;
+mod errors;
+mod first_start;
+mod health;
+mod helpers;
+mod openapi;
