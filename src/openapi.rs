@@ -49,7 +49,12 @@ impl Modify for BearerScheme {
 
 /// A shared error response: status, component name, description, and
 /// which operations can give it.
-type CommonError = (&'static str, &'static str, &'static str, fn(&Operation) -> bool);
+type CommonError = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Operation) -> bool,
+);
 
 const COMMON_ERRORS: &[CommonError] = &[
     (

@@ -31,7 +31,7 @@ pub async fn create_user(
     principal: Principal,
     body: web::Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&[])?;
+    principal.require_admin()?;
     let input = body.into_inner();
     input.validate()?;
     let actor = principal.actor();
@@ -58,7 +58,7 @@ pub async fn list_users(
     filter: web::Query<UserFilter>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<UserPage>, ApiError> {
-    principal.require(&[])?;
+    principal.require_admin()?;
     let page = page.parse::<i64>()?;
     let filter = filter.into_inner();
     Ok(web::Json(
@@ -85,7 +85,7 @@ pub async fn get_user(
     principal: Principal,
     id: web::Path<i64>,
 ) -> Result<web::Json<User>, ApiError> {
-    principal.require(&[])?;
+    principal.require_admin()?;
     let id = id.into_inner();
     let row = state
         .db
@@ -116,7 +116,7 @@ pub async fn update_user(
     id: web::Path<i64>,
     body: web::Json<UpdateUser>,
 ) -> Result<web::Json<User>, ApiError> {
-    principal.require(&[])?;
+    principal.require_admin()?;
     let input = body.into_inner();
     input.validate()?;
     let (actor, id) = (principal.actor(), id.into_inner());
@@ -140,7 +140,7 @@ pub async fn create_client(
     principal: Principal,
     body: web::Json<CreateClient>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(&[])?;
+    principal.require_admin()?;
     let input = body.into_inner();
     input.validate()?;
     let actor = principal.actor();
@@ -164,7 +164,7 @@ pub async fn list_clients(
     principal: Principal,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<ClientPage>, ApiError> {
-    principal.require(&[])?;
+    principal.require_admin()?;
     let page = page.parse::<i64>()?;
     Ok(web::Json(
         state
@@ -192,7 +192,7 @@ pub async fn update_client(
     id: web::Path<i64>,
     body: web::Json<UpdateClient>,
 ) -> Result<web::Json<ApiClient>, ApiError> {
-    principal.require(&[])?;
+    principal.require_admin()?;
     let (actor, id, input) = (principal.actor(), id.into_inner(), body.into_inner());
     let row = state
         .db

@@ -103,7 +103,7 @@ pub async fn import_admin_units(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<web::Json<ImportReport>, ApiError> {
-    principal.require(&[])?;
+    principal.require_admin()?;
     crate::http::require_content_type(&req, "text/csv")?;
     let lines = import::parse(&body)?;
     let actor = principal.actor();

@@ -33,7 +33,7 @@ pub async fn list_audit_log(
     filter: web::Query<AuditFilter>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<AuditPage>, ApiError> {
-    principal.require(&[])?;
+    principal.require_admin()?;
     let page = page.parse::<i64>()?;
     let filter = filter.into_inner();
     let page = state

@@ -101,6 +101,11 @@ impl Principal {
         )))
     }
 
+    /// Passes for admins only.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require(&[])
+    }
+
     /// Passes when admin unit `code` lies in the caller's scope. A row
     /// outside the scope answers 404, exactly like a row that does not
     /// exist, so officers cannot probe other districts.

@@ -1,7 +1,7 @@
 use serde_json::json;
 use songmay::auth::{Account, Principal, Role, Scope};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{column, spawn_app};
 
 #[actix_rt::test]
 async fn admin_creates_a_district_officer_whose_token_carries_the_scope() {
@@ -228,22 +228,14 @@ async fn users_are_listed_in_pages() {
             .await
             .ok(201);
     }
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/users?role=donor&limit=3&cursor={c}"),
-            None => "/api/v1/users?role=donor&limit=3".to_owned(),
-        };
-        let page = app.get(&path, &admin).await.ok(200);
-        for user in page["items"].as_array().unwrap() {
-            seen.push(user["username"].as_str().unwrap().to_owned());
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
+    let pages = app
+        .all_pages("/api/v1/users?role=donor&limit=3", &admin)
+        .await;
+    assert_eq!(pages.len(), 3);
+    let seen: Vec<String> = pages
+        .iter()
+        .flat_map(|page| column(page, "username"))
+        .collect();
     let expected: Vec<String> = (0..7).map(|i| format!("donor.{i}")).collect();
     assert_eq!(seen, expected);
 }

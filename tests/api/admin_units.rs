@@ -1,7 +1,7 @@
 use actix_web::http::Method;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{column, spawn_app, TestApp};
 
 /// In GSO code order (148, 150, 152 … 159).
 const HOA_BINH_DISTRICTS: [&str; 10] = [
@@ -29,28 +29,8 @@ async fn import(app: &TestApp, token: &str, csv: &str) -> crate::helpers::Reply 
 }
 
 async fn all_codes(app: &TestApp, token: &str) -> Vec<String> {
-    let mut codes = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = app
-            .get(
-                &format!("/api/v1/admin-units?limit=500&cursor={cursor}"),
-                token,
-            )
-            .await
-            .ok(200);
-        codes.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|u| u["code"].as_str().unwrap().to_owned()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => return codes,
-        }
-    }
+    let pages = app.all_pages("/api/v1/admin-units?limit=500", token).await;
+    pages.iter().flat_map(|page| column(page, "code")).collect()
 }
 
 #[actix_rt::test]
@@ -61,12 +41,7 @@ async fn lists_the_ten_districts_of_hoa_binh() {
         .get("/api/v1/admin-units?parent_code=17", &token)
         .await
         .ok(200);
-    let names: Vec<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["name"].as_str().unwrap())
-        .collect();
+    let names = column(&page, "name");
     assert_eq!(names, HOA_BINH_DISTRICTS, "all ten, ordered by code");
     assert!(page["next_cursor"].is_null());
     assert!(page["items"]
@@ -89,31 +64,9 @@ async fn lists_the_ten_districts_of_hoa_binh() {
 async fn pages_cover_every_unit_exactly_once() {
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let mut codes = Vec::new();
-    let mut cursor = String::new();
-    let mut pages = 0;
-    loop {
-        let page = app
-            .get(
-                &format!("/api/v1/admin-units?limit=50&cursor={cursor}"),
-                &token,
-            )
-            .await
-            .ok(200);
-        pages += 1;
-        codes.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|u| u["code"].as_str().unwrap().to_owned()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => break,
-        }
-    }
-    assert_eq!(pages, 4);
+    let pages = app.all_pages("/api/v1/admin-units?limit=50", &token).await;
+    assert_eq!(pages.len(), 4);
+    let codes: Vec<String> = pages.iter().flat_map(|page| column(page, "code")).collect();
     assert_eq!(codes.len(), 162);
     let mut sorted = codes.clone();
     sorted.sort();
@@ -197,12 +150,7 @@ async fn importing_the_whole_country_is_idempotent() {
         .get("/api/v1/audit-log?entity=admin_units&action=import", &token)
         .await
         .ok(200);
-    let actors: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["actor"].as_str().unwrap())
-        .collect();
+    let actors = column(&audit, "actor");
     assert_eq!(
         actors,
         vec!["user:admin", "user:admin", "user:admin", "system"]

@@ -7,7 +7,15 @@ use serde_json::json;
 use crate::helpers::{spawn_app, spawn_app_with};
 
 /// (case, method, path, content type, body, expected status, expected problem type)
-type Case<'a> = (&'a str, Method, &'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+type Case<'a> = (
+    &'a str,
+    Method,
+    &'a str,
+    Option<&'a str>,
+    Vec<u8>,
+    u16,
+    &'a str,
+);
 
 #[actix_rt::test]
 async fn bad_requests_get_the_right_problem() {

@@ -41,3 +41,80 @@ async fn migrations_are_applied_and_seed_loaded_once_on_this_backend() {
         162
     );
 }
+
+#[derive(diesel::QueryableByName)]
+struct Pragma {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
+#[actix_rt::test]
+async fn sqlite_connections_use_wal_busy_timeout_and_foreign_keys() {
+    let app = spawn_app().await;
+    if app.db.is_postgres() {
+        return; // PostgreSQL has none of these pragmas; its foreign keys are always on.
+    }
+    let db = app.db.connect();
+    let songmay::db::DbConn::Sqlite(mut conn) = db.get().unwrap() else {
+        unreachable!()
+    };
+    use diesel::RunQueryDsl;
+    let pragma = |conn: &mut diesel::SqliteConnection, name: &str, column: &str| -> String {
+        diesel::sql_query(format!(
+            "SELECT CAST({column} AS TEXT) AS value FROM pragma_{name}"
+        ))
+        .get_result::<Pragma>(conn)
+        .unwrap()
+        .value
+    };
+    assert_eq!(pragma(&mut conn, "journal_mode", "journal_mode"), "wal");
+    assert_eq!(pragma(&mut conn, "foreign_keys", "foreign_keys"), "1");
+    assert_eq!(pragma(&mut conn, "busy_timeout", "timeout"), "5000");
+}
+
+#[actix_rt::test]
+async fn cors_allows_only_the_configured_origins() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert(
+            "SONGMAY_CORS_ORIGINS",
+            "https://portal.hoabinh.example".into(),
+        );
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        let base = app.base.clone();
+        async move {
+            awc::Client::default()
+                .request(
+                    actix_web::http::Method::OPTIONS,
+                    format!("{base}/api/v1/me"),
+                )
+                .insert_header(("Origin", origin))
+                .insert_header(("Access-Control-Request-Method", "GET"))
+                .insert_header(("Access-Control-Request-Headers", "authorization"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let allowed = preflight("https://portal.hoabinh.example").await;
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .unwrap(),
+        "https://portal.hoabinh.example"
+    );
+    let other = preflight("https://elsewhere.example").await;
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // Without the setting, no origin is allowed.
+    let closed = spawn_app().await;
+    let reply = awc::Client::default()
+        .get(format!("{}/health", closed.base))
+        .insert_header(("Origin", "https://portal.hoabinh.example"))
+        .send()
+        .await
+        .unwrap();
+    assert!(reply.headers().get("access-control-allow-origin").is_none());
+}

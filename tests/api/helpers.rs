@@ -321,3 +321,35 @@ impl TestApp {
         }
     }
 }
+
+/// `field` of every item of a list page, as text.
+pub fn column(page: &Value, field: &str) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("a list page")
+        .iter()
+        .map(|item| match &item[field] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+impl TestApp {
+    /// Follows `next_cursor` from the first page of `path` to the last and
+    /// returns every page.
+    pub async fn all_pages(&self, path: &str, token: &str) -> Vec<Value> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut pages = Vec::new();
+        let mut next = path.to_owned();
+        loop {
+            let page = self.get(&next, token).await.ok(200);
+            let cursor = page["next_cursor"].as_str().map(str::to_owned);
+            pages.push(page);
+            match cursor {
+                Some(cursor) => next = format!("{path}{separator}cursor={cursor}"),
+                None => return pages,
+            }
+        }
+    }
+}
