@@ -71,6 +71,10 @@ pub struct Problem {
     /// Present for validation failures: one entry per bad field or line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a refused batch: the problems of each rejected row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub rows: Option<serde_json::Value>,
 }
 
 #[derive(Debug)]
@@ -80,6 +84,8 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     headers: Vec<(header::HeaderName, String)>,
+    /// Per-row problems of a refused batch (the `rows` member).
+    rows: Option<serde_json::Value>,
     /// What went wrong inside, for the log; never sent.
     cause: Option<String>,
 }
@@ -100,8 +106,33 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             headers: Vec::new(),
+            rows: None,
             cause: None,
         }
+    }
+
+    /// Adds the per-row report of a refused batch.
+    pub fn with_rows(mut self, rows: serde_json::Value) -> Self {
+        self.rows = Some(rows);
+        self
+    }
+
+    /// 412: the `If-Match` version is not the current one.
+    pub fn precondition_failed(current_version: i64) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            format!("the record has changed; its current version is {current_version}: read it again and retry"),
+        )
+    }
+
+    /// 428: an update of a record with concurrent editors needs `If-Match`.
+    pub fn precondition_required() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "send If-Match with the version you read (the ETag of GET)",
+        )
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -256,6 +287,7 @@ impl ApiError {
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             errors: self.errors.clone(),
+            rows: self.rows.clone(),
         }
     }
 }

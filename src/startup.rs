@@ -49,7 +49,10 @@ fn routes(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
                 .configure(crate::auth::configure(rate_limit))
                 .configure(crate::accounts::configure)
                 .configure(crate::admin_units::configure)
-                .configure(crate::audit::configure),
+                .configure(crate::audit::configure)
+                .configure(crate::schools::configure)
+                .configure(crate::students::configure)
+                .configure(crate::sync::configure),
         );
     }
 }

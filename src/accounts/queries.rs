@@ -159,7 +159,7 @@ fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiErro
             "range",
             "must be a positive id",
         )),
-        (Role::SchoolStaff, Some(_)) | (_, None) => {}
+        (_, None) => {}
         (_, Some(_)) => errors.push(FieldError::new(
             "school_id",
             "not_allowed",

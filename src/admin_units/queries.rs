@@ -71,6 +71,24 @@ pub fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<AdminUnitRow>, ApiE
     Ok(chain)
 }
 
+/// `root` and every unit below it (at most three levels, one query each).
+pub fn subtree_codes(conn: &mut DbConn, root: &str) -> Result<Vec<String>, ApiError> {
+    let mut all = vec![root.to_owned()];
+    let mut frontier = all.clone();
+    for _ in 0..MAX_DEPTH {
+        if frontier.is_empty() {
+            break;
+        }
+        let children: Vec<String> = with_conn!(conn, |c| admin_units::table
+            .filter(admin_units::parent_code.eq_any(&frontier))
+            .select(admin_units::code)
+            .load(c))?;
+        all.extend(children.iter().cloned());
+        frontier = children;
+    }
+    Ok(all)
+}
+
 pub fn children_count(conn: &mut DbConn, code: &str) -> Result<i64, ApiError> {
     let count = with_conn!(conn, |c| admin_units::table
         .filter(admin_units::parent_code.eq(code))

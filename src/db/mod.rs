@@ -210,7 +210,24 @@ impl Db {
     }
 }
 
+/// The advisory lock key that orders change-feed appends on PostgreSQL.
+const CHANGE_FEED_LOCK: i64 = 0x736f_6e67_6d61_79;
+
 impl DbConn {
+    /// Call inside a write transaction right before appending to a change
+    /// feed: change numbers are then handed out in commit order, so a reader
+    /// that has seen number N can never later find a smaller one appear.
+    /// On PostgreSQL a transaction-scoped advisory lock (released at commit,
+    /// after the rows became visible) serialises the appends; SQLite already
+    /// serialises every write transaction (`BEGIN IMMEDIATE`).
+    pub fn lock_change_feed(&mut self) -> Result<(), ApiError> {
+        if let DbConn::Postgres(conn) = self {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHANGE_FEED_LOCK})")).execute(&mut **conn)?;
+        }
+        Ok(())
+    }
+
     /// True when every embedded migration of this backend has been applied.
     pub fn migrations_current(&mut self) -> Result<bool, ApiError> {
         let pending = match self {

@@ -52,5 +52,79 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    schools (id) {
+        id -> BigInt,
+        moet_code -> Text,
+        name -> Text,
+        name_search -> Text,
+        admin_unit_code -> Text,
+        level -> Text,
+        address -> Nullable<Text>,
+        contact -> Nullable<Text>,
+        has_mobile_coverage -> Bool,
+        has_fixed_internet -> Bool,
+        active -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    students (id) {
+        id -> BigInt,
+        external_id -> Text,
+        school_id -> BigInt,
+        grade -> Integer,
+        full_name -> Text,
+        birth_date -> Date,
+        gender -> Text,
+        household_status -> Text,
+        device_status -> Text,
+        connectivity_status -> Text,
+        active -> Bool,
+        deleted -> Bool,
+        last_seen_run -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    student_changes (seq) {
+        seq -> BigInt,
+        student_id -> BigInt,
+        operation -> Text,
+        version -> BigInt,
+        actor -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (actor, idem_key) {
+        actor -> Text,
+        idem_key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        response -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
-diesel::allow_tables_to_appear_in_same_query!(admin_units, users, api_clients, audit_log);
+diesel::joinable!(schools -> admin_units (admin_unit_code));
+diesel::joinable!(students -> schools (school_id));
+diesel::joinable!(student_changes -> students (student_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    admin_units,
+    users,
+    api_clients,
+    audit_log,
+    schools,
+    students,
+    student_changes,
+    idempotency_keys,
+);

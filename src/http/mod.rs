@@ -4,6 +4,7 @@
 
 pub mod fallback;
 pub mod pagination;
+pub mod versioning;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::web;
@@ -36,10 +37,27 @@ fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
     }
 }
 
-/// serde_json's message with its position, which is about the client's own
-/// input and safe to echo.
-fn describe_serde(error: &serde_json::Error) -> String {
-    error.to_string()
+/// serde_json's message with its position, minus any quoted value from the
+/// body: a misplaced student name must not come back in an error body.
+pub fn describe_serde(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let mut out = String::with_capacity(message.len());
+    let mut in_quotes = false;
+    for c in message.chars() {
+        match (c, in_quotes) {
+            ('"', false) => {
+                in_quotes = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                in_quotes = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
 }
 
 pub fn query_config() -> web::QueryConfig {

@@ -1,0 +1,183 @@
+//! Schools: the MOET code register, synced from the education data system
+//! or kept by admins and district officers (inside their subtree). School
+//! data are public information; every role may read them.
+
+pub mod model;
+pub mod queries;
+
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+pub use model::{School, SchoolFilter, SchoolInput, SchoolLevel, SchoolPage, SchoolPatch, SchoolRow};
+
+use crate::auth::{Principal, Role};
+use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::http::pagination::PageQuery;
+use crate::http::versioning;
+use crate::startup::AppState;
+
+/// A success answer carrying the school's version as its ETag.
+fn with_etag(status: actix_web::http::StatusCode, row: SchoolRow) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(versioning::etag(row.version))
+        .json(School::from(row))
+}
+
+/// Create a school (admin; district officer inside their subtree).
+#[utoipa::path(
+    tag = "schools",
+    security(("bearer" = [])),
+    request_body = SchoolInput,
+    responses(
+        (status = 201, description = "The new school", body = School),
+        (status = 409, description = "The MOET code is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/schools")]
+pub async fn create_school(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<SchoolInput>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::DistrictOfficer])?;
+    let input = body.into_inner();
+    input.validate()?;
+    let row = state
+        .db
+        .run(move |conn| {
+            principal
+                .ensure_admin_unit_in_scope(conn, &input.admin_unit_code)
+                .map_err(|_| ApiError::invalid_field("admin_unit_code", "unknown", "no such admin unit in your scope"))?;
+            queries::create(conn, &principal.actor(), input)
+        })
+        .await?;
+    Ok(with_etag(actix_web::http::StatusCode::CREATED, row))
+}
+
+/// List schools, filtered by admin-unit subtree, level, name and activity.
+#[utoipa::path(
+    tag = "schools",
+    security(("bearer" = [])),
+    params(SchoolFilter, PageQuery),
+    responses(
+        (status = 200, description = "A page of schools, by id", body = SchoolPage),
+        (status = 404, description = "Unknown admin unit", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/schools")]
+pub async fn list_schools(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    filter: web::Query<SchoolFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<SchoolPage>, ApiError> {
+    let page = page.parse::<i64>()?;
+    let filter = filter.into_inner();
+    let schools = state
+        .db
+        .run(move |conn| {
+            let units = match &filter.admin_unit {
+                Some(code) => {
+                    crate::admin_units::queries::ancestry(conn, code)?;
+                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
+                }
+                None => None,
+            };
+            queries::list(conn, &filter, units.as_deref(), &page)
+        })
+        .await?;
+    Ok(web::Json(schools))
+}
+
+/// One school, with its version as ETag.
+#[utoipa::path(
+    tag = "schools",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "School id")),
+    responses(
+        (status = 200, description = "The school", body = School, headers(("ETag" = String, description = "The version, for If-Match"))),
+        (status = 404, description = "No such school", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/schools/{id}")]
+pub async fn get_school(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let row = state.db.run(move |conn| queries::find(conn, id)).await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, row))
+}
+
+/// One school by its MOET code.
+#[utoipa::path(
+    tag = "schools",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "MOET school code")),
+    responses(
+        (status = 200, description = "The school", body = School),
+        (status = 404, description = "No school has this code", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/schools/by-code/{code}")]
+pub async fn get_school_by_code(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = code.into_inner();
+    let row = state.db.run(move |conn| queries::find_by_code(conn, &code)).await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, row))
+}
+
+/// Change a school (admin; district officer inside their subtree).
+///
+/// Send `If-Match` with the version you read to be told (412) when somebody
+/// else changed the school in between.
+#[utoipa::path(
+    tag = "schools",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "School id"),
+        ("If-Match" = Option<String>, Header, description = "The version you read, e.g. \"3\""),
+    ),
+    request_body = SchoolPatch,
+    responses(
+        (status = 200, description = "The school after the change", body = School),
+        (status = 404, description = "No such school in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The school changed since you read it", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/schools/{id}")]
+pub async fn update_school(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: web::Json<SchoolPatch>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::DistrictOfficer])?;
+    let expected = versioning::if_match(&req)?;
+    let patch = body.into_inner();
+    patch.validate()?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| {
+            let in_scope = |conn: &mut DbConn, code: &str| principal.ensure_admin_unit_in_scope(conn, code);
+            queries::update(conn, &principal.actor(), id, patch, expected, &in_scope)
+        })
+        .await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, row))
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_school)
+        .service(list_schools)
+        .service(get_school_by_code)
+        .service(get_school)
+        .service(update_school);
+}

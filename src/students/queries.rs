@@ -1,0 +1,592 @@
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use serde_json::json;
+
+use super::model::*;
+use crate::auth::{Principal, Scope};
+use crate::db::schema::{schools, student_changes, students};
+use crate::db::{with_conn, DbConn};
+use crate::error::{ApiError, FieldError};
+use crate::http::pagination::PageRequest;
+use crate::schools::SchoolRow;
+use crate::sync::batch::{BatchReport, RowReport};
+
+/// Rows per multi-row statement: 14 binds each stays under both backends' limits.
+const CHUNK: usize = 1_000;
+
+/// The students a caller may see and write.
+#[derive(Debug, Clone)]
+pub enum StudentScope {
+    All,
+    /// Schools in these admin units (a district officer's subtree).
+    Units(HashSet<String>),
+    School(i64),
+}
+
+impl StudentScope {
+    /// Callers whose role has no student scope should have been refused
+    /// before; they get 403 here too.
+    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, ApiError> {
+        match &principal.scope {
+            Scope::Everywhere => Ok(StudentScope::All),
+            Scope::AdminUnit { admin_unit_code } => Ok(StudentScope::Units(
+                crate::admin_units::queries::subtree_codes(conn, admin_unit_code)?.into_iter().collect(),
+            )),
+            Scope::School { school_id } => Ok(StudentScope::School(*school_id)),
+            Scope::OwnRecords => Err(ApiError::forbidden("this role has no access to students")),
+        }
+    }
+
+    pub fn allows(&self, school: &SchoolRow) -> bool {
+        match self {
+            StudentScope::All => true,
+            StudentScope::Units(units) => units.contains(&school.admin_unit_code),
+            StudentScope::School(id) => *id == school.id,
+        }
+    }
+}
+
+type StudentWithCode = (StudentRow, String);
+
+/// A page of the students in `scope` matching `filter`; `units` is the
+/// resolved subtree of `filter.admin_unit`.
+pub fn list(
+    conn: &mut DbConn,
+    scope: &StudentScope,
+    filter: &StudentFilter,
+    units: Option<&[String]>,
+    page: &PageRequest<i64>,
+) -> Result<(Vec<StudentWithCode>, Option<String>), ApiError> {
+    let scope_units: Option<Vec<&String>> = match scope {
+        StudentScope::Units(units) => Some(units.iter().collect()),
+        _ => None,
+    };
+    let rows: Vec<StudentWithCode> = with_conn!(conn, |c| {
+        let mut query = students::table
+            .inner_join(schools::table)
+            .select((StudentRow::as_select(), schools::moet_code))
+            .filter(students::deleted.eq(filter.deleted.unwrap_or(false)))
+            .order(students::id.asc())
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(students::id.gt(after));
+        }
+        if let Some(units) = &scope_units {
+            query = query.filter(schools::admin_unit_code.eq_any(units.clone()));
+        }
+        if let StudentScope::School(id) = scope {
+            query = query.filter(students::school_id.eq(*id));
+        }
+        if let Some(units) = units {
+            query = query.filter(schools::admin_unit_code.eq_any(units));
+        }
+        if let Some(school_id) = filter.school_id {
+            query = query.filter(students::school_id.eq(school_id));
+        }
+        if let Some(grade) = filter.grade {
+            query = query.filter(students::grade.eq(grade));
+        }
+        if let Some(status) = filter.device_status {
+            query = query.filter(students::device_status.eq(status));
+        }
+        if let Some(status) = filter.connectivity_status {
+            query = query.filter(students::connectivity_status.eq(status));
+        }
+        if let Some(active) = filter.active {
+            query = query.filter(students::active.eq(active));
+        }
+        query.load(c)
+    })?;
+    Ok(page.finish(rows, |(row, _)| row.id))
+}
+
+/// A student the caller may see; 404 for one outside the scope, exactly as
+/// for one that does not exist.
+pub fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<(StudentRow, SchoolRow), ApiError> {
+    let found: Option<(StudentRow, SchoolRow)> = with_conn!(conn, |c| students::table
+        .inner_join(schools::table)
+        .filter(students::id.eq(id))
+        .select((StudentRow::as_select(), SchoolRow::as_select()))
+        .first(c)
+        .optional())?;
+    found
+        .filter(|(_, school)| scope.allows(school))
+        .ok_or_else(|| ApiError::not_found(format!("student {id} not found")))
+}
+
+/// Appends to the change feed, in commit order (see `DbConn::lock_change_feed`).
+fn record_changes(conn: &mut DbConn, actor: &str, changes: &[(i64, ChangeOperation, i64)]) -> Result<(), ApiError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    conn.lock_change_feed()?;
+    let now = crate::db::now();
+    for chunk in changes.chunks(CHUNK) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(student_id, operation, version)| {
+                (
+                    student_changes::student_id.eq(*student_id),
+                    student_changes::operation.eq(*operation),
+                    student_changes::version.eq(*version),
+                    student_changes::actor.eq(actor),
+                    student_changes::changed_at.eq(now),
+                )
+            })
+            .collect();
+        with_conn!(conn, |c| diesel::insert_into(student_changes::table).values(&rows).execute(c))?;
+    }
+    Ok(())
+}
+
+/// Names of the changed fields; values only for the non-personal ones.
+/// Names, birth dates, gender and household status never reach the audit log.
+fn audit_summary(before: &StudentRow, after: &StudentRow) -> serde_json::Value {
+    let mut fields = Vec::new();
+    let mut values = serde_json::Map::new();
+    if before.grade != after.grade {
+        fields.push("grade");
+        values.insert("grade".into(), json!(after.grade));
+    }
+    if before.device_status != after.device_status {
+        fields.push("device_status");
+        values.insert("device_status".into(), json!(after.device_status));
+    }
+    if before.connectivity_status != after.connectivity_status {
+        fields.push("connectivity_status");
+        values.insert("connectivity_status".into(), json!(after.connectivity_status));
+    }
+    for (name, changed) in [
+        ("full_name", before.full_name != after.full_name),
+        ("birth_date", before.birth_date != after.birth_date),
+        ("gender", before.gender != after.gender),
+        ("household_status", before.household_status != after.household_status),
+    ] {
+        if changed {
+            fields.push(name);
+        }
+    }
+    values.insert("fields".into(), json!(fields));
+    values.insert("version".into(), json!(after.version));
+    values.into()
+}
+
+fn check_grade(grade: i32, school: &SchoolRow) -> Result<(), FieldError> {
+    let grades = school.level.grades();
+    if grades.contains(&grade) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "grade",
+            "school_level",
+            format!(
+                "grade {grade} is not taught at a {} school (grades {}–{})",
+                school.level,
+                grades.start(),
+                grades.end()
+            ),
+        ))
+    }
+}
+
+/// Applies a patch when `expected_version` is current; an identical patch
+/// changes nothing (no new version).
+pub fn patch(
+    conn: &mut DbConn,
+    actor: &str,
+    scope: &StudentScope,
+    id: i64,
+    patch: StudentPatch,
+    expected_version: i64,
+) -> Result<(StudentRow, String), ApiError> {
+    conn.transaction(|conn| {
+        let (current, school) = find_visible(conn, scope, id)?;
+        if current.version != expected_version {
+            return Err(ApiError::precondition_failed(current.version));
+        }
+        let grade = patch.grade.unwrap_or(current.grade);
+        check_grade(grade, &school).map_err(|e| ApiError::validation(vec![e]))?;
+        let next = StudentRow {
+            grade,
+            full_name: patch.full_name.clone().unwrap_or_else(|| current.full_name.clone()),
+            birth_date: patch.birth_date.unwrap_or(current.birth_date),
+            gender: patch.gender.unwrap_or(current.gender),
+            household_status: patch.household_status.unwrap_or(current.household_status),
+            device_status: patch.device_status.unwrap_or(current.device_status),
+            connectivity_status: patch.connectivity_status.unwrap_or(current.connectivity_status),
+            version: current.version + 1,
+            updated_at: crate::db::now(),
+            ..current.clone()
+        };
+        if same_content(&current, &next) {
+            return Ok((current, school.moet_code));
+        }
+        let row: StudentRow = with_conn!(conn, |c| diesel::update(students::table.find(id))
+            .set((
+                students::grade.eq(next.grade),
+                students::full_name.eq(&next.full_name),
+                students::birth_date.eq(next.birth_date),
+                students::gender.eq(next.gender),
+                students::household_status.eq(next.household_status),
+                students::device_status.eq(next.device_status),
+                students::connectivity_status.eq(next.connectivity_status),
+                students::version.eq(next.version),
+                students::updated_at.eq(next.updated_at),
+            ))
+            .returning(StudentRow::as_returning())
+            .get_result(c))?;
+        record_changes(conn, actor, &[(row.id, ChangeOperation::Update, row.version)])?;
+        crate::audit::record(conn, actor, "update", "student", &id.to_string(), audit_summary(&current, &row))?;
+        Ok((row, school.moet_code))
+    })
+}
+
+fn same_content(a: &StudentRow, b: &StudentRow) -> bool {
+    a.school_id == b.school_id
+        && a.grade == b.grade
+        && a.full_name == b.full_name
+        && a.birth_date == b.birth_date
+        && a.gender == b.gender
+        && a.household_status == b.household_status
+        && a.device_status == b.device_status
+        && a.connectivity_status == b.connectivity_status
+}
+
+/// Soft delete: the row stays, marked deleted, with a `delete` change.
+pub fn soft_delete(
+    conn: &mut DbConn,
+    actor: &str,
+    scope: &StudentScope,
+    id: i64,
+    expected_version: Option<i64>,
+) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        let (current, _) = find_visible(conn, scope, id)?;
+        if current.deleted {
+            return Ok(());
+        }
+        if let Some(expected) = expected_version {
+            if expected != current.version {
+                return Err(ApiError::precondition_failed(current.version));
+            }
+        }
+        let version: i64 = with_conn!(conn, |c| diesel::update(students::table.find(id))
+            .set((
+                students::deleted.eq(true),
+                students::version.eq(students::version + 1),
+                students::updated_at.eq(crate::db::now()),
+            ))
+            .returning(students::version)
+            .get_result(c))?;
+        record_changes(conn, actor, &[(id, ChangeOperation::Delete, version)])?;
+        crate::audit::record(conn, actor, "delete", "student", &id.to_string(), json!({"version": version}))
+    })
+}
+
+fn reject(report: &mut BatchReport, index: usize, line: Option<u64>, key: Option<String>, errors: Vec<FieldError>) {
+    report.rejected_rows.push(RowReport { index, line, key, errors });
+}
+
+/// One decoded record of a batch: index, CSV line, key, and the record or its problems.
+pub type StudentRecordInput = (usize, Option<u64>, Option<String>, Result<StudentRecord, Vec<FieldError>>);
+
+/// A record that passed every check, with its school resolved.
+struct Checked {
+    record: StudentRecord,
+    school_id: i64,
+}
+
+/// Inserts or updates students by `external_id` in one transaction.
+/// Invalid records are reported and skipped (or, with `atomic`, refuse the
+/// batch); identical ones are left untouched (same `version` and
+/// `updated_at`) but, with a `run_id`, remembered as seen by that run.
+pub fn upsert_batch(
+    conn: &mut DbConn,
+    actor: &str,
+    scope: &StudentScope,
+    records: Vec<StudentRecordInput>,
+    run_id: Option<&str>,
+    atomic: bool,
+) -> Result<BatchReport, ApiError> {
+    let mut report = BatchReport::default();
+    let mut occurrences: HashMap<String, usize> = HashMap::new();
+    for (_, _, _, record) in &records {
+        if let Ok(record) = record {
+            *occurrences.entry(record.external_id.clone()).or_default() += 1;
+        }
+    }
+    let codes: Vec<&str> = records
+        .iter()
+        .filter_map(|(_, _, _, r)| r.as_ref().ok().map(|r| r.school_code.as_str()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let schools = crate::schools::queries::by_codes(conn, &codes)?;
+
+    let mut checked = Vec::with_capacity(records.len());
+    for (index, line, key, record) in records {
+        let record = match record {
+            Ok(record) => record,
+            Err(errors) => {
+                reject(&mut report, index, line, key, errors);
+                continue;
+            }
+        };
+        if occurrences.get(&record.external_id).copied().unwrap_or(0) > 1 {
+            let error = FieldError::new("external_id", "duplicate", "this external_id appears more than once in the batch");
+            reject(&mut report, index, line, key, vec![error]);
+            continue;
+        }
+        // A school outside the caller's scope is reported exactly like an unknown one.
+        let Some(school) = schools.get(&record.school_code).filter(|s| scope.allows(s)) else {
+            let error = FieldError::new("school_code", "unknown", "no school with this code in your scope");
+            reject(&mut report, index, line, key, vec![error]);
+            continue;
+        };
+        if let Err(error) = check_grade(record.grade, school) {
+            reject(&mut report, index, line, key, vec![error]);
+            continue;
+        }
+        checked.push((index, line, Checked { school_id: school.id, record }));
+    }
+
+    conn.transaction(|conn| {
+        let keys: Vec<&str> = checked.iter().map(|(_, _, c)| c.record.external_id.as_str()).collect();
+        let existing = existing_by_external_id(conn, &keys)?;
+        let existing_schools: HashMap<i64, SchoolRow> = {
+            let ids: Vec<i64> = existing.values().map(|row| row.school_id).collect::<HashSet<_>>().into_iter().collect();
+            load_schools(conn, &ids)?
+        };
+
+        let mut write = Vec::new();
+        let mut seen_unchanged = Vec::new();
+        for (index, line, item) in &checked {
+            match existing.get(&item.record.external_id) {
+                Some(row) if !existing_schools.get(&row.school_id).is_some_and(|s| scope.allows(s)) => {
+                    let error = FieldError::new("external_id", "out_of_scope", "this student belongs to a school outside your scope");
+                    reject(&mut report, *index, *line, Some(item.record.external_id.clone()), vec![error]);
+                }
+                Some(row) if row.active && unchanged(row, item) => {
+                    report.unchanged += 1;
+                    if run_id.is_some() && row.last_seen_run.as_deref() != run_id {
+                        seen_unchanged.push(row.id);
+                    }
+                }
+                Some(_) => {
+                    report.updated += 1;
+                    write.push(item);
+                }
+                None => {
+                    report.inserted += 1;
+                    write.push(item);
+                }
+            }
+        }
+        report.rejected = report.rejected_rows.len();
+        report.rejected_rows.sort_by_key(|row| row.index);
+        report.refuse_if_atomic(atomic)?;
+
+        let now = crate::db::now();
+        let mut changes = Vec::with_capacity(write.len());
+        for chunk in write.chunks(CHUNK) {
+            changes.extend(upsert_chunk(conn, chunk, run_id, now)?);
+        }
+        for chunk in seen_unchanged.chunks(CHUNK) {
+            with_conn!(conn, |c| diesel::update(students::table.filter(students::id.eq_any(chunk)))
+                .set(students::last_seen_run.eq(run_id))
+                .execute(c))?;
+        }
+        record_changes(conn, actor, &changes)?;
+        crate::audit::record(
+            conn,
+            actor,
+            "sync",
+            "students",
+            run_id.unwrap_or("-"),
+            json!({"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged, "rejected": report.rejected}),
+        )?;
+        Ok(report)
+    })
+}
+
+fn unchanged(row: &StudentRow, item: &Checked) -> bool {
+    let r = &item.record;
+    row.school_id == item.school_id
+        && row.grade == r.grade
+        && row.full_name == r.full_name
+        && row.birth_date == r.birth_date
+        && row.gender == r.gender
+        && row.household_status == r.household_status
+        && row.device_status == r.device_status
+        && row.connectivity_status == r.connectivity_status
+}
+
+fn existing_by_external_id(conn: &mut DbConn, keys: &[&str]) -> Result<HashMap<String, StudentRow>, ApiError> {
+    let mut found = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(CHUNK) {
+        let rows: Vec<StudentRow> = with_conn!(conn, |c| students::table
+            .filter(students::external_id.eq_any(chunk))
+            .select(StudentRow::as_select())
+            .load(c))?;
+        found.extend(rows.into_iter().map(|row| (row.external_id.clone(), row)));
+    }
+    Ok(found)
+}
+
+fn load_schools(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, SchoolRow>, ApiError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<SchoolRow> = with_conn!(conn, |c| schools::table
+            .filter(schools::id.eq_any(chunk))
+            .select(SchoolRow::as_select())
+            .load(c))?;
+        found.extend(rows.into_iter().map(|row| (row.id, row)));
+    }
+    Ok(found)
+}
+
+/// One multi-row INSERT … ON CONFLICT (external_id) DO UPDATE; returns the
+/// change-feed entries for the rows it wrote.
+fn upsert_chunk(
+    conn: &mut DbConn,
+    items: &[&Checked],
+    run_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<Vec<(i64, ChangeOperation, i64)>, ApiError> {
+    let values: Vec<_> = items
+        .iter()
+        .map(|item| {
+            let r = &item.record;
+            (
+                students::external_id.eq(&r.external_id),
+                students::school_id.eq(item.school_id),
+                students::grade.eq(r.grade),
+                students::full_name.eq(&r.full_name),
+                students::birth_date.eq(r.birth_date),
+                students::gender.eq(r.gender),
+                students::household_status.eq(r.household_status),
+                students::device_status.eq(r.device_status),
+                students::connectivity_status.eq(r.connectivity_status),
+                students::active.eq(true),
+                students::last_seen_run.eq(run_id),
+                students::created_at.eq(now),
+                students::updated_at.eq(now),
+            )
+        })
+        .collect();
+    let written: Vec<(i64, i64)> = with_conn!(conn, |c| diesel::insert_into(students::table)
+        .values(&values)
+        .on_conflict(students::external_id)
+        .do_update()
+        .set((
+            students::school_id.eq(excluded(students::school_id)),
+            students::grade.eq(excluded(students::grade)),
+            students::full_name.eq(excluded(students::full_name)),
+            students::birth_date.eq(excluded(students::birth_date)),
+            students::gender.eq(excluded(students::gender)),
+            students::household_status.eq(excluded(students::household_status)),
+            students::device_status.eq(excluded(students::device_status)),
+            students::connectivity_status.eq(excluded(students::connectivity_status)),
+            students::active.eq(true),
+            students::last_seen_run.eq(excluded(students::last_seen_run)),
+            students::version.eq(students::version + 1),
+            students::updated_at.eq(excluded(students::updated_at)),
+        ))
+        .returning((students::id, students::version))
+        .get_results(c))?;
+    Ok(written
+        .into_iter()
+        .map(|(id, version)| {
+            let operation = if version == 1 { ChangeOperation::Insert } else { ChangeOperation::Update };
+            (id, operation, version)
+        })
+        .collect())
+}
+
+/// Ends a full-roster run: every active student the run did not send is
+/// marked inactive (with a change each). Refused when no batch carried the
+/// run id, so a typo cannot deactivate the whole province.
+pub fn complete_run(conn: &mut DbConn, actor: &str, run_id: &str) -> Result<CompleteReport, ApiError> {
+    conn.transaction(|conn| {
+        let seen: i64 = with_conn!(conn, |c| students::table
+            .filter(students::last_seen_run.eq(run_id))
+            .count()
+            .get_result(c))?;
+        if seen == 0 {
+            return Err(ApiError::conflict(format!("no batch was sent with run_id {run_id}; nothing to complete")));
+        }
+        let missing: Vec<i64> = with_conn!(conn, |c| students::table
+            .filter(students::active.eq(true))
+            .filter(students::deleted.eq(false))
+            .filter(students::last_seen_run.is_null().or(students::last_seen_run.ne(run_id)))
+            .select(students::id)
+            .load(c))?;
+        let now = crate::db::now();
+        let mut changes = Vec::with_capacity(missing.len());
+        for chunk in missing.chunks(CHUNK) {
+            let rows: Vec<(i64, i64)> = with_conn!(conn, |c| diesel::update(students::table.filter(students::id.eq_any(chunk)))
+                .set((
+                    students::active.eq(false),
+                    students::version.eq(students::version + 1),
+                    students::updated_at.eq(now),
+                ))
+                .returning((students::id, students::version))
+                .get_results(c))?;
+            changes.extend(rows.into_iter().map(|(id, version)| (id, ChangeOperation::Update, version)));
+        }
+        record_changes(conn, actor, &changes)?;
+        crate::audit::record(
+            conn,
+            actor,
+            "complete_run",
+            "students",
+            run_id,
+            json!({"seen": seen, "deactivated": missing.len()}),
+        )?;
+        Ok(CompleteReport {
+            run_id: run_id.to_owned(),
+            seen,
+            deactivated: missing.len(),
+        })
+    })
+}
+
+/// Changes after feed position `after`, oldest first.
+pub fn changes(conn: &mut DbConn, after: i64, limit: i64) -> Result<(Vec<(i64, StudentChange)>, bool), ApiError> {
+    type Row = (i64, ChangeOperation, i64, NaiveDateTime, StudentRow, String);
+    let mut rows: Vec<Row> = with_conn!(conn, |c| student_changes::table
+        .inner_join(students::table.inner_join(schools::table))
+        .filter(student_changes::seq.gt(after))
+        .order(student_changes::seq.asc())
+        .limit(limit + 1)
+        .select((
+            student_changes::seq,
+            student_changes::operation,
+            student_changes::version,
+            student_changes::changed_at,
+            StudentRow::as_select(),
+            schools::moet_code,
+        ))
+        .load(c))?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let items = rows
+        .into_iter()
+        .map(|(seq, operation, version, changed_at, row, code)| {
+            (
+                seq,
+                StudentChange {
+                    operation,
+                    version,
+                    changed_at: crate::db::to_utc(changed_at),
+                    student: Student::from_row(row, code),
+                },
+            )
+        })
+        .collect();
+    Ok((items, has_more))
+}
