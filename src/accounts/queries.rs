@@ -154,11 +154,15 @@ fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiErro
             "required",
             "school staff need the school they work at",
         )),
-        (Role::SchoolStaff, Some(id)) if id <= 0 => errors.push(FieldError::new(
-            "school_id",
-            "range",
-            "must be a positive id",
-        )),
+        (Role::SchoolStaff, Some(id)) => {
+            if crate::schools::queries::find(conn, id).is_err() {
+                errors.push(FieldError::new(
+                    "school_id",
+                    "unknown",
+                    format!("no school has id {id}"),
+                ));
+            }
+        }
         (_, None) => {}
         (_, Some(_)) => errors.push(FieldError::new(
             "school_id",

@@ -223,7 +223,8 @@ impl DbConn {
     pub fn lock_change_feed(&mut self) -> Result<(), ApiError> {
         if let DbConn::Postgres(conn) = self {
             use diesel::RunQueryDsl;
-            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHANGE_FEED_LOCK})")).execute(&mut **conn)?;
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHANGE_FEED_LOCK})"))
+                .execute(&mut **conn)?;
         }
         Ok(())
     }

@@ -15,9 +15,9 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     };
     let text = value.to_str().unwrap_or("").trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse::<i64>()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("If-Match must be the version (ETag) you read, e.g. \"3\""))
+    text.parse::<i64>().map(Some).map_err(|_| {
+        ApiError::bad_request("If-Match must be the version (ETag) you read, e.g. \"3\"")
+    })
 }
 
 /// The `If-Match` version, which this update requires.

@@ -34,7 +34,9 @@ impl IdempotencyKey {
             .to_str()
             .ok()
             .filter(|k| (1..=255).contains(&k.len()))
-            .ok_or_else(|| ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters"))?;
+            .ok_or_else(|| {
+                ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
+            })?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (req.method().as_str(), req.path(), req.query_string(), body).hash(&mut hasher);
         Ok(Some(Self {
@@ -67,10 +69,17 @@ impl StoredResponse {
 /// already answered (replay it), `Ok(None)` when the caller should do the
 /// work and then [`store`] its answer. On PostgreSQL a concurrent request
 /// with the same key waits on the key's row until the first one commits.
-pub fn claim(conn: &mut DbConn, actor: &str, key: &IdempotencyKey) -> Result<Option<StoredResponse>, ApiError> {
+pub fn claim(
+    conn: &mut DbConn,
+    actor: &str,
+    key: &IdempotencyKey,
+) -> Result<Option<StoredResponse>, ApiError> {
     let now = crate::db::now();
     let expired = now - chrono::TimeDelta::hours(KEEP_HOURS);
-    with_conn!(conn, |c| diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(expired))).execute(c))?;
+    with_conn!(conn, |c| diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.lt(expired))
+    )
+    .execute(c))?;
     let inserted = with_conn!(conn, |c| diesel::insert_into(idempotency_keys::table)
         .values((
             idempotency_keys::actor.eq(actor),
@@ -85,10 +94,15 @@ pub fn claim(conn: &mut DbConn, actor: &str, key: &IdempotencyKey) -> Result<Opt
     if inserted == 1 {
         return Ok(None);
     }
-    let (fingerprint, status, body): (String, i32, String) = with_conn!(conn, |c| idempotency_keys::table
-        .find((actor, &key.key))
-        .select((idempotency_keys::request_hash, idempotency_keys::status, idempotency_keys::response))
-        .first(c))?;
+    let (fingerprint, status, body): (String, i32, String) =
+        with_conn!(conn, |c| idempotency_keys::table
+            .find((actor, &key.key))
+            .select((
+                idempotency_keys::request_hash,
+                idempotency_keys::status,
+                idempotency_keys::response
+            ))
+            .first(c))?;
     if fingerprint != key.fingerprint {
         return Err(ApiError::invalid_field(
             "Idempotency-Key",
@@ -97,7 +111,9 @@ pub fn claim(conn: &mut DbConn, actor: &str, key: &IdempotencyKey) -> Result<Opt
         ));
     }
     if status == 0 {
-        return Err(ApiError::conflict("a request with this Idempotency-Key is still being processed"));
+        return Err(ApiError::conflict(
+            "a request with this Idempotency-Key is still being processed",
+        ));
     }
     Ok(Some(StoredResponse {
         status: status as u16,
@@ -106,13 +122,20 @@ pub fn claim(conn: &mut DbConn, actor: &str, key: &IdempotencyKey) -> Result<Opt
 }
 
 /// Stores the answer to replay for this key (same transaction as the work).
-pub fn store(conn: &mut DbConn, actor: &str, key: &IdempotencyKey, answer: &StoredResponse) -> Result<(), ApiError> {
-    with_conn!(conn, |c| diesel::update(idempotency_keys::table.find((actor, &key.key)))
-        .set((
-            idempotency_keys::status.eq(answer.status as i32),
-            idempotency_keys::response.eq(&answer.body),
-        ))
-        .execute(c))?;
+pub fn store(
+    conn: &mut DbConn,
+    actor: &str,
+    key: &IdempotencyKey,
+    answer: &StoredResponse,
+) -> Result<(), ApiError> {
+    with_conn!(conn, |c| diesel::update(
+        idempotency_keys::table.find((actor, &key.key))
+    )
+    .set((
+        idempotency_keys::status.eq(answer.status as i32),
+        idempotency_keys::response.eq(&answer.body),
+    ))
+    .execute(c))?;
     Ok(())
 }
 

@@ -9,7 +9,9 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-pub use model::{School, SchoolFilter, SchoolInput, SchoolLevel, SchoolPage, SchoolPatch, SchoolRow};
+pub use model::{
+    School, SchoolFilter, SchoolInput, SchoolLevel, SchoolPage, SchoolPatch, SchoolRow,
+};
 
 use crate::auth::{Principal, Role};
 use crate::db::DbConn;
@@ -49,7 +51,13 @@ pub async fn create_school(
         .run(move |conn| {
             principal
                 .ensure_admin_unit_in_scope(conn, &input.admin_unit_code)
-                .map_err(|_| ApiError::invalid_field("admin_unit_code", "unknown", "no such admin unit in your scope"))?;
+                .map_err(|_| {
+                    ApiError::invalid_field(
+                        "admin_unit_code",
+                        "unknown",
+                        "no such admin unit in your scope",
+                    )
+                })?;
             queries::create(conn, &principal.actor(), input)
         })
         .await?;
@@ -129,7 +137,10 @@ pub async fn get_school_by_code(
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let code = code.into_inner();
-    let row = state.db.run(move |conn| queries::find_by_code(conn, &code)).await?;
+    let row = state
+        .db
+        .run(move |conn| queries::find_by_code(conn, &code))
+        .await?;
     Ok(with_etag(actix_web::http::StatusCode::OK, row))
 }
 
@@ -167,7 +178,8 @@ pub async fn update_school(
     let row = state
         .db
         .run(move |conn| {
-            let in_scope = |conn: &mut DbConn, code: &str| principal.ensure_admin_unit_in_scope(conn, code);
+            let in_scope =
+                |conn: &mut DbConn, code: &str| principal.ensure_admin_unit_in_scope(conn, code);
             queries::update(conn, &principal.actor(), id, patch, expected, &in_scope)
         })
         .await?;

@@ -14,8 +14,11 @@ use crate::sync::batch::{BatchReport, RowReport};
 const INSERT_CHUNK: usize = 500;
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<SchoolRow, ApiError> {
-    let row: Option<SchoolRow> =
-        with_conn!(conn, |c| schools::table.find(id).select(SchoolRow::as_select()).first(c).optional())?;
+    let row: Option<SchoolRow> = with_conn!(conn, |c| schools::table
+        .find(id)
+        .select(SchoolRow::as_select())
+        .first(c)
+        .optional())?;
     row.ok_or_else(|| ApiError::not_found(format!("school {id} not found")))
 }
 
@@ -49,7 +52,11 @@ pub fn list(
     page: &PageRequest<i64>,
 ) -> Result<SchoolPage, ApiError> {
     let pattern = filter.q.as_deref().map(|q| {
-        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         format!("%{escaped}%")
     });
     let rows: Vec<SchoolRow> = with_conn!(conn, |c| {
@@ -87,7 +94,11 @@ fn admin_unit_exists(conn: &mut DbConn, code: &str) -> Result<bool, ApiError> {
 }
 
 fn unknown_admin_unit(code: &str) -> ApiError {
-    ApiError::invalid_field("admin_unit_code", "unknown", format!("no admin unit {code} in your scope"))
+    ApiError::invalid_field(
+        "admin_unit_code",
+        "unknown",
+        format!("no admin unit {code} in your scope"),
+    )
 }
 
 pub fn create(conn: &mut DbConn, actor: &str, input: SchoolInput) -> Result<SchoolRow, ApiError> {
@@ -96,14 +107,24 @@ pub fn create(conn: &mut DbConn, actor: &str, input: SchoolInput) -> Result<Scho
             return Err(unknown_admin_unit(&input.admin_unit_code));
         }
         if find_by_code(conn, &input.moet_code).is_ok() {
-            return Err(ApiError::conflict(format!("a school with the code {} exists", input.moet_code)));
+            return Err(ApiError::conflict(format!(
+                "a school with the code {} exists",
+                input.moet_code
+            )));
         }
         let now = crate::db::now();
         let row: SchoolRow = with_conn!(conn, |c| diesel::insert_into(schools::table)
             .values(values(&input, now))
             .returning(SchoolRow::as_returning())
             .get_result(c))?;
-        crate::audit::record(conn, actor, "create", "school", &row.id.to_string(), summary(&input))?;
+        crate::audit::record(
+            conn,
+            actor,
+            "create",
+            "school",
+            &row.id.to_string(),
+            summary(&input),
+        )?;
         Ok(row)
     })
 }
@@ -176,7 +197,8 @@ pub fn update(
 ) -> Result<SchoolRow, ApiError> {
     conn.transaction(|conn| {
         let current = find(conn, id)?;
-        in_scope(conn, &current.admin_unit_code).map_err(|_| ApiError::not_found(format!("school {id} not found")))?;
+        in_scope(conn, &current.admin_unit_code)
+            .map_err(|_| ApiError::not_found(format!("school {id} not found")))?;
         if let Some(expected) = expected_version {
             if expected != current.version {
                 return Err(ApiError::precondition_failed(current.version));
@@ -185,16 +207,24 @@ pub fn update(
         let next = SchoolInput {
             moet_code: current.moet_code.clone(),
             name: patch.name.clone().unwrap_or_else(|| current.name.clone()),
-            admin_unit_code: patch.admin_unit_code.clone().unwrap_or_else(|| current.admin_unit_code.clone()),
+            admin_unit_code: patch
+                .admin_unit_code
+                .clone()
+                .unwrap_or_else(|| current.admin_unit_code.clone()),
             level: patch.level.unwrap_or(current.level),
             address: patch.address.clone().or_else(|| current.address.clone()),
             contact: patch.contact.clone().or_else(|| current.contact.clone()),
-            has_mobile_coverage: patch.has_mobile_coverage.unwrap_or(current.has_mobile_coverage),
-            has_fixed_internet: patch.has_fixed_internet.unwrap_or(current.has_fixed_internet),
+            has_mobile_coverage: patch
+                .has_mobile_coverage
+                .unwrap_or(current.has_mobile_coverage),
+            has_fixed_internet: patch
+                .has_fixed_internet
+                .unwrap_or(current.has_fixed_internet),
             active: patch.active.unwrap_or(current.active),
         };
         if next.admin_unit_code != current.admin_unit_code
-            && (!admin_unit_exists(conn, &next.admin_unit_code)? || in_scope(conn, &next.admin_unit_code).is_err())
+            && (!admin_unit_exists(conn, &next.admin_unit_code)?
+                || in_scope(conn, &next.admin_unit_code).is_err())
         {
             return Err(unknown_admin_unit(&next.admin_unit_code));
         }
@@ -217,7 +247,14 @@ pub fn update(
             ))
             .returning(SchoolRow::as_returning())
             .get_result(c))?;
-        crate::audit::record(conn, actor, "update", "school", &id.to_string(), summary(&next))?;
+        crate::audit::record(
+            conn,
+            actor,
+            "update",
+            "school",
+            &id.to_string(),
+            summary(&next),
+        )?;
         Ok(row)
     })
 }
@@ -226,10 +263,20 @@ pub fn update(
 pub type SchoolRecord = (usize, Option<String>, Result<SchoolInput, Vec<FieldError>>);
 
 /// Inserts or updates schools by MOET code; identical ones are left alone.
-pub fn upsert_batch(conn: &mut DbConn, actor: &str, records: Vec<SchoolRecord>, atomic: bool) -> Result<BatchReport, ApiError> {
+pub fn upsert_batch(
+    conn: &mut DbConn,
+    actor: &str,
+    records: Vec<SchoolRecord>,
+    atomic: bool,
+) -> Result<BatchReport, ApiError> {
     let mut report = BatchReport::default();
     let mut reject = |index: usize, key: Option<String>, errors: Vec<FieldError>| {
-        report.rejected_rows.push(RowReport { index, line: None, key, errors });
+        report.rejected_rows.push(RowReport {
+            index,
+            line: None,
+            key,
+            errors,
+        });
     };
 
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -258,12 +305,20 @@ pub fn upsert_batch(conn: &mut DbConn, actor: &str, records: Vec<SchoolRecord>, 
             Ok(input) if seen.get(&input.moet_code).copied().unwrap_or(0) > 1 => reject(
                 index,
                 key,
-                vec![FieldError::new("moet_code", "duplicate", "this moet_code appears more than once in the batch")],
+                vec![FieldError::new(
+                    "moet_code",
+                    "duplicate",
+                    "this moet_code appears more than once in the batch",
+                )],
             ),
             Ok(input) if !known_units.contains(&input.admin_unit_code) => reject(
                 index,
                 key,
-                vec![FieldError::new("admin_unit_code", "unknown", "no admin unit has this code")],
+                vec![FieldError::new(
+                    "admin_unit_code",
+                    "unknown",
+                    "no admin unit has this code",
+                )],
             ),
             Ok(input) => valid.push(input),
         }

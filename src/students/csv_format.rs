@@ -29,18 +29,36 @@ pub const MAX_LINES: usize = 50_000;
 /// wrong number of fields) becomes a rejected record naming its line.
 pub fn parse(bytes: &[u8]) -> Result<Vec<StudentRecordInput>, ApiError> {
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
     let header = reader
         .headers()
-        .map_err(|e| ApiError::validation(vec![FieldError::new("header", "unreadable", e.to_string()).on_line(1)]))?
+        .map_err(|e| {
+            ApiError::validation(vec![
+                FieldError::new("header", "unreadable", e.to_string()).on_line(1)
+            ])
+        })?
         .clone();
-    let positions: Vec<Option<usize>> = HEADERS.iter().map(|name| header.iter().position(|h| h == *name)).collect();
-    let missing: Vec<&str> = HEADERS.iter().zip(&positions).filter(|(_, p)| p.is_none()).map(|(n, _)| *n).collect();
+    let positions: Vec<Option<usize>> = HEADERS
+        .iter()
+        .map(|name| header.iter().position(|h| h == *name))
+        .collect();
+    let missing: Vec<&str> = HEADERS
+        .iter()
+        .zip(&positions)
+        .filter(|(_, p)| p.is_none())
+        .map(|(n, _)| *n)
+        .collect();
     if !missing.is_empty() {
         return Err(ApiError::validation(vec![FieldError::new(
             "header",
             "missing_columns",
-            format!("the header lacks: {} (expected: {})", missing.join(", "), HEADERS.join(",")),
+            format!(
+                "the header lacks: {} (expected: {})",
+                missing.join(", "),
+                HEADERS.join(",")
+            ),
         )
         .on_line(1)]));
     }
@@ -61,12 +79,19 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StudentRecordInput>, ApiError> {
                 // The csv error text names the position only, never the content.
                 let message = match e.kind() {
                     csv::ErrorKind::Utf8 { .. } => "the line is not valid UTF-8".to_owned(),
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => {
                         format!("expected {expected_len} fields, found {len}")
                     }
                     _ => "the line cannot be read".to_owned(),
                 };
-                records.push((index, line, None, Err(vec![FieldError::new("line", "unreadable", message)])));
+                records.push((
+                    index,
+                    line,
+                    None,
+                    Err(vec![FieldError::new("line", "unreadable", message)]),
+                ));
                 continue;
             }
         };
@@ -85,7 +110,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StudentRecordInput>, ApiError> {
         records.push((index, line, key, batch::decode::<StudentRecord>(value)));
     }
     if records.is_empty() {
-        return Err(ApiError::invalid_field("body", "empty", "the file has no data lines"));
+        return Err(ApiError::invalid_field(
+            "body",
+            "empty",
+            "the file has no data lines",
+        ));
     }
     Ok(records)
 }

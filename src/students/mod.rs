@@ -34,11 +34,16 @@ pub struct ImportOptions {
     pub atomic: Option<bool>,
 }
 
-fn subtree(conn: &mut crate::db::DbConn, code: Option<&str>) -> Result<Option<Vec<String>>, ApiError> {
+fn subtree(
+    conn: &mut crate::db::DbConn,
+    code: Option<&str>,
+) -> Result<Option<Vec<String>>, ApiError> {
     match code {
         Some(code) => {
             crate::admin_units::queries::ancestry(conn, code)?;
-            Ok(Some(crate::admin_units::queries::subtree_codes(conn, code)?))
+            Ok(Some(crate::admin_units::queries::subtree_codes(
+                conn, code,
+            )?))
         }
         None => Ok(None),
     }
@@ -71,7 +76,10 @@ pub async fn list_students(
         })
         .await?;
     Ok(web::Json(StudentPage {
-        items: rows.into_iter().map(|(row, code)| Student::from_row(row, code)).collect(),
+        items: rows
+            .into_iter()
+            .map(|(row, code)| Student::from_row(row, code))
+            .collect(),
         next_cursor,
     }))
 }
@@ -248,22 +256,32 @@ pub async fn export_students(
             let units = subtree(conn, filter.admin_unit.as_deref())?;
             let mut out = csv::Writer::from_writer(Vec::new());
             csv_format::header_line(&mut out)?;
-            let mut page = PageRequest { limit: 5_000, after: None };
+            let mut page = PageRequest {
+                limit: 5_000,
+                after: None,
+            };
             loop {
                 let (rows, next) = queries::list(conn, &scope, &filter, units.as_deref(), &page)?;
                 page.after = rows.last().map(|(row, _)| row.id);
-                let students: Vec<Student> = rows.into_iter().map(|(row, code)| Student::from_row(row, code)).collect();
+                let students: Vec<Student> = rows
+                    .into_iter()
+                    .map(|(row, code)| Student::from_row(row, code))
+                    .collect();
                 csv_format::write(&students, &mut out)?;
                 if next.is_none() {
                     break;
                 }
             }
-            out.into_inner().map_err(|e| ApiError::internal(format!("cannot finish CSV: {e}")))
+            out.into_inner()
+                .map_err(|e| ApiError::internal(format!("cannot finish CSV: {e}")))
         })
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", "attachment; filename=\"students.csv\""))
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"students.csv\"",
+        ))
         .body(csv))
 }
 

@@ -125,7 +125,8 @@ fn plausible_birth_date(date: &NaiveDate) -> Result<(), ValidationError> {
     if *date >= earliest && *date <= Utc::now().date_naive() {
         Ok(())
     } else {
-        Err(ValidationError::new("range").with_message("must be between 1990-01-01 and today".into()))
+        Err(ValidationError::new("range")
+            .with_message("must be between 1990-01-01 and today".into()))
     }
 }
 

@@ -33,7 +33,9 @@ impl StudentScope {
         match &principal.scope {
             Scope::Everywhere => Ok(StudentScope::All),
             Scope::AdminUnit { admin_unit_code } => Ok(StudentScope::Units(
-                crate::admin_units::queries::subtree_codes(conn, admin_unit_code)?.into_iter().collect(),
+                crate::admin_units::queries::subtree_codes(conn, admin_unit_code)?
+                    .into_iter()
+                    .collect(),
             )),
             Scope::School { school_id } => Ok(StudentScope::School(*school_id)),
             Scope::OwnRecords => Err(ApiError::forbidden("this role has no access to students")),
@@ -106,7 +108,11 @@ pub fn list(
 
 /// A student the caller may see; 404 for one outside the scope, exactly as
 /// for one that does not exist.
-pub fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<(StudentRow, SchoolRow), ApiError> {
+pub fn find_visible(
+    conn: &mut DbConn,
+    scope: &StudentScope,
+    id: i64,
+) -> Result<(StudentRow, SchoolRow), ApiError> {
     let found: Option<(StudentRow, SchoolRow)> = with_conn!(conn, |c| students::table
         .inner_join(schools::table)
         .filter(students::id.eq(id))
@@ -119,7 +125,11 @@ pub fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<
 }
 
 /// Appends to the change feed, in commit order (see `DbConn::lock_change_feed`).
-fn record_changes(conn: &mut DbConn, actor: &str, changes: &[(i64, ChangeOperation, i64)]) -> Result<(), ApiError> {
+fn record_changes(
+    conn: &mut DbConn,
+    actor: &str,
+    changes: &[(i64, ChangeOperation, i64)],
+) -> Result<(), ApiError> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -138,7 +148,9 @@ fn record_changes(conn: &mut DbConn, actor: &str, changes: &[(i64, ChangeOperati
                 )
             })
             .collect();
-        with_conn!(conn, |c| diesel::insert_into(student_changes::table).values(&rows).execute(c))?;
+        with_conn!(conn, |c| diesel::insert_into(student_changes::table)
+            .values(&rows)
+            .execute(c))?;
     }
     Ok(())
 }
@@ -158,13 +170,19 @@ fn audit_summary(before: &StudentRow, after: &StudentRow) -> serde_json::Value {
     }
     if before.connectivity_status != after.connectivity_status {
         fields.push("connectivity_status");
-        values.insert("connectivity_status".into(), json!(after.connectivity_status));
+        values.insert(
+            "connectivity_status".into(),
+            json!(after.connectivity_status),
+        );
     }
     for (name, changed) in [
         ("full_name", before.full_name != after.full_name),
         ("birth_date", before.birth_date != after.birth_date),
         ("gender", before.gender != after.gender),
-        ("household_status", before.household_status != after.household_status),
+        (
+            "household_status",
+            before.household_status != after.household_status,
+        ),
     ] {
         if changed {
             fields.push(name);
@@ -212,12 +230,17 @@ pub fn patch(
         check_grade(grade, &school).map_err(|e| ApiError::validation(vec![e]))?;
         let next = StudentRow {
             grade,
-            full_name: patch.full_name.clone().unwrap_or_else(|| current.full_name.clone()),
+            full_name: patch
+                .full_name
+                .clone()
+                .unwrap_or_else(|| current.full_name.clone()),
             birth_date: patch.birth_date.unwrap_or(current.birth_date),
             gender: patch.gender.unwrap_or(current.gender),
             household_status: patch.household_status.unwrap_or(current.household_status),
             device_status: patch.device_status.unwrap_or(current.device_status),
-            connectivity_status: patch.connectivity_status.unwrap_or(current.connectivity_status),
+            connectivity_status: patch
+                .connectivity_status
+                .unwrap_or(current.connectivity_status),
             version: current.version + 1,
             updated_at: crate::db::now(),
             ..current.clone()
@@ -239,8 +262,19 @@ pub fn patch(
             ))
             .returning(StudentRow::as_returning())
             .get_result(c))?;
-        record_changes(conn, actor, &[(row.id, ChangeOperation::Update, row.version)])?;
-        crate::audit::record(conn, actor, "update", "student", &id.to_string(), audit_summary(&current, &row))?;
+        record_changes(
+            conn,
+            actor,
+            &[(row.id, ChangeOperation::Update, row.version)],
+        )?;
+        crate::audit::record(
+            conn,
+            actor,
+            "update",
+            "student",
+            &id.to_string(),
+            audit_summary(&current, &row),
+        )?;
         Ok((row, school.moet_code))
     })
 }
@@ -283,16 +317,39 @@ pub fn soft_delete(
             .returning(students::version)
             .get_result(c))?;
         record_changes(conn, actor, &[(id, ChangeOperation::Delete, version)])?;
-        crate::audit::record(conn, actor, "delete", "student", &id.to_string(), json!({"version": version}))
+        crate::audit::record(
+            conn,
+            actor,
+            "delete",
+            "student",
+            &id.to_string(),
+            json!({"version": version}),
+        )
     })
 }
 
-fn reject(report: &mut BatchReport, index: usize, line: Option<u64>, key: Option<String>, errors: Vec<FieldError>) {
-    report.rejected_rows.push(RowReport { index, line, key, errors });
+fn reject(
+    report: &mut BatchReport,
+    index: usize,
+    line: Option<u64>,
+    key: Option<String>,
+    errors: Vec<FieldError>,
+) {
+    report.rejected_rows.push(RowReport {
+        index,
+        line,
+        key,
+        errors,
+    });
 }
 
 /// One decoded record of a batch: index, CSV line, key, and the record or its problems.
-pub type StudentRecordInput = (usize, Option<u64>, Option<String>, Result<StudentRecord, Vec<FieldError>>);
+pub type StudentRecordInput = (
+    usize,
+    Option<u64>,
+    Option<String>,
+    Result<StudentRecord, Vec<FieldError>>,
+);
 
 /// A record that passed every check, with its school resolved.
 struct Checked {
@@ -337,13 +394,21 @@ pub fn upsert_batch(
             }
         };
         if occurrences.get(&record.external_id).copied().unwrap_or(0) > 1 {
-            let error = FieldError::new("external_id", "duplicate", "this external_id appears more than once in the batch");
+            let error = FieldError::new(
+                "external_id",
+                "duplicate",
+                "this external_id appears more than once in the batch",
+            );
             reject(&mut report, index, line, key, vec![error]);
             continue;
         }
         // A school outside the caller's scope is reported exactly like an unknown one.
         let Some(school) = schools.get(&record.school_code).filter(|s| scope.allows(s)) else {
-            let error = FieldError::new("school_code", "unknown", "no school with this code in your scope");
+            let error = FieldError::new(
+                "school_code",
+                "unknown",
+                "no school with this code in your scope",
+            );
             reject(&mut report, index, line, key, vec![error]);
             continue;
         };
@@ -351,7 +416,14 @@ pub fn upsert_batch(
             reject(&mut report, index, line, key, vec![error]);
             continue;
         }
-        checked.push((index, line, Checked { school_id: school.id, record }));
+        checked.push((
+            index,
+            line,
+            Checked {
+                school_id: school.id,
+                record,
+            },
+        ));
     }
 
     conn.transaction(|conn| {
@@ -425,7 +497,10 @@ fn unchanged(row: &StudentRow, item: &Checked) -> bool {
         && row.connectivity_status == r.connectivity_status
 }
 
-fn existing_by_external_id(conn: &mut DbConn, keys: &[&str]) -> Result<HashMap<String, StudentRow>, ApiError> {
+fn existing_by_external_id(
+    conn: &mut DbConn,
+    keys: &[&str],
+) -> Result<HashMap<String, StudentRow>, ApiError> {
     let mut found = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(CHUNK) {
         let rows: Vec<StudentRow> = with_conn!(conn, |c| students::table
@@ -501,7 +576,11 @@ fn upsert_chunk(
     Ok(written
         .into_iter()
         .map(|(id, version)| {
-            let operation = if version == 1 { ChangeOperation::Insert } else { ChangeOperation::Update };
+            let operation = if version == 1 {
+                ChangeOperation::Insert
+            } else {
+                ChangeOperation::Update
+            };
             (id, operation, version)
         })
         .collect())
@@ -510,33 +589,48 @@ fn upsert_chunk(
 /// Ends a full-roster run: every active student the run did not send is
 /// marked inactive (with a change each). Refused when no batch carried the
 /// run id, so a typo cannot deactivate the whole province.
-pub fn complete_run(conn: &mut DbConn, actor: &str, run_id: &str) -> Result<CompleteReport, ApiError> {
+pub fn complete_run(
+    conn: &mut DbConn,
+    actor: &str,
+    run_id: &str,
+) -> Result<CompleteReport, ApiError> {
     conn.transaction(|conn| {
         let seen: i64 = with_conn!(conn, |c| students::table
             .filter(students::last_seen_run.eq(run_id))
             .count()
             .get_result(c))?;
         if seen == 0 {
-            return Err(ApiError::conflict(format!("no batch was sent with run_id {run_id}; nothing to complete")));
+            return Err(ApiError::conflict(format!(
+                "no batch was sent with run_id {run_id}; nothing to complete"
+            )));
         }
         let missing: Vec<i64> = with_conn!(conn, |c| students::table
             .filter(students::active.eq(true))
             .filter(students::deleted.eq(false))
-            .filter(students::last_seen_run.is_null().or(students::last_seen_run.ne(run_id)))
+            .filter(
+                students::last_seen_run
+                    .is_null()
+                    .or(students::last_seen_run.ne(run_id))
+            )
             .select(students::id)
             .load(c))?;
         let now = crate::db::now();
         let mut changes = Vec::with_capacity(missing.len());
         for chunk in missing.chunks(CHUNK) {
-            let rows: Vec<(i64, i64)> = with_conn!(conn, |c| diesel::update(students::table.filter(students::id.eq_any(chunk)))
-                .set((
-                    students::active.eq(false),
-                    students::version.eq(students::version + 1),
-                    students::updated_at.eq(now),
-                ))
-                .returning((students::id, students::version))
-                .get_results(c))?;
-            changes.extend(rows.into_iter().map(|(id, version)| (id, ChangeOperation::Update, version)));
+            let rows: Vec<(i64, i64)> = with_conn!(conn, |c| diesel::update(
+                students::table.filter(students::id.eq_any(chunk))
+            )
+            .set((
+                students::active.eq(false),
+                students::version.eq(students::version + 1),
+                students::updated_at.eq(now),
+            ))
+            .returning((students::id, students::version))
+            .get_results(c))?;
+            changes.extend(
+                rows.into_iter()
+                    .map(|(id, version)| (id, ChangeOperation::Update, version)),
+            );
         }
         record_changes(conn, actor, &changes)?;
         crate::audit::record(
@@ -556,7 +650,11 @@ pub fn complete_run(conn: &mut DbConn, actor: &str, run_id: &str) -> Result<Comp
 }
 
 /// Changes after feed position `after`, oldest first.
-pub fn changes(conn: &mut DbConn, after: i64, limit: i64) -> Result<(Vec<(i64, StudentChange)>, bool), ApiError> {
+pub fn changes(
+    conn: &mut DbConn,
+    after: i64,
+    limit: i64,
+) -> Result<(Vec<(i64, StudentChange)>, bool), ApiError> {
     type Row = (i64, ChangeOperation, i64, NaiveDateTime, StudentRow, String);
     let mut rows: Vec<Row> = with_conn!(conn, |c| student_changes::table
         .inner_join(students::table.inner_join(schools::table))

@@ -45,7 +45,10 @@ impl BatchReport {
             return Err(ApiError::invalid_field(
                 "body",
                 "rejected_rows",
-                format!("{} record(s) are invalid and atomic=true: nothing was applied", self.rejected),
+                format!(
+                    "{} record(s) are invalid and atomic=true: nothing was applied",
+                    self.rejected
+                ),
             )
             .with_rows(rows));
         }
@@ -56,19 +59,33 @@ impl BatchReport {
 /// The body must be a JSON array of 1 to [`MAX_BATCH`] records.
 pub fn parse_array(body: &[u8]) -> Result<Vec<serde_json::Value>, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::malformed_json(format!("the body is not valid JSON: {}", crate::http::describe_serde(&e)))
+        ApiError::malformed_json(format!(
+            "the body is not valid JSON: {}",
+            crate::http::describe_serde(&e)
+        ))
     })?;
     let serde_json::Value::Array(rows) = value else {
-        return Err(ApiError::invalid_field("body", "array", "the body must be a JSON array of records"));
+        return Err(ApiError::invalid_field(
+            "body",
+            "array",
+            "the body must be a JSON array of records",
+        ));
     };
     if rows.is_empty() {
-        return Err(ApiError::invalid_field("body", "empty", "the batch is empty"));
+        return Err(ApiError::invalid_field(
+            "body",
+            "empty",
+            "the batch is empty",
+        ));
     }
     if rows.len() > MAX_BATCH {
         return Err(ApiError::invalid_field(
             "body",
             "batch_size",
-            format!("a batch holds at most {MAX_BATCH} records; this one has {}: split it", rows.len()),
+            format!(
+                "a batch holds at most {MAX_BATCH} records; this one has {}: split it",
+                rows.len()
+            ),
         ));
     }
     Ok(rows)
@@ -76,14 +93,26 @@ pub fn parse_array(body: &[u8]) -> Result<Vec<serde_json::Value>, ApiError> {
 
 /// Decodes and validates one record. Error messages never repeat the
 /// record's values (they may be a child's name or birth date).
-pub fn decode<T: DeserializeOwned + Validate>(value: serde_json::Value) -> Result<T, Vec<FieldError>> {
-    let record: T = serde_json::from_value(value)
-        .map_err(|e| vec![FieldError::new("record", "invalid", crate::http::describe_serde(&e))])?;
-    record.validate().map_err(|errors| ApiError::from(errors).errors().to_vec())?;
+pub fn decode<T: DeserializeOwned + Validate>(
+    value: serde_json::Value,
+) -> Result<T, Vec<FieldError>> {
+    let record: T = serde_json::from_value(value).map_err(|e| {
+        vec![FieldError::new(
+            "record",
+            "invalid",
+            crate::http::describe_serde(&e),
+        )]
+    })?;
+    record
+        .validate()
+        .map_err(|errors| ApiError::from(errors).errors().to_vec())?;
     Ok(record)
 }
 
 /// The key of a raw record, for the report.
 pub fn raw_key(value: &serde_json::Value, field: &str) -> Option<String> {
-    value.get(field).and_then(|v| v.as_str()).map(|s| s.chars().take(64).collect())
+    value
+        .get(field)
+        .and_then(|v| v.as_str())
+        .map(|s| s.chars().take(64).collect())
 }

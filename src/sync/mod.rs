@@ -166,7 +166,9 @@ pub async fn complete_run(
     input.validate()?;
     let report = state
         .db
-        .run(move |conn| crate::students::queries::complete_run(conn, &principal.actor(), &input.run_id))
+        .run(move |conn| {
+            crate::students::queries::complete_run(conn, &principal.actor(), &input.run_id)
+        })
         .await?;
     Ok(web::Json(report))
 }

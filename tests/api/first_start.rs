@@ -210,7 +210,10 @@ fn cli_migrates_imports_and_prints_the_spec() {
     let (ok, out, err) = run(&["migrate"]);
     assert!(ok, "{err}");
     let migrations = std::fs::read_dir("migrations/sqlite").unwrap().count();
-    assert!(out.contains(&format!("{migrations} migration(s) applied")), "{out}");
+    assert!(
+        out.contains(&format!("{migrations} migration(s) applied")),
+        "{out}"
+    );
 
     let csv = dir.path().join("units.csv");
     std::fs::write(

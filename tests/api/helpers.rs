@@ -353,3 +353,116 @@ impl TestApp {
         }
     }
 }
+
+/// Four schools: two in Đà Bắc district (150), two in Hòa Bình city (148).
+pub const SCHOOLS: [(&str, &str, &str); 4] = [
+    ("TH-DABAC", "04831", "primary"),
+    ("THCS-DABAC", "150", "lower_secondary"),
+    ("TH-THAIBINH", "04789", "primary"),
+    ("THPT-TP", "148", "upper_secondary"),
+];
+
+/// A valid student record for the sync and CSV formats.
+pub fn student(external_id: &str, school_code: &str, grade: i64) -> Value {
+    json!({
+        "external_id": external_id,
+        "school_code": school_code,
+        "grade": grade,
+        "full_name": format!("Nguyễn Thị Học Sinh {external_id}"),
+        "birth_date": "2015-03-14",
+        "gender": "female",
+        "household_status": "poor",
+        "device_status": "none",
+        "connectivity_status": "mobile_weak"
+    })
+}
+
+impl TestApp {
+    /// Creates [`SCHOOLS`] through the school sync; returns their ids by code.
+    pub async fn seed_schools(&self, admin: &str) -> HashMap<String, i64> {
+        let batch: Vec<Value> = SCHOOLS
+            .iter()
+            .map(|(code, unit, level)| json!({"moet_code": code, "name": format!("Trường {code}"), "admin_unit_code": unit, "level": level}))
+            .collect();
+        let report = self
+            .post("/api/v1/sync/schools", Some(admin), &Value::from(batch))
+            .await
+            .ok(200);
+        assert_eq!(report["inserted"], 4, "{report}");
+        let mut ids = HashMap::new();
+        for (code, _, _) in SCHOOLS {
+            let school = self
+                .get(&format!("/api/v1/schools/by-code/{code}"), admin)
+                .await
+                .ok(200);
+            ids.insert(code.to_owned(), school["id"].as_i64().unwrap());
+        }
+        ids
+    }
+
+    /// A token for a fresh machine client with `role`.
+    pub async fn client_token(&self, role: &str) -> String {
+        let (client_id, secret) = self.client_credentials(role).await;
+        let reply = self
+            .post(
+                "/api/v1/auth/token",
+                None,
+                &json!({"client_id": client_id, "client_secret": secret}),
+            )
+            .await;
+        reply.ok(200)["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn sync_students(&self, token: &str, query: &str, batch: &[Value]) -> Reply {
+        self.post(
+            &format!("/api/v1/sync/students{query}"),
+            Some(token),
+            &Value::from(batch.to_vec()),
+        )
+        .await
+    }
+}
+
+impl TestApp {
+    pub async fn patch_if_match(
+        &self,
+        path: &str,
+        token: &str,
+        version: &str,
+        body: &Value,
+    ) -> Reply {
+        let mut response = self
+            .client
+            .patch(format!("{}{}", self.base, path))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("If-Match", version))
+            .insert_header(("Content-Type", "application/json"))
+            .send_body(body.to_string())
+            .await
+            .expect("request sent");
+        let body = response
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .expect("body read")
+            .to_vec();
+        Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body,
+        }
+    }
+}
+
+/// Percent-encodes a query parameter value.
+pub fn query_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

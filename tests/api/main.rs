@@ -10,3 +10,6 @@ mod first_start;
 mod health;
 mod helpers;
 mod openapi;
+mod schools;
+mod students;
+mod sync;
