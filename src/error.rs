@@ -77,8 +77,13 @@ pub struct Problem {
     pub rows: Option<serde_json::Value>,
 }
 
+/// Boxed: errors travel through every `Result` of the service, and a
+/// pointer keeps those results small.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Details>);
+
+#[derive(Debug)]
+struct Details {
     status: StatusCode,
     kind: &'static str,
     detail: String,
@@ -92,7 +97,13 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.kind, self.detail)
+        write!(
+            f,
+            "{} {}: {}",
+            self.0.status.as_u16(),
+            self.0.kind,
+            self.0.detail
+        )
     }
 }
 
@@ -100,7 +111,7 @@ impl std::error::Error for ApiError {}
 
 impl ApiError {
     fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Details {
             status,
             kind,
             detail: detail.into(),
@@ -108,12 +119,18 @@ impl ApiError {
             headers: Vec::new(),
             rows: None,
             cause: None,
-        }
+        }))
+    }
+
+    /// Keeps `cause` for the log (never sent to the client).
+    fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.0.cause = Some(cause.into());
+        self
     }
 
     /// Adds the per-row report of a refused batch.
     pub fn with_rows(mut self, rows: serde_json::Value) -> Self {
-        self.rows = Some(rows);
+        self.0.rows = Some(rows);
         self
     }
 
@@ -149,10 +166,9 @@ impl ApiError {
             1 => format!("{}: {}", errors[0].field, errors[0].message),
             n => format!("{n} fields are invalid"),
         };
-        Self {
-            errors,
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail)
-        }
+        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail);
+        error.0.errors = errors;
+        error
     }
 
     /// 422 for a single invalid field.
@@ -162,7 +178,7 @@ impl ApiError {
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         let mut error = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
-        error.headers.push((
+        error.0.headers.push((
             header::WWW_AUTHENTICATE,
             "Bearer realm=\"songmay\"".to_owned(),
         ));
@@ -184,7 +200,7 @@ impl ApiError {
             "method-not-allowed",
             format!("this resource accepts: {allow}"),
         );
-        error.headers.push((header::ALLOW, allow));
+        error.0.headers.push((header::ALLOW, allow));
         error
     }
 
@@ -215,6 +231,7 @@ impl ApiError {
             format!("too many attempts; retry in {retry_after_secs} s"),
         );
         error
+            .0
             .headers
             .push((header::RETRY_AFTER, retry_after_secs.to_string()));
         error
@@ -222,26 +239,22 @@ impl ApiError {
 
     /// 503: the database is down, overloaded or busy; the client may retry.
     pub fn unavailable(cause: impl Into<String>) -> Self {
-        Self {
-            cause: Some(cause.into()),
-            ..Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the service cannot reach its database right now; retry shortly",
-            )
-        }
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the service cannot reach its database right now; retry shortly",
+        )
+        .with_cause(cause)
     }
 
     /// 500: a bug or an unexpected failure. The cause is logged, not sent.
     pub fn internal(cause: impl Into<String>) -> Self {
-        Self {
-            cause: Some(cause.into()),
-            ..Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "an unexpected error occurred; it has been logged",
-            )
-        }
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an unexpected error occurred; it has been logged",
+        )
+        .with_cause(cause)
     }
 
     /// A problem for a status produced outside our handlers (actix defaults).
@@ -265,45 +278,45 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     pub fn errors(&self) -> &[FieldError] {
-        &self.errors
+        &self.0.errors
     }
 
     fn title(&self) -> &'static str {
-        match self.kind {
+        match self.0.kind {
             "validation" => "Invalid input",
             "malformed-body" => "Malformed request body",
-            _ => self.status.canonical_reason().unwrap_or("Error"),
+            _ => self.0.status.canonical_reason().unwrap_or("Error"),
         }
     }
 
     pub fn problem(&self) -> Problem {
         Problem {
-            problem_type: format!("urn:songmay:problem:{}", self.kind),
+            problem_type: format!("urn:songmay:problem:{}", self.0.kind),
             title: self.title().to_owned(),
-            status: self.status.as_u16(),
-            detail: self.detail.clone(),
-            errors: self.errors.clone(),
-            rows: self.rows.clone(),
+            status: self.0.status.as_u16(),
+            detail: self.0.detail.clone(),
+            errors: self.0.errors.clone(),
+            rows: self.0.rows.clone(),
         }
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Some(cause) = &self.cause {
-            log::error!("{} {}: {cause}", self.status.as_u16(), self.kind);
+        if let Some(cause) = &self.0.cause {
+            log::error!("{} {}: {cause}", self.0.status.as_u16(), self.0.kind);
         }
-        let mut response = HttpResponse::build(self.status);
+        let mut response = HttpResponse::build(self.0.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
-        for (name, value) in &self.headers {
+        for (name, value) in &self.0.headers {
             if let Ok(value) = HeaderValue::from_str(value) {
                 response.insert_header((name.clone(), value));
             }
@@ -318,18 +331,19 @@ impl From<DieselError> for ApiError {
         match error {
             DieselError::NotFound => Self::not_found("no such record"),
             DieselError::DatabaseError(kind, info) => match kind {
-                DatabaseErrorKind::UniqueViolation => Self {
-                    cause: Some(info.message().to_owned()),
-                    ..Self::conflict("a record with the same unique value already exists")
-                },
-                DatabaseErrorKind::ForeignKeyViolation => Self {
-                    cause: Some(info.message().to_owned()),
-                    ..Self::conflict(
-                        "the record refers to something that does not exist, or is still referred to",
-                    )
-                },
+                DatabaseErrorKind::UniqueViolation => {
+                    Self::conflict("a record with the same unique value already exists")
+                        .with_cause(info.message())
+                }
+                DatabaseErrorKind::ForeignKeyViolation => Self::conflict(
+                    "the record refers to something that does not exist, or is still referred to",
+                )
+                .with_cause(info.message()),
                 DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
-                    Self::internal(format!("constraint rejected a validated value: {}", info.message()))
+                    Self::internal(format!(
+                        "constraint rejected a validated value: {}",
+                        info.message()
+                    ))
                 }
                 DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ClosedConnection => {
                     Self::unavailable(info.message().to_owned())

@@ -211,7 +211,7 @@ impl Db {
 }
 
 /// The advisory lock key that orders change-feed appends on PostgreSQL.
-const CHANGE_FEED_LOCK: i64 = 0x736f_6e67_6d61_79;
+const CHANGE_FEED_LOCK: i64 = 0x0073_6f6e_676d_6179;
 
 impl DbConn {
     /// Call inside a write transaction right before appending to a change

@@ -465,7 +465,9 @@ async fn personal_data_stays_out_of_audit_and_errors() {
             "/api/v1/sync/students",
             Some(&admin),
             Some("application/json"),
-            format!("[{{\"full_name\": \"Vàng Thị Riêng Tư\", \"grade\": \"Vàng\"").into_bytes(),
+            r#"[{"full_name": "Vàng Thị Riêng Tư", "grade": "Vàng""#
+                .as_bytes()
+                .to_vec(),
         )
         .await;
     assert!(
