@@ -255,3 +255,79 @@ fn cli_migrates_imports_and_prints_the_spec() {
     let (ok, _, err) = run(&["frobnicate"]);
     assert!(!ok && err.contains("usage"));
 }
+
+/// Each batch is one transaction: a server killed (SIGKILL) while applying
+/// a 5,000-row batch leaves all of it or none, on either backend.
+#[test]
+fn killing_the_server_mid_batch_leaves_all_or_none() {
+    use diesel::prelude::*;
+    use songmay::db::schema::students;
+
+    let db = crate::helpers::TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let server_cmd = || {
+        let mut cmd = command(dir.path());
+        cmd.env("DATABASE_URL", db.url())
+            .env("SONGMAY_JWT_SECRET", crate::helpers::JWT_SECRET)
+            .env("SONGMAY_ADMIN_PASSWORD", crate::helpers::ADMIN_PASSWORD);
+        cmd
+    };
+    let mut server = start(server_cmd());
+    let token_url = format!("{}/api/v1/auth/token", server.base);
+    let (_, token) = post_json(
+        &token_url,
+        &json!({"username": "admin", "password": crate::helpers::ADMIN_PASSWORD}),
+        None,
+    );
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let schools = json!([{"moet_code": "K-SCHOOL", "name": "Trường K", "admin_unit_code": "150", "level": "multi"}]);
+    assert_eq!(
+        post_json(
+            &format!("{}/api/v1/sync/schools", server.base),
+            &schools,
+            Some(&token)
+        )
+        .0,
+        200
+    );
+
+    let direct = db.connect();
+    let mut outcomes = Vec::new();
+    for (attempt, delay_ms) in [0u64, 15, 40, 80, 160, 400].into_iter().enumerate() {
+        let batch: Vec<serde_json::Value> = (0..5_000)
+            .map(|i| crate::helpers::student(&format!("K{attempt}-{i}"), "K-SCHOOL", 1 + i % 12))
+            .collect();
+        let url = format!("{}/api/v1/sync/students", server.base);
+        let (sync_token, body) = (token.clone(), serde_json::Value::from(batch));
+        // The request may be refused or cut off by the kill: that is the point.
+        let sender = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async {
+                let request = awc::Client::default()
+                    .post(&url)
+                    .insert_header(("Authorization", format!("Bearer {sync_token}")));
+                request
+                    .send_json(&body)
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .ok()
+            })
+        });
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        drop(server); // SIGKILL, then wait
+        let _ = sender.join();
+
+        let mut conn = direct.get().unwrap();
+        let stored: i64 = songmay::with_conn!(&mut conn, |c| students::table
+            .filter(students::external_id.like(format!("K{attempt}-%")))
+            .count()
+            .get_result(c))
+        .unwrap();
+        assert!(
+            stored == 0 || stored == 5_000,
+            "attempt {attempt}: {stored} of 5000 rows survived the kill"
+        );
+        outcomes.push(stored);
+        server = start(server_cmd());
+    }
+    eprintln!("rows kept per killed batch: {outcomes:?}");
+}
