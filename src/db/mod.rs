@@ -128,6 +128,26 @@ macro_rules! with_conn {
 }
 pub use with_conn;
 
+/// For the rare statement that must differ per backend (a bulk form only
+/// one of them has): one body per backend, side by side, so the portable
+/// and the special version are read and changed together.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, sqlite: |$s:ident| $sqlite:expr, postgres: |$p:ident| $postgres:expr $(,)?) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite(pooled) => {
+                let $s: &mut ::diesel::SqliteConnection = &mut **pooled;
+                $sqlite
+            }
+            $crate::db::DbConn::Postgres(pooled) => {
+                let $p: &mut ::diesel::PgConnection = &mut **pooled;
+                $postgres
+            }
+        }
+    };
+}
+pub use per_backend;
+
 impl Db {
     /// Opens a pool; does not migrate.
     pub fn connect(location: &DatabaseLocation, pool_size: u32) -> Result<Self, DbSetupError> {

@@ -1,0 +1,523 @@
+//! Roster sync benchmark (issue: schools and students).
+//!
+//! Generates a synthetic roster over Hòa Bình's real communes, starts the
+//! release server, and syncs it over HTTP in batches: a first load, then a
+//! re-sync where 5% of the students changed. Beside it, in the same run, the
+//! same rows are loaded straight into a fresh database (PostgreSQL: COPY;
+//! SQLite: one transaction of prepared single-row INSERTs) as the baseline.
+//!
+//!     cargo bench --bench sync
+//!
+//! Settings: BENCH_STUDENTS (200000), BENCH_BATCH (1000), BENCH_PG_URL
+//! (postgres://postgres@127.0.0.1:5432/postgres; set it empty to skip
+//! PostgreSQL), BENCH_BACKENDS (sqlite,postgres), BENCH_CONCURRENCY (1:
+//! batches in flight at once).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use songmay::db::schema::{schools, students};
+use songmay::db::{with_conn, DatabaseLocation, Db};
+
+const SECRET: &str = "benchmark-only-secret-0123456789abcdefghijkl";
+const ADMIN_PASSWORD: &str = "benchmark admin password";
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+struct School {
+    code: String,
+    commune: String,
+    level: &'static str,
+    grades: (i64, i64),
+}
+
+fn schools_over_communes() -> Vec<School> {
+    let csv = std::fs::read_to_string("data/admin_units_hoa_binh.csv")
+        .expect("run from the repository root");
+    let communes: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(2) == Some("commune"))
+        .map(|l| l.split(',').next().unwrap().to_owned())
+        .collect();
+    // About 500 schools: every commune a primary and a lower-secondary
+    // school, every other one a second primary school, every third an
+    // upper-secondary school and every third a combined primary and
+    // lower-secondary one.
+    let mut schools = Vec::new();
+    for (i, commune) in communes.iter().enumerate() {
+        let mut levels = vec![
+            ("TH", "primary", (1, 5)),
+            ("THCS", "lower_secondary", (6, 9)),
+        ];
+        if i % 3 == 0 {
+            levels.push(("THPT", "upper_secondary", (10, 12)));
+        }
+        if i % 2 == 0 {
+            levels.push(("TH2", "primary", (1, 5)));
+        }
+        if i % 3 == 1 {
+            levels.push(("TH-THCS", "multi", (1, 9)));
+        }
+        for (prefix, level, grades) in levels {
+            schools.push(School {
+                code: format!("{prefix}-{commune}"),
+                commune: commune.clone(),
+                level,
+                grades,
+            });
+        }
+    }
+    schools
+}
+
+const FAMILY: [&str; 12] = [
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Bùi", "Đinh", "Quách", "Xa", "Hà", "Lò", "Sa",
+];
+const MIDDLE: [&str; 6] = ["Văn", "Thị", "Đức", "Minh", "Thu", "Hữu"];
+const GIVEN: [&str; 12] = [
+    "An", "Bình", "Cường", "Dũng", "Giang", "Hương", "Lan", "Mai", "Nam", "Phúc", "Quân", "Tâm",
+];
+const HOUSEHOLD: [&str; 3] = ["poor", "near_poor", "other"];
+const DEVICE: [&str; 4] = ["none", "shared", "inadequate", "adequate"];
+const CONNECTIVITY: [&str; 4] = ["none", "mobile_weak", "mobile_ok", "fixed"];
+
+fn roster(count: usize, schools: &[School]) -> Vec<Value> {
+    let mut rng = StdRng::seed_from_u64(2021);
+    (0..count)
+        .map(|i| {
+            let school = &schools[rng.random_range(0..schools.len())];
+            let grade = rng.random_range(school.grades.0..=school.grades.1);
+            let birth = NaiveDate::from_ymd_opt(2026 - 6 - grade as i32, rng.random_range(1..=12), rng.random_range(1..=28)).unwrap();
+            json!({
+                "external_id": format!("HB-{i:07}"),
+                "school_code": school.code,
+                "grade": grade,
+                "full_name": format!("{} {} {}", FAMILY[rng.random_range(0..12)], MIDDLE[rng.random_range(0..6)], GIVEN[rng.random_range(0..12)]),
+                "birth_date": birth.to_string(),
+                "gender": if rng.random_bool(0.5) { "female" } else { "male" },
+                "household_status": HOUSEHOLD[rng.random_range(0..3)],
+                "device_status": DEVICE[rng.random_range(0..4)],
+                "connectivity_status": CONNECTIVITY[rng.random_range(0..4)],
+            })
+        })
+        .collect()
+}
+
+/// Every 20th student gets another device status: 5% changed.
+fn five_percent_changed(roster: &[Value]) -> Vec<Value> {
+    roster
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut s = s.clone();
+            if i % 20 == 0 {
+                let next = DEVICE
+                    .iter()
+                    .position(|d| *d == s["device_status"])
+                    .unwrap_or(0)
+                    + 1;
+                s["device_status"] = json!(DEVICE[next % 4]);
+            }
+            s
+        })
+        .collect()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(database_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_songmay"))
+            .env("DATABASE_URL", database_url)
+            .env("SONGMAY_BIND", format!("127.0.0.1:{port}"))
+            .env("SONGMAY_JWT_SECRET", SECRET)
+            .env("SONGMAY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("SONGMAY_MAX_UPLOAD_BYTES", "67108864")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not start");
+    }
+
+    /// Peak resident memory so far, in MiB (VmHWM).
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+}
+
+async fn post(client: &awc::Client, url: &str, token: Option<&str>, body: Vec<u8>) -> Value {
+    let mut request = client
+        .post(url)
+        .insert_header(("Content-Type", "application/json"));
+    if let Some(token) = token {
+        request = request.insert_header(("Authorization", format!("Bearer {token}")));
+    }
+    let mut response = request.send_body(body).await.expect("request");
+    let status = response.status();
+    let bytes = response.body().limit(64 << 20).await.expect("body");
+    assert!(
+        status.is_success(),
+        "{url}: {status} {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+struct HttpFigures {
+    first_rows_per_s: f64,
+    second_secs: f64,
+    second_rows_per_s: f64,
+    peak_rss_mib: f64,
+}
+
+fn sync_over_http(
+    database_url: &str,
+    schools: &[School],
+    roster: &[Value],
+    batch: usize,
+    concurrency: usize,
+) -> HttpFigures {
+    let server = Server::start(database_url);
+    let changed = five_percent_changed(roster);
+    let bodies = |rows: &[Value]| -> Vec<Vec<u8>> {
+        rows.chunks(batch)
+            .map(|c| serde_json::to_vec(c).unwrap())
+            .collect()
+    };
+    let (first_bodies, second_bodies) = (bodies(roster), bodies(&changed));
+    let school_rows: Vec<Value> = schools
+        .iter()
+        .map(|s| json!({"moet_code": s.code, "name": format!("Trường {}", s.code), "admin_unit_code": s.commune, "level": s.level}))
+        .collect();
+
+    actix_rt::System::new().block_on(async {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .finish();
+        let token = post(
+            &client,
+            &format!("{}/api/v1/auth/token", server.base),
+            None,
+            serde_json::to_vec(&json!({"username": "admin", "password": ADMIN_PASSWORD})).unwrap(),
+        )
+        .await;
+        let token = token["access_token"].as_str().unwrap().to_owned();
+        post(
+            &client,
+            &format!("{}/api/v1/sync/schools", server.base),
+            Some(&token),
+            serde_json::to_vec(&school_rows).unwrap(),
+        )
+        .await;
+
+        let run = |run_id: &'static str, bodies: Vec<Vec<u8>>| {
+            let (client, token, base) = (client.clone(), token.clone(), server.base.clone());
+            async move {
+                let url = format!("{base}/api/v1/sync/students?run_id={run_id}");
+                let started = Instant::now();
+                let mut counts = [0u64; 4];
+                // `concurrency` batches in flight at once (1: one after the other).
+                let mut pending = bodies.into_iter();
+                loop {
+                    let wave: Vec<_> = pending.by_ref().take(concurrency).collect();
+                    if wave.is_empty() {
+                        break;
+                    }
+                    let replies = futures_util::future::join_all(
+                        wave.into_iter()
+                            .map(|body| post(&client, &url, Some(&token), body)),
+                    )
+                    .await;
+                    for report in replies {
+                        for (slot, field) in ["inserted", "updated", "unchanged", "rejected"]
+                            .iter()
+                            .enumerate()
+                        {
+                            counts[slot] += report[field].as_u64().unwrap_or(0);
+                        }
+                    }
+                }
+                post(
+                    &client,
+                    &format!("{base}/api/v1/sync/students/complete"),
+                    Some(&token),
+                    serde_json::to_vec(&json!({"run_id": run_id})).unwrap(),
+                )
+                .await;
+                (started.elapsed().as_secs_f64(), counts)
+            }
+        };
+        let (first, counts) = run("bench-1", first_bodies).await;
+        assert_eq!(
+            counts[0] as usize,
+            roster.len(),
+            "first load inserts every row: {counts:?}"
+        );
+        let (second, counts) = run("bench-2", second_bodies).await;
+        assert_eq!(
+            counts[1] as usize,
+            roster.len().div_ceil(20),
+            "5% updated: {counts:?}"
+        );
+        HttpFigures {
+            first_rows_per_s: roster.len() as f64 / first,
+            second_secs: second,
+            second_rows_per_s: roster.len() as f64 / second,
+            peak_rss_mib: server.peak_rss_mib(),
+        }
+    })
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = students, treat_none_as_default_value = false)]
+struct StudentInsert {
+    external_id: String,
+    school_id: i64,
+    grade: i32,
+    full_name: String,
+    birth_date: NaiveDate,
+    gender: String,
+    household_status: String,
+    device_status: String,
+    connectivity_status: String,
+    active: bool,
+    deleted: bool,
+    last_seen_run: Option<String>,
+    version: i64,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+/// Loads the roster straight into a fresh, migrated database; rows/s.
+fn direct_load(database_url: &str, schools_list: &[School], roster: &[Value]) -> f64 {
+    let config = songmay::config::Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(database_url.to_owned()),
+        "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let db = Db::connect(&DatabaseLocation::parse(database_url), 1).unwrap();
+    songmay::startup::prepare_database(&db, &config).unwrap();
+    let mut conn = db.get().unwrap();
+    let now = songmay::db::now();
+    let school_values: Vec<_> = schools_list
+        .iter()
+        .map(|s| {
+            (
+                schools::moet_code.eq(s.code.clone()),
+                schools::name.eq(s.code.clone()),
+                schools::name_search.eq(s.code.to_lowercase()),
+                schools::admin_unit_code.eq(s.commune.clone()),
+                schools::level.eq(s.level),
+                schools::created_at.eq(now),
+                schools::updated_at.eq(now),
+            )
+        })
+        .collect();
+    with_conn!(&mut conn, |c| diesel::insert_into(schools::table)
+        .values(&school_values)
+        .execute(c))
+    .unwrap();
+    let ids: std::collections::HashMap<String, i64> = with_conn!(&mut conn, |c| schools::table
+        .select((schools::moet_code, schools::id))
+        .load::<(String, i64)>(c))
+    .unwrap()
+    .into_iter()
+    .collect();
+    let rows: Vec<StudentInsert> = roster
+        .iter()
+        .map(|s| StudentInsert {
+            external_id: s["external_id"].as_str().unwrap().to_owned(),
+            school_id: ids[s["school_code"].as_str().unwrap()],
+            grade: s["grade"].as_i64().unwrap() as i32,
+            full_name: s["full_name"].as_str().unwrap().to_owned(),
+            birth_date: s["birth_date"].as_str().unwrap().parse().unwrap(),
+            gender: s["gender"].as_str().unwrap().to_owned(),
+            household_status: s["household_status"].as_str().unwrap().to_owned(),
+            device_status: s["device_status"].as_str().unwrap().to_owned(),
+            connectivity_status: s["connectivity_status"].as_str().unwrap().to_owned(),
+            active: true,
+            deleted: false,
+            last_seen_run: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let started = Instant::now();
+    match &mut conn {
+        songmay::db::DbConn::Postgres(c) => {
+            diesel::copy_from(students::table)
+                .from_insertable(&rows)
+                .execute(&mut **c)
+                .unwrap();
+        }
+        songmay::db::DbConn::Sqlite(c) => {
+            c.transaction(|c| {
+                for row in &rows {
+                    diesel::insert_into(students::table)
+                        .values(row)
+                        .execute(c)?;
+                }
+                diesel::QueryResult::Ok(())
+            })
+            .unwrap();
+        }
+    }
+    roster.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A fresh PostgreSQL database on the server at `server_url`, dropped after use.
+struct PgDatabase {
+    server_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    fn create(server_url: &str, name: &str) -> Option<Self> {
+        let mut admin = diesel::PgConnection::establish(server_url).ok()?;
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .ok()?;
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .ok()?;
+        Some(Self {
+            server_url: server_url.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    fn url(&self) -> String {
+        let base = self
+            .server_url
+            .rsplit_once('/')
+            .map_or(self.server_url.as_str(), |(b, _)| b);
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = diesel::PgConnection::establish(&self.server_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
+}
+
+fn report(backend: &str, http: &HttpFigures, direct: f64, rows: usize) {
+    println!("\n{backend}: {rows} students, batches over HTTP");
+    println!(
+        "  first load over HTTP      {:>10.0} rows/s",
+        http.first_rows_per_s
+    );
+    println!("  direct load (baseline)    {:>10.0} rows/s", direct);
+    println!(
+        "  HTTP / direct             {:>10.1} %",
+        100.0 * http.first_rows_per_s / direct
+    );
+    println!(
+        "  re-sync, 5% changed       {:>10.2} s  ({:.0} rows/s)",
+        http.second_secs, http.second_rows_per_s
+    );
+    println!(
+        "  server peak RSS           {:>10.1} MiB",
+        http.peak_rss_mib
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; this benchmark takes no arguments.
+    let count: usize = env_or("BENCH_STUDENTS", "200000")
+        .parse()
+        .expect("BENCH_STUDENTS");
+    let batch: usize = env_or("BENCH_BATCH", "1000").parse().expect("BENCH_BATCH");
+    let backends = env_or("BENCH_BACKENDS", "sqlite,postgres");
+    let concurrency: usize = env_or("BENCH_CONCURRENCY", "1")
+        .parse()
+        .expect("BENCH_CONCURRENCY");
+    let schools = schools_over_communes();
+    let roster = roster(count, &schools);
+    println!(
+        "roster: {count} students in {} schools over Hòa Bình's communes; batches of {batch}, {concurrency} in flight",
+        schools.len()
+    );
+
+    if backends.contains("sqlite") {
+        let dir = tempfile::tempdir().unwrap();
+        let http_db = dir.path().join("http.db");
+        let direct_db = dir.path().join("direct.db");
+        let http = sync_over_http(
+            http_db.to_str().unwrap(),
+            &schools,
+            &roster,
+            batch,
+            concurrency,
+        );
+        let direct = direct_load(direct_db.to_str().unwrap(), &schools, &roster);
+        report("SQLite", &http, direct, count);
+    }
+    let pg = env_or(
+        "BENCH_PG_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    );
+    if backends.contains("postgres") && !pg.is_empty() {
+        match (
+            PgDatabase::create(&pg, "songmay_bench_http"),
+            PgDatabase::create(&pg, "songmay_bench_direct"),
+        ) {
+            (Some(http_db), Some(direct_db)) => {
+                let http = sync_over_http(&http_db.url(), &schools, &roster, batch, concurrency);
+                let direct = direct_load(&direct_db.url(), &schools, &roster);
+                report("PostgreSQL", &http, direct, count);
+            }
+            _ => println!("\nPostgreSQL: skipped, cannot create databases at {pg}"),
+        }
+    }
+}
