@@ -9,7 +9,7 @@ use crate::db::schema::{admin_units, schools};
 use crate::db::{with_conn, DbConn};
 use crate::error::{ApiError, FieldError};
 use crate::http::pagination::PageRequest;
-use crate::sync::batch::{BatchReport, RowReport};
+use crate::sync::batch::{self, BatchReport, Decoded};
 
 const INSERT_CHUNK: usize = 500;
 
@@ -259,35 +259,18 @@ pub fn update(
     })
 }
 
-/// One decoded record of a batch: its position, key, and the record or its problems.
-pub type SchoolRecord = (usize, Option<String>, Result<SchoolInput, Vec<FieldError>>);
-
 /// Inserts or updates schools by MOET code; identical ones are left alone.
 pub fn upsert_batch(
     conn: &mut DbConn,
     actor: &str,
-    records: Vec<SchoolRecord>,
+    records: Vec<Decoded<SchoolInput>>,
     atomic: bool,
 ) -> Result<BatchReport, ApiError> {
     let mut report = BatchReport::default();
-    let mut reject = |index: usize, key: Option<String>, errors: Vec<FieldError>| {
-        report.rejected_rows.push(RowReport {
-            index,
-            line: None,
-            key,
-            errors,
-        });
-    };
-
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (_, _, record) in &records {
-        if let Ok(input) = record {
-            *seen.entry(input.moet_code.clone()).or_default() += 1;
-        }
-    }
+    let seen = batch::key_counts(&records, |s: &SchoolInput| &s.moet_code);
     let unit_codes: Vec<String> = records
         .iter()
-        .filter_map(|(_, _, r)| r.as_ref().ok().map(|i| i.admin_unit_code.clone()))
+        .filter_map(|d| d.record.as_ref().ok().map(|i| i.admin_unit_code.clone()))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -299,31 +282,38 @@ pub fn upsert_batch(
     .collect();
 
     let mut valid = Vec::new();
-    for (index, key, record) in records {
-        match record {
-            Err(errors) => reject(index, key, errors),
-            Ok(input) if seen.get(&input.moet_code).copied().unwrap_or(0) > 1 => reject(
-                index,
-                key,
-                vec![FieldError::new(
+    for Decoded {
+        index,
+        line,
+        key,
+        record,
+    } in records
+    {
+        let problem = match record {
+            Err(errors) => Some(errors),
+            Ok(input) if seen.get(&input.moet_code).copied().unwrap_or(0) > 1 => {
+                Some(vec![FieldError::new(
                     "moet_code",
                     "duplicate",
                     "this moet_code appears more than once in the batch",
-                )],
-            ),
-            Ok(input) if !known_units.contains(&input.admin_unit_code) => reject(
-                index,
-                key,
-                vec![FieldError::new(
+                )])
+            }
+            Ok(input) if !known_units.contains(&input.admin_unit_code) => {
+                Some(vec![FieldError::new(
                     "admin_unit_code",
                     "unknown",
                     "no admin unit has this code",
-                )],
-            ),
-            Ok(input) => valid.push(input),
+                )])
+            }
+            Ok(input) => {
+                valid.push(input);
+                None
+            }
+        };
+        if let Some(errors) = problem {
+            report.reject(index, line, key, errors);
         }
     }
-    report.rejected = report.rejected_rows.len();
     report.refuse_if_atomic(atomic)?;
 
     conn.transaction(|conn| {

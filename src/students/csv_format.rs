@@ -6,9 +6,9 @@
 use serde_json::{Map, Value};
 
 use super::model::{Student, StudentRecord};
-use super::queries::StudentRecordInput;
 use crate::error::{ApiError, FieldError};
 use crate::sync::batch;
+use crate::sync::batch::Decoded;
 
 pub const HEADERS: [&str; 9] = [
     "external_id",
@@ -27,7 +27,7 @@ pub const MAX_LINES: usize = 50_000;
 
 /// Reads the file into records; a line that cannot be read (bad UTF-8,
 /// wrong number of fields) becomes a rejected record naming its line.
-pub fn parse(bytes: &[u8]) -> Result<Vec<StudentRecordInput>, ApiError> {
+pub fn parse(bytes: &[u8]) -> Result<Vec<Decoded<StudentRecord>>, ApiError> {
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -86,12 +86,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StudentRecordInput>, ApiError> {
                     }
                     _ => "the line cannot be read".to_owned(),
                 };
-                records.push((
+                records.push(Decoded {
                     index,
                     line,
-                    None,
-                    Err(vec![FieldError::new("line", "unreadable", message)]),
-                ));
+                    key: None,
+                    record: Err(vec![FieldError::new("line", "unreadable", message)]),
+                });
                 continue;
             }
         };
@@ -107,7 +107,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<StudentRecordInput>, ApiError> {
         }
         let value = Value::Object(object);
         let key = batch::raw_key(&value, "external_id");
-        records.push((index, line, key, batch::decode::<StudentRecord>(value)));
+        records.push(Decoded {
+            index,
+            line,
+            key,
+            record: batch::decode::<StudentRecord>(value),
+        });
     }
     if records.is_empty() {
         return Err(ApiError::invalid_field(

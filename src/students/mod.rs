@@ -20,7 +20,6 @@ use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::http::pagination::{PageQuery, PageRequest};
 use crate::http::versioning;
-use crate::idempotency::{self, IdempotencyKey};
 use crate::startup::AppState;
 use crate::sync::batch::BatchReport;
 
@@ -216,21 +215,19 @@ pub async fn import_students(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(STUDENT_ROLES)?;
     crate::http::require_content_type(&req, "text/csv")?;
-    let key = IdempotencyKey::from_request(&req, &body)?;
     let atomic = options.atomic.unwrap_or(false);
-    let (answer, replayed) = state
-        .db
-        .run(move |conn| {
-            let records = csv_format::parse(&body)?;
-            let scope = StudentScope::of(conn, &principal)?;
-            let actor = principal.actor();
-            idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
-                let report = queries::upsert_batch(conn, &actor, &scope, records, None, atomic)?;
-                idempotency::json_answer(&report)
-            })
-        })
-        .await?;
-    Ok(answer.into_response(replayed))
+    crate::sync::batch::apply(
+        &state,
+        principal,
+        &req,
+        body,
+        csv_format::parse,
+        move |conn, principal, records| {
+            let scope = StudentScope::of(conn, principal)?;
+            queries::upsert_batch(conn, &principal.actor(), &scope, records, None, atomic)
+        },
+    )
+    .await
 }
 
 /// Export the students the caller may see as CSV (the import format plus

@@ -12,7 +12,7 @@ use crate::db::{with_conn, DbConn};
 use crate::error::{ApiError, FieldError};
 use crate::http::pagination::PageRequest;
 use crate::schools::SchoolRow;
-use crate::sync::batch::{BatchReport, RowReport};
+use crate::sync::batch::{self, BatchReport, Decoded};
 
 /// Rows per multi-row statement: 14 binds each stays under both backends' limits.
 const CHUNK: usize = 1_000;
@@ -334,29 +334,6 @@ pub fn soft_delete(
     })
 }
 
-fn reject(
-    report: &mut BatchReport,
-    index: usize,
-    line: Option<u64>,
-    key: Option<String>,
-    errors: Vec<FieldError>,
-) {
-    report.rejected_rows.push(RowReport {
-        index,
-        line,
-        key,
-        errors,
-    });
-}
-
-/// One decoded record of a batch: index, CSV line, key, and the record or its problems.
-pub type StudentRecordInput = (
-    usize,
-    Option<u64>,
-    Option<String>,
-    Result<StudentRecord, Vec<FieldError>>,
-);
-
 /// A record that passed every check, with its school resolved.
 struct Checked {
     record: StudentRecord,
@@ -371,31 +348,32 @@ pub fn upsert_batch(
     conn: &mut DbConn,
     actor: &str,
     scope: &StudentScope,
-    records: Vec<StudentRecordInput>,
+    records: Vec<Decoded<StudentRecord>>,
     run_id: Option<&str>,
     atomic: bool,
 ) -> Result<BatchReport, ApiError> {
     let mut report = BatchReport::default();
-    let mut occurrences: HashMap<String, usize> = HashMap::new();
-    for (_, _, _, record) in &records {
-        if let Ok(record) = record {
-            *occurrences.entry(record.external_id.clone()).or_default() += 1;
-        }
-    }
+    let occurrences = batch::key_counts(&records, |r: &StudentRecord| &r.external_id);
     let codes: Vec<&str> = records
         .iter()
-        .filter_map(|(_, _, _, r)| r.as_ref().ok().map(|r| r.school_code.as_str()))
+        .filter_map(|d| d.record.as_ref().ok().map(|r| r.school_code.as_str()))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
     let schools = crate::schools::queries::by_codes(conn, &codes)?;
 
     let mut checked = Vec::with_capacity(records.len());
-    for (index, line, key, record) in records {
+    for Decoded {
+        index,
+        line,
+        key,
+        record,
+    } in records
+    {
         let record = match record {
             Ok(record) => record,
             Err(errors) => {
-                reject(&mut report, index, line, key, errors);
+                report.reject(index, line, key, errors);
                 continue;
             }
         };
@@ -405,7 +383,7 @@ pub fn upsert_batch(
                 "duplicate",
                 "this external_id appears more than once in the batch",
             );
-            reject(&mut report, index, line, key, vec![error]);
+            report.reject(index, line, key, vec![error]);
             continue;
         }
         // A school outside the caller's scope is reported exactly like an unknown one.
@@ -415,11 +393,11 @@ pub fn upsert_batch(
                 "unknown",
                 "no school with this code in your scope",
             );
-            reject(&mut report, index, line, key, vec![error]);
+            report.reject(index, line, key, vec![error]);
             continue;
         };
         if let Err(error) = check_grade(record.grade, school) {
-            reject(&mut report, index, line, key, vec![error]);
+            report.reject(index, line, key, vec![error]);
             continue;
         }
         checked.push((
@@ -446,7 +424,7 @@ pub fn upsert_batch(
             match existing.get(&item.record.external_id) {
                 Some(row) if !existing_schools.get(&row.school_id).is_some_and(|s| scope.allows(s)) => {
                     let error = FieldError::new("external_id", "out_of_scope", "this student belongs to a school outside your scope");
-                    reject(&mut report, *index, *line, Some(item.record.external_id.clone()), vec![error]);
+                    report.reject(*index, *line, Some(item.record.external_id.clone()), vec![error]);
                 }
                 Some(row) if row.active && unchanged(row, item) => {
                     report.unchanged += 1;
@@ -464,7 +442,6 @@ pub fn upsert_batch(
                 }
             }
         }
-        report.rejected = report.rejected_rows.len();
         report.rejected_rows.sort_by_key(|row| row.index);
         report.refuse_if_atomic(atomic)?;
 

@@ -2,12 +2,19 @@
 //! the array, decoding each record on its own, the per-row report, and the
 //! size limit.
 
+use std::collections::HashMap;
+
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
 use validator::Validate;
 
+use crate::auth::Principal;
+use crate::db::DbConn;
 use crate::error::{ApiError, FieldError};
+use crate::idempotency::{self, IdempotencyKey};
+use crate::startup::AppState;
 
 /// Most records one batch may carry.
 pub const MAX_BATCH: usize = 5_000;
@@ -37,7 +44,35 @@ pub struct BatchReport {
     pub rejected_rows: Vec<RowReport>,
 }
 
+/// One record of a batch (or line of a file), decoded on its own.
+#[derive(Debug)]
+pub struct Decoded<T> {
+    pub index: usize,
+    /// The CSV line, for imports.
+    pub line: Option<u64>,
+    /// The record's key as sent, for the report.
+    pub key: Option<String>,
+    pub record: Result<T, Vec<FieldError>>,
+}
+
 impl BatchReport {
+    /// Reports one record as rejected.
+    pub fn reject(
+        &mut self,
+        index: usize,
+        line: Option<u64>,
+        key: Option<String>,
+        errors: Vec<FieldError>,
+    ) {
+        self.rejected_rows.push(RowReport {
+            index,
+            line,
+            key,
+            errors,
+        });
+        self.rejected = self.rejected_rows.len();
+    }
+
     /// With `atomic`, any rejected row refuses the whole batch.
     pub fn refuse_if_atomic(&self, atomic: bool) -> Result<(), ApiError> {
         if atomic && self.rejected > 0 {
@@ -115,4 +150,64 @@ pub fn raw_key(value: &serde_json::Value, field: &str) -> Option<String> {
         .get(field)
         .and_then(|v| v.as_str())
         .map(|s| s.chars().take(64).collect())
+}
+
+/// Reads a JSON array body and decodes each record; `key_field` names the
+/// record's key for the report.
+pub fn decode_array<T: DeserializeOwned + Validate>(
+    body: &[u8],
+    key_field: &str,
+) -> Result<Vec<Decoded<T>>, ApiError> {
+    Ok(parse_array(body)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| Decoded {
+            index,
+            line: None,
+            key: raw_key(&value, key_field),
+            record: decode(value),
+        })
+        .collect())
+}
+
+/// How many valid records carry each key: a key seen twice makes both
+/// records ambiguous.
+pub fn key_counts<T>(records: &[Decoded<T>], key: impl Fn(&T) -> &str) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for record in records.iter().filter_map(|d| d.record.as_ref().ok()) {
+        *counts.entry(key(record).to_owned()).or_default() += 1;
+    }
+    counts
+}
+
+/// What every batch endpoint shares once the caller's role and the media
+/// type are checked: decode the body, then apply it in one transaction
+/// together with the Idempotency-Key's claim and stored answer.
+pub async fn apply<T, Parse, Apply>(
+    state: &AppState,
+    principal: Principal,
+    req: &HttpRequest,
+    body: web::Bytes,
+    parse: Parse,
+    apply: Apply,
+) -> Result<HttpResponse, ApiError>
+where
+    T: Send + 'static,
+    Parse: FnOnce(&[u8]) -> Result<Vec<Decoded<T>>, ApiError> + Send + 'static,
+    Apply: FnOnce(&mut DbConn, &Principal, Vec<Decoded<T>>) -> Result<BatchReport, ApiError>
+        + Send
+        + 'static,
+{
+    let key = IdempotencyKey::from_request(req, &body)?;
+    let (answer, replayed) = state
+        .db
+        .run(move |conn| {
+            let records = parse(&body)?;
+            let actor = principal.actor();
+            idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
+                idempotency::json_answer(&apply(conn, &principal, records)?)
+            })
+        })
+        .await?;
+    Ok(answer.into_response(replayed))
 }

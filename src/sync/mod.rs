@@ -15,10 +15,10 @@ use batch::BatchReport;
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::http::pagination::{encode_cursor, PageQuery};
-use crate::idempotency::{self, IdempotencyKey};
+use crate::schools::queries::upsert_batch as upsert_schools;
 use crate::schools::SchoolInput;
 use crate::startup::AppState;
-use crate::students::queries::StudentScope;
+use crate::students::queries::{upsert_batch as upsert_students, StudentScope};
 use crate::students::{ChangePage, CompleteReport, CompleteRun, StudentRecord};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -69,33 +69,25 @@ pub async fn sync_students(
     crate::http::require_content_type(&req, "application/json")?;
     let run_id = options.run_id()?;
     let atomic = options.atomic.unwrap_or(false);
-    let key = IdempotencyKey::from_request(&req, &body)?;
-    let (answer, replayed) = state
-        .db
-        .run(move |conn| {
-            let records = batch::parse_array(&body)?
-                .into_iter()
-                .enumerate()
-                .map(|(index, value)| {
-                    let key = batch::raw_key(&value, "external_id");
-                    (index, None, key, batch::decode::<StudentRecord>(value))
-                })
-                .collect();
+    batch::apply(
+        &state,
+        principal,
+        &req,
+        body,
+        |body| batch::decode_array::<StudentRecord>(body, "external_id"),
+        move |conn, principal, records| {
             let actor = principal.actor();
-            idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
-                let report = crate::students::queries::upsert_batch(
-                    conn,
-                    &actor,
-                    &StudentScope::All,
-                    records,
-                    run_id.as_deref(),
-                    atomic,
-                )?;
-                idempotency::json_answer(&report)
-            })
-        })
-        .await?;
-    Ok(answer.into_response(replayed))
+            upsert_students(
+                conn,
+                &actor,
+                &StudentScope::All,
+                records,
+                run_id.as_deref(),
+                atomic,
+            )
+        },
+    )
+    .await
 }
 
 /// Upsert up to 5,000 schools by `moet_code` (sync client, admin).
@@ -120,26 +112,15 @@ pub async fn sync_schools(
     principal.require(&[Role::SyncClient])?;
     crate::http::require_content_type(&req, "application/json")?;
     let atomic = options.atomic.unwrap_or(false);
-    let key = IdempotencyKey::from_request(&req, &body)?;
-    let (answer, replayed) = state
-        .db
-        .run(move |conn| {
-            let records = batch::parse_array(&body)?
-                .into_iter()
-                .enumerate()
-                .map(|(index, value)| {
-                    let key = batch::raw_key(&value, "moet_code");
-                    (index, key, batch::decode::<SchoolInput>(value))
-                })
-                .collect();
-            let actor = principal.actor();
-            idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
-                let report = crate::schools::queries::upsert_batch(conn, &actor, records, atomic)?;
-                idempotency::json_answer(&report)
-            })
-        })
-        .await?;
-    Ok(answer.into_response(replayed))
+    batch::apply(
+        &state,
+        principal,
+        &req,
+        body,
+        |body| batch::decode_array::<SchoolInput>(body, "moet_code"),
+        move |conn, principal, records| upsert_schools(conn, &principal.actor(), records, atomic),
+    )
+    .await
 }
 
 /// End a full-roster run: students not sent in any batch of `run_id` become inactive.

@@ -195,22 +195,19 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, Strin
 }
 
 impl TestApp {
-    pub async fn request(
+    /// Sends a request with these headers and reads the whole answer.
+    pub async fn send(
         &self,
         method: Method,
         path: &str,
-        token: Option<&str>,
-        content_type: Option<&str>,
+        headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Reply {
         let mut request = self
             .client
             .request(method, format!("{}{}", self.base, path));
-        if let Some(token) = token {
-            request = request.insert_header(("Authorization", format!("Bearer {token}")));
-        }
-        if let Some(content_type) = content_type {
-            request = request.insert_header(("Content-Type", content_type));
+        for (name, value) in headers {
+            request = request.insert_header((*name, value.as_str()));
         }
         let mut response = request.send_body(body).await.expect("request sent");
         let body = response
@@ -224,6 +221,24 @@ impl TestApp {
             headers: response.headers().clone(),
             body,
         }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut headers = Vec::new();
+        if let Some(token) = token {
+            headers.push(("Authorization", format!("Bearer {token}")));
+        }
+        if let Some(content_type) = content_type {
+            headers.push(("Content-Type", content_type.to_owned()));
+        }
+        self.send(method, path, &headers, body).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -306,19 +321,13 @@ impl TestApp {
 impl TestApp {
     /// A GET with a raw Authorization header value.
     pub async fn request_with_auth_header(&self, path: &str, header: &str) -> Reply {
-        let mut response = self
-            .client
-            .get(format!("{}{}", self.base, path))
-            .insert_header(("Authorization", header))
-            .send()
-            .await
-            .expect("request sent");
-        let body = response.body().await.expect("body read").to_vec();
-        Reply {
-            status: response.status(),
-            headers: response.headers().clone(),
-            body,
-        }
+        self.send(
+            Method::GET,
+            path,
+            &[("Authorization", header.to_owned())],
+            Vec::new(),
+        )
+        .await
     }
 }
 
@@ -431,26 +440,13 @@ impl TestApp {
         version: &str,
         body: &Value,
     ) -> Reply {
-        let mut response = self
-            .client
-            .patch(format!("{}{}", self.base, path))
-            .insert_header(("Authorization", format!("Bearer {token}")))
-            .insert_header(("If-Match", version))
-            .insert_header(("Content-Type", "application/json"))
-            .send_body(body.to_string())
+        let headers = [
+            ("Authorization", format!("Bearer {token}")),
+            ("If-Match", version.to_owned()),
+            ("Content-Type", "application/json".to_owned()),
+        ];
+        self.send(Method::PATCH, path, &headers, body.to_string().into_bytes())
             .await
-            .expect("request sent");
-        let body = response
-            .body()
-            .limit(64 * 1024 * 1024)
-            .await
-            .expect("body read")
-            .to_vec();
-        Reply {
-            status: response.status(),
-            headers: response.headers().clone(),
-            body,
-        }
     }
 }
 

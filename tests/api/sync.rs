@@ -238,19 +238,26 @@ async fn a_retried_batch_with_the_same_key_is_applied_once() {
             .collect::<Vec<_>>(),
     );
     let send = |key: &'static str, body: Value| {
-        let app = &app;
-        let sync = sync.clone();
+        let (app, sync) = (&app, sync.clone());
         async move {
-            let mut response = awc::Client::default()
-                .post(format!("{}/api/v1/sync/students", app.base))
-                .insert_header(("Authorization", format!("Bearer {sync}")))
-                .insert_header(("Idempotency-Key", key))
-                .send_json(&body)
-                .await
-                .unwrap();
-            let replayed = response.headers().get("idempotent-replayed").is_some();
-            let body: Value = serde_json::from_slice(&response.body().await.unwrap()).unwrap();
-            (response.status().as_u16(), replayed, body)
+            let headers = [
+                ("Authorization", format!("Bearer {sync}")),
+                ("Content-Type", "application/json".to_owned()),
+                ("Idempotency-Key", key.to_owned()),
+            ];
+            let reply = app
+                .send(
+                    Method::POST,
+                    "/api/v1/sync/students",
+                    &headers,
+                    body.to_string().into_bytes(),
+                )
+                .await;
+            (
+                reply.status.as_u16(),
+                reply.header("idempotent-replayed").is_some(),
+                reply.json(),
+            )
         }
     };
     let (status, replayed, first) = send("batch-0001", batch.clone()).await;
