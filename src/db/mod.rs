@@ -4,7 +4,9 @@
 //! Resource code takes a `&mut DbConn` and writes each diesel statement once
 //! inside [`with_conn!`]; the macro compiles that statement for SQLite and for
 //! PostgreSQL, so `RETURNING`, multi-row inserts and `ON CONFLICT` work on
-//! both without resource code ever matching on the backend.
+//! both without resource code ever matching on the backend. The one kind of
+//! exception (a bulk statement only PostgreSQL has, such as an UNNEST upsert)
+//! goes through [`per_backend!`], which keeps both versions side by side.
 
 pub mod schema;
 mod text_enum;
