@@ -16,6 +16,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod idempotency;
+pub mod needs;
 pub mod openapi;
 pub mod schools;
 pub mod startup;

@@ -52,7 +52,8 @@ fn routes(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
                 .configure(crate::audit::configure)
                 .configure(crate::schools::configure)
                 .configure(crate::students::configure)
-                .configure(crate::sync::configure),
+                .configure(crate::sync::configure)
+                .configure(crate::needs::configure),
         );
     }
 }

@@ -114,7 +114,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_unit_flags (admin_unit_code) {
+        admin_unit_code -> Text,
+        lockdown -> Bool,
+        lockdown_from -> Nullable<Date>,
+        lockdown_until -> Nullable<Date>,
+        note -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    priority_rules (rule) {
+        rule -> Text,
+        points -> Integer,
+        description -> Text,
+    }
+}
+
+diesel::table! {
+    needs (id) {
+        id -> BigInt,
+        kind -> Text,
+        student_id -> Nullable<BigInt>,
+        school_id -> BigInt,
+        admin_unit_code -> Text,
+        school_level -> Text,
+        quantity -> Integer,
+        note -> Nullable<Text>,
+        status -> Text,
+        priority -> Integer,
+        priority_reasons -> Text,
+        reported_by -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    need_events (id) {
+        id -> BigInt,
+        need_id -> BigInt,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor -> Text,
+        reason -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
+diesel::joinable!(needs -> schools (school_id));
+diesel::joinable!(needs -> students (student_id));
+diesel::joinable!(need_events -> needs (need_id));
 diesel::joinable!(schools -> admin_units (admin_unit_code));
 diesel::joinable!(students -> schools (school_id));
 diesel::joinable!(student_changes -> students (student_id));
@@ -127,4 +181,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     students,
     student_changes,
     idempotency_keys,
+    admin_unit_flags,
+    priority_rules,
+    needs,
+    need_events,
 );

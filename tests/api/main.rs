@@ -9,6 +9,7 @@ mod errors;
 mod first_start;
 mod health;
 mod helpers;
+mod needs;
 mod openapi;
 mod schools;
 mod students;

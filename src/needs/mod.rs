@@ -1,0 +1,511 @@
+//! Needs: the census of who lacks a device or a connection, their
+//! workflow (`workflow.rs`), and their priority (`priority.rs`) with the two
+//! things that drive it: the priority rule set and the lockdown flags of
+//! admin units (whose routes live here because they exist for needs).
+
+pub mod model;
+pub mod priority;
+pub mod queries;
+pub mod workflow;
+
+use actix_web::{get, post, put, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+pub use model::*;
+use priority::{AdminUnitFlag, PriorityRule, SetFlag};
+use workflow::Mover;
+
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use crate::http::pagination::PageQuery;
+use crate::startup::AppState;
+use crate::students::queries::StudentScope;
+use crate::students::STUDENT_ROLES;
+
+/// Report a need for a student or a school (school staff: their school;
+/// district officers: their subtree; admins).
+///
+/// A student cannot have two open needs of the same kind: 409 names the
+/// existing one.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    request_body = ReportNeed,
+    responses(
+        (status = 201, description = "The need, with its priority", body = Need),
+        (status = 404, description = "No such student or school in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The student already has an open need of this kind", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/needs")]
+pub async fn report_need(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<ReportNeed>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(STUDENT_ROLES)?;
+    let input = body.into_inner();
+    input.validate()?;
+    let row = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            queries::report(conn, &principal.actor(), &scope, input)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/needs/{}", row.id)))
+        .json(Need::from(row)))
+}
+
+/// List needs in the caller's scope, highest priority first.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    params(NeedFilter, PageQuery),
+    responses((status = 200, description = "A page of needs", body = NeedPage))
+)]
+#[get("/needs")]
+pub async fn list_needs(
+    state: web::Data<AppState>,
+    principal: Principal,
+    filter: web::Query<NeedFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<NeedPage>, ApiError> {
+    principal.require(STUDENT_ROLES)?;
+    let page = page.parse::<(i32, i64)>()?;
+    let filter = filter.into_inner();
+    let needs = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            let units = match &filter.admin_unit {
+                Some(code) => {
+                    crate::admin_units::queries::ancestry(conn, code)?;
+                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
+                }
+                None => None,
+            };
+            queries::list(conn, &scope, &filter, units.as_deref(), &page)
+        })
+        .await?;
+    Ok(web::Json(needs))
+}
+
+/// One need in the caller's scope.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Need id")),
+    responses(
+        (status = 200, description = "The need", body = Need),
+        (status = 404, description = "No such need in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/needs/{id}")]
+pub async fn get_need(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Need>, ApiError> {
+    principal.require(STUDENT_ROLES)?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            queries::find_visible(conn, &scope, id)
+        })
+        .await?;
+    Ok(web::Json(row.into()))
+}
+
+/// Move a need along its workflow.
+///
+/// `reported → verified → approved` by district officers (in their subtree)
+/// and admins; `rejected` (officers) and `cancelled` (officers, school staff)
+/// from any open state, with a `reason`. `allocated` and `fulfilled` are set
+/// by allocations and handovers only. An illegal move is 409 and names the
+/// allowed next states; a move your role may not make is 403.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Need id")),
+    request_body = TransitionRequest,
+    responses(
+        (status = 200, description = "The need in its new state", body = Need),
+        (status = 404, description = "No such need in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current state, or changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/needs/{id}/transitions")]
+pub async fn transition_need(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+    body: web::Json<TransitionRequest>,
+) -> Result<web::Json<Need>, ApiError> {
+    principal.require(STUDENT_ROLES)?;
+    let input = body.into_inner();
+    input.validate()?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            let mover = Mover::Person(principal.role);
+            queries::transition(
+                conn,
+                &principal.actor(),
+                mover,
+                &scope,
+                id,
+                input.to,
+                input.reason.as_deref(),
+            )
+        })
+        .await?;
+    Ok(web::Json(row.into()))
+}
+
+/// Every transition of a need, oldest first.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Need id")),
+    responses(
+        (status = 200, description = "The events", body = Vec<NeedEvent>),
+        (status = 404, description = "No such need in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/needs/{id}/events")]
+pub async fn need_events(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Vec<NeedEvent>>, ApiError> {
+    principal.require(STUDENT_ROLES)?;
+    let id = id.into_inner();
+    let events = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            queries::events(conn, &scope, id)
+        })
+        .await?;
+    Ok(web::Json(events))
+}
+
+/// Create the needs the student records imply, for one school or a subtree
+/// (district officer in scope, admin). Never duplicates an open need.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    request_body = GenerateRequest,
+    responses(
+        (status = 200, description = "How many needs were created", body = GenerateReport),
+        (status = 404, description = "No such school or admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/needs/generate")]
+pub async fn generate_needs(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<GenerateRequest>,
+) -> Result<web::Json<GenerateReport>, ApiError> {
+    principal.require(&[Role::DistrictOfficer])?;
+    let target = body.into_inner();
+    let report = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            let schools = queries::target_schools(conn, &scope, &target)?;
+            queries::generate(conn, &principal.actor(), &schools)
+        })
+        .await?;
+    Ok(web::Json(report))
+}
+
+/// Move up to 1,000 needs at once (district officer in scope, admin).
+///
+/// Each need is checked and moved on its own; the answer says what
+/// happened to each.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    request_body = BulkTransition,
+    responses((status = 200, description = "One result per need", body = BulkReport))
+)]
+#[post("/needs/transitions")]
+pub async fn bulk_transition(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<BulkTransition>,
+) -> Result<web::Json<BulkReport>, ApiError> {
+    principal.require(&[Role::DistrictOfficer])?;
+    let input = body.into_inner();
+    input.validate()?;
+    let report = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            let mover = Mover::Person(principal.role);
+            let actor = principal.actor();
+            let mut items = Vec::with_capacity(input.ids.len());
+            for id in input.ids {
+                let outcome = queries::transition(
+                    conn,
+                    &actor,
+                    mover,
+                    &scope,
+                    id,
+                    input.to,
+                    input.reason.as_deref(),
+                );
+                items.push(match outcome {
+                    Ok(row) => BulkItem {
+                        id,
+                        status: 200,
+                        need_status: Some(row.status),
+                        error: None,
+                    },
+                    Err(error) => BulkItem {
+                        id,
+                        status: error.status().as_u16(),
+                        need_status: queries::find_visible(conn, &scope, id)
+                            .ok()
+                            .map(|n| n.status),
+                        error: Some(error.problem().detail),
+                    },
+                });
+            }
+            let succeeded = items.iter().filter(|i| i.status == 200).count();
+            Ok(BulkReport {
+                succeeded,
+                failed: items.len() - succeeded,
+                items,
+            })
+        })
+        .await?;
+    Ok(web::Json(report))
+}
+
+/// Counts of needs by kind × status × school level for a subtree, in one
+/// query (admin, district officer in scope, school staff for their school,
+/// statistics readers). No personal data.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    params(SummaryQuery),
+    responses(
+        (status = 200, description = "The counts", body = NeedSummary),
+        (status = 404, description = "No such admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/needs/summary")]
+pub async fn need_summary(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<SummaryQuery>,
+) -> Result<web::Json<NeedSummary>, ApiError> {
+    principal.require(&[Role::DistrictOfficer, Role::SchoolStaff, Role::StatsReader])?;
+    let admin_unit = query.into_inner().admin_unit;
+    let summary = state
+        .db
+        .run(move |conn| {
+            let scope = match principal.role {
+                Role::StatsReader => StudentScope::All,
+                _ => StudentScope::of(conn, &principal)?,
+            };
+            let root = match (&admin_unit, &scope) {
+                (Some(code), StudentScope::All) => Some(code.clone()),
+                (Some(code), StudentScope::Units(units)) if units.contains(code) => {
+                    Some(code.clone())
+                }
+                (Some(code), _) => {
+                    return Err(ApiError::not_found(format!("admin unit {code} not found")))
+                }
+                (None, StudentScope::Units(_)) => match &principal.scope {
+                    crate::auth::Scope::AdminUnit { admin_unit_code } => {
+                        Some(admin_unit_code.clone())
+                    }
+                    _ => None,
+                },
+                (None, _) => None,
+            };
+            let units = match &root {
+                Some(code) => {
+                    crate::admin_units::queries::ancestry(conn, code)?;
+                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
+                }
+                None => None,
+            };
+            let school = match scope {
+                StudentScope::School(id) => Some(id),
+                _ => None,
+            };
+            let cells = queries::summary(conn, units.as_deref(), school)?;
+            Ok(NeedSummary {
+                admin_unit: root,
+                total: cells.iter().map(|c| c.count).sum(),
+                cells,
+            })
+        })
+        .await?;
+    Ok(web::Json(summary))
+}
+
+/// The priority rule set: points per reason.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every rule", body = Vec<PriorityRule>))
+)]
+#[get("/priority-rules")]
+pub async fn list_rules(
+    state: web::Data<AppState>,
+    _principal: Principal,
+) -> Result<web::Json<Vec<PriorityRule>>, ApiError> {
+    Ok(web::Json(state.db.run(priority::rules).await?))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"points": 40}))]
+pub struct SetPoints {
+    #[validate(range(min = -1000, max = 1000, message = "must be -1000 to 1000"))]
+    pub points: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleChanged {
+    pub rule: PriorityRule,
+    /// Open needs whose priority changed.
+    pub rescored: usize,
+}
+
+/// Change the points of a rule (admin); every open need is re-scored.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    params(("rule" = String, Path, description = "Rule name", example = "household_poor")),
+    request_body = SetPoints,
+    responses(
+        (status = 200, description = "The rule and how many needs changed priority", body = RuleChanged),
+        (status = 404, description = "No such rule", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/priority-rules/{rule}")]
+pub async fn set_rule(
+    state: web::Data<AppState>,
+    principal: Principal,
+    rule: web::Path<String>,
+    body: web::Json<SetPoints>,
+) -> Result<web::Json<RuleChanged>, ApiError> {
+    principal.require_admin()?;
+    let input = body.into_inner();
+    input.validate()?;
+    let rule = rule.into_inner();
+    let changed = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let rule = priority::set_points(conn, &principal.actor(), &rule, input.points)?;
+                let rescored = queries::rescore_open(conn, None)?;
+                Ok(RuleChanged { rule, rescored })
+            })
+        })
+        .await?;
+    Ok(web::Json(changed))
+}
+
+/// The lockdown flag of an admin unit (every signed-in role).
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "GSO code")),
+    responses(
+        (status = 200, description = "The flag (lockdown false when never set)", body = AdminUnitFlag),
+        (status = 404, description = "No such admin unit", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/admin-units/{code}/flags")]
+pub async fn get_flags(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    code: web::Path<String>,
+) -> Result<web::Json<AdminUnitFlag>, ApiError> {
+    let code = code.into_inner();
+    let flag = state
+        .db
+        .run(move |conn| {
+            crate::admin_units::queries::ancestry(conn, &code)?;
+            priority::flag_of(conn, &code)
+        })
+        .await?;
+    Ok(web::Json(flag))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagChanged {
+    pub flag: AdminUnitFlag,
+    /// Open needs below the unit whose priority changed.
+    pub rescored: usize,
+}
+
+/// Flag an admin unit as an epidemic / lockdown area, with dates (admin;
+/// district officer in their subtree). Open needs below it are re-scored.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "GSO code")),
+    request_body = SetFlag,
+    responses(
+        (status = 200, description = "The flag and how many needs changed priority", body = FlagChanged),
+        (status = 404, description = "No such admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/admin-units/{code}/flags")]
+pub async fn set_flags(
+    state: web::Data<AppState>,
+    principal: Principal,
+    code: web::Path<String>,
+    body: web::Json<SetFlag>,
+) -> Result<web::Json<FlagChanged>, ApiError> {
+    principal.require(&[Role::DistrictOfficer])?;
+    let input = body.into_inner();
+    input.validate()?;
+    let code = code.into_inner();
+    let changed = state
+        .db
+        .run(move |conn| {
+            principal.ensure_admin_unit_in_scope(conn, &code)?;
+            conn.transaction(|conn| {
+                let flag = priority::set_flag(conn, &principal.actor(), &code, &input)?;
+                let units = crate::admin_units::queries::subtree_codes(conn, &code)?;
+                let rescored = queries::rescore_open(conn, Some(&units))?;
+                Ok(FlagChanged { flag, rescored })
+            })
+        })
+        .await?;
+    Ok(web::Json(changed))
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    // Literal paths before `/needs/{id}`.
+    cfg.service(generate_needs)
+        .service(bulk_transition)
+        .service(need_summary)
+        .service(report_need)
+        .service(list_needs)
+        .service(get_need)
+        .service(transition_need)
+        .service(need_events)
+        .service(list_rules)
+        .service(set_rule)
+        .service(get_flags)
+        .service(set_flags);
+}

@@ -1,0 +1,528 @@
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::model::*;
+use super::priority::{Facts, Scorer};
+use super::workflow::{self, Mover, NeedStatus, Refusal};
+use crate::db::schema::{need_events, needs, schools, students};
+use crate::db::{with_conn, DbConn};
+use crate::error::ApiError;
+use crate::http::pagination::PageRequest;
+use crate::schools::SchoolRow;
+use crate::students::queries::StudentScope;
+use crate::students::{ConnectivityStatus, DeviceStatus, StudentRow};
+
+const CHUNK: usize = 1_000;
+
+fn visible(scope: &StudentScope, need: &NeedRow) -> bool {
+    match scope {
+        StudentScope::All => true,
+        StudentScope::Units(units) => units.contains(&need.admin_unit_code),
+        StudentScope::School(id) => *id == need.school_id,
+    }
+}
+
+/// A need the caller may see; 404 otherwise, as for one that does not exist.
+pub fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<NeedRow, ApiError> {
+    let row: Option<NeedRow> = with_conn!(conn, |c| needs::table
+        .find(id)
+        .select(NeedRow::as_select())
+        .first(c)
+        .optional())?;
+    row.filter(|need| visible(scope, need))
+        .ok_or_else(|| ApiError::not_found(format!("need {id} not found")))
+}
+
+fn open_statuses() -> Vec<NeedStatus> {
+    NeedStatus::OPEN.to_vec()
+}
+
+fn insert_event(
+    conn: &mut DbConn,
+    need_id: i64,
+    from: Option<NeedStatus>,
+    to: NeedStatus,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    with_conn!(conn, |c| diesel::insert_into(need_events::table)
+        .values((
+            need_events::need_id.eq(need_id),
+            need_events::from_status.eq(from),
+            need_events::to_status.eq(to),
+            need_events::actor.eq(actor),
+            need_events::reason.eq(reason),
+            need_events::at.eq(crate::db::now()),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// Reports one need for a student or a school in the caller's scope.
+pub fn report(
+    conn: &mut DbConn,
+    actor: &str,
+    scope: &StudentScope,
+    input: ReportNeed,
+) -> Result<NeedRow, ApiError> {
+    conn.transaction(|conn| {
+        let (school, student) = match (input.student_id, input.school_id) {
+            (Some(student_id), None) => {
+                let (student, school) = crate::students::queries::find_visible(conn, scope, student_id)?;
+                if student.deleted || !student.active {
+                    return Err(ApiError::invalid_field(
+                        "student_id",
+                        "inactive",
+                        "the student is no longer on the roster",
+                    ));
+                }
+                (school, Some(student))
+            }
+            (None, Some(school_id)) => {
+                if input.kind == NeedKind::DataPackage {
+                    return Err(ApiError::invalid_field("kind", "student_only", "data packages are for students"));
+                }
+                let school = crate::schools::queries::find(conn, school_id)?;
+                if !scope.allows(&school) {
+                    return Err(ApiError::not_found(format!("school {school_id} not found")));
+                }
+                (school, None)
+            }
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "student_id",
+                    "exclusive",
+                    "send either student_id or school_id",
+                ))
+            }
+        };
+        if let Some(student) = &student {
+            if let Some(existing) = open_need_of(conn, student.id, input.kind)? {
+                return Err(ApiError::conflict(format!(
+                    "student {} already has the open {} need {existing}",
+                    student.id, input.kind
+                )));
+            }
+            if input.quantity.is_some_and(|q| q != 1) {
+                return Err(ApiError::invalid_field("quantity", "student_quantity", "a student's need is for 1"));
+            }
+        }
+        let mut scorer = Scorer::load(conn, chrono::Utc::now().date_naive())?;
+        let lockdown = scorer.in_lockdown(conn, &school.admin_unit_code)?;
+        let (priority, reasons) = scorer.score(&Facts {
+            lockdown,
+            student: student.as_ref(),
+        });
+        let now = crate::db::now();
+        let row: NeedRow = with_conn!(conn, |c| diesel::insert_into(needs::table)
+            .values((
+                needs::kind.eq(input.kind),
+                needs::student_id.eq(student.as_ref().map(|s| s.id)),
+                needs::school_id.eq(school.id),
+                needs::admin_unit_code.eq(&school.admin_unit_code),
+                needs::school_level.eq(school.level),
+                needs::quantity.eq(input.quantity.unwrap_or(1)),
+                needs::note.eq(&input.note),
+                needs::status.eq(NeedStatus::Reported),
+                needs::priority.eq(priority),
+                needs::priority_reasons.eq(json!(reasons).to_string()),
+                needs::reported_by.eq(actor),
+                needs::created_at.eq(now),
+                needs::updated_at.eq(now),
+            ))
+            .returning(NeedRow::as_returning())
+            .get_result(c))?;
+        insert_event(conn, row.id, None, NeedStatus::Reported, actor, None)?;
+        crate::audit::record(
+            conn,
+            actor,
+            "create",
+            "need",
+            &row.id.to_string(),
+            json!({"kind": row.kind, "school_id": row.school_id, "student_id": row.student_id, "priority": row.priority}),
+        )?;
+        Ok(row)
+    })
+}
+
+fn open_need_of(
+    conn: &mut DbConn,
+    student_id: i64,
+    kind: NeedKind,
+) -> Result<Option<i64>, ApiError> {
+    let id = with_conn!(conn, |c| needs::table
+        .filter(needs::student_id.eq(student_id))
+        .filter(needs::kind.eq(kind))
+        .filter(needs::status.eq_any(open_statuses()))
+        .select(needs::id)
+        .first::<i64>(c)
+        .optional())?;
+    Ok(id)
+}
+
+/// Needs in `scope`, highest priority first (ties: oldest first); the
+/// cursor is the last (priority, id).
+pub fn list(
+    conn: &mut DbConn,
+    scope: &StudentScope,
+    filter: &NeedFilter,
+    units: Option<&[String]>,
+    page: &PageRequest<(i32, i64)>,
+) -> Result<NeedPage, ApiError> {
+    let scope_units: Option<Vec<&String>> = match scope {
+        StudentScope::Units(units) => Some(units.iter().collect()),
+        _ => None,
+    };
+    let rows: Vec<NeedRow> = with_conn!(conn, |c| {
+        let mut query = needs::table
+            .select(NeedRow::as_select())
+            .order((needs::priority.desc(), needs::id.asc()))
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some((priority, id)) = page.after {
+            query = query.filter(
+                needs::priority
+                    .lt(priority)
+                    .or(needs::priority.eq(priority).and(needs::id.gt(id))),
+            );
+        }
+        if let Some(units) = &scope_units {
+            query = query.filter(needs::admin_unit_code.eq_any(units.clone()));
+        }
+        if let StudentScope::School(id) = scope {
+            query = query.filter(needs::school_id.eq(*id));
+        }
+        if let Some(units) = units {
+            query = query.filter(needs::admin_unit_code.eq_any(units));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(needs::status.eq(status));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(needs::kind.eq(kind));
+        }
+        if let Some(school_id) = filter.school_id {
+            query = query.filter(needs::school_id.eq(school_id));
+        }
+        if let Some(min) = filter.priority_min {
+            query = query.filter(needs::priority.ge(min));
+        }
+        if let Some(max) = filter.priority_max {
+            query = query.filter(needs::priority.le(max));
+        }
+        query.load(c)
+    })?;
+    let (rows, next_cursor) = page.finish(rows, |row| (row.priority, row.id));
+    Ok(NeedPage {
+        items: rows.into_iter().map(Need::from).collect(),
+        next_cursor,
+    })
+}
+
+fn refusal(from: NeedStatus, to: NeedStatus, refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Illegal { allowed } => {
+            let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+            let next = if allowed.is_empty() {
+                "none (it is closed)".to_owned()
+            } else {
+                allowed.join(", ")
+            };
+            ApiError::conflict(format!(
+                "a {from} need cannot become {to}; allowed next: {next}"
+            ))
+        }
+        Refusal::Forbidden => {
+            ApiError::forbidden(format!("your role may not move a need from {from} to {to}"))
+        }
+        Refusal::ReasonRequired => {
+            ApiError::invalid_field("reason", "required", format!("say why the need is {to}"))
+        }
+    }
+}
+
+/// Moves a need along the workflow. Of two concurrent moves from the same
+/// state exactly one succeeds: the UPDATE only matches the state it read.
+pub fn transition(
+    conn: &mut DbConn,
+    actor: &str,
+    mover: Mover,
+    scope: &StudentScope,
+    id: i64,
+    to: NeedStatus,
+    reason: Option<&str>,
+) -> Result<NeedRow, ApiError> {
+    conn.transaction(|conn| {
+        let need = find_visible(conn, scope, id)?;
+        workflow::check(need.status, to, mover, reason).map_err(|r| refusal(need.status, to, r))?;
+        let row: Option<NeedRow> = with_conn!(conn, |c| diesel::update(
+            needs::table
+                .filter(needs::id.eq(id))
+                .filter(needs::status.eq(need.status))
+        )
+        .set((
+            needs::status.eq(to),
+            needs::version.eq(needs::version + 1),
+            needs::updated_at.eq(crate::db::now()),
+        ))
+        .returning(NeedRow::as_returning())
+        .get_result(c)
+        .optional())?;
+        let row = row.ok_or_else(|| {
+            ApiError::conflict(format!(
+                "need {id} was changed by someone else meanwhile; read it again"
+            ))
+        })?;
+        insert_event(conn, id, Some(need.status), to, actor, reason)?;
+        crate::audit::record(
+            conn,
+            actor,
+            "transition",
+            "need",
+            &id.to_string(),
+            json!({"from": need.status, "to": to, "reason": reason}),
+        )?;
+        Ok(row)
+    })
+}
+
+pub fn events(
+    conn: &mut DbConn,
+    scope: &StudentScope,
+    id: i64,
+) -> Result<Vec<NeedEvent>, ApiError> {
+    find_visible(conn, scope, id)?;
+    let events = with_conn!(conn, |c| need_events::table
+        .filter(need_events::need_id.eq(id))
+        .order(need_events::id.asc())
+        .select((
+            need_events::id,
+            need_events::from_status,
+            need_events::to_status,
+            need_events::actor,
+            need_events::reason,
+            need_events::at,
+        ))
+        .load::<NeedEvent>(c))?;
+    Ok(events)
+}
+
+/// Creates the needs that the student records of `schools_in` imply: a
+/// device need for no or an inadequate device, a connectivity need for no
+/// connection. A student's open need of the same kind is never duplicated,
+/// so running it twice creates nothing the second time.
+pub fn generate(
+    conn: &mut DbConn,
+    actor: &str,
+    schools_in: &[SchoolRow],
+) -> Result<GenerateReport, ApiError> {
+    conn.transaction(|conn| {
+        let school_ids: Vec<i64> = schools_in.iter().map(|s| s.id).collect();
+        let by_id: std::collections::HashMap<i64, &SchoolRow> = schools_in.iter().map(|s| (s.id, s)).collect();
+        let mut students_seen = 0;
+        let mut wanted: Vec<(&SchoolRow, StudentRow, NeedKind)> = Vec::new();
+        for chunk in school_ids.chunks(CHUNK) {
+            let rows: Vec<StudentRow> = with_conn!(conn, |c| students::table
+                .filter(students::school_id.eq_any(chunk))
+                .filter(students::active.eq(true))
+                .filter(students::deleted.eq(false))
+                .select(StudentRow::as_select())
+                .load(c))?;
+            students_seen += rows.len();
+            for student in rows {
+                let school = by_id[&student.school_id];
+                if matches!(student.device_status, DeviceStatus::NoDevice | DeviceStatus::Inadequate) {
+                    wanted.push((school, student.clone(), NeedKind::Device));
+                }
+                if student.connectivity_status == ConnectivityStatus::NoConnection {
+                    wanted.push((school, student, NeedKind::Connectivity));
+                }
+            }
+        }
+        let student_ids: Vec<i64> = wanted.iter().map(|(_, s, _)| s.id).collect::<HashSet<_>>().into_iter().collect();
+        let mut open: HashSet<(i64, NeedKind)> = HashSet::new();
+        for chunk in student_ids.chunks(CHUNK) {
+            let rows: Vec<(Option<i64>, NeedKind)> = with_conn!(conn, |c| needs::table
+                .filter(needs::student_id.eq_any(chunk))
+                .filter(needs::status.eq_any(open_statuses()))
+                .select((needs::student_id, needs::kind))
+                .load(c))?;
+            open.extend(rows.into_iter().filter_map(|(id, kind)| id.map(|id| (id, kind))));
+        }
+        let already_open = wanted.iter().filter(|(_, s, k)| open.contains(&(s.id, *k))).count();
+        wanted.retain(|(_, s, k)| !open.contains(&(s.id, *k)));
+
+        let mut scorer = Scorer::load(conn, chrono::Utc::now().date_naive())?;
+        let now = crate::db::now();
+        let mut created: Vec<i64> = Vec::new();
+        for chunk in wanted.chunks(CHUNK) {
+            let mut values = Vec::with_capacity(chunk.len());
+            for (school, student, kind) in chunk {
+                let lockdown = scorer.in_lockdown(conn, &school.admin_unit_code)?;
+                let (priority, reasons) = scorer.score(&Facts { lockdown, student: Some(student) });
+                values.push((
+                    needs::kind.eq(*kind),
+                    needs::student_id.eq(Some(student.id)),
+                    needs::school_id.eq(school.id),
+                    needs::admin_unit_code.eq(school.admin_unit_code.clone()),
+                    needs::school_level.eq(school.level),
+                    needs::quantity.eq(1),
+                    needs::status.eq(NeedStatus::Reported),
+                    needs::priority.eq(priority),
+                    needs::priority_reasons.eq(json!(reasons).to_string()),
+                    needs::reported_by.eq(actor),
+                    needs::created_at.eq(now),
+                    needs::updated_at.eq(now),
+                ));
+            }
+            // A need another request opened meanwhile is skipped by the
+            // partial unique index, not duplicated.
+            let ids: Vec<i64> = with_conn!(conn, |c| diesel::insert_into(needs::table)
+                .values(&values)
+                .on_conflict_do_nothing()
+                .returning(needs::id)
+                .get_results(c))?;
+            created.extend(ids);
+        }
+        for chunk in created.chunks(CHUNK) {
+            use diesel::sql_types::{Nullable, Text, Timestamp};
+            with_conn!(conn, |c| diesel::insert_into(need_events::table)
+                .values(needs::table.filter(needs::id.eq_any(chunk)).select((
+                    needs::id,
+                    None::<String>.into_sql::<Nullable<Text>>(),
+                    NeedStatus::Reported.into_sql::<Text>(),
+                    actor.into_sql::<Text>(),
+                    Some("generated from the student records").into_sql::<Nullable<Text>>(),
+                    now.into_sql::<Timestamp>(),
+                )))
+                .into_columns((
+                    need_events::need_id,
+                    need_events::from_status,
+                    need_events::to_status,
+                    need_events::actor,
+                    need_events::reason,
+                    need_events::at,
+                ))
+                .execute(c))?;
+        }
+        let report = GenerateReport {
+            students: students_seen,
+            created: created.len(),
+            already_open,
+        };
+        crate::audit::record(
+            conn,
+            actor,
+            "generate",
+            "needs",
+            "*",
+            json!({"schools": school_ids.len(), "students": report.students, "created": report.created, "already_open": report.already_open}),
+        )?;
+        Ok(report)
+    })
+}
+
+/// Re-computes the priority of the open needs (of schools in `units`, or
+/// all): after a rule or a lockdown flag changed. Returns how many changed.
+pub fn rescore_open(conn: &mut DbConn, units: Option<&[String]>) -> Result<usize, ApiError> {
+    let mut scorer = Scorer::load(conn, chrono::Utc::now().date_naive())?;
+    let rows: Vec<(NeedRow, Option<StudentRow>)> = with_conn!(conn, |c| {
+        let mut query = needs::table
+            .left_join(students::table)
+            .filter(needs::status.eq_any(open_statuses()))
+            .select((NeedRow::as_select(), students::all_columns.nullable()))
+            .into_boxed();
+        if let Some(units) = units {
+            query = query.filter(needs::admin_unit_code.eq_any(units));
+        }
+        query.load(c)
+    })?;
+    let mut changed = 0;
+    for (need, student) in rows {
+        let lockdown = scorer.in_lockdown(conn, &need.admin_unit_code)?;
+        let (priority, reasons) = scorer.score(&Facts {
+            lockdown,
+            student: student.as_ref(),
+        });
+        let reasons = json!(reasons).to_string();
+        if priority != need.priority || reasons != need.priority_reasons {
+            with_conn!(conn, |c| diesel::update(needs::table.find(need.id))
+                .set((
+                    needs::priority.eq(priority),
+                    needs::priority_reasons.eq(&reasons)
+                ))
+                .execute(c))?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// Counts by kind × status × school level, in one grouped query.
+pub fn summary(
+    conn: &mut DbConn,
+    units: Option<&[String]>,
+    school: Option<i64>,
+) -> Result<Vec<SummaryCell>, ApiError> {
+    use diesel::dsl::count_star;
+    let cells = with_conn!(conn, |c| {
+        let mut query = needs::table
+            .group_by((needs::kind, needs::status, needs::school_level))
+            .select((
+                needs::kind,
+                needs::status,
+                needs::school_level,
+                count_star(),
+            ))
+            .order((needs::kind, needs::status, needs::school_level))
+            .into_boxed();
+        if let Some(units) = units {
+            query = query.filter(needs::admin_unit_code.eq_any(units));
+        }
+        if let Some(school) = school {
+            query = query.filter(needs::school_id.eq(school));
+        }
+        query.load::<SummaryCell>(c)
+    })?;
+    Ok(cells)
+}
+
+/// The schools of a generate target, checked against the caller's scope.
+pub fn target_schools(
+    conn: &mut DbConn,
+    scope: &StudentScope,
+    target: &GenerateRequest,
+) -> Result<Vec<SchoolRow>, ApiError> {
+    match (target.school_id, &target.admin_unit_code) {
+        (Some(id), None) => {
+            let school = crate::schools::queries::find(conn, id)?;
+            if scope.allows(&school) {
+                Ok(vec![school])
+            } else {
+                Err(ApiError::not_found(format!("school {id} not found")))
+            }
+        }
+        (None, Some(code)) => {
+            crate::admin_units::queries::ancestry(conn, code)?;
+            let hidden = || ApiError::not_found(format!("admin unit {code} not found"));
+            match scope {
+                StudentScope::All => {}
+                StudentScope::Units(units) if units.contains(code) => {}
+                _ => return Err(hidden()),
+            }
+            let units = crate::admin_units::queries::subtree_codes(conn, code)?;
+            let rows: Vec<SchoolRow> = with_conn!(conn, |c| schools::table
+                .filter(schools::admin_unit_code.eq_any(&units))
+                .select(SchoolRow::as_select())
+                .load(c))?;
+            Ok(rows)
+        }
+        _ => Err(ApiError::invalid_field(
+            "school_id",
+            "exclusive",
+            "send either school_id or admin_unit_code",
+        )),
+    }
+}
