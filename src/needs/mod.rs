@@ -358,6 +358,94 @@ pub async fn need_summary(
     Ok(web::Json(summary))
 }
 
+/// Export the needs in the caller's scope as CSV (same filters and order as
+/// the list). Student needs carry the student id, never the name.
+#[utoipa::path(
+    tag = "needs",
+    security(("bearer" = [])),
+    params(NeedFilter),
+    responses((status = 200, description = "CSV, UTF-8", body = String, content_type = "text/csv"))
+)]
+#[get("/needs/export")]
+pub async fn export_needs(
+    state: web::Data<AppState>,
+    principal: Principal,
+    filter: web::Query<NeedFilter>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(STUDENT_ROLES)?;
+    let filter = filter.into_inner();
+    let csv = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            let units = match &filter.admin_unit {
+                Some(code) => {
+                    crate::admin_units::queries::ancestry(conn, code)?;
+                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
+                }
+                None => None,
+            };
+            let fail = |e: csv::Error| ApiError::internal(format!("cannot write CSV: {e}"));
+            let mut out = csv::Writer::from_writer(Vec::new());
+            out.write_record([
+                "id",
+                "kind",
+                "status",
+                "priority",
+                "reasons",
+                "school_id",
+                "admin_unit_code",
+                "school_level",
+                "student_id",
+                "quantity",
+                "reported_by",
+                "created_at",
+            ])
+            .map_err(fail)?;
+            let mut page = crate::http::pagination::PageRequest {
+                limit: 5_000,
+                after: None,
+            };
+            loop {
+                let chunk = queries::list(conn, &scope, &filter, units.as_deref(), &page)?;
+                for need in &chunk.items {
+                    let reasons: Vec<&str> = need
+                        .priority_reasons
+                        .iter()
+                        .map(|r| r.rule.as_str())
+                        .collect();
+                    out.write_record([
+                        need.id.to_string(),
+                        need.kind.to_string(),
+                        need.status.to_string(),
+                        need.priority.to_string(),
+                        reasons.join(";"),
+                        need.school_id.to_string(),
+                        need.admin_unit_code.clone(),
+                        need.school_level.to_string(),
+                        need.student_id.map(|id| id.to_string()).unwrap_or_default(),
+                        need.quantity.to_string(),
+                        need.reported_by.clone(),
+                        need.created_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    ])
+                    .map_err(fail)?;
+                }
+                page.after = chunk.items.last().map(|n| (n.priority, n.id));
+                if chunk.next_cursor.is_none() {
+                    break;
+                }
+            }
+            out.into_inner()
+                .map_err(|e| ApiError::internal(format!("cannot finish CSV: {e}")))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"needs.csv\""))
+        .body(csv))
+}
+
 /// The priority rule set: points per reason.
 #[utoipa::path(
     tag = "needs",
@@ -499,6 +587,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(generate_needs)
         .service(bulk_transition)
         .service(need_summary)
+        .service(export_needs)
         .service(report_need)
         .service(list_needs)
         .service(get_need)

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::model::NeedKind;
 use crate::db::schema::{admin_unit_flags, priority_rules};
 use crate::db::{with_conn, DbConn};
 use crate::error::ApiError;
@@ -37,6 +38,9 @@ pub struct PriorityRule {
 
 /// What the score is computed from.
 pub struct Facts<'a> {
+    /// Device rules count for device needs, connection rules for
+    /// connectivity and data-package needs; the others for every need.
+    pub kind: NeedKind,
     /// The school lies in a unit flagged as a lockdown area today.
     pub lockdown: bool,
     /// The student, for student needs.
@@ -103,16 +107,19 @@ impl Scorer {
                 HouseholdStatus::NearPoor => applies.push("household_near_poor"),
                 HouseholdStatus::Other => {}
             }
-            match student.device_status {
-                DeviceStatus::NoDevice => applies.push("no_device"),
-                DeviceStatus::Shared => applies.push("shared_device"),
-                DeviceStatus::Inadequate => applies.push("inadequate_device"),
-                DeviceStatus::Adequate => {}
-            }
-            match student.connectivity_status {
-                ConnectivityStatus::NoConnection => applies.push("no_connection"),
-                ConnectivityStatus::MobileWeak => applies.push("weak_connection"),
-                _ => {}
+            if facts.kind == NeedKind::Device {
+                match student.device_status {
+                    DeviceStatus::NoDevice => applies.push("no_device"),
+                    DeviceStatus::Shared => applies.push("shared_device"),
+                    DeviceStatus::Inadequate => applies.push("inadequate_device"),
+                    DeviceStatus::Adequate => {}
+                }
+            } else {
+                match student.connectivity_status {
+                    ConnectivityStatus::NoConnection => applies.push("no_connection"),
+                    ConnectivityStatus::MobileWeak => applies.push("weak_connection"),
+                    _ => {}
+                }
             }
             if matches!(student.grade, 9 | 12) {
                 applies.push("exam_grade");

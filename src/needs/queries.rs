@@ -112,6 +112,7 @@ pub fn report(
         let mut scorer = Scorer::load(conn, chrono::Utc::now().date_naive())?;
         let lockdown = scorer.in_lockdown(conn, &school.admin_unit_code)?;
         let (priority, reasons) = scorer.score(&Facts {
+            kind: input.kind,
             lockdown,
             student: student.as_ref(),
         });
@@ -361,7 +362,11 @@ pub fn generate(
             let mut values = Vec::with_capacity(chunk.len());
             for (school, student, kind) in chunk {
                 let lockdown = scorer.in_lockdown(conn, &school.admin_unit_code)?;
-                let (priority, reasons) = scorer.score(&Facts { lockdown, student: Some(student) });
+                let (priority, reasons) = scorer.score(&Facts {
+                    kind: *kind,
+                    lockdown,
+                    student: Some(student),
+                });
                 values.push((
                     needs::kind.eq(*kind),
                     needs::student_id.eq(Some(student.id)),
@@ -443,6 +448,7 @@ pub fn rescore_open(conn: &mut DbConn, units: Option<&[String]>) -> Result<usize
     for (need, student) in rows {
         let lockdown = scorer.in_lockdown(conn, &need.admin_unit_code)?;
         let (priority, reasons) = scorer.score(&Facts {
+            kind: need.kind,
             lockdown,
             student: student.as_ref(),
         });

@@ -90,10 +90,14 @@ async fn a_need_is_reported_scored_and_moved_through_its_workflow() {
     let need = reply.ok(201);
     assert_eq!(need["status"], "reported");
     assert_eq!(need["admin_unit_code"], "04831");
-    assert_eq!(need["priority"], 30 + 25 + 20);
+    assert_eq!(
+        need["priority"],
+        30 + 25,
+        "connection rules do not count for a device need"
+    );
     assert_eq!(
         column(&json!({"items": need["priority_reasons"]}), "rule"),
-        vec!["household_poor", "no_device", "no_connection"]
+        vec!["household_poor", "no_device"]
     );
     let id = need["id"].as_i64().unwrap();
 
@@ -704,4 +708,35 @@ async fn officers_verify_in_bulk_and_the_summary_adds_up() {
     );
     let donor = app.user_token("donor.x", "donor", json!({})).await;
     app.get("/api/v1/needs/summary", &donor).await.problem(403);
+
+    // The officer's CSV holds their three needs, highest priority first, no names.
+    let csv = app
+        .request(
+            actix_web::http::Method::GET,
+            "/api/v1/needs/export",
+            Some(&officer),
+            None,
+            vec![],
+        )
+        .await;
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let text = String::from_utf8(csv.body).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[0].starts_with("id,kind,status,priority,reasons"));
+    assert!(lines[1].contains(",55,household_poor;no_device,"), "{text}");
+    assert!(
+        lines[2].contains(",50,household_poor;no_connection,"),
+        "{text}"
+    );
+    assert!(!text.contains("Nguyễn"));
+    app.request(
+        actix_web::http::Method::GET,
+        "/api/v1/needs/export",
+        Some(&donor),
+        None,
+        vec![],
+    )
+    .await
+    .problem(403);
 }
