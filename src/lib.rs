@@ -11,6 +11,7 @@ pub mod admin_units;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod coverage;
 pub mod db;
 pub mod error;
 pub mod health;

@@ -7,7 +7,7 @@ use songmay::config::Config;
 use songmay::db::Db;
 use songmay::startup::{prepare_database, Application};
 
-const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units FILE | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID]]
+const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units FILE | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID]]
 settings come from the environment; see README.md";
 
 fn main() -> ExitCode {
@@ -99,17 +99,16 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
     use songmay::auth::Role;
     let config = config()?;
     let role: Role = role.parse()?;
-    let (admin_unit_code, school_id) = match (role, scope) {
-        (Role::DistrictOfficer, Some(code)) => (Some(code.to_owned()), None),
-        (Role::SchoolStaff, Some(id)) => (
-            None,
-            Some(
-                id.parse::<i64>()
-                    .map_err(|_| "SCHOOL_ID must be a number")?,
-            ),
-        ),
+    let number = |text: &str| {
+        text.parse::<i64>()
+            .map_err(|_| format!("{text} is not a number"))
+    };
+    let (admin_unit_code, school_id, operator_id) = match (role, scope) {
+        (Role::DistrictOfficer, Some(code)) => (Some(code.to_owned()), None, None),
+        (Role::SchoolStaff, Some(id)) => (None, Some(number(id)?), None),
+        (Role::Telecom, Some(id)) => (None, None, Some(number(id)?)),
         (_, Some(_)) => return Err(format!("the role {role} takes no scope")),
-        (_, None) => (None, None),
+        (_, None) => (None, None, None),
     };
     // The password comes from the environment so it stays out of shell history.
     let (password, generated) = match std::env::var("SONGMAY_NEW_USER_PASSWORD") {
@@ -122,6 +121,7 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
         role,
         admin_unit_code,
         school_id,
+        operator_id,
     };
     validator::Validate::validate(&input).map_err(|e| describe_api_error(e.into()))?;
     let db = open_prepared_db(&config)?;

@@ -53,7 +53,8 @@ fn routes(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
                 .configure(crate::schools::configure)
                 .configure(crate::students::configure)
                 .configure(crate::sync::configure)
-                .configure(crate::needs::configure),
+                .configure(crate::needs::configure)
+                .configure(crate::coverage::configure),
         );
     }
 }

@@ -21,6 +21,7 @@ pub struct UserRow {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub operator_id: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -31,6 +32,7 @@ pub struct NewUserRow {
     pub role: Role,
     pub admin_unit_code: Option<String>,
     pub school_id: Option<i64>,
+    pub operator_id: Option<i64>,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -48,6 +50,8 @@ pub struct User {
     pub admin_unit_code: Option<String>,
     /// The school a school staff member works at.
     pub school_id: Option<i64>,
+    /// The telecom operator a `telecom` user works for.
+    pub operator_id: Option<i64>,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -61,6 +65,7 @@ impl From<UserRow> for User {
             role: row.role,
             admin_unit_code: row.admin_unit_code,
             school_id: row.school_id,
+            operator_id: row.operator_id,
             disabled: row.disabled,
             created_at: crate::db::to_utc(row.created_at),
             updated_at: crate::db::to_utc(row.updated_at),
@@ -82,7 +87,7 @@ fn username_chars(username: &str) -> Result<(), ValidationError> {
 }
 
 /// A new user. District officers need `admin_unit_code`, school staff
-/// `school_id`; other roles take neither.
+/// `school_id`, telecom users `operator_id`; other roles take none.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "officer.dabac", "password": "a long passphrase", "role": "district_officer", "admin_unit_code": "150"}))]
@@ -97,6 +102,7 @@ pub struct CreateUser {
     pub role: Role,
     pub admin_unit_code: Option<String>,
     pub school_id: Option<i64>,
+    pub operator_id: Option<i64>,
 }
 
 /// Changes to a user; send only what changes.

@@ -42,7 +42,12 @@ pub fn authenticate(
 
 fn user_principal(row: UserRow) -> Principal {
     Principal {
-        scope: Scope::for_role(row.role, row.admin_unit_code, row.school_id),
+        scope: Scope::for_role(
+            row.role,
+            row.admin_unit_code,
+            row.school_id,
+            row.operator_id,
+        ),
         role: row.role,
         account: Account::User {
             id: row.id,
@@ -53,7 +58,7 @@ fn user_principal(row: UserRow) -> Principal {
 
 fn client_principal(row: ClientRow) -> Principal {
     Principal {
-        scope: Scope::for_role(row.role, None, None),
+        scope: Scope::for_role(row.role, None, None, None),
         role: row.role,
         account: Account::Client {
             id: row.id,
@@ -170,6 +175,28 @@ fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiErro
             "only school staff are scoped to a school",
         )),
     }
+    match (input.role, input.operator_id) {
+        (Role::Telecom, None) => errors.push(FieldError::new(
+            "operator_id",
+            "required",
+            "a telecom user needs the operator they work for",
+        )),
+        (Role::Telecom, Some(id)) => {
+            if crate::coverage::queries::find_operator(conn, id).is_err() {
+                errors.push(FieldError::new(
+                    "operator_id",
+                    "unknown",
+                    format!("no operator has id {id}"),
+                ));
+            }
+        }
+        (_, None) => {}
+        (_, Some(_)) => errors.push(FieldError::new(
+            "operator_id",
+            "not_allowed",
+            "only telecom users work for an operator",
+        )),
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -194,6 +221,7 @@ pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<
             role: input.role,
             admin_unit_code: input.admin_unit_code,
             school_id: input.school_id,
+            operator_id: input.operator_id,
             disabled: false,
             created_at: now,
             updated_at: now,
@@ -213,6 +241,7 @@ pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<
                 "role": row.role,
                 "admin_unit_code": row.admin_unit_code,
                 "school_id": row.school_id,
+                "operator_id": row.operator_id,
             }),
         )?;
         Ok(row)
@@ -433,6 +462,7 @@ pub fn ensure_bootstrap_admin(
         role: Role::Admin,
         admin_unit_code: None,
         school_id: None,
+        operator_id: None,
     };
     validator::Validate::validate(&input)?;
     create_user(conn, "system", input)?;

@@ -40,6 +40,8 @@ pub enum Scope {
     AdminUnit { admin_unit_code: String },
     /// One school (school staff).
     School { school_id: i64 },
+    /// One telecom operator's coverage gaps (telecom users).
+    Operator { operator_id: i64 },
     /// Only records linked to the account itself (warehouses, pledges, operators).
     OwnRecords,
 }
@@ -50,18 +52,25 @@ impl Scope {
         match self {
             Scope::AdminUnit { admin_unit_code } => Some(format!("admin_unit:{admin_unit_code}")),
             Scope::School { school_id } => Some(format!("school:{school_id}")),
+            Scope::Operator { operator_id } => Some(format!("operator:{operator_id}")),
             Scope::Everywhere | Scope::OwnRecords => None,
         }
     }
 
     /// The scope an account with `role` and these links has.
-    pub fn for_role(role: Role, admin_unit_code: Option<String>, school_id: Option<i64>) -> Self {
-        match (role, admin_unit_code, school_id) {
-            (Role::DistrictOfficer, Some(admin_unit_code), _) => {
+    pub fn for_role(
+        role: Role,
+        admin_unit_code: Option<String>,
+        school_id: Option<i64>,
+        operator_id: Option<i64>,
+    ) -> Self {
+        match (role, admin_unit_code, school_id, operator_id) {
+            (Role::DistrictOfficer, Some(admin_unit_code), _, _) => {
                 Scope::AdminUnit { admin_unit_code }
             }
-            (Role::SchoolStaff, _, Some(school_id)) => Scope::School { school_id },
-            (Role::Admin | Role::StatsReader | Role::SyncClient, _, _) => Scope::Everywhere,
+            (Role::SchoolStaff, _, Some(school_id), _) => Scope::School { school_id },
+            (Role::Telecom, _, _, Some(operator_id)) => Scope::Operator { operator_id },
+            (Role::Admin | Role::StatsReader | Role::SyncClient, _, _, _) => Scope::Everywhere,
             _ => Scope::OwnRecords,
         }
     }
@@ -125,7 +134,7 @@ impl Principal {
                     Err(hidden())
                 }
             }
-            Scope::School { .. } | Scope::OwnRecords => Err(hidden()),
+            Scope::School { .. } | Scope::Operator { .. } | Scope::OwnRecords => Err(hidden()),
         }
     }
 }

@@ -24,6 +24,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        operator_id -> Nullable<BigInt>,
     }
 }
 
@@ -165,6 +166,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    operators (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    coverage_gaps (id) {
+        id -> BigInt,
+        admin_unit_code -> Text,
+        place_name -> Text,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        school_ids -> Text,
+        students_affected -> Integer,
+        operator_id -> Nullable<BigInt>,
+        status -> Text,
+        planned_for -> Nullable<Date>,
+        started_on -> Nullable<Date>,
+        covered_on -> Nullable<Date>,
+        confirmed_by -> Nullable<Text>,
+        note -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
 diesel::joinable!(needs -> schools (school_id));
 diesel::joinable!(needs -> students (student_id));
@@ -185,4 +217,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     priority_rules,
     needs,
     need_events,
+    operators,
+    coverage_gaps,
 );

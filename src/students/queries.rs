@@ -38,7 +38,9 @@ impl StudentScope {
                     .collect(),
             )),
             Scope::School { school_id } => Ok(StudentScope::School(*school_id)),
-            Scope::OwnRecords => Err(ApiError::forbidden("this role has no access to students")),
+            Scope::Operator { .. } | Scope::OwnRecords => {
+                Err(ApiError::forbidden("this role has no access to students"))
+            }
         }
     }
 

@@ -5,6 +5,7 @@ mod accounts;
 mod admin_units;
 mod audit;
 mod auth;
+mod coverage;
 mod errors;
 mod first_start;
 mod health;

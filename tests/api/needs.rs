@@ -294,7 +294,7 @@ async fn needs_stay_inside_the_callers_scope() {
     .await
     .problem(404);
 
-    for role in ["donor", "telecom"] {
+    for role in ["donor", "warehouse_officer"] {
         let token = app.user_token(&format!("u.{role}"), role, json!({})).await;
         app.get("/api/v1/needs", &token).await.problem(403);
         app.post(

@@ -107,7 +107,7 @@ async fn each_role_sees_only_its_scope() {
         .await
         .ok(200);
 
-    for role in ["donor", "telecom", "warehouse_officer", "stats_reader"] {
+    for role in ["donor", "warehouse_officer", "stats_reader"] {
         let token = app.user_token(&format!("u.{role}"), role, json!({})).await;
         app.get("/api/v1/students", &token).await.problem(403);
         app.get(&format!("/api/v1/students/{own}"), &token)
