@@ -13,7 +13,8 @@
 //! PostgreSQL), BENCH_BACKENDS (sqlite,postgres), BENCH_CONCURRENCY (1:
 //! batches in flight at once).
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -24,12 +25,7 @@ use serde_json::{json, Value};
 use songmay::db::schema::{schools, students};
 use songmay::db::{with_conn, DatabaseLocation, Db};
 
-const SECRET: &str = "benchmark-only-secret-0123456789abcdefghijkl";
-const ADMIN_PASSWORD: &str = "benchmark admin password";
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
+use common::{env_or, post, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
 
 struct School {
     code: String,
@@ -129,80 +125,6 @@ fn five_percent_changed(roster: &[Value]) -> Vec<Value> {
             s
         })
         .collect()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(database_url: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_songmay"))
-            .env("DATABASE_URL", database_url)
-            .env("SONGMAY_BIND", format!("127.0.0.1:{port}"))
-            .env("SONGMAY_JWT_SECRET", SECRET)
-            .env("SONGMAY_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("SONGMAY_MAX_UPLOAD_BYTES", "67108864")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the server");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..300 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the server did not start");
-    }
-
-    /// Peak resident memory so far, in MiB (VmHWM).
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    }
-}
-
-async fn post(client: &awc::Client, url: &str, token: Option<&str>, body: Vec<u8>) -> Value {
-    let mut request = client
-        .post(url)
-        .insert_header(("Content-Type", "application/json"));
-    if let Some(token) = token {
-        request = request.insert_header(("Authorization", format!("Bearer {token}")));
-    }
-    let mut response = request.send_body(body).await.expect("request");
-    let status = response.status();
-    let bytes = response.body().limit(64 << 20).await.expect("body");
-    assert!(
-        status.is_success(),
-        "{url}: {status} {}",
-        String::from_utf8_lossy(&bytes)
-    );
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
 struct HttpFigures {
@@ -310,26 +232,6 @@ fn sync_over_http(
     })
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = students, treat_none_as_default_value = false)]
-struct StudentInsert {
-    external_id: String,
-    school_id: i64,
-    grade: i32,
-    full_name: String,
-    birth_date: NaiveDate,
-    gender: String,
-    household_status: String,
-    device_status: String,
-    connectivity_status: String,
-    active: bool,
-    deleted: bool,
-    last_seen_run: Option<String>,
-    version: i64,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
 /// Loads the roster straight into a fresh, migrated database; rows/s.
 fn direct_load(database_url: &str, schools_list: &[School], roster: &[Value]) -> f64 {
     let config = songmay::config::Config::from_lookup(|name| match name {
@@ -407,48 +309,6 @@ fn direct_load(database_url: &str, schools_list: &[School], roster: &[Value]) ->
         }
     }
     roster.len() as f64 / started.elapsed().as_secs_f64()
-}
-
-/// A fresh PostgreSQL database on the server at `server_url`, dropped after use.
-struct PgDatabase {
-    server_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    fn create(server_url: &str, name: &str) -> Option<Self> {
-        let mut admin = diesel::PgConnection::establish(server_url).ok()?;
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .ok()?;
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .ok()?;
-        Some(Self {
-            server_url: server_url.to_owned(),
-            name: name.to_owned(),
-        })
-    }
-
-    fn url(&self) -> String {
-        let base = self
-            .server_url
-            .rsplit_once('/')
-            .map_or(self.server_url.as_str(), |(b, _)| b);
-        format!("{base}/{}", self.name)
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = diesel::PgConnection::establish(&self.server_url) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut admin);
-        }
-    }
 }
 
 fn report(backend: &str, http: &HttpFigures, direct: f64, rows: usize) {

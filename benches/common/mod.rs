@@ -1,0 +1,154 @@
+//! What the benchmarks share: the release server as a child process, fresh
+//! PostgreSQL databases, a JSON POST, and the students table's row type.
+#![allow(dead_code)] // each benchmark uses its own subset
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde_json::Value;
+use songmay::db::schema::students;
+
+pub const SECRET: &str = "benchmark-only-secret-0123456789abcdefghijkl";
+pub const ADMIN_PASSWORD: &str = "benchmark admin password";
+
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn start(database_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_songmay"))
+            .env("DATABASE_URL", database_url)
+            .env("SONGMAY_BIND", format!("127.0.0.1:{port}"))
+            .env("SONGMAY_JWT_SECRET", SECRET)
+            .env("SONGMAY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("SONGMAY_MAX_UPLOAD_BYTES", "67108864")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not start");
+    }
+
+    /// Peak resident memory so far, in MiB (VmHWM).
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+}
+
+pub async fn post(client: &awc::Client, url: &str, token: Option<&str>, body: Vec<u8>) -> Value {
+    let mut request = client
+        .post(url)
+        .insert_header(("Content-Type", "application/json"));
+    if let Some(token) = token {
+        request = request.insert_header(("Authorization", format!("Bearer {token}")));
+    }
+    let mut response = request.send_body(body).await.expect("request");
+    let status = response.status();
+    let bytes = response.body().limit(64 << 20).await.expect("body");
+    assert!(
+        status.is_success(),
+        "{url}: {status} {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = students, treat_none_as_default_value = false)]
+pub struct StudentInsert {
+    pub external_id: String,
+    pub school_id: i64,
+    pub grade: i32,
+    pub full_name: String,
+    pub birth_date: NaiveDate,
+    pub gender: String,
+    pub household_status: String,
+    pub device_status: String,
+    pub connectivity_status: String,
+    pub active: bool,
+    pub deleted: bool,
+    pub last_seen_run: Option<String>,
+    pub version: i64,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// A fresh PostgreSQL database on the server at `server_url`, dropped after use.
+pub struct PgDatabase {
+    server_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub fn create(server_url: &str, name: &str) -> Option<Self> {
+        let mut admin = diesel::PgConnection::establish(server_url).ok()?;
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .ok()?;
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .ok()?;
+        Some(Self {
+            server_url: server_url.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    pub fn url(&self) -> String {
+        let base = self
+            .server_url
+            .rsplit_once('/')
+            .map_or(self.server_url.as_str(), |(b, _)| b);
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = diesel::PgConnection::establish(&self.server_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
+}
