@@ -89,6 +89,19 @@ pub fn subtree_codes(conn: &mut DbConn, root: &str) -> Result<Vec<String>, ApiEr
     Ok(all)
 }
 
+/// For a `?admin_unit=` filter: the codes of that unit's subtree (404 for
+/// an unknown code), or `None` when no filter was given.
+pub fn subtree_filter(
+    conn: &mut DbConn,
+    code: Option<&str>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(code) = code else { return Ok(None) };
+    if find(conn, code)?.is_none() {
+        return Err(ApiError::not_found(format!("admin unit {code} not found")));
+    }
+    subtree_codes(conn, code).map(Some)
+}
+
 pub fn children_count(conn: &mut DbConn, code: &str) -> Result<i64, ApiError> {
     let count = with_conn!(conn, |c| admin_units::table
         .filter(admin_units::parent_code.eq(code))

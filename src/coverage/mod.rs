@@ -117,13 +117,8 @@ pub async fn list_gaps(
         .db
         .run(move |conn| {
             let scope = GapScope::of(conn, &principal)?;
-            let units = match &filter.admin_unit {
-                Some(code) => {
-                    crate::admin_units::queries::ancestry(conn, code)?;
-                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
-                }
-                None => None,
-            };
+            let units =
+                crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
             queries::list(conn, &scope, &filter, units.as_deref(), &page)
         })
         .await?;

@@ -82,13 +82,8 @@ pub async fn list_needs(
         .db
         .run(move |conn| {
             let scope = StudentScope::of(conn, &principal)?;
-            let units = match &filter.admin_unit {
-                Some(code) => {
-                    crate::admin_units::queries::ancestry(conn, code)?;
-                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
-                }
-                None => None,
-            };
+            let units =
+                crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
             queries::list(conn, &scope, &filter, units.as_deref(), &page)
         })
         .await?;
@@ -336,13 +331,7 @@ pub async fn need_summary(
                 },
                 (None, _) => None,
             };
-            let units = match &root {
-                Some(code) => {
-                    crate::admin_units::queries::ancestry(conn, code)?;
-                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
-                }
-                None => None,
-            };
+            let units = crate::admin_units::queries::subtree_filter(conn, root.as_deref())?;
             let school = match scope {
                 StudentScope::School(id) => Some(id),
                 _ => None,
@@ -378,13 +367,8 @@ pub async fn export_needs(
         .db
         .run(move |conn| {
             let scope = StudentScope::of(conn, &principal)?;
-            let units = match &filter.admin_unit {
-                Some(code) => {
-                    crate::admin_units::queries::ancestry(conn, code)?;
-                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
-                }
-                None => None,
-            };
+            let units =
+                crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
             let fail = |e: csv::Error| ApiError::internal(format!("cannot write CSV: {e}"));
             let mut out = csv::Writer::from_writer(Vec::new());
             out.write_record([

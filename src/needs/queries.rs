@@ -444,7 +444,10 @@ pub fn rescore_open(conn: &mut DbConn, units: Option<&[String]>) -> Result<usize
         }
         query.load(c)
     })?;
-    let mut changed = 0;
+    // Needs that end up with the same score and reasons are updated together:
+    // a rule change touches many needs but yields few distinct outcomes.
+    let mut outcomes: std::collections::HashMap<(i32, String), Vec<i64>> =
+        std::collections::HashMap::new();
     for (need, student) in rows {
         let lockdown = scorer.in_lockdown(conn, &need.admin_unit_code)?;
         let (priority, reasons) = scorer.score(&Facts {
@@ -454,13 +457,24 @@ pub fn rescore_open(conn: &mut DbConn, units: Option<&[String]>) -> Result<usize
         });
         let reasons = json!(reasons).to_string();
         if priority != need.priority || reasons != need.priority_reasons {
-            with_conn!(conn, |c| diesel::update(needs::table.find(need.id))
-                .set((
-                    needs::priority.eq(priority),
-                    needs::priority_reasons.eq(&reasons)
-                ))
-                .execute(c))?;
-            changed += 1;
+            outcomes
+                .entry((priority, reasons))
+                .or_default()
+                .push(need.id);
+        }
+    }
+    let mut changed = 0;
+    for ((priority, reasons), ids) in outcomes {
+        changed += ids.len();
+        for chunk in ids.chunks(CHUNK) {
+            with_conn!(conn, |c| diesel::update(
+                needs::table.filter(needs::id.eq_any(chunk))
+            )
+            .set((
+                needs::priority.eq(priority),
+                needs::priority_reasons.eq(&reasons)
+            ))
+            .execute(c))?;
         }
     }
     Ok(changed)

@@ -86,13 +86,8 @@ pub async fn list_schools(
     let schools = state
         .db
         .run(move |conn| {
-            let units = match &filter.admin_unit {
-                Some(code) => {
-                    crate::admin_units::queries::ancestry(conn, code)?;
-                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
-                }
-                None => None,
-            };
+            let units =
+                crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
             queries::list(conn, &filter, units.as_deref(), &page)
         })
         .await?;

@@ -33,21 +33,6 @@ pub struct ImportOptions {
     pub atomic: Option<bool>,
 }
 
-fn subtree(
-    conn: &mut crate::db::DbConn,
-    code: Option<&str>,
-) -> Result<Option<Vec<String>>, ApiError> {
-    match code {
-        Some(code) => {
-            crate::admin_units::queries::ancestry(conn, code)?;
-            Ok(Some(crate::admin_units::queries::subtree_codes(
-                conn, code,
-            )?))
-        }
-        None => Ok(None),
-    }
-}
-
 /// List the students the caller may see (admin; district officer: their
 /// subtree; school staff: their school).
 #[utoipa::path(
@@ -70,7 +55,8 @@ pub async fn list_students(
         .db
         .run(move |conn| {
             let scope = StudentScope::of(conn, &principal)?;
-            let units = subtree(conn, filter.admin_unit.as_deref())?;
+            let units =
+                crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
             queries::list(conn, &scope, &filter, units.as_deref(), &page)
         })
         .await?;
@@ -250,7 +236,8 @@ pub async fn export_students(
         .db
         .run(move |conn| {
             let scope = StudentScope::of(conn, &principal)?;
-            let units = subtree(conn, filter.admin_unit.as_deref())?;
+            let units =
+                crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
             let mut out = csv::Writer::from_writer(Vec::new());
             csv_format::header_line(&mut out)?;
             let mut page = PageRequest {
