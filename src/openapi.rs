@@ -27,6 +27,7 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         (name = "sync", description = "Batch sync and change feed for the education data system"),
         (name = "needs", description = "Needs: who lacks a device or a connection, their workflow and priority"),
         (name = "coverage", description = "Telecom operators and places without mobile internet"),
+        (name = "donations", description = "Donors, campaigns, pledges, receipts and the money"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(schemas(Problem, FieldError)),

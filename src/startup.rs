@@ -54,7 +54,12 @@ fn routes(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
                 .configure(crate::students::configure)
                 .configure(crate::sync::configure)
                 .configure(crate::needs::configure)
-                .configure(crate::coverage::configure),
+                .configure(crate::coverage::configure)
+                .configure(crate::donors::configure)
+                .configure(crate::campaigns::configure)
+                .configure(crate::pledges::configure)
+                .configure(crate::receipts::configure)
+                .configure(crate::funds::configure),
         );
     }
 }

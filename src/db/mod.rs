@@ -232,8 +232,25 @@ impl Db {
     }
 }
 
-/// The advisory lock key that orders change-feed appends on PostgreSQL.
-const CHANGE_FEED_LOCK: i64 = 0x0073_6f6e_676d_6179;
+/// Transaction-scoped locks for writes that must not interleave: held until
+/// commit on PostgreSQL; SQLite already runs one write transaction at a time.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteLock {
+    /// Appending to the student change feed (numbers in commit order).
+    ChangeFeed,
+    /// Spending a campaign's money (no two purchases overspend together).
+    CampaignFund(i64),
+}
+
+impl WriteLock {
+    fn key(self) -> i64 {
+        const NAMESPACE: i64 = 0x0073_6f6e_0000_0000;
+        match self {
+            WriteLock::ChangeFeed => NAMESPACE,
+            WriteLock::CampaignFund(campaign) => NAMESPACE + 1 + campaign,
+        }
+    }
+}
 
 impl DbConn {
     /// Call inside a write transaction right before appending to a change
@@ -243,9 +260,14 @@ impl DbConn {
     /// after the rows became visible) serialises the appends; SQLite already
     /// serialises every write transaction (`BEGIN IMMEDIATE`).
     pub fn lock_change_feed(&mut self) -> Result<(), ApiError> {
+        self.lock(WriteLock::ChangeFeed)
+    }
+
+    /// Takes `lock` until the end of the current transaction.
+    pub fn lock(&mut self, lock: WriteLock) -> Result<(), ApiError> {
         if let DbConn::Postgres(conn) = self {
             use diesel::RunQueryDsl;
-            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHANGE_FEED_LOCK})"))
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({})", lock.key()))
                 .execute(&mut **conn)?;
         }
         Ok(())

@@ -197,7 +197,141 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    donors (id) {
+        id -> BigInt,
+        kind -> Text,
+        name -> Text,
+        inside_province -> Bool,
+        tax_code -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        address -> Nullable<Text>,
+        anonymous_publicly -> Bool,
+        user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> BigInt,
+        name -> Text,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        status -> Text,
+        targets -> Text,
+        priority_admin_units -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pledges (id) {
+        id -> BigInt,
+        donor_id -> BigInt,
+        campaign_id -> BigInt,
+        kind -> Text,
+        amount_vnd -> Nullable<BigInt>,
+        quantity -> Nullable<Integer>,
+        device_type -> Nullable<Text>,
+        device_condition -> Nullable<Text>,
+        model -> Nullable<Text>,
+        operator_name -> Nullable<Text>,
+        data_gb_per_month -> Nullable<Integer>,
+        months -> Nullable<Integer>,
+        product -> Nullable<Text>,
+        earmark_admin_unit -> Nullable<Text>,
+        earmark_school_id -> Nullable<BigInt>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        received_amount_vnd -> BigInt,
+        received_quantity -> Integer,
+        confirmed_by -> Nullable<Text>,
+        created_by -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pledge_instalments (id) {
+        id -> BigInt,
+        pledge_id -> BigInt,
+        due_on -> Date,
+        amount_vnd -> BigInt,
+    }
+}
+
+diesel::table! {
+    suppliers (id) {
+        id -> BigInt,
+        name -> Text,
+        tax_code -> Nullable<Text>,
+        contact -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    purchases (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        supplier_id -> BigInt,
+        kind -> Text,
+        device_type -> Nullable<Text>,
+        description -> Nullable<Text>,
+        unit_price_vnd -> BigInt,
+        quantity -> Integer,
+        total_vnd -> BigInt,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    receipts (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        pledge_id -> Nullable<BigInt>,
+        donor_id -> Nullable<BigInt>,
+        purchase_id -> Nullable<BigInt>,
+        receipt_type -> Text,
+        kind -> Text,
+        amount_vnd -> Nullable<BigInt>,
+        quantity -> Nullable<Integer>,
+        device_type -> Nullable<Text>,
+        received_on -> Date,
+        received_by -> Text,
+        bank_reference -> Nullable<Text>,
+        reverses_id -> Nullable<BigInt>,
+        over_pledge -> Bool,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        entry_type -> Text,
+        debit_account -> Text,
+        credit_account -> Text,
+        amount_vnd -> BigInt,
+        receipt_id -> Nullable<BigInt>,
+        purchase_id -> Nullable<BigInt>,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
+diesel::joinable!(pledges -> donors (donor_id));
+diesel::joinable!(pledges -> campaigns (campaign_id));
+diesel::joinable!(pledge_instalments -> pledges (pledge_id));
 diesel::joinable!(needs -> schools (school_id));
 diesel::joinable!(needs -> students (student_id));
 diesel::joinable!(need_events -> needs (need_id));
@@ -219,4 +353,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     need_events,
     operators,
     coverage_gaps,
+    donors,
+    campaigns,
+    pledges,
+    pledge_instalments,
+    suppliers,
+    purchases,
+    receipts,
+    ledger_entries,
 );

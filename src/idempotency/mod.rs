@@ -24,6 +24,15 @@ pub struct IdempotencyKey {
 }
 
 impl IdempotencyKey {
+    /// For a JSON body already parsed: the fingerprint covers the value.
+    pub fn for_json(
+        req: &HttpRequest,
+        body: &impl serde::Serialize,
+    ) -> Result<Option<Self>, ApiError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ApiError::internal(e.to_string()))?;
+        Self::from_request(req, &bytes)
+    }
+
     /// Reads the header; `None` when absent. The fingerprint covers method,
     /// path, query and body, so reusing a key for another request is caught.
     pub fn from_request(req: &HttpRequest, body: &[u8]) -> Result<Option<Self>, ApiError> {
@@ -163,6 +172,14 @@ pub fn run_once(
 
 /// A 200 answer with a JSON body, ready to store.
 pub fn json_answer(value: &impl serde::Serialize) -> Result<StoredResponse, ApiError> {
+    json_answer_with(200, value)
+}
+
+/// An answer with this status and a JSON body, ready to store.
+pub fn json_answer_with(
+    status: u16,
+    value: &impl serde::Serialize,
+) -> Result<StoredResponse, ApiError> {
     let body = serde_json::to_string(value).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(StoredResponse { status: 200, body })
+    Ok(StoredResponse { status, body })
 }

@@ -1,0 +1,113 @@
+//! Campaigns: the open letter and later drives, with targets per kind and
+//! the admin units they favour. Pledges are accepted while a campaign is open.
+
+pub mod model;
+pub mod queries;
+
+use actix_web::{get, post, web, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+pub use model::*;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Create a campaign, as a draft (admin).
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    request_body = CreateCampaign,
+    responses((status = 201, description = "The campaign", body = Campaign))
+)]
+#[post("/campaigns")]
+pub async fn create_campaign(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<CreateCampaign>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let input = body.into_inner();
+    input.validate()?;
+    let row = state
+        .db
+        .run(move |conn| queries::create(conn, &principal.actor(), input))
+        .await?;
+    Ok(HttpResponse::Created().json(Campaign::from(row)))
+}
+
+/// Every campaign (every signed-in role).
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The campaigns", body = Vec<Campaign>))
+)]
+#[get("/campaigns")]
+pub async fn list_campaigns(
+    state: web::Data<AppState>,
+    _principal: Principal,
+) -> Result<web::Json<Vec<Campaign>>, ApiError> {
+    let rows = state.db.run(queries::list).await?;
+    Ok(web::Json(rows.into_iter().map(Campaign::from).collect()))
+}
+
+/// One campaign.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Campaign id")),
+    responses(
+        (status = 200, description = "The campaign", body = Campaign),
+        (status = 404, description = "No such campaign", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/campaigns/{id}")]
+pub async fn get_campaign(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Campaign>, ApiError> {
+    let id = id.into_inner();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| queries::find(conn, id))
+            .await?
+            .into(),
+    ))
+}
+
+/// Open or close a campaign (admin): `draft → open → closed`.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Campaign id")),
+    request_body = SetCampaignStatus,
+    responses(
+        (status = 200, description = "The campaign", body = Campaign),
+        (status = 409, description = "Not the next status", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/campaigns/{id}/status")]
+pub async fn set_campaign_status(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+    body: web::Json<SetCampaignStatus>,
+) -> Result<web::Json<Campaign>, ApiError> {
+    principal.require_admin()?;
+    let (id, to) = (id.into_inner(), body.into_inner().status);
+    let row = state
+        .db
+        .run(move |conn| queries::set_status(conn, &principal.actor(), id, to))
+        .await?;
+    Ok(web::Json(row.into()))
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_campaign)
+        .service(list_campaigns)
+        .service(get_campaign)
+        .service(set_campaign_status);
+}

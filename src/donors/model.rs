@@ -1,0 +1,100 @@
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::db::schema::donors;
+use crate::db::text_enum;
+
+text_enum! {
+    pub enum DonorKind {
+        /// An agency, business or association (with a tax code).
+        Organisation => "organisation",
+        Individual => "individual",
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = donors)]
+pub struct DonorRow {
+    pub id: i64,
+    pub kind: DonorKind,
+    pub name: String,
+    pub inside_province: bool,
+    pub tax_code: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+    pub anonymous_publicly: bool,
+    pub user_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A donor (nhà hảo tâm).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Donor {
+    pub id: i64,
+    pub kind: DonorKind,
+    #[schema(example = "Công ty Cổ phần Sông Đà")]
+    pub name: String,
+    pub inside_province: bool,
+    pub tax_code: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+    /// Public outputs show "anonymous donor" instead of the name.
+    pub anonymous_publicly: bool,
+    /// The `donor` user who manages this donor's pledges.
+    pub user_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<DonorRow> for Donor {
+    fn from(row: DonorRow) -> Self {
+        Self {
+            id: row.id,
+            kind: row.kind,
+            name: row.name,
+            inside_province: row.inside_province,
+            tax_code: row.tax_code,
+            phone: row.phone,
+            email: row.email,
+            address: row.address,
+            anonymous_publicly: row.anonymous_publicly,
+            user_id: row.user_id,
+            created_at: crate::db::to_utc(row.created_at),
+            updated_at: crate::db::to_utc(row.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "organisation", "name": "Công ty Cổ phần Sông Đà", "inside_province": true, "tax_code": "5400123456", "email": "lienhe@songda.example"}))]
+pub struct CreateDonor {
+    pub kind: DonorKind,
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    pub name: String,
+    pub inside_province: bool,
+    #[validate(length(min = 10, max = 14, message = "must be a 10 to 14 character tax code"))]
+    pub tax_code: Option<String>,
+    #[validate(length(min = 8, max = 20, message = "must be 8 to 20 characters"))]
+    pub phone: Option<String>,
+    #[validate(email(message = "must be an e-mail address"))]
+    pub email: Option<String>,
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub anonymous_publicly: bool,
+    /// A user with the role `donor` who will manage this donor's pledges.
+    pub user_id: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DonorPage {
+    pub items: Vec<Donor>,
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,179 @@
+//! The money: each campaign's ledger and balance (derived, never stored),
+//! suppliers, and purchases paid from a campaign's balance.
+
+pub mod model;
+pub mod queries;
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+pub use model::*;
+
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use crate::http::pagination::PageQuery;
+use crate::idempotency::{self, IdempotencyKey};
+use crate::startup::AppState;
+
+/// A campaign's ledger, oldest first (admin, statistics readers).
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(CampaignQuery, PageQuery),
+    responses((status = 200, description = "A page of ledger entries", body = LedgerPage))
+)]
+#[get("/funds/ledger")]
+pub async fn ledger(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<CampaignQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<LedgerPage>, ApiError> {
+    principal.require(&[Role::StatsReader])?;
+    let page = page.parse::<i64>()?;
+    let campaign = query.campaign_id;
+    let entries = state
+        .db
+        .run(move |conn| {
+            crate::campaigns::queries::find(conn, campaign)?;
+            queries::ledger(conn, campaign, &page)
+        })
+        .await?;
+    Ok(web::Json(entries))
+}
+
+/// A campaign's balance, summed from its ledger (admin, warehouse officers,
+/// statistics readers).
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(CampaignQuery),
+    responses(
+        (status = 200, description = "Received, spent, reversed and the balance, in đồng", body = Balance),
+        (status = 404, description = "No such campaign", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/funds/balance")]
+pub async fn balance(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<CampaignQuery>,
+) -> Result<web::Json<Balance>, ApiError> {
+    principal.require(&[Role::StatsReader, Role::WarehouseOfficer])?;
+    let campaign = query.campaign_id;
+    let balance = state
+        .db
+        .run(move |conn| {
+            crate::campaigns::queries::find(conn, campaign)?;
+            queries::balance(conn, campaign)
+        })
+        .await?;
+    Ok(web::Json(balance))
+}
+
+/// Register a supplier (admin).
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    request_body = CreateSupplier,
+    responses((status = 201, description = "The supplier", body = Supplier))
+)]
+#[post("/suppliers")]
+pub async fn create_supplier(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<CreateSupplier>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let input = body.into_inner();
+    input.validate()?;
+    let row = state
+        .db
+        .run(move |conn| queries::create_supplier(conn, &principal.actor(), input))
+        .await?;
+    Ok(HttpResponse::Created().json(row))
+}
+
+/// The suppliers (admin, warehouse officers).
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The suppliers", body = Vec<Supplier>))
+)]
+#[get("/suppliers")]
+pub async fn list_suppliers(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<web::Json<Vec<Supplier>>, ApiError> {
+    principal.require(&[Role::WarehouseOfficer])?;
+    Ok(web::Json(state.db.run(queries::suppliers).await?))
+}
+
+/// Buy with a campaign's money at the negotiated price (admin). Refused
+/// with 409 when the campaign's balance does not cover it. Honours
+/// `Idempotency-Key`.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
+    request_body = CreatePurchase,
+    responses(
+        (status = 201, description = "The purchase", body = Purchase),
+        (status = 409, description = "It would overspend the campaign's balance", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/purchases")]
+pub async fn create_purchase(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    body: web::Json<CreatePurchase>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let input = body.into_inner();
+    input.validate()?;
+    let key = IdempotencyKey::for_json(&req, &input)?;
+    let (answer, replayed) = state
+        .db
+        .run(move |conn| {
+            let actor = principal.actor();
+            idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
+                idempotency::json_answer_with(201, &queries::purchase(conn, &actor, input)?)
+            })
+        })
+        .await?;
+    Ok(answer.into_response(replayed))
+}
+
+/// A campaign's purchases (admin, warehouse officers).
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(CampaignQuery),
+    responses((status = 200, description = "The purchases", body = Vec<Purchase>))
+)]
+#[get("/purchases")]
+pub async fn list_purchases(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<CampaignQuery>,
+) -> Result<web::Json<Vec<Purchase>>, ApiError> {
+    principal.require(&[Role::WarehouseOfficer])?;
+    let campaign = query.campaign_id;
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| queries::purchases_of(conn, campaign))
+            .await?,
+    ))
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(ledger)
+        .service(balance)
+        .service(create_supplier)
+        .service(list_suppliers)
+        .service(create_purchase)
+        .service(list_purchases);
+}

@@ -1,0 +1,129 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::db::schema::{ledger_entries, purchases, suppliers};
+use crate::db::text_enum;
+use crate::pledges::{DeviceType, DonationKind};
+
+text_enum! {
+    pub enum EntryType {
+        /// Money received from a donor.
+        Donation => "donation",
+        /// Money paid to a supplier.
+        Purchase => "purchase",
+        /// A correction undoing an earlier entry.
+        Reversal => "reversal",
+    }
+}
+
+/// One movement of a campaign's money, between two accounts.
+#[derive(Debug, Serialize, Queryable, Selectable, ToSchema)]
+#[diesel(table_name = ledger_entries)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub entry_type: EntryType,
+    /// Where the money went (`fund:<campaign>`, `supplier:<id>`, `donor:<id>`).
+    pub debit_account: String,
+    /// Where it came from.
+    pub credit_account: String,
+    /// Into the campaign fund (+) or out of it (−), in đồng.
+    pub amount_vnd: i64,
+    pub receipt_id: Option<i64>,
+    pub purchase_id: Option<i64>,
+    #[serde(serialize_with = "crate::needs::model::utc")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerPage {
+    pub items: Vec<LedgerEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// A campaign's money, derived from its ledger.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Balance {
+    pub campaign_id: i64,
+    /// Donations received, in đồng.
+    pub received_vnd: i64,
+    /// Paid to suppliers.
+    pub spent_vnd: i64,
+    /// Net of corrections (negative when receipts were reversed).
+    pub reversed_vnd: i64,
+    /// received + reversed − spent.
+    pub balance_vnd: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignQuery {
+    pub campaign_id: i64,
+}
+
+#[derive(Debug, Serialize, Queryable, Selectable, ToSchema)]
+#[diesel(table_name = suppliers)]
+pub struct Supplier {
+    pub id: i64,
+    #[schema(example = "Công ty TNHH Thiết bị Giáo dục Hòa Bình")]
+    pub name: String,
+    pub tax_code: Option<String>,
+    pub contact: Option<String>,
+    #[serde(serialize_with = "crate::needs::model::utc")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Công ty TNHH Thiết bị Giáo dục Hòa Bình", "tax_code": "5400987654"}))]
+pub struct CreateSupplier {
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    pub name: String,
+    #[validate(length(min = 10, max = 14, message = "must be a 10 to 14 character tax code"))]
+    pub tax_code: Option<String>,
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    pub contact: Option<String>,
+}
+
+/// Goods bought with a campaign's money.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, ToSchema)]
+#[diesel(table_name = purchases)]
+pub struct Purchase {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub supplier_id: i64,
+    pub kind: DonationKind,
+    pub device_type: Option<DeviceType>,
+    pub description: Option<String>,
+    /// The negotiated price, in đồng.
+    pub unit_price_vnd: i64,
+    pub quantity: i32,
+    pub total_vnd: i64,
+    pub created_by: String,
+    #[serde(serialize_with = "crate::needs::model::utc")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+}
+
+/// A purchase: paid from the campaign's balance (409 when it would overspend).
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"campaign_id": 1, "supplier_id": 1, "kind": "device", "device_type": "phone", "unit_price_vnd": 1500000, "quantity": 10}))]
+pub struct CreatePurchase {
+    pub campaign_id: i64,
+    pub supplier_id: i64,
+    /// `device`, `data_package` or `software`.
+    pub kind: DonationKind,
+    pub device_type: Option<DeviceType>,
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    pub description: Option<String>,
+    #[validate(range(min = 1, message = "must be a positive number of đồng"))]
+    pub unit_price_vnd: i64,
+    #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
+    pub quantity: i32,
+}

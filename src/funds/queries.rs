@@ -1,0 +1,227 @@
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::model::*;
+use crate::db::schema::{ledger_entries, purchases, suppliers};
+use crate::db::{with_conn, DbConn, WriteLock};
+use crate::error::ApiError;
+use crate::http::pagination::PageRequest;
+use crate::pledges::DonationKind;
+
+/// The account of a campaign's fund in the ledger.
+pub fn fund_account(campaign_id: i64) -> String {
+    format!("fund:{campaign_id}")
+}
+
+/// One movement; `amount_vnd` is + into the fund, − out of it.
+#[allow(clippy::too_many_arguments)]
+pub fn append(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    entry_type: EntryType,
+    debit: &str,
+    credit: &str,
+    amount_vnd: i64,
+    receipt_id: Option<i64>,
+    purchase_id: Option<i64>,
+) -> Result<(), ApiError> {
+    with_conn!(conn, |c| diesel::insert_into(ledger_entries::table)
+        .values((
+            ledger_entries::campaign_id.eq(campaign_id),
+            ledger_entries::entry_type.eq(entry_type),
+            ledger_entries::debit_account.eq(debit),
+            ledger_entries::credit_account.eq(credit),
+            ledger_entries::amount_vnd.eq(amount_vnd),
+            ledger_entries::receipt_id.eq(receipt_id),
+            ledger_entries::purchase_id.eq(purchase_id),
+            ledger_entries::at.eq(crate::db::now()),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// The balance, summed from the ledger (never stored).
+pub fn balance(conn: &mut DbConn, campaign_id: i64) -> Result<Balance, ApiError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let sums: Vec<(EntryType, i64)> = with_conn!(conn, |c| ledger_entries::table
+        .filter(ledger_entries::campaign_id.eq(campaign_id))
+        .group_by(ledger_entries::entry_type)
+        .select((
+            ledger_entries::entry_type,
+            sql::<BigInt>("CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT)")
+        ))
+        .load(c))?;
+    let of = |kind: EntryType| {
+        sums.iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, v)| *v)
+            .sum::<i64>()
+    };
+    let (received, spent, reversed) = (
+        of(EntryType::Donation),
+        -of(EntryType::Purchase),
+        of(EntryType::Reversal),
+    );
+    Ok(Balance {
+        campaign_id,
+        received_vnd: received,
+        spent_vnd: spent,
+        reversed_vnd: reversed,
+        balance_vnd: received + reversed - spent,
+    })
+}
+
+pub fn ledger(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    page: &PageRequest<i64>,
+) -> Result<LedgerPage, ApiError> {
+    let rows: Vec<LedgerEntry> = with_conn!(conn, |c| {
+        let mut query = ledger_entries::table
+            .filter(ledger_entries::campaign_id.eq(campaign_id))
+            .select(LedgerEntry::as_select())
+            .order(ledger_entries::id)
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(ledger_entries::id.gt(after));
+        }
+        query.load(c)
+    })?;
+    let (items, next_cursor) = page.finish(rows, |e| e.id);
+    Ok(LedgerPage { items, next_cursor })
+}
+
+pub fn create_supplier(
+    conn: &mut DbConn,
+    actor: &str,
+    input: CreateSupplier,
+) -> Result<Supplier, ApiError> {
+    conn.transaction(|conn| {
+        let row: Supplier = with_conn!(conn, |c| diesel::insert_into(suppliers::table)
+            .values((
+                suppliers::name.eq(&input.name),
+                suppliers::tax_code.eq(&input.tax_code),
+                suppliers::contact.eq(&input.contact),
+                suppliers::created_at.eq(crate::db::now()),
+            ))
+            .returning(Supplier::as_returning())
+            .get_result(c))?;
+        crate::audit::record(
+            conn,
+            actor,
+            "create",
+            "supplier",
+            &row.id.to_string(),
+            json!({"name": row.name}),
+        )?;
+        Ok(row)
+    })
+}
+
+pub fn suppliers(conn: &mut DbConn) -> Result<Vec<Supplier>, ApiError> {
+    let rows = with_conn!(conn, |c| suppliers::table
+        .order(suppliers::id)
+        .select(Supplier::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
+pub fn find_purchase(conn: &mut DbConn, id: i64) -> Result<Purchase, ApiError> {
+    let row: Option<Purchase> = with_conn!(conn, |c| purchases::table
+        .find(id)
+        .select(Purchase::as_select())
+        .first(c)
+        .optional())?;
+    row.ok_or_else(|| ApiError::not_found(format!("purchase {id} not found")))
+}
+
+pub fn purchases_of(conn: &mut DbConn, campaign_id: i64) -> Result<Vec<Purchase>, ApiError> {
+    let rows = with_conn!(conn, |c| purchases::table
+        .filter(purchases::campaign_id.eq(campaign_id))
+        .order(purchases::id)
+        .select(Purchase::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
+/// Pays a purchase from the campaign's fund. The campaign's fund lock makes
+/// two concurrent purchases see each other, so together they cannot overspend.
+pub fn purchase(
+    conn: &mut DbConn,
+    actor: &str,
+    input: CreatePurchase,
+) -> Result<Purchase, ApiError> {
+    if input.kind == DonationKind::Money {
+        return Err(ApiError::invalid_field(
+            "kind",
+            "money",
+            "money is not bought; buy devices, data packages or software",
+        ));
+    }
+    if (input.kind == DonationKind::Device) != input.device_type.is_some() {
+        return Err(ApiError::invalid_field(
+            "device_type",
+            "device_only",
+            "device purchases, and only they, name a device_type",
+        ));
+    }
+    let total = input
+        .unit_price_vnd
+        .checked_mul(input.quantity as i64)
+        .ok_or_else(|| ApiError::invalid_field("quantity", "overflow", "the total is too large"))?;
+    conn.transaction(|conn| {
+        conn.lock(WriteLock::CampaignFund(input.campaign_id))?;
+        crate::campaigns::queries::find(conn, input.campaign_id)
+            .map_err(|_| ApiError::invalid_field("campaign_id", "unknown", "no such campaign"))?;
+        let supplier_known: i64 = with_conn!(conn, |c| suppliers::table
+            .filter(suppliers::id.eq(input.supplier_id))
+            .count()
+            .get_result(c))?;
+        if supplier_known == 0 {
+            return Err(ApiError::invalid_field("supplier_id", "unknown", "no such supplier"));
+        }
+        let available = balance(conn, input.campaign_id)?.balance_vnd;
+        if total > available {
+            return Err(ApiError::conflict(format!(
+                "the purchase costs {total} đồng but campaign {} has {available} đồng left",
+                input.campaign_id
+            )));
+        }
+        let row: Purchase = with_conn!(conn, |c| diesel::insert_into(purchases::table)
+            .values((
+                purchases::campaign_id.eq(input.campaign_id),
+                purchases::supplier_id.eq(input.supplier_id),
+                purchases::kind.eq(input.kind),
+                purchases::device_type.eq(input.device_type),
+                purchases::description.eq(&input.description),
+                purchases::unit_price_vnd.eq(input.unit_price_vnd),
+                purchases::quantity.eq(input.quantity),
+                purchases::total_vnd.eq(total),
+                purchases::created_by.eq(actor),
+                purchases::created_at.eq(crate::db::now()),
+            ))
+            .returning(Purchase::as_returning())
+            .get_result(c))?;
+        append(
+            conn,
+            row.campaign_id,
+            EntryType::Purchase,
+            &format!("supplier:{}", row.supplier_id),
+            &fund_account(row.campaign_id),
+            -total,
+            None,
+            Some(row.id),
+        )?;
+        crate::audit::record(
+            conn,
+            actor,
+            "create",
+            "purchase",
+            &row.id.to_string(),
+            json!({"campaign_id": row.campaign_id, "supplier_id": row.supplier_id, "total_vnd": total}),
+        )?;
+        Ok(row)
+    })
+}

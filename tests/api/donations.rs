@@ -1,0 +1,608 @@
+use actix_web::http::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+
+struct Setup {
+    admin: String,
+    donor: String,
+    warehouse: String,
+    campaign: i64,
+    donor_id: i64,
+}
+
+/// An open campaign, a donor company with its own donor user, a warehouse officer.
+async fn setup(app: &TestApp) -> Setup {
+    let admin = app.admin_token().await;
+    let campaign = app
+        .post("/api/v1/campaigns", Some(&admin), &json!({"name": "Thư ngỏ: Sóng và máy tính cho em", "starts_on": "2021-09-01", "targets": {"money_vnd": 5_000_000_000i64, "devices": {"tablet": 2000}}, "priority_admin_units": ["150"]}))
+        .await
+        .ok(201);
+    let campaign = campaign["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/campaigns/{campaign}/status"),
+        Some(&admin),
+        &json!({"status": "open"}),
+    )
+    .await
+    .ok(200);
+    let user = app
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            &json!({"username": "songda", "password": "a long passphrase", "role": "donor"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let donor_id = app
+        .post("/api/v1/donors", Some(&admin), &json!({"kind": "organisation", "name": "Công ty Cổ phần Sông Đà", "inside_province": true, "tax_code": "5400123456", "email": "LienHe@SongDa.example", "user_id": user}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let donor = app.token_for("songda", "a long passphrase").await;
+    let warehouse = app
+        .user_token("kho.tinh", "warehouse_officer", json!({}))
+        .await;
+    Setup {
+        admin,
+        donor,
+        warehouse,
+        campaign,
+        donor_id,
+    }
+}
+
+async fn receipt(app: &TestApp, token: &str, body: Value) -> crate::helpers::Reply {
+    app.post("/api/v1/receipts", Some(token), &body).await
+}
+
+#[actix_rt::test]
+async fn the_open_letter_story_adds_up_to_the_dong() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+
+    // The donor pledges 50 tablets and 20,000,000 VND, earmarked for Đà Bắc.
+    let tablets = app
+        .post("/api/v1/pledges", Some(&s.donor), &json!({"campaign_id": s.campaign, "kind": "device", "device_type": "tablet", "quantity": 50, "device_condition": "new", "earmark_admin_unit": "150"}))
+        .await
+        .ok(201);
+    assert_eq!(
+        (tablets["status"].as_str(), tablets["confirmed_by"].clone()),
+        (Some("pledged"), Value::Null)
+    );
+    assert_eq!(tablets["donor_id"], s.donor_id);
+    let money = app
+        .post("/api/v1/pledges", Some(&s.donor), &json!({"campaign_id": s.campaign, "kind": "money", "amount_vnd": 20_000_000, "earmark_admin_unit": "150",
+            "instalments": [{"due_on": "2021-10-01", "amount_vnd": 10_000_000}, {"due_on": "2099-10-01", "amount_vnd": 10_000_000}]}))
+        .await
+        .ok(201);
+    let (tablets, money) = (
+        tablets["id"].as_i64().unwrap(),
+        money["id"].as_i64().unwrap(),
+    );
+    let confirmed = app
+        .post(
+            &format!("/api/v1/pledges/{tablets}/confirm"),
+            Some(&s.admin),
+            &json!({}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(confirmed["confirmed_by"], "user:admin");
+
+    // "Pledged but not paid": the first instalment is past due.
+    let overdue = app
+        .get("/api/v1/pledges?overdue=true", &s.admin)
+        .await
+        .ok(200);
+    assert_eq!(overdue["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            overdue["items"][0]["id"].as_i64(),
+            overdue["items"][0]["due_so_far_vnd"].as_i64()
+        ),
+        (Some(money), Some(10_000_000))
+    );
+
+    // The tablets arrive in two deliveries, the money by bank transfer.
+    let tablet_receipt = |quantity: i64| json!({"campaign_id": s.campaign, "pledge_id": tablets, "receipt_type": "donation", "kind": "device", "device_type": "tablet", "quantity": quantity, "received_on": "2021-10-05"});
+    receipt(&app, &s.warehouse, tablet_receipt(30))
+        .await
+        .ok(201);
+    assert_eq!(
+        app.get(&format!("/api/v1/pledges/{tablets}"), &s.donor)
+            .await
+            .ok(200)["status"],
+        "partly_received"
+    );
+    receipt(&app, &s.warehouse, tablet_receipt(20))
+        .await
+        .ok(201);
+    let done = app
+        .get(&format!("/api/v1/pledges/{tablets}"), &s.donor)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            done["status"].as_str(),
+            done["received_quantity"].as_i64(),
+            done["over_received"].as_bool()
+        ),
+        (Some("received"), Some(50), Some(false))
+    );
+    let transfer = receipt(
+        &app,
+        &s.warehouse,
+        json!({"campaign_id": s.campaign, "pledge_id": money, "receipt_type": "donation", "kind": "money", "amount_vnd": 20_000_000, "bank_reference": "FT21278123456", "received_on": "2021-10-06"}),
+    )
+    .await
+    .ok(201);
+    let paid = app
+        .get(&format!("/api/v1/pledges/{money}"), &s.donor)
+        .await
+        .ok(200);
+    assert_eq!(
+        (paid["status"].as_str(), paid["overdue"].as_bool()),
+        (Some("received"), Some(false))
+    );
+    assert_eq!(
+        app.get("/api/v1/pledges?overdue=true", &s.admin)
+            .await
+            .ok(200)["items"],
+        json!([])
+    );
+
+    // Ten phones bought at the negotiated price.
+    let supplier = app
+        .post(
+            "/api/v1/suppliers",
+            Some(&s.admin),
+            &json!({"name": "Công ty TNHH Thiết bị Giáo dục Hòa Bình", "tax_code": "5400987654"}),
+        )
+        .await
+        .ok(201);
+    let purchase = app
+        .post("/api/v1/purchases", Some(&s.admin), &json!({"campaign_id": s.campaign, "supplier_id": supplier["id"], "kind": "device", "device_type": "phone", "unit_price_vnd": 1_490_000, "quantity": 10}))
+        .await
+        .ok(201);
+    assert_eq!(purchase["total_vnd"], 14_900_000);
+    receipt(&app, &s.warehouse, json!({"campaign_id": s.campaign, "purchase_id": purchase["id"], "receipt_type": "purchase", "kind": "device", "device_type": "phone", "quantity": 10, "received_on": "2021-10-20"}))
+        .await
+        .ok(201);
+
+    let ledger = app
+        .get(
+            &format!("/api/v1/funds/ledger?campaign_id={}", s.campaign),
+            &s.admin,
+        )
+        .await
+        .ok(200);
+    let entries: Vec<(String, i64)> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["entry_type"].as_str().unwrap().to_owned(),
+                e["amount_vnd"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        vec![
+            ("donation".to_owned(), 20_000_000),
+            ("purchase".to_owned(), -14_900_000)
+        ]
+    );
+    assert_eq!(
+        ledger["items"][0]["credit_account"],
+        format!("donor:{}", s.donor_id)
+    );
+    let balance = app
+        .get(
+            &format!("/api/v1/funds/balance?campaign_id={}", s.campaign),
+            &s.warehouse,
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        balance,
+        json!({"campaign_id": s.campaign, "received_vnd": 20_000_000, "spent_vnd": 14_900_000, "reversed_vnd": 0, "balance_vnd": 5_100_000})
+    );
+
+    // The donor's thank-you letter, in Vietnamese.
+    let letter = app
+        .get(
+            &format!("/api/v1/receipts/{}/acknowledgement", transfer["id"]),
+            &s.donor,
+        )
+        .await
+        .ok(200);
+    assert_eq!(letter["gift"], "20.000.000 đồng");
+    let html = app
+        .request(
+            Method::GET,
+            &format!(
+                "/api/v1/receipts/{}/acknowledgement?format=html",
+                transfer["id"]
+            ),
+            Some(&s.donor),
+            None,
+            vec![],
+        )
+        .await;
+    assert!(html
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    let page = String::from_utf8(html.body).unwrap();
+    assert!(
+        page.contains("THƯ CẢM ƠN")
+            && page.contains("Công ty Cổ phần Sông Đà")
+            && page.contains("FT21278123456"),
+        "{page}"
+    );
+}
+
+#[actix_rt::test]
+async fn receipts_are_corrected_by_reversal_never_edited() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let pledge = app
+        .post("/api/v1/pledges", Some(&s.admin), &json!({"donor_id": s.donor_id, "campaign_id": s.campaign, "kind": "money", "amount_vnd": 5_000_000}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let body = json!({"campaign_id": s.campaign, "pledge_id": pledge, "receipt_type": "donation", "kind": "money", "amount_vnd": 5_000_000, "bank_reference": "FT0001", "received_on": "2021-10-06"});
+    let first = receipt(&app, &s.warehouse, body.clone()).await.ok(201);
+    let id = first["id"].as_i64().unwrap();
+    assert!(
+        receipt(&app, &s.warehouse, body.clone()).await.problem(409)["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&id.to_string())
+    );
+
+    for method in [Method::PATCH, Method::PUT, Method::DELETE] {
+        app.request(
+            method,
+            &format!("/api/v1/receipts/{id}"),
+            Some(&s.admin),
+            Some("application/json"),
+            b"{}".to_vec(),
+        )
+        .await
+        .problem(405);
+    }
+    app.post(
+        &format!("/api/v1/receipts/{id}/reversal"),
+        Some(&s.warehouse),
+        &json!({"reason": "typo"}),
+    )
+    .await
+    .problem(403);
+    app.post(
+        &format!("/api/v1/receipts/{id}/reversal"),
+        Some(&s.admin),
+        &json!({}),
+    )
+    .await
+    .problem(422);
+    let reversal = app
+        .post(
+            &format!("/api/v1/receipts/{id}/reversal"),
+            Some(&s.admin),
+            &json!({"reason": "recorded on the wrong campaign"}),
+        )
+        .await
+        .ok(201);
+    assert_eq!(
+        (
+            reversal["amount_vnd"].as_i64(),
+            reversal["reverses_id"].as_i64()
+        ),
+        (Some(-5_000_000), Some(id))
+    );
+    app.post(
+        &format!("/api/v1/receipts/{id}/reversal"),
+        Some(&s.admin),
+        &json!({"reason": "again"}),
+    )
+    .await
+    .problem(409);
+    app.post(
+        &format!("/api/v1/receipts/{}/reversal", reversal["id"]),
+        Some(&s.admin),
+        &json!({"reason": "undo"}),
+    )
+    .await
+    .problem(409);
+
+    let original = app
+        .get(&format!("/api/v1/receipts/{id}"), &s.admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        original["amount_vnd"], 5_000_000,
+        "the original stays as it was"
+    );
+    let pledge = app
+        .get(&format!("/api/v1/pledges/{pledge}"), &s.admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            pledge["status"].as_str(),
+            pledge["received_amount_vnd"].as_i64()
+        ),
+        (Some("pledged"), Some(0))
+    );
+    let balance = app
+        .get(
+            &format!("/api/v1/funds/balance?campaign_id={}", s.campaign),
+            &s.admin,
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            balance["balance_vnd"].as_i64(),
+            balance["reversed_vnd"].as_i64()
+        ),
+        (Some(0), Some(-5_000_000))
+    );
+}
+
+#[actix_rt::test]
+async fn bad_donation_input_is_refused() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let pledge = |extra: Value| {
+        let mut body = json!({"campaign_id": s.campaign, "kind": "money"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (case, body) in [
+        ("zero", pledge(json!({"amount_vnd": 0}))),
+        ("negative", pledge(json!({"amount_vnd": -5}))),
+        ("float", pledge(json!({"amount_vnd": 1.5}))),
+        ("string with decimals", pledge(json!({"amount_vnd": "100.50"}))),
+        ("beyond i64", serde_json::from_str(&format!("{{\"campaign_id\": {}, \"kind\": \"money\", \"amount_vnd\": 99999999999999999999}}", s.campaign)).unwrap()),
+        ("missing amount", pledge(json!({}))),
+        ("quantity on money", pledge(json!({"amount_vnd": 10, "quantity": 3}))),
+        ("instalments that do not add up", pledge(json!({"amount_vnd": 10, "instalments": [{"due_on": "2022-01-01", "amount_vnd": 4}]}))),
+        ("unknown device type", json!({"campaign_id": s.campaign, "kind": "device", "device_type": "abacus", "quantity": 1, "device_condition": "new"})),
+        ("device without type", json!({"campaign_id": s.campaign, "kind": "device", "quantity": 1, "device_condition": "new"})),
+        ("unknown earmark", pledge(json!({"amount_vnd": 10, "earmark_admin_unit": "00000"}))),
+    ] {
+        app.post("/api/v1/pledges", Some(&s.donor), &body).await.problem(422);
+        let _ = case;
+    }
+
+    // Pledging into a closed campaign.
+    let closed = app
+        .post(
+            "/api/v1/campaigns",
+            Some(&s.admin),
+            &json!({"name": "Đợt 2", "starts_on": "2022-01-01"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        "/api/v1/pledges",
+        Some(&s.donor),
+        &pledge(json!({"campaign_id": closed, "amount_vnd": 10})),
+    )
+    .await
+    .problem(409);
+    app.post(
+        &format!("/api/v1/campaigns/{closed}/status"),
+        Some(&s.admin),
+        &json!({"status": "closed"}),
+    )
+    .await
+    .problem(409);
+    app.post(
+        &format!("/api/v1/campaigns/{closed}/status"),
+        Some(&s.admin),
+        &json!({"status": "open"}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/api/v1/campaigns/{closed}/status"),
+        Some(&s.admin),
+        &json!({"status": "closed"}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        "/api/v1/pledges",
+        Some(&s.donor),
+        &pledge(json!({"campaign_id": closed, "amount_vnd": 10})),
+    )
+    .await
+    .problem(409);
+
+    // Duplicate donors.
+    let dup = app.post("/api/v1/donors", Some(&s.admin), &json!({"kind": "organisation", "name": "Sông Đà 2", "inside_province": true, "email": "lienhe@songda.example"})).await;
+    assert!(dup.problem(409)["detail"]
+        .as_str()
+        .unwrap()
+        .contains(&s.donor_id.to_string()));
+
+    // Another donor's pledge is "not found"; a donor cannot pledge for someone else.
+    let other = app.post("/api/v1/donors", Some(&s.admin), &json!({"kind": "individual", "name": "Nguyễn Văn Tâm", "inside_province": false, "phone": "0912345678"})).await.ok(201)["id"].as_i64().unwrap();
+    let theirs = app
+        .post(
+            "/api/v1/pledges",
+            Some(&s.admin),
+            &pledge(json!({"donor_id": other, "amount_vnd": 1_000_000})),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.get(&format!("/api/v1/pledges/{theirs}"), &s.donor)
+        .await
+        .problem(404);
+    app.get(&format!("/api/v1/donors/{other}"), &s.donor)
+        .await
+        .problem(404);
+    app.post(
+        "/api/v1/pledges",
+        Some(&s.donor),
+        &pledge(json!({"donor_id": other, "amount_vnd": 10})),
+    )
+    .await
+    .problem(422);
+    assert_eq!(
+        app.get("/api/v1/pledges", &s.donor).await.ok(200)["items"],
+        json!([])
+    );
+
+    // A receipt must match its pledge's campaign.
+    let second = app
+        .post(
+            "/api/v1/campaigns",
+            Some(&s.admin),
+            &json!({"name": "Đợt 3", "starts_on": "2022-01-01"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let wrong = receipt(&app, &s.warehouse, json!({"campaign_id": second, "pledge_id": theirs, "receipt_type": "donation", "kind": "money", "amount_vnd": 10, "bank_reference": "X1", "received_on": "2022-01-02"})).await;
+    assert_eq!(wrong.problem(422)["errors"][0]["code"], "other_campaign");
+    receipt(&app, &s.warehouse, json!({"campaign_id": s.campaign, "receipt_type": "donation", "kind": "money", "amount_vnd": 10, "received_on": "2022-01-02"})).await.problem(422);
+
+    // A purchase beyond the balance.
+    let supplier = app
+        .post(
+            "/api/v1/suppliers",
+            Some(&s.admin),
+            &json!({"name": "Nhà cung cấp"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let buy = json!({"campaign_id": s.campaign, "supplier_id": supplier, "kind": "device", "device_type": "laptop", "unit_price_vnd": 9_000_000, "quantity": 1});
+    assert!(app
+        .post("/api/v1/purchases", Some(&s.admin), &buy)
+        .await
+        .problem(409)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("0 đồng left"));
+    let huge = json!({"campaign_id": s.campaign, "supplier_id": supplier, "kind": "device", "device_type": "laptop", "unit_price_vnd": i64::MAX, "quantity": 2});
+    app.post("/api/v1/purchases", Some(&s.admin), &huge)
+        .await
+        .problem(422);
+}
+
+/// Rounds of eight simultaneous purchases, each 6,000,000 đồng from a fund of
+/// 10,000,000: in every round exactly one goes through. Without the
+/// campaign-fund lock, PostgreSQL lets several read the same balance.
+#[actix_rt::test]
+async fn purchases_at_once_cannot_overspend() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert("SONGMAY_WORKERS", "4".into());
+        env.insert("SONGMAY_DB_POOL_SIZE", "10".into());
+    })
+    .await;
+    let s = setup(&app).await;
+    let supplier = app
+        .post(
+            "/api/v1/suppliers",
+            Some(&s.admin),
+            &json!({"name": "Nhà cung cấp"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    for round in 0..6 {
+        let campaign = app
+            .post(
+                "/api/v1/campaigns",
+                Some(&s.admin),
+                &json!({"name": format!("Đợt {round}"), "starts_on": "2022-01-01"}),
+            )
+            .await
+            .ok(201)["id"]
+            .as_i64()
+            .unwrap();
+        receipt(&app, &s.warehouse, json!({"campaign_id": campaign, "donor_id": s.donor_id, "receipt_type": "donation", "kind": "money", "amount_vnd": 10_000_000, "bank_reference": format!("FT-{round}"), "received_on": "2022-01-01"}))
+            .await
+            .ok(201);
+        let buy = json!({"campaign_id": campaign, "supplier_id": supplier, "kind": "device", "device_type": "tablet", "unit_price_vnd": 3_000_000, "quantity": 2});
+        let replies = futures_util::future::join_all(
+            (0..8).map(|_| app.post("/api/v1/purchases", Some(&s.admin), &buy)),
+        )
+        .await;
+        let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            vec![201, 409, 409, 409, 409, 409, 409, 409],
+            "round {round}: exactly one purchase fits"
+        );
+        let balance = app
+            .get(
+                &format!("/api/v1/funds/balance?campaign_id={campaign}"),
+                &s.admin,
+            )
+            .await
+            .ok(200);
+        assert_eq!(balance["balance_vnd"], 4_000_000);
+    }
+}
+
+#[actix_rt::test]
+async fn a_retried_pledge_is_recorded_once() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let send = |body: Value| {
+        let (app, donor) = (&app, s.donor.clone());
+        async move {
+            let headers = [
+                ("Authorization", format!("Bearer {donor}")),
+                ("Content-Type", "application/json".to_owned()),
+                ("Idempotency-Key", "pledge-2021-10-01".to_owned()),
+            ];
+            app.send(
+                Method::POST,
+                "/api/v1/pledges",
+                &headers,
+                body.to_string().into_bytes(),
+            )
+            .await
+        }
+    };
+    let body = json!({"campaign_id": s.campaign, "kind": "software", "product": "Phần mềm dạy học K12", "quantity": 100, "months": 12});
+    let first = send(body.clone()).await;
+    let again = send(body.clone()).await;
+    assert_eq!((first.status.as_u16(), again.status.as_u16()), (201, 201));
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(first.json(), again.json());
+    let mut other = body;
+    other["quantity"] = json!(200);
+    send(other).await.problem(422);
+    assert_eq!(
+        app.get("/api/v1/pledges", &s.donor).await.ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
