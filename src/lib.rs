@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod admin_units;
+pub mod allocations;
 pub mod audit;
 pub mod auth;
 pub mod campaigns;
@@ -17,9 +18,11 @@ pub mod db;
 pub mod donors;
 pub mod error;
 pub mod funds;
+pub mod handovers;
 pub mod health;
 pub mod http;
 pub mod idempotency;
+pub mod inventory;
 pub mod needs;
 pub mod openapi;
 pub mod pledges;
@@ -28,3 +31,4 @@ pub mod schools;
 pub mod startup;
 pub mod students;
 pub mod sync;
+pub mod warehouses;

@@ -28,6 +28,8 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         (name = "needs", description = "Needs: who lacks a device or a connection, their workflow and priority"),
         (name = "coverage", description = "Telecom operators and places without mobile internet"),
         (name = "donations", description = "Donors, campaigns, pledges, receipts and the money"),
+        (name = "inventory", description = "Warehouses, devices, packages and the stock ledger"),
+        (name = "distribution", description = "Allocations of stock to approved needs, and handovers"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(schemas(Problem, FieldError)),

@@ -59,7 +59,11 @@ fn routes(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
                 .configure(crate::campaigns::configure)
                 .configure(crate::pledges::configure)
                 .configure(crate::receipts::configure)
-                .configure(crate::funds::configure),
+                .configure(crate::funds::configure)
+                .configure(crate::warehouses::configure)
+                .configure(crate::inventory::configure)
+                .configure(crate::allocations::configure)
+                .configure(crate::handovers::configure),
         );
     }
 }

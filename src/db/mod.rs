@@ -240,6 +240,9 @@ pub enum WriteLock {
     ChangeFeed,
     /// Spending a campaign's money (no two purchases overspend together).
     CampaignFund(i64),
+    /// Allocating stock: one allocation writer at a time, so no device or
+    /// need is taken twice and no two writers deadlock on each other's rows.
+    Allocation,
 }
 
 impl WriteLock {
@@ -247,6 +250,7 @@ impl WriteLock {
         const NAMESPACE: i64 = 0x0073_6f6e_0000_0000;
         match self {
             WriteLock::ChangeFeed => NAMESPACE,
+            WriteLock::Allocation => NAMESPACE - 1,
             WriteLock::CampaignFund(campaign) => NAMESPACE + 1 + campaign,
         }
     }

@@ -328,7 +328,110 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    warehouses (id) {
+        id -> BigInt,
+        name -> Text,
+        admin_unit_code -> Text,
+        address -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    warehouse_staff (user_id, warehouse_id) {
+        user_id -> BigInt,
+        warehouse_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    inventory_items (id) {
+        id -> BigInt,
+        device_type -> Text,
+        model -> Nullable<Text>,
+        serial -> Nullable<Text>,
+        imei -> Nullable<Text>,
+        condition -> Text,
+        receipt_id -> BigInt,
+        warehouse_id -> BigInt,
+        transfer_to -> Nullable<BigInt>,
+        earmark_admin_unit -> Nullable<Text>,
+        status -> Text,
+        checked_by -> Nullable<Text>,
+        checked_at -> Nullable<Timestamp>,
+        status_reason -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inventory_packages (id) {
+        id -> BigInt,
+        kind -> Text,
+        name -> Text,
+        months -> Nullable<Integer>,
+        receipt_id -> BigInt,
+        warehouse_id -> BigInt,
+        earmark_admin_unit -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> BigInt,
+        movement -> Text,
+        warehouse_id -> BigInt,
+        stock_key -> Text,
+        item_id -> Nullable<BigInt>,
+        package_id -> Nullable<BigInt>,
+        from_status -> Nullable<Text>,
+        to_status -> Nullable<Text>,
+        quantity -> Integer,
+        reason -> Nullable<Text>,
+        actor -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    allocations (id) {
+        id -> BigInt,
+        need_id -> BigInt,
+        item_id -> Nullable<BigInt>,
+        package_id -> Nullable<BigInt>,
+        quantity -> Integer,
+        status -> Text,
+        cancel_reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    handovers (id) {
+        id -> BigInt,
+        allocation_id -> BigInt,
+        received_by_name -> Text,
+        relation -> Text,
+        handed_on -> Date,
+        handed_by -> Text,
+        proof_ref -> Nullable<Text>,
+        acknowledged -> Bool,
+        returned_on -> Nullable<Date>,
+        return_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
+diesel::joinable!(inventory_items -> warehouses (warehouse_id));
+diesel::joinable!(allocations -> needs (need_id));
+diesel::joinable!(handovers -> allocations (allocation_id));
 diesel::joinable!(pledges -> donors (donor_id));
 diesel::joinable!(pledges -> campaigns (campaign_id));
 diesel::joinable!(pledge_instalments -> pledges (pledge_id));
@@ -361,4 +464,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     purchases,
     receipts,
     ledger_entries,
+    warehouses,
+    warehouse_staff,
+    inventory_items,
+    inventory_packages,
+    stock_movements,
+    allocations,
+    handovers,
 );

@@ -60,6 +60,8 @@ const TRANSITIONS: &[(NeedStatus, NeedStatus, Allowed)] = {
         (Verified, Approved, Officers),
         (Approved, Allocated, DistributionOnly),
         (Allocated, Fulfilled, DistributionOnly),
+        // An allocation cancelled: the need waits for another one.
+        (Allocated, Approved, DistributionOnly),
         (Reported, Rejected, Officers),
         (Verified, Rejected, Officers),
         (Approved, Rejected, Officers),
@@ -177,6 +179,16 @@ mod tests {
             ),
             (Approved, Allocated, Mover::Distribution, None, Ok(())),
             (Allocated, Fulfilled, Mover::Distribution, None, Ok(())),
+            (Allocated, Approved, Mover::Distribution, None, Ok(())),
+            (
+                Allocated,
+                Approved,
+                ADMIN,
+                None,
+                Err(Refusal::Illegal {
+                    allowed: vec![Rejected, Cancelled],
+                }),
+            ),
             (
                 Reported,
                 Verified,

@@ -1,0 +1,300 @@
+//! Automatic allocation as a pure function: needs and stock in, matches and
+//! the reason for every unmatched need out. No database here, so it can be
+//! measured on its own.
+//!
+//! Order: needs by priority (highest first), then the oldest, then the
+//! lowest id — so the same data always gives the same plan. For each need,
+//! stock is looked for in the need's own admin unit, then its parent, then
+//! the province, then anywhere ("nearest in the tree"); within one level the
+//! lowest stock id wins. Earmarked stock only goes to needs inside its
+//! earmark. Optional quotas cap the matches per school and per district.
+
+use std::collections::{BTreeSet, HashMap};
+
+/// What a need may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StockKind {
+    Device,
+    DataPackage,
+}
+
+#[derive(Debug, Clone)]
+pub struct NeedCandidate {
+    pub id: i64,
+    pub priority: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub admin_unit: String,
+    pub school_id: i64,
+    pub kind: StockKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct StockCandidate {
+    /// Device id, or package id.
+    pub id: i64,
+    pub kind: StockKind,
+    pub warehouse_id: i64,
+    pub warehouse_unit: String,
+    pub earmark: Option<String>,
+    /// 1 for a device; the units left of a package.
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Match {
+    pub need_id: i64,
+    pub kind: &'static str,
+    /// The device, or the package one unit is taken from.
+    pub stock_id: i64,
+    pub warehouse_id: i64,
+    pub priority: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Unmatched {
+    pub need_id: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quotas {
+    pub per_school: Option<u32>,
+    pub per_district: Option<u32>,
+}
+
+/// The chain of a unit: itself, its parent, …, then "" (anywhere).
+fn chain(unit: &str, parents: &HashMap<String, Option<String>>) -> Vec<String> {
+    let mut out = vec![unit.to_owned()];
+    let mut current = unit.to_owned();
+    while let Some(Some(parent)) = parents.get(&current) {
+        if out.len() > 8 {
+            break;
+        }
+        out.push(parent.clone());
+        current = parent.clone();
+    }
+    out.push(String::new());
+    out
+}
+
+type BucketKey = (StockKind, String, Option<String>);
+
+pub fn plan(
+    mut needs: Vec<NeedCandidate>,
+    stock: Vec<StockCandidate>,
+    parents: &HashMap<String, Option<String>>,
+    district_of: &dyn Fn(&str) -> Option<String>,
+    quotas: Quotas,
+) -> (Vec<Match>, Vec<Unmatched>) {
+    needs.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.created_at.cmp(&b.created_at))
+            .then(a.id.cmp(&b.id))
+    });
+
+    // Every stock line sits in one bucket per level of its warehouse's chain.
+    let mut buckets: HashMap<BucketKey, BTreeSet<i64>> = HashMap::new();
+    let mut lines: HashMap<(StockKind, i64), StockCandidate> = HashMap::new();
+    let mut chains: HashMap<String, Vec<String>> = HashMap::new();
+    for line in stock.into_iter().filter(|s| s.available > 0) {
+        let levels = chains
+            .entry(line.warehouse_unit.clone())
+            .or_insert_with(|| chain(&line.warehouse_unit, parents))
+            .clone();
+        for level in levels {
+            buckets
+                .entry((line.kind, level, line.earmark.clone()))
+                .or_default()
+                .insert(line.id);
+        }
+        lines.insert((line.kind, line.id), line);
+    }
+
+    let mut per_school: HashMap<i64, u32> = HashMap::new();
+    let mut per_district: HashMap<String, u32> = HashMap::new();
+    let (mut matches, mut unmatched) = (Vec::new(), Vec::new());
+    for need in needs {
+        if quotas
+            .per_school
+            .is_some_and(|q| per_school.get(&need.school_id).copied().unwrap_or(0) >= q)
+        {
+            unmatched.push(Unmatched {
+                need_id: need.id,
+                reason: format!(
+                    "the quota of {} per school is reached",
+                    quotas.per_school.unwrap_or(0)
+                ),
+            });
+            continue;
+        }
+        let district = district_of(&need.admin_unit);
+        if let (Some(q), Some(d)) = (quotas.per_district, &district) {
+            if per_district.get(d).copied().unwrap_or(0) >= q {
+                unmatched.push(Unmatched {
+                    need_id: need.id,
+                    reason: format!("the quota of {q} per district is reached"),
+                });
+                continue;
+            }
+        }
+        let levels = chains
+            .entry(need.admin_unit.clone())
+            .or_insert_with(|| chain(&need.admin_unit, parents))
+            .clone();
+        // The earmarks this need may use: none, or any unit it lies in.
+        let earmarks: Vec<Option<String>> = std::iter::once(None)
+            .chain(
+                levels
+                    .iter()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| Some(l.clone())),
+            )
+            .collect();
+        let found = levels.iter().find_map(|level| {
+            earmarks
+                .iter()
+                .filter_map(|earmark| {
+                    buckets
+                        .get(&(need.kind, level.clone(), earmark.clone()))
+                        .and_then(|b| b.first().copied())
+                })
+                .min()
+        });
+        let Some(stock_id) = found else {
+            let what = match need.kind {
+                StockKind::Device => "no ready device",
+                StockKind::DataPackage => "no data package in stock",
+            };
+            unmatched.push(Unmatched {
+                need_id: need.id,
+                reason: format!("{what} that this need may receive (earmarks respected)"),
+            });
+            continue;
+        };
+        let line = lines
+            .get_mut(&(need.kind, stock_id))
+            .expect("a bucketed line exists");
+        line.available -= 1;
+        matches.push(Match {
+            need_id: need.id,
+            kind: match need.kind {
+                StockKind::Device => "device",
+                StockKind::DataPackage => "data_package",
+            },
+            stock_id,
+            warehouse_id: line.warehouse_id,
+            priority: need.priority,
+        });
+        if line.available == 0 {
+            let levels = chains
+                .get(&line.warehouse_unit)
+                .cloned()
+                .unwrap_or_default();
+            for level in levels {
+                if let Some(bucket) = buckets.get_mut(&(line.kind, level, line.earmark.clone())) {
+                    bucket.remove(&stock_id);
+                }
+            }
+        }
+        *per_school.entry(need.school_id).or_default() += 1;
+        if let Some(d) = district {
+            *per_district.entry(d).or_default() += 1;
+        }
+    }
+    (matches, unmatched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parents() -> HashMap<String, Option<String>> {
+        [
+            ("17", None),
+            ("150", Some("17")),
+            ("148", Some("17")),
+            ("04831", Some("150")),
+            ("04789", Some("148")),
+        ]
+        .into_iter()
+        .map(|(c, p)| (c.to_owned(), p.map(str::to_owned)))
+        .collect()
+    }
+
+    fn need(id: i64, priority: i32, unit: &str) -> NeedCandidate {
+        NeedCandidate {
+            id,
+            priority,
+            created_at: chrono::NaiveDateTime::default(),
+            admin_unit: unit.into(),
+            school_id: id,
+            kind: StockKind::Device,
+        }
+    }
+
+    fn device(id: i64, warehouse_unit: &str, earmark: Option<&str>) -> StockCandidate {
+        StockCandidate {
+            id,
+            kind: StockKind::Device,
+            warehouse_id: id * 10,
+            warehouse_unit: warehouse_unit.into(),
+            earmark: earmark.map(str::to_owned),
+            available: 1,
+        }
+    }
+
+    #[test]
+    fn highest_priority_first_nearest_stock_first() {
+        let needs = vec![
+            need(1, 10, "04789"),
+            need(2, 50, "04831"),
+            need(3, 30, "04831"),
+        ];
+        let stock = vec![device(7, "148", None), device(8, "150", None)];
+        let (matches, unmatched) = plan(needs, stock, &parents(), &|_| None, Quotas::default());
+        let pairs: Vec<(i64, i64)> = matches.iter().map(|m| (m.need_id, m.stock_id)).collect();
+        // Need 2 (priority 50) takes the Đà Bắc device; need 3 then takes the
+        // city's (anywhere is better than nothing); need 1 is left.
+        assert_eq!(pairs, vec![(2, 8), (3, 7)]);
+        assert_eq!(unmatched.len(), 1);
+        assert_eq!(unmatched[0].need_id, 1);
+    }
+
+    #[test]
+    fn earmarked_stock_stays_inside_its_earmark() {
+        let needs = vec![need(1, 90, "04789"), need(2, 10, "04831")];
+        let stock = vec![device(5, "17", Some("150"))];
+        let (matches, unmatched) = plan(needs, stock, &parents(), &|_| None, Quotas::default());
+        assert_eq!(
+            matches.iter().map(|m| m.need_id).collect::<Vec<_>>(),
+            vec![2],
+            "only Đà Bắc gets it"
+        );
+        assert!(unmatched[0].reason.contains("earmarks"));
+    }
+
+    #[test]
+    fn quotas_cap_matches() {
+        let mut needs = vec![need(1, 50, "04831"), need(2, 40, "04831")];
+        for n in &mut needs {
+            n.school_id = 9;
+        }
+        let stock = vec![device(5, "150", None), device(6, "150", None)];
+        let quotas = Quotas {
+            per_school: Some(1),
+            per_district: None,
+        };
+        let (matches, unmatched) = plan(needs, stock, &parents(), &|_| None, quotas);
+        assert_eq!(matches.len(), 1);
+        assert!(unmatched[0].reason.contains("quota"));
+    }
+
+    #[test]
+    fn ties_are_broken_by_age_then_id() {
+        let needs = vec![need(4, 10, "04831"), need(3, 10, "04831")];
+        let stock = vec![device(9, "150", None)];
+        let (matches, _) = plan(needs, stock, &parents(), &|_| None, Quotas::default());
+        assert_eq!(matches[0].need_id, 3);
+    }
+}

@@ -1,0 +1,144 @@
+//! Allocations: approved needs matched to ready stock, by hand or by an
+//! automatic run (`matching.rs` says in what order). Every allocation moves
+//! the need to `allocated` and reserves the stock in one transaction.
+
+pub mod matching;
+pub mod model;
+pub mod queries;
+
+use actix_web::{get, post, web, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+pub use model::*;
+
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::students::queries::StudentScope;
+
+/// Allocate one device or one data package to an approved need (admin;
+/// district officer whose subtree holds the need).
+#[utoipa::path(
+    tag = "distribution",
+    security(("bearer" = [])),
+    request_body = CreateAllocation,
+    responses(
+        (status = 201, description = "The allocation", body = Allocation),
+        (status = 409, description = "The need is not approved, the device is not ready, or it is earmarked elsewhere", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/allocations")]
+pub async fn create_allocation(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<CreateAllocation>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::DistrictOfficer])?;
+    let input = body.into_inner();
+    let row = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            queries::allocate(conn, &principal.actor(), &scope, &input)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Allocation::from(row)))
+}
+
+/// Allocations of needs in the caller's scope (at most 1,000).
+#[utoipa::path(
+    tag = "distribution",
+    security(("bearer" = [])),
+    params(AllocationFilter),
+    responses((status = 200, description = "The allocations", body = Vec<Allocation>))
+)]
+#[get("/allocations")]
+pub async fn list_allocations(
+    state: web::Data<AppState>,
+    principal: Principal,
+    filter: web::Query<AllocationFilter>,
+) -> Result<web::Json<Vec<Allocation>>, ApiError> {
+    principal.require(&[Role::DistrictOfficer, Role::SchoolStaff])?;
+    let filter = filter.into_inner();
+    let rows = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            queries::list(conn, &scope, &filter)
+        })
+        .await?;
+    Ok(web::Json(rows.into_iter().map(Allocation::from).collect()))
+}
+
+/// Cancel an allocation: the device or package unit goes back to ready and
+/// the need back to approved.
+#[utoipa::path(
+    tag = "distribution",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Allocation id")),
+    request_body = CancelAllocation,
+    responses(
+        (status = 200, description = "The allocation", body = Allocation),
+        (status = 409, description = "Not active", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/allocations/{id}/cancel")]
+pub async fn cancel_allocation(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+    body: web::Json<CancelAllocation>,
+) -> Result<web::Json<Allocation>, ApiError> {
+    principal.require(&[Role::DistrictOfficer])?;
+    let input = body.into_inner();
+    input.validate()?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            queries::cancel(conn, &principal.actor(), &scope, id, &input.reason)
+        })
+        .await?;
+    Ok(web::Json(row.into()))
+}
+
+/// Allocate automatically over a subtree (admin; district officer in
+/// scope): approved needs by priority, nearest ready stock first, earmarks
+/// respected, optional quotas. `dry_run` returns the plan only. Every
+/// unmatched need comes with its reason.
+#[utoipa::path(
+    tag = "distribution",
+    security(("bearer" = [])),
+    request_body = RunRequest,
+    responses(
+        (status = 200, description = "The plan, and the allocations made", body = RunReport),
+        (status = 404, description = "No such admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/allocations/run")]
+pub async fn run_allocation(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<RunRequest>,
+) -> Result<web::Json<RunReport>, ApiError> {
+    principal.require(&[Role::DistrictOfficer])?;
+    let request = body.into_inner();
+    let report = state
+        .db
+        .run(move |conn| {
+            principal.ensure_admin_unit_in_scope(conn, &request.admin_unit)?;
+            let units = crate::admin_units::queries::subtree_codes(conn, &request.admin_unit)?;
+            queries::run(conn, &principal.actor(), &units, &request)
+        })
+        .await?;
+    Ok(web::Json(report))
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(run_allocation)
+        .service(create_allocation)
+        .service(list_allocations)
+        .service(cancel_allocation);
+}

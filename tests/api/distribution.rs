@@ -1,0 +1,714 @@
+use actix_web::http::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, student, TestApp};
+
+/// A valid IMEI: 14 digits and their Luhn check digit.
+fn imei(n: u64) -> String {
+    let body = format!("35693803{n:06}");
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = (b - b'0') as u32;
+            if i % 2 == 0 {
+                let x = d * 2;
+                x / 10 + x % 10
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+struct World {
+    admin: String,
+    officer: String,
+    warehouse_officer: String,
+    staff: String,
+    warehouse: i64,
+    city_warehouse: i64,
+    receipt: i64,
+    approved: Vec<i64>,
+}
+
+/// `students` poor students without devices at TH-DABAC (Đà Bắc) with
+/// approved device needs, a pledge of tablets earmarked for Đà Bắc and its
+/// receipt of `tablets`, a warehouse in Đà Bắc (with its officer) and one in the city.
+async fn world(app: &TestApp, students: usize, tablets: i64) -> World {
+    let admin = app.admin_token().await;
+    let schools = app.seed_schools(&admin).await;
+    let roster: Vec<Value> = (0..students)
+        .map(|i| student(&format!("D{i:03}"), "TH-DABAC", 1 + (i % 5) as i64))
+        .collect();
+    app.sync_students(&admin, "", &roster).await.ok(200);
+    let officer = app
+        .user_token(
+            "officer.db",
+            "district_officer",
+            json!({"admin_unit_code": "150"}),
+        )
+        .await;
+    app.post(
+        "/api/v1/needs/generate",
+        Some(&officer),
+        &json!({"admin_unit_code": "150"}),
+    )
+    .await;
+    let needs = app
+        .get("/api/v1/needs?kind=device&limit=500", &officer)
+        .await
+        .ok(200);
+    let ids: Vec<i64> = needs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_i64().unwrap())
+        .collect();
+    for to in ["verified", "approved"] {
+        app.post(
+            "/api/v1/needs/transitions",
+            Some(&officer),
+            &json!({"ids": ids, "to": to}),
+        )
+        .await
+        .ok(200);
+    }
+    let staff = app
+        .user_token(
+            "staff.db",
+            "school_staff",
+            json!({"school_id": schools["TH-DABAC"]}),
+        )
+        .await;
+
+    let campaign = app
+        .post(
+            "/api/v1/campaigns",
+            Some(&admin),
+            &json!({"name": "Thư ngỏ", "starts_on": "2021-09-01"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/campaigns/{campaign}/status"),
+        Some(&admin),
+        &json!({"status": "open"}),
+    )
+    .await
+    .ok(200);
+    let donor = app
+        .post(
+            "/api/v1/donors",
+            Some(&admin),
+            &json!({"kind": "organisation", "name": "Công ty Sông Đà", "inside_province": true}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let pledge = app
+        .post("/api/v1/pledges", Some(&admin), &json!({"donor_id": donor, "campaign_id": campaign, "kind": "device", "device_type": "tablet", "quantity": tablets, "device_condition": "used", "earmark_admin_unit": "150"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let warehouse_officer = app
+        .user_token("kho.db", "warehouse_officer", json!({}))
+        .await;
+    let receipt = app
+        .post("/api/v1/receipts", Some(&warehouse_officer), &json!({"campaign_id": campaign, "pledge_id": pledge, "receipt_type": "donation", "kind": "device", "device_type": "tablet", "quantity": tablets, "received_on": "2021-10-05"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let warehouse = app
+        .post(
+            "/api/v1/warehouses",
+            Some(&admin),
+            &json!({"name": "Kho Đà Bắc", "admin_unit_code": "150"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let city_warehouse = app
+        .post(
+            "/api/v1/warehouses",
+            Some(&admin),
+            &json!({"name": "Kho Thành phố", "admin_unit_code": "148"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let users = app
+        .get("/api/v1/users?role=warehouse_officer", &admin)
+        .await
+        .ok(200);
+    let kho = users["items"][0]["id"].as_i64().unwrap();
+    app.request(
+        Method::POST,
+        &format!("/api/v1/warehouses/{warehouse}/officers"),
+        Some(&admin),
+        Some("application/json"),
+        json!({"user_id": kho}).to_string().into_bytes(),
+    )
+    .await;
+    World {
+        admin,
+        officer,
+        warehouse_officer,
+        staff,
+        warehouse,
+        city_warehouse,
+        receipt,
+        approved: ids,
+    }
+}
+
+/// Registers `n` used tablets and makes them ready (checked and wiped).
+async fn ready_tablets(app: &TestApp, w: &World, n: u64) -> Vec<i64> {
+    let devices: Vec<Value> = (0..n)
+        .map(|i| json!({"serial": format!("TAB-{i:04}"), "imei": imei(i)}))
+        .collect();
+    let intake = app
+        .post("/api/v1/inventory/intake", Some(&w.warehouse_officer), &json!({"receipt_id": w.receipt, "warehouse_id": w.warehouse, "condition": "used_good", "devices": devices}))
+        .await
+        .ok(201);
+    let ids: Vec<i64> = intake["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    for id in &ids {
+        app.post(
+            &format!("/api/v1/inventory/items/{id}/check"),
+            Some(&w.warehouse_officer),
+            &json!({"wiped": true, "condition": "used_good"}),
+        )
+        .await
+        .ok(200);
+        app.post(
+            &format!("/api/v1/inventory/items/{id}/transitions"),
+            Some(&w.warehouse_officer),
+            &json!({"to": "ready"}),
+        )
+        .await
+        .ok(200);
+    }
+    ids
+}
+
+#[actix_rt::test]
+async fn a_donated_tablet_reaches_a_child() {
+    let app = spawn_app().await;
+    let w = world(&app, 3, 2).await;
+
+    let intake = app
+        .post("/api/v1/inventory/intake", Some(&w.warehouse_officer), &json!({"receipt_id": w.receipt, "warehouse_id": w.warehouse, "condition": "used_good", "devices": [{"serial": "TAB-1", "imei": imei(1)}]}))
+        .await
+        .ok(201);
+    let item = intake["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        (
+            intake["items"][0]["status"].as_str(),
+            intake["items"][0]["earmark_admin_unit"].as_str()
+        ),
+        (Some("intake"), Some("150"))
+    );
+    let path = format!("/api/v1/inventory/items/{item}/transitions");
+    assert!(app
+        .post(&path, Some(&w.warehouse_officer), &json!({"to": "ready"}))
+        .await
+        .problem(409)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("wipe"));
+    app.post(
+        &format!("/api/v1/inventory/items/{item}/check"),
+        Some(&w.warehouse_officer),
+        &json!({"wiped": false, "condition": "used_good"}),
+    )
+    .await
+    .problem(422);
+    let checked = app
+        .post(
+            &format!("/api/v1/inventory/items/{item}/check"),
+            Some(&w.warehouse_officer),
+            &json!({"wiped": true, "condition": "used_good"}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(checked["checked_by"], "user:kho.db");
+    app.post(&path, Some(&w.warehouse_officer), &json!({"to": "ready"}))
+        .await
+        .ok(200);
+
+    // A dry run plans without writing; the real run allocates by priority.
+    let dry = app
+        .post(
+            "/api/v1/allocations/run",
+            Some(&w.officer),
+            &json!({"admin_unit": "150", "kinds": ["device"], "dry_run": true}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            dry["matches"].as_array().unwrap().len(),
+            dry["unmatched"].as_array().unwrap().len()
+        ),
+        (1, 2)
+    );
+    assert_eq!(dry["allocation_ids"], json!([]));
+    assert!(dry["unmatched"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no ready device"));
+    let run = app
+        .post(
+            "/api/v1/allocations/run",
+            Some(&w.officer),
+            &json!({"admin_unit": "150", "kinds": ["device"]}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        run["matches"], dry["matches"],
+        "the run does what the dry run planned"
+    );
+    let need = run["matches"][0]["need_id"].as_i64().unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/needs/{need}"), &w.officer)
+            .await
+            .ok(200)["status"],
+        "allocated"
+    );
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/inventory/items/{item}"),
+            &w.warehouse_officer
+        )
+        .await
+        .ok(200)["status"],
+        "reserved"
+    );
+
+    let stock = app
+        .get(
+            &format!("/api/v1/inventory/stock?warehouse={}", w.warehouse),
+            &w.warehouse_officer,
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        stock,
+        json!([{"warehouse_id": w.warehouse, "stock": "device:tablet", "status": "reserved", "count": 1}])
+    );
+
+    // The school hands it to the child's mother.
+    let allocation = run["allocation_ids"][0].as_i64().unwrap();
+    let handover = app
+        .post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-25", "acknowledged": true}))
+        .await
+        .ok(201);
+    assert_eq!(handover["trace"]["receipt_id"], w.receipt);
+    assert!(
+        handover["trace"]["pledge_id"].is_i64() && handover["trace"]["donor_id"].is_i64(),
+        "traceable to the pledge: {handover}"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/needs/{need}"), &w.officer)
+            .await
+            .ok(200)["status"],
+        "fulfilled"
+    );
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/inventory/items/{item}"),
+            &w.warehouse_officer
+        )
+        .await
+        .ok(200)["status"],
+        "handed_over"
+    );
+    app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "X", "relation": "student", "handed_on": "2021-10-26", "acknowledged": true}))
+        .await
+        .problem(409);
+    let audit = app
+        .get("/api/v1/audit-log?entity=handover", &w.admin)
+        .await
+        .ok(200)
+        .to_string();
+    assert!(!audit.contains("Đinh Thị Mẹ"), "no names in the audit log");
+
+    // It comes back: returned, and checked again before anyone else gets it.
+    let back = app
+        .post(
+            &format!("/api/v1/handovers/{}/return", handover["id"]),
+            Some(&w.staff),
+            &json!({"reason": "the family moved"}),
+        )
+        .await
+        .ok(200);
+    assert!(back["returned_on"].is_string());
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/inventory/items/{item}"),
+            &w.warehouse_officer
+        )
+        .await
+        .ok(200)["status"],
+        "returned"
+    );
+    app.post(&path, Some(&w.warehouse_officer), &json!({"to": "ready"}))
+        .await
+        .problem(409);
+    app.post(
+        &format!("/api/v1/inventory/items/{item}/check"),
+        Some(&w.warehouse_officer),
+        &json!({"wiped": true, "condition": "used_good"}),
+    )
+    .await
+    .ok(200);
+    app.post(&path, Some(&w.warehouse_officer), &json!({"to": "ready"}))
+        .await
+        .ok(200);
+    let stock = app
+        .get(
+            "/api/v1/inventory/stock?admin_unit=150",
+            &w.warehouse_officer,
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        stock,
+        json!([{"warehouse_id": w.warehouse, "stock": "device:tablet", "status": "ready", "count": 1}])
+    );
+}
+
+#[actix_rt::test]
+async fn stock_rules_hold() {
+    let app = spawn_app().await;
+    let w = world(&app, 2, 5).await;
+    // Bad IMEIs and duplicates refuse the whole intake.
+    let bad = app
+        .post(
+            "/api/v1/inventory/intake",
+            Some(&w.warehouse_officer),
+            &json!({"receipt_id": w.receipt, "warehouse_id": w.warehouse, "condition": "new",
+            "devices": [{"serial": "A"}, {"serial": "A"}, {"imei": "356938035643808"}, {}]}),
+        )
+        .await;
+    let problem = bad.problem(422);
+    let codes: Vec<(i64, String)> = problem["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_i64().unwrap(),
+                r["errors"][0]["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (1, "duplicate".into()),
+            (2, "check_digit".into()),
+            (3, "required".into())
+        ]
+    );
+    assert_eq!(
+        app.get("/api/v1/inventory/items", &w.warehouse_officer)
+            .await
+            .ok(200)["items"],
+        json!([]),
+        "nothing half-written"
+    );
+    let csv = format!(
+        "serial,imei,model\nC-1,{},Galaxy Tab A7\nC-2,,Galaxy Tab A7\n",
+        imei(77)
+    );
+    let via_csv = app
+        .request(
+            Method::POST,
+            &format!(
+                "/api/v1/inventory/intake/csv?receipt_id={}&warehouse_id={}&condition=new",
+                w.receipt, w.warehouse
+            ),
+            Some(&w.warehouse_officer),
+            Some("text/csv"),
+            csv.into_bytes(),
+        )
+        .await
+        .ok(201);
+    assert_eq!(via_csv["registered"], 2);
+    let ids: Vec<i64> = via_csv["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    let again = app
+        .post("/api/v1/inventory/intake", Some(&w.warehouse_officer), &json!({"receipt_id": w.receipt, "warehouse_id": w.warehouse, "condition": "new", "devices": [{"serial": "C-1"}]}))
+        .await;
+    assert_eq!(
+        again.problem(422)["rows"][0]["errors"][0]["code"],
+        "duplicate"
+    );
+    let too_many: Vec<Value> = (0..4)
+        .map(|i| json!({"serial": format!("X-{i}")}))
+        .collect();
+    app.post("/api/v1/inventory/intake", Some(&w.warehouse_officer), &json!({"receipt_id": w.receipt, "warehouse_id": w.warehouse, "condition": "new", "devices": too_many}))
+        .await
+        .problem(422);
+
+    // Another warehouse's officer sees nothing of this one.
+    let other = app
+        .user_token("kho.tp", "warehouse_officer", json!({}))
+        .await;
+    app.get(&format!("/api/v1/inventory/items/{}", ids[0]), &other)
+        .await
+        .problem(404);
+    app.post(
+        &format!("/api/v1/inventory/items/{}/transitions", ids[0]),
+        Some(&other),
+        &json!({"to": "ready"}),
+    )
+    .await
+    .problem(404);
+    app.post("/api/v1/inventory/intake", Some(&other), &json!({"receipt_id": w.receipt, "warehouse_id": w.warehouse, "condition": "new", "devices": [{"serial": "Z"}]}))
+        .await
+        .problem(404);
+
+    // New devices need no wipe; write-off needs a reason; a transfer goes through in_transit.
+    let (a, b) = (ids[0], ids[1]);
+    app.post(
+        &format!("/api/v1/inventory/items/{a}/transitions"),
+        Some(&w.warehouse_officer),
+        &json!({"to": "ready"}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/api/v1/inventory/items/{b}/transitions"),
+        Some(&w.warehouse_officer),
+        &json!({"to": "written_off"}),
+    )
+    .await
+    .problem(422);
+    app.post(
+        &format!("/api/v1/inventory/items/{b}/transitions"),
+        Some(&w.warehouse_officer),
+        &json!({"to": "written_off", "reason": "stolen from the office"}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/api/v1/inventory/items/{b}/transitions"),
+        Some(&w.warehouse_officer),
+        &json!({"to": "ready"}),
+    )
+    .await
+    .problem(409);
+
+    // Allocation refusals.
+    let need = w.approved[0];
+    let allocate = |item: i64, need: i64| {
+        let (app, officer) = (&app, w.officer.clone());
+        async move {
+            app.post(
+                "/api/v1/allocations",
+                Some(&officer),
+                &json!({"need_id": need, "item_id": item}),
+            )
+            .await
+        }
+    };
+    allocate(b, need).await.problem(409); // written off
+    let first = allocate(a, need).await.ok(201);
+    allocate(a, w.approved[1]).await.problem(409); // reserved
+    allocate(a, need).await.problem(409); // the need is allocated, no longer approved
+    let cancelled = app
+        .post(
+            &format!("/api/v1/allocations/{}/cancel", first["id"]),
+            Some(&w.officer),
+            &json!({"reason": "wrong child"}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(
+        app.get(&format!("/api/v1/needs/{need}"), &w.officer)
+            .await
+            .ok(200)["status"],
+        "approved"
+    );
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/inventory/items/{a}"),
+            &w.warehouse_officer
+        )
+        .await
+        .ok(200)["status"],
+        "ready"
+    );
+    app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": first["id"], "received_by_name": "X", "relation": "student", "handed_on": "2021-10-26", "acknowledged": true}))
+        .await
+        .problem(409);
+    let reported = app.post("/api/v1/needs", Some(&w.officer), &json!({"kind": "device", "school_id": app.get("/api/v1/schools/by-code/TH-DABAC", &w.admin).await.ok(200)["id"], "quantity": 2})).await.ok(201);
+    allocate(a, reported["id"].as_i64().unwrap())
+        .await
+        .problem(409); // not approved
+
+    // Across the earmark: move the device to the city and offer it to a city need.
+    let city_school = app
+        .get("/api/v1/schools/by-code/TH-THAIBINH", &w.admin)
+        .await
+        .ok(200)["id"]
+        .as_i64()
+        .unwrap();
+    let city_need = app
+        .post(
+            "/api/v1/needs",
+            Some(&w.admin),
+            &json!({"kind": "device", "school_id": city_school}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    for to in ["verified", "approved"] {
+        app.post(
+            &format!("/api/v1/needs/{city_need}/transitions"),
+            Some(&w.admin),
+            &json!({"to": to}),
+        )
+        .await
+        .ok(200);
+    }
+    let across = app
+        .post(
+            "/api/v1/allocations",
+            Some(&w.admin),
+            &json!({"need_id": city_need, "item_id": a}),
+        )
+        .await
+        .problem(409);
+    assert!(across["detail"].as_str().unwrap().contains("earmarked"));
+    app.post(
+        &format!("/api/v1/inventory/items/{a}/transitions"),
+        Some(&w.warehouse_officer),
+        &json!({"to": "in_transit", "warehouse_id": w.city_warehouse}),
+    )
+    .await
+    .ok(200);
+    let stock = app.get("/api/v1/inventory/stock", &w.admin).await.ok(200);
+    assert!(
+        stock
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["warehouse_id"] == w.warehouse
+                && l["status"] == "in_transit"
+                && l["count"] == 1),
+        "{stock}"
+    );
+    app.post(
+        &format!("/api/v1/inventory/items/{a}/transitions"),
+        Some(&w.admin),
+        &json!({"to": "ready"}),
+    )
+    .await
+    .ok(200);
+    // Counted in transit at the sender, then ready at the receiver.
+    let stock = app
+        .get("/api/v1/inventory/stock?admin_unit=148", &w.admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        stock,
+        json!([{"warehouse_id": w.city_warehouse, "stock": "device:tablet", "status": "ready", "count": 1}])
+    );
+    app.post(
+        "/api/v1/allocations",
+        Some(&w.admin),
+        &json!({"need_id": city_need, "item_id": a}),
+    )
+    .await
+    .problem(409);
+}
+
+#[actix_rt::test]
+async fn fifty_officers_allocating_one_device_at_once_one_wins() {
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_WORKERS", "4".into());
+        env.insert("SONGMAY_DB_POOL_SIZE", "12".into());
+    })
+    .await;
+    let w = world(&app, 50, 1).await;
+    let item = ready_tablets(&app, &w, 1).await[0];
+    let bodies: Vec<Value> = w
+        .approved
+        .iter()
+        .map(|need| json!({"need_id": need, "item_id": item}))
+        .collect();
+    let replies = futures_util::future::join_all(
+        bodies
+            .iter()
+            .map(|body| app.post("/api/v1/allocations", Some(&w.officer), body)),
+    )
+    .await;
+    let won = replies.iter().filter(|r| r.status.as_u16() == 201).count();
+    let lost = replies.iter().filter(|r| r.status.as_u16() == 409).count();
+    assert_eq!((won, lost), (1, 49));
+    let allocated = app
+        .get("/api/v1/needs?status=allocated", &w.officer)
+        .await
+        .ok(200);
+    assert_eq!(allocated["items"].as_array().unwrap().len(), 1);
+}
+
+#[actix_rt::test]
+async fn two_runs_at_once_never_use_a_device_or_need_twice() {
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_WORKERS", "4".into());
+        env.insert("SONGMAY_DB_POOL_SIZE", "8".into());
+    })
+    .await;
+    let w = world(&app, 12, 8).await;
+    ready_tablets(&app, &w, 8).await;
+    let body = json!({"admin_unit": "150", "kinds": ["device"]});
+    let (a, b) = futures_util::future::join(
+        app.post("/api/v1/allocations/run", Some(&w.officer), &body),
+        app.post("/api/v1/allocations/run", Some(&w.admin), &body),
+    )
+    .await;
+    let (a, b) = (a.ok(200), b.ok(200));
+    let mut needs: Vec<i64> = Vec::new();
+    let mut items: Vec<i64> = Vec::new();
+    for run in [&a, &b] {
+        for m in run["matches"].as_array().unwrap() {
+            needs.push(m["need_id"].as_i64().unwrap());
+            items.push(m["stock_id"].as_i64().unwrap());
+        }
+    }
+    assert_eq!(
+        needs.len(),
+        8,
+        "together the runs allocate what one run would: every device once"
+    );
+    needs.sort();
+    needs.dedup();
+    items.sort();
+    items.dedup();
+    assert_eq!((needs.len(), items.len()), (8, 8));
+}
