@@ -128,9 +128,21 @@ pub async fn run_allocation(
     let report = state
         .db
         .run(move |conn| {
-            principal.ensure_admin_unit_in_scope(conn, &request.admin_unit)?;
-            let units = crate::admin_units::queries::subtree_codes(conn, &request.admin_unit)?;
-            queries::run(conn, &principal.actor(), &units, &request)
+            let root = match (&request.admin_unit, &principal.scope) {
+                (Some(code), _) => Some(code.clone()),
+                (None, crate::auth::Scope::AdminUnit { admin_unit_code }) => {
+                    Some(admin_unit_code.clone())
+                }
+                (None, _) => None,
+            };
+            let units = match &root {
+                Some(code) => {
+                    principal.ensure_admin_unit_in_scope(conn, code)?;
+                    Some(crate::admin_units::queries::subtree_codes(conn, code)?)
+                }
+                None => None,
+            };
+            queries::run(conn, &principal.actor(), units.as_deref(), &request)
         })
         .await?;
     Ok(web::Json(report))

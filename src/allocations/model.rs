@@ -89,7 +89,9 @@ pub struct CancelAllocation {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"admin_unit": "150", "kinds": ["device"], "dry_run": true}))]
 pub struct RunRequest {
-    pub admin_unit: String,
+    /// The subtree to serve; admins may leave it out for the whole country,
+    /// district officers default to their own subtree.
+    pub admin_unit: Option<String>,
     /// Need kinds to serve (default: all): devices from ready devices,
     /// connectivity and data packages from data-package stock.
     #[serde(default)]

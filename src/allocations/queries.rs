@@ -270,31 +270,44 @@ pub fn cancel(
 /// The approved needs and ready stock a run works on.
 pub fn candidates(
     conn: &mut DbConn,
-    units: &[String],
+    units: Option<&[String]>,
     kinds: &[NeedKind],
 ) -> Result<(Vec<NeedCandidate>, Vec<StockCandidate>), ApiError> {
+    type Row = (i64, i32, chrono::NaiveDateTime, String, i64, NeedKind);
     let kinds: Vec<NeedKind> = if kinds.is_empty() {
         NeedKind::ALL.to_vec()
     } else {
         kinds.to_vec()
     };
-    let mut need_rows: Vec<(i64, i32, chrono::NaiveDateTime, String, i64, NeedKind)> = Vec::new();
-    for chunk in units.chunks(1_000) {
-        let rows: Vec<(i64, i32, chrono::NaiveDateTime, String, i64, NeedKind)> =
-            with_conn!(conn, |c| needs::table
+    let load = |conn: &mut DbConn, chunk: Option<&[String]>| -> Result<Vec<Row>, ApiError> {
+        let rows = with_conn!(conn, |c| {
+            let mut query = needs::table
                 .filter(needs::status.eq(NeedStatus::Approved))
                 .filter(needs::kind.eq_any(&kinds))
-                .filter(needs::admin_unit_code.eq_any(chunk))
                 .select((
                     needs::id,
                     needs::priority,
                     needs::created_at,
                     needs::admin_unit_code,
                     needs::school_id,
-                    needs::kind
+                    needs::kind,
                 ))
-                .load(c))?;
-        need_rows.extend(rows);
+                .into_boxed();
+            if let Some(chunk) = chunk {
+                query = query.filter(needs::admin_unit_code.eq_any(chunk));
+            }
+            query.load(c)
+        })?;
+        Ok(rows)
+    };
+    let mut need_rows: Vec<Row> = Vec::new();
+    match units {
+        None => need_rows = load(conn, None)?,
+        Some(units) => {
+            for chunk in units.chunks(1_000) {
+                need_rows.extend(load(conn, Some(chunk))?);
+            }
+        }
     }
     let needs: Vec<NeedCandidate> = need_rows
         .into_iter()
@@ -362,13 +375,81 @@ pub fn candidates(
     Ok((needs, stock))
 }
 
+/// Writes a run's matches in bulk (statements per thousand matches, not
+/// per match): allocations, reserved devices and package units with their
+/// ledger rows, and the needs moved to `allocated` with their events.
+fn commit(
+    conn: &mut DbConn,
+    actor: &str,
+    matches: &[matching::Match],
+) -> Result<Vec<i64>, ApiError> {
+    let now = crate::db::now();
+    let mut ids = Vec::with_capacity(matches.len());
+    for chunk in matches.chunks(1_000) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|m| {
+                let device = m.kind == "device";
+                (
+                    allocations::need_id.eq(m.need_id),
+                    allocations::item_id.eq(device.then_some(m.stock_id)),
+                    allocations::package_id.eq((!device).then_some(m.stock_id)),
+                    allocations::quantity.eq(1),
+                    allocations::status.eq(AllocationStatus::Active),
+                    allocations::created_by.eq(actor),
+                    allocations::created_at.eq(now),
+                    allocations::updated_at.eq(now),
+                )
+            })
+            .collect();
+        let created: Vec<i64> = with_conn!(conn, |c| diesel::insert_into(allocations::table)
+            .values(&values)
+            .returning(allocations::id)
+            .get_results(c))?;
+        ids.extend(created);
+    }
+    let devices: Vec<i64> = matches
+        .iter()
+        .filter(|m| m.kind == "device")
+        .map(|m| m.stock_id)
+        .collect();
+    crate::inventory::queries::reserve_many(conn, actor, &devices)?;
+    for m in matches.iter().filter(|m| m.kind != "device") {
+        let package = crate::inventory::queries::find_package(conn, m.stock_id)?;
+        record(
+            conn,
+            actor,
+            MovementRecord {
+                movement: Movement::Reserve,
+                warehouse_id: package.warehouse_id,
+                stock_key: package_key(package.id),
+                item_id: None,
+                package_id: Some(package.id),
+                from: Some(ItemStatus::Ready.as_str()),
+                to: Some(ItemStatus::Reserved.as_str()),
+                quantity: 1,
+                reason: None,
+            },
+        )?;
+    }
+    let need_ids: Vec<i64> = matches.iter().map(|m| m.need_id).collect();
+    crate::needs::queries::move_many(
+        conn,
+        actor,
+        &need_ids,
+        NeedStatus::Approved,
+        NeedStatus::Allocated,
+    )?;
+    Ok(ids)
+}
+
 /// An automatic run over `units` (a subtree the caller may work in). One
 /// run at a time: the plan is made after taking the allocation lock, from
 /// committed data, so two runs never plan the same device or need.
 pub fn run(
     conn: &mut DbConn,
     actor: &str,
-    units: &[String],
+    units: Option<&[String]>,
     request: &RunRequest,
 ) -> Result<RunReport, ApiError> {
     conn.transaction(|conn| {
@@ -394,25 +475,14 @@ pub fn run(
         };
         let (matches, unmatched) = matching::plan(needs, stock, &parents, &district_of, quotas);
         let mut allocation_ids = Vec::new();
-        if !request.dry_run {
-            for m in &matches {
-                let need =
-                    crate::needs::queries::find_visible(conn, &StudentScope::All, m.need_id)?;
-                let row = if m.kind == "device" {
-                    let item = crate::inventory::queries::find_item(conn, m.stock_id)?;
-                    write(conn, actor, &need, Some(&item), None)?
-                } else {
-                    let package = crate::inventory::queries::find_package(conn, m.stock_id)?;
-                    write(conn, actor, &need, None, Some(&package))?
-                };
-                allocation_ids.push(row.id);
-            }
+        if !request.dry_run && !matches.is_empty() {
+            allocation_ids = commit(conn, actor, &matches)?;
             crate::audit::record(
                 conn,
                 actor,
                 "run",
                 "allocations",
-                &units.first().cloned().unwrap_or_default(),
+                request.admin_unit.as_deref().unwrap_or("*"),
                 json!({"matched": matches.len(), "unmatched": unmatched.len()}),
             )?;
         }

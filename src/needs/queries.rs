@@ -546,3 +546,55 @@ pub fn target_schools(
         )),
     }
 }
+
+/// Moves many needs at once for the distribution code (allocation runs):
+/// one UPDATE and one INSERT … SELECT of events per chunk. Every need must
+/// still be in `from`; otherwise nothing moves (409).
+pub fn move_many(
+    conn: &mut DbConn,
+    actor: &str,
+    ids: &[i64],
+    from: NeedStatus,
+    to: NeedStatus,
+) -> Result<(), ApiError> {
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    workflow::check(from, to, Mover::Distribution, None).map_err(|r| refusal(from, to, r))?;
+    let now = crate::db::now();
+    for chunk in ids.chunks(CHUNK) {
+        let moved = with_conn!(conn, |c| diesel::update(
+            needs::table
+                .filter(needs::id.eq_any(chunk))
+                .filter(needs::status.eq(from))
+        )
+        .set((
+            needs::status.eq(to),
+            needs::version.eq(needs::version + 1),
+            needs::updated_at.eq(now)
+        ))
+        .execute(c))?;
+        if moved != chunk.len() {
+            return Err(ApiError::conflict(
+                "some needs changed meanwhile; run again",
+            ));
+        }
+        with_conn!(conn, |c| diesel::insert_into(need_events::table)
+            .values(needs::table.filter(needs::id.eq_any(chunk)).select((
+                needs::id,
+                Some(from).into_sql::<Nullable<Text>>(),
+                to.into_sql::<Text>(),
+                actor.into_sql::<Text>(),
+                None::<String>.into_sql::<Nullable<Text>>(),
+                now.into_sql::<Timestamp>(),
+            )))
+            .into_columns((
+                need_events::need_id,
+                need_events::from_status,
+                need_events::to_status,
+                need_events::actor,
+                need_events::reason,
+                need_events::at,
+            ))
+            .execute(c))?;
+    }
+    Ok(())
+}
