@@ -341,6 +341,15 @@ async fn a_donated_tablet_reaches_a_child() {
     app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "X", "relation": "student", "handed_on": "2021-10-26", "acknowledged": true}))
         .await
         .problem(409);
+    // A handed-over device cannot be allocated again.
+    let other_need = w.approved.iter().find(|n| **n != need).copied().unwrap();
+    app.post(
+        "/api/v1/allocations",
+        Some(&w.officer),
+        &json!({"need_id": other_need, "item_id": item}),
+    )
+    .await
+    .problem(409);
     let audit = app
         .get("/api/v1/audit-log?entity=handover", &w.admin)
         .await
