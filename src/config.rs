@@ -48,6 +48,10 @@ pub struct Config {
     pub token_rate_per_minute: u32,
     /// `SONGMAY_TOKEN_RATE_BURST`: token requests a client IP may make at once.
     pub token_rate_burst: u32,
+    /// `SONGMAY_PUBLIC_RATE_PER_MINUTE`: public-page requests per client IP and minute.
+    pub public_rate_per_minute: u32,
+    /// `SONGMAY_PUBLIC_RATE_BURST`: public-page requests a client IP may make at once.
+    pub public_rate_burst: u32,
     /// `SONGMAY_TRUST_PROXY`: take the client IP from `X-Forwarded-For`/`Forwarded`
     /// (only behind a reverse proxy that sets them).
     pub trust_proxy: bool,
@@ -129,6 +133,8 @@ impl Config {
                 .unwrap_or_default(),
             token_rate_per_minute: number("SONGMAY_TOKEN_RATE_PER_MINUTE", 10)? as u32,
             token_rate_burst: number("SONGMAY_TOKEN_RATE_BURST", 5)? as u32,
+            public_rate_per_minute: number("SONGMAY_PUBLIC_RATE_PER_MINUTE", 600)? as u32,
+            public_rate_burst: number("SONGMAY_PUBLIC_RATE_BURST", 100)? as u32,
             trust_proxy,
             max_json_bytes: number("SONGMAY_MAX_JSON_BYTES", 1024 * 1024)? as usize,
             max_upload_bytes: number("SONGMAY_MAX_UPLOAD_BYTES", 16 * 1024 * 1024)? as usize,

@@ -30,6 +30,8 @@ use crate::error::{FieldError, Problem, PROBLEM_JSON};
         (name = "donations", description = "Donors, campaigns, pledges, receipts and the money"),
         (name = "inventory", description = "Warehouses, devices, packages and the stock ledger"),
         (name = "distribution", description = "Allocations of stock to approved needs, and handovers"),
+        (name = "stats", description = "Aggregated statistics (JSON, CSV, XLSX); no personal data"),
+        (name = "public", description = "Public transparency pages: no token, aggregates only"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
     components(schemas(Problem, FieldError)),

@@ -15,7 +15,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::TokenKeys;
-use crate::auth::rate_limit::{token_rate_limit, TokenRateLimit};
+use crate::auth::rate_limit::{public_rate_limit, token_rate_limit, TokenRateLimit};
 use crate::config::{Config, ConfigError};
 use crate::db::{Db, DbSetupError};
 use crate::error::ApiError;
@@ -42,7 +42,10 @@ pub enum StartupError {
 
 /// Every documented route. The router and the OpenAPI document are both
 /// built from this one function.
-fn routes(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
+fn routes(
+    rate_limit: TokenRateLimit,
+    public_limit: TokenRateLimit,
+) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         cfg.configure(crate::health::configure).service(
             utoipa_actix_web::scope("/api/v1")
@@ -63,7 +66,9 @@ fn routes(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
                 .configure(crate::warehouses::configure)
                 .configure(crate::inventory::configure)
                 .configure(crate::allocations::configure)
-                .configure(crate::handovers::configure),
+                .configure(crate::handovers::configure)
+                .configure(crate::stats::configure)
+                .configure(crate::public::configure(public_limit)),
         );
     }
 }
@@ -74,7 +79,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(routes(token_rate_limit(&defaults)))
+        .configure(routes(
+            token_rate_limit(&defaults),
+            public_rate_limit(&defaults),
+        ))
         .split_for_parts();
     add_common_errors(&mut api);
     api
@@ -146,6 +154,7 @@ impl Application {
         let api = openapi();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&api));
         let rate_limit = token_rate_limit(&config);
+        let public_limit = public_rate_limit(&config);
 
         let listener = TcpListener::bind(&config.bind)?;
         let address = listener.local_addr()?;
@@ -153,7 +162,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
-                .configure(routes(rate_limit.clone()))
+                .configure(routes(rate_limit.clone(), public_limit.clone()))
                 .split_for_parts();
             app.app_data(state.clone())
                 .app_data(known_routes.clone())

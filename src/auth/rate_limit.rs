@@ -63,10 +63,27 @@ pub type TokenRateLimit = GovernorConfig<ClientIp, NoOpMiddleware<QuantaInstant>
 
 /// The quota for `POST /api/v1/auth/token`, shared by all workers of a process.
 pub fn token_rate_limit(config: &Config) -> TokenRateLimit {
-    let per_minute = config.token_rate_per_minute.clamp(1, 60_000) as u64;
+    per_client_ip(
+        config,
+        config.token_rate_per_minute,
+        config.token_rate_burst,
+    )
+}
+
+/// The quota for the public pages (no token).
+pub fn public_rate_limit(config: &Config) -> TokenRateLimit {
+    per_client_ip(
+        config,
+        config.public_rate_per_minute,
+        config.public_rate_burst,
+    )
+}
+
+fn per_client_ip(config: &Config, per_minute: u32, burst: u32) -> TokenRateLimit {
+    let per_minute = per_minute.clamp(1, 60_000) as u64;
     GovernorConfigBuilder::default()
         .period(Duration::from_millis(60_000 / per_minute))
-        .burst_size(config.token_rate_burst.max(1))
+        .burst_size(burst.max(1))
         .key_extractor(ClientIp {
             trust_proxy: config.trust_proxy,
         })

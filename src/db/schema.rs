@@ -472,3 +472,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     allocations,
     handovers,
 );
+
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    needs::school_id,
+    needs::kind,
+    needs::status,
+    students::grade,
+);

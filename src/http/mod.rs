@@ -4,6 +4,7 @@
 
 pub mod fallback;
 pub mod pagination;
+pub mod tabular;
 pub mod versioning;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};

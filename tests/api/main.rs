@@ -15,5 +15,6 @@ mod helpers;
 mod needs;
 mod openapi;
 mod schools;
+mod stats;
 mod students;
 mod sync;

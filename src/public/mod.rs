@@ -1,0 +1,383 @@
+//! Public transparency pages: no token, aggregates only, cached by clients
+//! and proxies for a minute and rate-limited per address. Never a student:
+//! no name, birth date, external id or household status, and any count of
+//! students (or needs, or handovers) between 1 and 4 is shown as "<5".
+
+use std::collections::BTreeMap;
+
+use actix_web::{get, web, HttpResponse};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::rate_limit::TokenRateLimit;
+use crate::db::schema::{
+    admin_units, allocations, donors, handovers, inventory_items, needs, receipts,
+};
+use crate::db::{with_conn, DbConn};
+use crate::error::ApiError;
+use crate::needs::workflow::NeedStatus;
+use crate::pledges::DonationKind;
+use crate::startup::AppState;
+use crate::stats::coverage::{coverage, GroupBy};
+
+/// What public outputs call a donor who asked not to be named.
+pub const ANONYMOUS: &str = "Nhà hảo tâm ẩn danh";
+
+/// Small-number protection: 1 to 4 become "<5".
+pub fn protect(count: i64) -> Value {
+    if (1..5).contains(&count) {
+        Value::from("<5")
+    } else {
+        Value::from(count)
+    }
+}
+
+fn cached(body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .json(body)
+}
+
+/// One unit's readiness for the public.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicProgressLine {
+    pub admin_unit: String,
+    pub name: String,
+    pub level: String,
+    /// A number, or "<5".
+    #[schema(value_type = Object)]
+    pub students: Value,
+    /// Percent ready; absent when fewer than 5 students.
+    pub percent_ready: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicProgress {
+    pub units: Vec<PublicProgressLine>,
+    pub money_received_vnd: i64,
+    pub devices_received: i64,
+    pub devices_handed_over: i64,
+    pub packages_handed_over: i64,
+}
+
+fn progress(conn: &mut DbConn) -> Result<PublicProgress, ApiError> {
+    let line = |row: &crate::stats::coverage::CoverageRow, level: &str| PublicProgressLine {
+        admin_unit: row.key.clone(),
+        name: row.name.clone(),
+        level: level.to_owned(),
+        students: protect(row.students),
+        percent_ready: (row.students >= 5).then_some(row.percent_ready),
+    };
+    let mut units = Vec::new();
+    let provinces = coverage(conn, None, None, None, GroupBy::AdminUnit)?;
+    for province in provinces.rows.iter().filter(|r| r.students > 0) {
+        units.push(line(province, "province"));
+        let subtree = crate::admin_units::queries::subtree_codes(conn, &province.key)?;
+        for district in coverage(
+            conn,
+            Some(&province.key),
+            Some(&subtree),
+            None,
+            GroupBy::AdminUnit,
+        )?
+        .rows
+        {
+            units.push(line(&district, "district"));
+        }
+    }
+    let campaigns: Vec<i64> = crate::campaigns::queries::list(conn)?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut money = 0;
+    for id in campaigns {
+        let b = crate::funds::queries::balance(conn, id)?;
+        money += b.received_vnd + b.reversed_vnd;
+    }
+    let devices_received: Option<i64> = with_conn!(conn, |c| receipts::table
+        .filter(receipts::kind.eq(DonationKind::Device))
+        .select(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        >("CAST(SUM(quantity) AS BIGINT)"))
+        .first(c))?;
+    let devices_handed_over: i64 = with_conn!(conn, |c| inventory_items::table
+        .filter(inventory_items::status.eq(crate::inventory::ItemStatus::HandedOver))
+        .count()
+        .get_result(c))?;
+    let packages_handed_over: i64 = with_conn!(conn, |c| handovers::table
+        .inner_join(allocations::table)
+        .filter(allocations::package_id.is_not_null())
+        .count()
+        .get_result(c))?;
+    Ok(PublicProgress {
+        units,
+        money_received_vnd: money,
+        devices_received: devices_received.unwrap_or(0),
+        devices_handed_over,
+        packages_handed_over,
+    })
+}
+
+/// How close each province and district is to "every student ready".
+#[utoipa::path(tag = "public", responses((status = 200, description = "Readiness and totals", body = PublicProgress)))]
+#[get("/progress")]
+pub async fn public_progress(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(cached(&state.db.run(progress).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NeedsBoardLine {
+    pub commune: String,
+    pub commune_name: String,
+    pub district: Option<String>,
+    pub kind: String,
+    /// Open needs: a number, or "<5".
+    #[schema(value_type = Object)]
+    pub open_needs: Value,
+}
+
+/// Where help is missing: open needs by commune and kind. Never a student.
+#[utoipa::path(tag = "public", responses((status = 200, description = "Open needs by commune and kind", body = Vec<NeedsBoardLine>)))]
+#[get("/needs-board")]
+pub async fn needs_board(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let lines = state
+        .db
+        .run(|conn| {
+            let rows: Vec<(String, crate::needs::NeedKind, i64)> =
+                with_conn!(conn, |c| needs::table
+                    .filter(needs::status.eq_any(NeedStatus::OPEN))
+                    .group_by((needs::admin_unit_code, needs::kind))
+                    .select((
+                        needs::admin_unit_code,
+                        needs::kind,
+                        diesel::dsl::count_star()
+                    ))
+                    .order((needs::admin_unit_code, needs::kind))
+                    .load(c))?;
+            let units: BTreeMap<String, (String, Option<String>)> =
+                with_conn!(conn, |c| admin_units::table
+                    .select((
+                        admin_units::code,
+                        admin_units::name,
+                        admin_units::parent_code
+                    ))
+                    .load::<(String, String, Option<String>)>(c))?
+                .into_iter()
+                .map(|(code, name, parent)| (code, (name, parent)))
+                .collect();
+            Ok(rows
+                .into_iter()
+                .map(|(unit, kind, count)| {
+                    let (name, parent) = units.get(&unit).cloned().unwrap_or_default();
+                    NeedsBoardLine {
+                        commune: unit,
+                        commune_name: name,
+                        district: parent,
+                        kind: kind.to_string(),
+                        open_needs: protect(count),
+                    }
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(cached(&lines))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicDonation {
+    /// The donor's name, or "Nhà hảo tâm ẩn danh".
+    pub donor: String,
+    /// `money` (VND) or `device:<type>`, `data_package`, `software` (count).
+    pub kind: String,
+    pub received: i64,
+}
+
+/// Who gave what (what arrived), respecting donors who asked to stay anonymous.
+#[utoipa::path(tag = "public", responses((status = 200, description = "Gifts received, by donor and kind", body = Vec<PublicDonation>)))]
+#[get("/donations")]
+pub async fn public_donations(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let lines = state
+        .db
+        .run(|conn| {
+            type Row = (
+                Option<i64>,
+                DonationKind,
+                Option<crate::pledges::DeviceType>,
+                Option<i64>,
+                Option<i32>,
+            );
+            let rows: Vec<Row> = with_conn!(conn, |c| receipts::table
+                .filter(receipts::receipt_type.eq(crate::receipts::ReceiptType::Donation))
+                .select((
+                    receipts::donor_id,
+                    receipts::kind,
+                    receipts::device_type,
+                    receipts::amount_vnd,
+                    receipts::quantity
+                ))
+                .load(c))?;
+            let donor_names: BTreeMap<i64, String> = with_conn!(conn, |c| donors::table
+                .select((donors::id, donors::name, donors::anonymous_publicly))
+                .load::<(i64, String, bool)>(c))?
+            .into_iter()
+            .map(|(id, name, anonymous)| {
+                (
+                    id,
+                    if anonymous {
+                        ANONYMOUS.to_owned()
+                    } else {
+                        name
+                    },
+                )
+            })
+            .collect();
+            let mut totals: BTreeMap<(String, String), i64> = BTreeMap::new();
+            for (donor, kind, device, amount, quantity) in rows {
+                let name = donor
+                    .and_then(|d| donor_names.get(&d).cloned())
+                    .unwrap_or_else(|| ANONYMOUS.to_owned());
+                let kind = match (kind, device) {
+                    (DonationKind::Device, Some(device)) => format!("device:{device}"),
+                    (kind, _) => kind.to_string(),
+                };
+                *totals.entry((name, kind)).or_default() +=
+                    amount.unwrap_or(quantity.unwrap_or(0) as i64);
+            }
+            Ok(totals
+                .into_iter()
+                .filter(|(_, received)| *received != 0)
+                .map(|((donor, kind), received)| PublicDonation {
+                    donor,
+                    kind,
+                    received,
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(cached(&lines))
+}
+
+/// "Follow your donation": where one gift went, by district, never by child.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DonationTrace {
+    pub receipt_id: i64,
+    pub donor: String,
+    pub campaign: String,
+    pub kind: String,
+    pub amount_vnd: Option<i64>,
+    pub quantity: Option<i32>,
+    /// Students who received a device of this gift: a number, or "<5".
+    #[schema(value_type = Object)]
+    pub students_reached: Value,
+    /// District code → students reached there (a number, or "<5").
+    #[schema(value_type = Object)]
+    pub by_district: Value,
+    /// For money: what the campaign's fund paid for.
+    pub campaign_spent_vnd: Option<i64>,
+}
+
+/// Follow a donation by its bank reference or receipt number.
+#[utoipa::path(
+    tag = "public",
+    params(("receipt_ref" = String, Path, description = "The bank transfer reference, or the receipt number")),
+    responses(
+        (status = 200, description = "Where the gift went", body = DonationTrace),
+        (status = 404, description = "No such receipt", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/donations/{receipt_ref}/trace")]
+pub async fn trace(
+    state: web::Data<AppState>,
+    receipt_ref: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let reference = receipt_ref.into_inner();
+    let answer = state
+        .db
+        .run(move |conn| {
+            let by_reference: Option<i64> = with_conn!(conn, |c| receipts::table
+                .filter(receipts::bank_reference.eq(&reference))
+                .select(receipts::id)
+                .first(c)
+                .optional())?;
+            let id = by_reference
+                .or_else(|| reference.parse::<i64>().ok())
+                .ok_or_else(|| ApiError::not_found("no receipt with this reference"))?;
+            let receipt = crate::receipts::queries::find(conn, id)
+                .map_err(|_| ApiError::not_found("no receipt with this reference"))?;
+            let donor = match receipt.donor_id {
+                Some(d) => {
+                    let d = crate::donors::queries::find(conn, d)?;
+                    if d.anonymous_publicly {
+                        ANONYMOUS.to_owned()
+                    } else {
+                        d.name
+                    }
+                }
+                None => ANONYMOUS.to_owned(),
+            };
+            let campaign = crate::campaigns::queries::find(conn, receipt.campaign_id)?.name;
+            // Devices of this receipt handed over, by the needs' district.
+            let reached: Vec<String> = with_conn!(conn, |c| handovers::table
+                .inner_join(allocations::table.inner_join(needs::table))
+                .inner_join(
+                    inventory_items::table
+                        .on(allocations::item_id.eq(inventory_items::id.nullable()))
+                )
+                .filter(inventory_items::receipt_id.eq(receipt.id))
+                .select(needs::admin_unit_code)
+                .load(c))
+            .unwrap_or_default();
+            let parents: BTreeMap<String, Option<String>> =
+                with_conn!(conn, |c| admin_units::table
+                    .select((admin_units::code, admin_units::parent_code))
+                    .load::<(String, Option<String>)>(c))?
+                .into_iter()
+                .collect();
+            let mut districts: BTreeMap<String, i64> = BTreeMap::new();
+            for unit in &reached {
+                let district = match parents.get(unit).cloned().flatten() {
+                    Some(parent) if parents.get(&parent).cloned().flatten().is_some() => parent,
+                    _ => unit.clone(),
+                };
+                *districts.entry(district).or_default() += 1;
+            }
+            let campaign_spent = (receipt.kind == DonationKind::Money)
+                .then(|| {
+                    crate::funds::queries::balance(conn, receipt.campaign_id).map(|b| b.spent_vnd)
+                })
+                .transpose()?;
+            Ok(DonationTrace {
+                receipt_id: receipt.id,
+                donor,
+                campaign,
+                kind: receipt.kind.to_string(),
+                amount_vnd: receipt.amount_vnd,
+                quantity: receipt.quantity,
+                students_reached: protect(reached.len() as i64),
+                by_district: json!(districts
+                    .into_iter()
+                    .map(|(d, n)| (d, protect(n)))
+                    .collect::<BTreeMap<_, _>>()),
+                campaign_spent_vnd: campaign_spent,
+            })
+        })
+        .await?;
+    Ok(cached(&answer))
+}
+
+/// Routes under `/api/v1/public`, rate-limited per client IP.
+pub fn configure(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg| {
+        cfg.service(
+            utoipa_actix_web::scope("/public")
+                .wrap(actix_governor::Governor::new(&rate_limit))
+                .service(public_progress)
+                .service(needs_board)
+                .service(public_donations)
+                .service(trace),
+        );
+    }
+}

@@ -1,0 +1,532 @@
+//! Statistics for scripts and dashboards: readiness coverage, donations,
+//! inventory and time series. Aggregates only — no name, birth date,
+//! external id or household status ever appears here. JSON by default,
+//! CSV (`Accept: text/csv` or `?format=csv`) or XLSX (`?format=xlsx`).
+
+pub mod coverage;
+
+use std::collections::{BTreeMap, HashSet};
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use coverage::{Coverage, CoverageQuery, GroupBy};
+
+use crate::auth::{Principal, Role, Scope};
+use crate::db::schema::{handovers, inventory_items, need_events, pledges, receipts};
+use crate::db::{with_conn, DbConn};
+use crate::error::ApiError;
+use crate::http::tabular::{negotiate, respond};
+use crate::inventory::{ItemCondition, ItemStatus};
+use crate::pledges::{DeviceType, DonationKind, PledgeStatus};
+use crate::startup::AppState;
+
+const STATS_ROLES: &[Role] = &[Role::StatsReader, Role::DistrictOfficer];
+
+/// The subtree a caller asks for, checked against their scope: admins and
+/// statistics readers anywhere (`None` = the whole country), district
+/// officers inside their own subtree (by default all of it).
+pub fn root_for(
+    conn: &mut DbConn,
+    principal: &Principal,
+    asked: Option<&str>,
+) -> Result<(Option<String>, Option<Vec<String>>), ApiError> {
+    let root = match (asked, &principal.scope) {
+        (Some(code), _) => {
+            principal.ensure_admin_unit_in_scope(conn, code)?;
+            Some(code.to_owned())
+        }
+        (None, Scope::AdminUnit { admin_unit_code }) => Some(admin_unit_code.clone()),
+        (None, _) => None,
+    };
+    let units = crate::admin_units::queries::subtree_filter(conn, root.as_deref())?;
+    Ok((root, units))
+}
+
+/// Readiness coverage of a subtree and its parts.
+#[utoipa::path(
+    tag = "stats",
+    security(("bearer" = [])),
+    params(CoverageQuery),
+    responses(
+        (status = 200, description = "Totals and one row per part", content((Coverage = "application/json"), (String = "text/csv"))),
+        (status = 404, description = "No such admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/stats/coverage")]
+pub async fn coverage_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    query: web::Query<CoverageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(STATS_ROLES)?;
+    let query = query.into_inner();
+    let format = negotiate(&req, query.format.as_deref())?;
+    let result = state
+        .db
+        .run(move |conn| {
+            let (root, units) = root_for(conn, &principal, query.admin_unit.as_deref())?;
+            coverage::coverage(
+                conn,
+                root.as_deref(),
+                units.as_deref(),
+                query.level,
+                query.group_by.unwrap_or(GroupBy::AdminUnit),
+            )
+        })
+        .await?;
+    let mut rows = vec![result.total.clone()];
+    rows.extend(result.rows.iter().cloned());
+    respond(format, "coverage", &result, &rows)
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DonationStatsQuery {
+    pub campaign: Option<i64>,
+    /// Only pledges earmarked for this admin unit's subtree.
+    pub admin_unit: Option<String>,
+    pub format: Option<String>,
+}
+
+/// One kind of gift: promised, arrived, handed out.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct DonationLine {
+    /// `money`, `device:<type>`, `data_package` or `software`.
+    pub kind: String,
+    /// VND for money, a count otherwise.
+    pub pledged: i64,
+    pub pledged_earmarked: i64,
+    pub pledged_general: i64,
+    pub received: i64,
+    /// Devices handed over to students (counted from the devices).
+    pub distributed: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DonationStats {
+    pub campaign: Option<i64>,
+    pub admin_unit: Option<String>,
+    pub donors: i64,
+    pub money_received_vnd: i64,
+    pub money_spent_vnd: i64,
+    pub money_balance_vnd: i64,
+    pub lines: Vec<DonationLine>,
+}
+
+fn kind_key(kind: DonationKind, device: Option<DeviceType>) -> String {
+    match (kind, device) {
+        (DonationKind::Device, Some(device)) => format!("device:{device}"),
+        (kind, _) => kind.to_string(),
+    }
+}
+
+fn donation_stats(
+    conn: &mut DbConn,
+    campaign: Option<i64>,
+    units: Option<&[String]>,
+) -> Result<DonationStats, ApiError> {
+    type PledgeLine = (
+        i64,
+        i64,
+        DonationKind,
+        Option<DeviceType>,
+        Option<i64>,
+        Option<i32>,
+        i64,
+        i32,
+        Option<String>,
+        PledgeStatus,
+    );
+    let rows: Vec<PledgeLine> = with_conn!(conn, |c| {
+        let mut query = pledges::table
+            .select((
+                pledges::donor_id,
+                pledges::campaign_id,
+                pledges::kind,
+                pledges::device_type,
+                pledges::amount_vnd,
+                pledges::quantity,
+                pledges::received_amount_vnd,
+                pledges::received_quantity,
+                pledges::earmark_admin_unit,
+                pledges::status,
+            ))
+            .into_boxed();
+        if let Some(campaign) = campaign {
+            query = query.filter(pledges::campaign_id.eq(campaign));
+        }
+        if let Some(units) = units {
+            query = query.filter(pledges::earmark_admin_unit.eq_any(units));
+        }
+        query.load(c)
+    })?;
+    let mut lines: BTreeMap<String, DonationLine> = BTreeMap::new();
+    let mut donors: HashSet<i64> = HashSet::new();
+    let mut campaigns: HashSet<i64> = HashSet::new();
+    for (
+        donor,
+        campaign_id,
+        kind,
+        device,
+        amount,
+        quantity,
+        received_amount,
+        received_quantity,
+        earmark,
+        status,
+    ) in rows
+    {
+        if matches!(status, PledgeStatus::Cancelled | PledgeStatus::Lapsed) {
+            continue;
+        }
+        donors.insert(donor);
+        campaigns.insert(campaign_id);
+        let key = kind_key(kind, device);
+        let line = lines.entry(key.clone()).or_insert_with(|| DonationLine {
+            kind: key,
+            ..Default::default()
+        });
+        let promised = amount.unwrap_or(quantity.unwrap_or(0) as i64);
+        line.pledged += promised;
+        if earmark.is_some() {
+            line.pledged_earmarked += promised;
+        } else {
+            line.pledged_general += promised;
+        }
+        line.received += if kind == DonationKind::Money {
+            received_amount
+        } else {
+            received_quantity as i64
+        };
+    }
+    // Devices handed over, by type, from the campaign's receipts.
+    let handed: Vec<(DeviceType, i64)> = with_conn!(conn, |c| {
+        let mut query = inventory_items::table
+            .inner_join(receipts::table.on(receipts::id.eq(inventory_items::receipt_id)))
+            .filter(inventory_items::status.eq(ItemStatus::HandedOver))
+            .group_by(inventory_items::device_type)
+            .select((inventory_items::device_type, diesel::dsl::count_star()))
+            .into_boxed();
+        if let Some(campaign) = campaign {
+            query = query.filter(receipts::campaign_id.eq(campaign));
+        }
+        if let Some(units) = units {
+            query = query.filter(inventory_items::earmark_admin_unit.eq_any(units));
+        }
+        query.load(c)
+    })?;
+    for (device, count) in handed {
+        let key = kind_key(DonationKind::Device, Some(device));
+        lines
+            .entry(key.clone())
+            .or_insert_with(|| DonationLine {
+                kind: key,
+                ..Default::default()
+            })
+            .distributed += count;
+    }
+    let campaign_ids: Vec<i64> = match campaign {
+        Some(c) => vec![c],
+        None => crate::campaigns::queries::list(conn)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect(),
+    };
+    let (mut received, mut spent, mut balance) = (0, 0, 0);
+    for id in campaign_ids {
+        let b = crate::funds::queries::balance(conn, id)?;
+        received += b.received_vnd + b.reversed_vnd;
+        spent += b.spent_vnd;
+        balance += b.balance_vnd;
+    }
+    Ok(DonationStats {
+        campaign,
+        admin_unit: None,
+        donors: donors.len() as i64,
+        money_received_vnd: received,
+        money_spent_vnd: spent,
+        money_balance_vnd: balance,
+        lines: lines.into_values().collect(),
+    })
+}
+
+/// Pledged, received and distributed per kind; money received, spent and left.
+#[utoipa::path(
+    tag = "stats",
+    security(("bearer" = [])),
+    params(DonationStatsQuery),
+    responses((status = 200, description = "The donation figures", content((DonationStats = "application/json"), (String = "text/csv"))))
+)]
+#[get("/stats/donations")]
+pub async fn donations_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    query: web::Query<DonationStatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::StatsReader])?;
+    let query = query.into_inner();
+    let format = negotiate(&req, query.format.as_deref())?;
+    let admin_unit = query.admin_unit.clone();
+    let mut stats = state
+        .db
+        .run(move |conn| {
+            let units =
+                crate::admin_units::queries::subtree_filter(conn, query.admin_unit.as_deref())?;
+            donation_stats(conn, query.campaign, units.as_deref())
+        })
+        .await?;
+    stats.admin_unit = admin_unit;
+    respond(format, "donations", &stats, &stats.lines)
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    pub format: Option<String>,
+}
+
+/// Stock of one warehouse, kind and status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InventoryLine {
+    pub warehouse_id: i64,
+    pub stock: String,
+    pub status: String,
+    pub count: i64,
+    /// Devices only: average days since intake.
+    pub average_age_days: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InventoryStats {
+    pub lines: Vec<InventoryLine>,
+    /// Devices in intake or returned that need repair.
+    pub waiting_for_repair: i64,
+    /// Used or returned devices not yet checked and wiped.
+    pub waiting_for_wipe: i64,
+}
+
+/// Stock by warehouse, kind and status (from the stock ledger), with age,
+/// and the devices waiting for repair or wipe.
+#[utoipa::path(
+    tag = "stats",
+    security(("bearer" = [])),
+    params(FormatQuery),
+    responses((status = 200, description = "The stock figures", content((InventoryStats = "application/json"), (String = "text/csv"))))
+)]
+#[get("/stats/inventory")]
+pub async fn inventory_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    query: web::Query<FormatQuery>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(&[Role::StatsReader])?;
+    let format = negotiate(&req, query.format.as_deref())?;
+    let stats = state
+        .db
+        .run(|conn| {
+            let ids: Vec<i64> = crate::warehouses::all(conn)?
+                .into_iter()
+                .map(|w| w.id)
+                .collect();
+            let stock = crate::inventory::queries::stock(conn, &ids)?;
+            let items: Vec<(
+                i64,
+                crate::pledges::DeviceType,
+                ItemStatus,
+                ItemCondition,
+                Option<chrono::NaiveDateTime>,
+                chrono::NaiveDateTime,
+            )> = with_conn!(conn, |c| inventory_items::table
+                .filter(
+                    inventory_items::status
+                        .ne_all([ItemStatus::HandedOver, ItemStatus::WrittenOff])
+                )
+                .select((
+                    inventory_items::warehouse_id,
+                    inventory_items::device_type,
+                    inventory_items::status,
+                    inventory_items::condition,
+                    inventory_items::checked_at,
+                    inventory_items::created_at,
+                ))
+                .load(c))?;
+            let now = crate::db::now();
+            let mut ages: BTreeMap<(i64, String, String), (f64, i64)> = BTreeMap::new();
+            let (mut repair, mut wipe) = (0, 0);
+            for (warehouse, device, status, condition, checked_at, created_at) in items {
+                let entry = ages
+                    .entry((warehouse, format!("device:{device}"), status.to_string()))
+                    .or_default();
+                entry.0 += (now - created_at).num_seconds() as f64 / 86_400.0;
+                entry.1 += 1;
+                let waiting = matches!(status, ItemStatus::Intake | ItemStatus::Returned);
+                if waiting && condition == ItemCondition::NeedsRepair {
+                    repair += 1;
+                } else if waiting
+                    && checked_at.is_none()
+                    && (condition != ItemCondition::New || status == ItemStatus::Returned)
+                {
+                    wipe += 1;
+                }
+            }
+            let lines = stock
+                .into_iter()
+                .map(|line| {
+                    let age = ages
+                        .get(&(line.warehouse_id, line.stock.clone(), line.status.clone()))
+                        .map(|(sum, n)| (sum / *n as f64 * 10.0).round() / 10.0);
+                    InventoryLine {
+                        warehouse_id: line.warehouse_id,
+                        stock: line.stock,
+                        status: line.status,
+                        count: line.count,
+                        average_age_days: age,
+                    }
+                })
+                .collect();
+            Ok(InventoryStats {
+                lines,
+                waiting_for_repair: repair,
+                waiting_for_wipe: wipe,
+            })
+        })
+        .await?;
+    respond(format, "inventory", &stats, &stats.lines)
+}
+
+crate::db::text_enum! {
+    pub enum Metric {
+        /// Devices and packages handed over.
+        Handovers => "handovers",
+        /// Needs that became fulfilled.
+        NeedsFulfilled => "needs_fulfilled",
+        /// Needs reported (or generated).
+        NeedsReported => "needs_reported",
+    }
+}
+
+crate::db::text_enum! {
+    pub enum Interval {
+        Week => "week",
+        Month => "month",
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimeseriesQuery {
+    pub metric: Metric,
+    pub interval: Interval,
+    /// The subtree (needs metrics only).
+    pub admin_unit: Option<String>,
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimeseriesPoint {
+    /// The first day of the week (Monday) or month.
+    pub period: NaiveDate,
+    pub count: i64,
+    pub cumulative: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Timeseries {
+    pub metric: Metric,
+    pub interval: Interval,
+    pub points: Vec<TimeseriesPoint>,
+}
+
+/// A metric over time, counted from the events (not from today's state).
+#[utoipa::path(
+    tag = "stats",
+    security(("bearer" = [])),
+    params(TimeseriesQuery),
+    responses((status = 200, description = "One point per week or month", content((Timeseries = "application/json"), (String = "text/csv"))))
+)]
+#[get("/stats/timeseries")]
+pub async fn timeseries(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    query: web::Query<TimeseriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(STATS_ROLES)?;
+    let query = query.into_inner();
+    let format = negotiate(&req, query.format.as_deref())?;
+    let (metric, interval) = (query.metric, query.interval);
+    let dates: Vec<NaiveDate> = state
+        .db
+        .run(move |conn| {
+            let (_, units) = root_for(conn, &principal, query.admin_unit.as_deref())?;
+            let dates: Vec<NaiveDate> = match metric {
+                Metric::Handovers => with_conn!(conn, |c| handovers::table
+                    .select(handovers::handed_on)
+                    .load(c))?,
+                Metric::NeedsFulfilled | Metric::NeedsReported => {
+                    let to = if metric == Metric::NeedsFulfilled {
+                        "fulfilled"
+                    } else {
+                        "reported"
+                    };
+                    let at: Vec<chrono::NaiveDateTime> = with_conn!(conn, |c| {
+                        let mut q = need_events::table
+                            .inner_join(crate::db::schema::needs::table)
+                            .filter(need_events::to_status.eq(to))
+                            .select(need_events::at)
+                            .into_boxed();
+                        if let Some(units) = &units {
+                            q = q.filter(crate::db::schema::needs::admin_unit_code.eq_any(units));
+                        }
+                        q.load(c)
+                    })?;
+                    at.into_iter().map(|t| t.date()).collect()
+                }
+            };
+            Ok(dates)
+        })
+        .await?;
+    let mut counts: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for date in dates {
+        let period = match interval {
+            Interval::Week => {
+                date - chrono::Days::new(date.weekday().num_days_from_monday() as u64)
+            }
+            Interval::Month => date.with_day(1).unwrap_or(date),
+        };
+        *counts.entry(period).or_default() += 1;
+    }
+    let mut cumulative = 0;
+    let points: Vec<TimeseriesPoint> = counts
+        .into_iter()
+        .map(|(period, count)| {
+            cumulative += count;
+            TimeseriesPoint {
+                period,
+                count,
+                cumulative,
+            }
+        })
+        .collect();
+    let series = Timeseries {
+        metric,
+        interval,
+        points,
+    };
+    respond(format, "timeseries", &series, &series.points)
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(coverage_stats)
+        .service(donations_stats)
+        .service(inventory_stats)
+        .service(timeseries);
+}

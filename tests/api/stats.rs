@@ -1,0 +1,467 @@
+use actix_web::http::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, student, TestApp};
+
+/// Students in Đà Bắc (150) and the city (148) with every mix of device and
+/// connection; returns the admin token and the roster as sent.
+async fn roster(app: &TestApp) -> (String, Vec<Value>) {
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let devices = ["none", "shared", "inadequate", "adequate"];
+    let connections = ["none", "mobile_weak", "mobile_ok", "fixed"];
+    let schools = [
+        ("TH-DABAC", 3),
+        ("THCS-DABAC", 7),
+        ("TH-THAIBINH", 2),
+        ("THPT-TP", 11),
+    ];
+    let mut batch = Vec::new();
+    for i in 0..40 {
+        let (school, grade) = schools[i % 4];
+        let mut s = student(&format!("ST-{i:03}"), school, grade);
+        s["full_name"] = json!(format!("Bí Mật Học Sinh {i:03}"));
+        s["birth_date"] = json!(format!("2014-0{}-1{}", 1 + i % 9, i % 10));
+        s["device_status"] = json!(devices[i % 4]);
+        s["connectivity_status"] = json!(connections[(i / 4) % 4]);
+        s["household_status"] = json!(if i % 3 == 0 { "near_poor" } else { "other" });
+        batch.push(s);
+    }
+    app.sync_students(&admin, "", &batch).await.ok(200);
+    app.post(
+        "/api/v1/needs/generate",
+        Some(&admin),
+        &json!({"admin_unit_code": "17"}),
+    )
+    .await
+    .ok(200);
+    (admin, batch)
+}
+
+fn expected(batch: &[Value], schools: &[&str]) -> (i64, i64, i64, i64) {
+    let rows: Vec<&Value> = batch
+        .iter()
+        .filter(|s| schools.contains(&s["school_code"].as_str().unwrap()))
+        .collect();
+    let device = |s: &Value| s["device_status"] == "adequate";
+    let connected =
+        |s: &Value| s["connectivity_status"] == "mobile_ok" || s["connectivity_status"] == "fixed";
+    let count = |f: &dyn Fn(&Value) -> bool| rows.iter().filter(|s| f(s)).count() as i64;
+    (
+        rows.len() as i64,
+        count(&device),
+        count(&connected),
+        count(&|s| device(s) && connected(s)),
+    )
+}
+
+fn counts(row: &Value) -> (i64, i64, i64, i64) {
+    (
+        row["students"].as_i64().unwrap(),
+        row["with_device"].as_i64().unwrap(),
+        row["with_connectivity"].as_i64().unwrap(),
+        row["ready"].as_i64().unwrap(),
+    )
+}
+
+#[actix_rt::test]
+async fn coverage_reconciles_with_the_rows() {
+    let app = spawn_app().await;
+    let (admin, batch) = roster(&app).await;
+    let reader = app.client_token("stats_reader").await;
+
+    let province = app
+        .get("/api/v1/stats/coverage?admin_unit=17", &reader)
+        .await
+        .ok(200);
+    assert_eq!(
+        counts(&province["total"]),
+        expected(
+            &batch,
+            &["TH-DABAC", "THCS-DABAC", "TH-THAIBINH", "THPT-TP"]
+        )
+    );
+    let rows = province["rows"].as_array().unwrap();
+    let dabac = rows.iter().find(|r| r["key"] == "150").unwrap();
+    let city = rows.iter().find(|r| r["key"] == "148").unwrap();
+    assert_eq!(counts(dabac), expected(&batch, &["TH-DABAC", "THCS-DABAC"]));
+    assert_eq!(counts(city), expected(&batch, &["TH-THAIBINH", "THPT-TP"]));
+    assert_eq!(dabac["name"], "Huyện Đà Bắc");
+    let (total, _, _, ready) = expected(&batch, &["TH-DABAC", "THCS-DABAC"]);
+    assert_eq!(
+        dabac["percent_ready"].as_f64().unwrap(),
+        (ready as f64 * 10000.0 / total as f64).round() / 100.0
+    );
+
+    // Open needs reconcile with the needs list.
+    let needs = app
+        .all_pages("/api/v1/needs?admin_unit=150&kind=device&limit=500", &admin)
+        .await;
+    let listed: usize = needs
+        .iter()
+        .map(|p| p["items"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(dabac["open_device_needs"].as_i64().unwrap(), listed as i64);
+
+    // Every breakdown adds up to the same total.
+    for group in ["school", "school_level", "grade"] {
+        let parts = app
+            .get(
+                &format!("/api/v1/stats/coverage?admin_unit=17&group_by={group}"),
+                &reader,
+            )
+            .await
+            .ok(200);
+        let sum: i64 = parts["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["students"].as_i64().unwrap())
+            .sum();
+        assert_eq!(sum, 40, "group_by={group}");
+    }
+    let communes = app
+        .get("/api/v1/stats/coverage?admin_unit=150", &reader)
+        .await
+        .ok(200);
+    let keys: Vec<&str> = communes["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["04831", "150"],
+        "a commune, and the district's own school"
+    );
+
+    // CSV and XLSX.
+    let csv = app
+        .request(
+            Method::GET,
+            "/api/v1/stats/coverage?admin_unit=17&format=csv",
+            Some(&reader),
+            None,
+            vec![],
+        )
+        .await;
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let text = String::from_utf8(csv.body).unwrap();
+    assert!(text.starts_with("key,name,students,with_device"));
+    assert_eq!(text.lines().count(), 1 + 1 + 2);
+    let accept = app
+        .send(
+            Method::GET,
+            "/api/v1/stats/coverage?admin_unit=17",
+            &[
+                ("Authorization", format!("Bearer {reader}")),
+                ("Accept", "text/csv".into()),
+            ],
+            vec![],
+        )
+        .await;
+    assert!(accept
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/csv"));
+    let xlsx = app
+        .request(
+            Method::GET,
+            "/api/v1/stats/coverage?admin_unit=17&format=xlsx",
+            Some(&reader),
+            None,
+            vec![],
+        )
+        .await;
+    assert_eq!(xlsx.status.as_u16(), 200);
+    assert!(xlsx.body.starts_with(b"PK"), "an XLSX file is a zip");
+    app.get("/api/v1/stats/coverage?format=pdf", &reader)
+        .await
+        .problem(400);
+
+    // Officers see their subtree only.
+    let officer = app
+        .user_token(
+            "officer.db",
+            "district_officer",
+            json!({"admin_unit_code": "150"}),
+        )
+        .await;
+    let own = app.get("/api/v1/stats/coverage", &officer).await.ok(200);
+    assert_eq!(counts(&own["total"]), counts(dabac));
+    app.get("/api/v1/stats/coverage?admin_unit=148", &officer)
+        .await
+        .problem(404);
+    let donor = app.user_token("donor.x", "donor", json!({})).await;
+    app.get("/api/v1/stats/coverage", &donor).await.problem(403);
+}
+
+#[actix_rt::test]
+async fn the_public_sees_aggregates_with_small_numbers_hidden() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let batch: Vec<Value> = (0..3)
+        .map(|i| student(&format!("P{i}"), "TH-DABAC", 2))
+        .collect();
+    app.sync_students(&admin, "", &batch).await.ok(200);
+    app.post(
+        "/api/v1/needs/generate",
+        Some(&admin),
+        &json!({"admin_unit_code": "17"}),
+    )
+    .await
+    .ok(200);
+
+    let progress = app
+        .request(Method::GET, "/api/v1/public/progress", None, None, vec![])
+        .await;
+    assert_eq!(
+        progress.header("cache-control").as_deref(),
+        Some("public, max-age=60")
+    );
+    let progress = progress.ok(200);
+    let province = progress["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["admin_unit"] == "17")
+        .unwrap();
+    assert_eq!(
+        (
+            province["students"].clone(),
+            province["percent_ready"].clone()
+        ),
+        (json!("<5"), Value::Null)
+    );
+    let board = app
+        .request(
+            Method::GET,
+            "/api/v1/public/needs-board",
+            None,
+            None,
+            vec![],
+        )
+        .await
+        .ok(200);
+    assert_eq!(board[0]["commune"], "04831");
+    assert_eq!(board[0]["open_needs"], "<5");
+}
+
+#[actix_rt::test]
+async fn donations_are_public_but_anonymous_donors_stay_anonymous() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let campaign = app
+        .post(
+            "/api/v1/campaigns",
+            Some(&admin),
+            &json!({"name": "Thư ngỏ", "starts_on": "2021-09-01"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/campaigns/{campaign}/status"),
+        Some(&admin),
+        &json!({"status": "open"}),
+    )
+    .await
+    .ok(200);
+    let named = app
+        .post(
+            "/api/v1/donors",
+            Some(&admin),
+            &json!({"kind": "organisation", "name": "Công ty Sông Đà", "inside_province": true}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let hidden = app.post("/api/v1/donors", Some(&admin), &json!({"kind": "individual", "name": "Ông Giấu Tên", "inside_province": false, "anonymous_publicly": true})).await.ok(201)["id"].as_i64().unwrap();
+    for (donor, reference, amount) in [(named, "FT-A", 5_000_000), (hidden, "FT-B", 2_000_000)] {
+        app.post("/api/v1/receipts", Some(&admin), &json!({"campaign_id": campaign, "donor_id": donor, "receipt_type": "donation", "kind": "money", "amount_vnd": amount, "bank_reference": reference, "received_on": "2021-10-01"}))
+            .await
+            .ok(201);
+    }
+    let public = app
+        .request(Method::GET, "/api/v1/public/donations", None, None, vec![])
+        .await
+        .ok(200);
+    let text = public.to_string();
+    assert!(
+        text.contains("Công ty Sông Đà")
+            && text.contains("Nhà hảo tâm ẩn danh")
+            && !text.contains("Giấu Tên"),
+        "{text}"
+    );
+    let trace = app
+        .request(
+            Method::GET,
+            "/api/v1/public/donations/FT-B/trace",
+            None,
+            None,
+            vec![],
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (trace["donor"].as_str(), trace["amount_vnd"].as_i64()),
+        (Some("Nhà hảo tâm ẩn danh"), Some(2_000_000))
+    );
+    assert_eq!(trace["students_reached"], 0);
+    app.request(
+        Method::GET,
+        "/api/v1/public/donations/NOPE/trace",
+        None,
+        None,
+        vec![],
+    )
+    .await
+    .problem(404);
+
+    let reader = app.client_token("stats_reader").await;
+    let stats = app
+        .get(
+            &format!("/api/v1/stats/donations?campaign={campaign}"),
+            &reader,
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            stats["money_received_vnd"].as_i64(),
+            stats["money_balance_vnd"].as_i64()
+        ),
+        (Some(7_000_000), Some(7_000_000))
+    );
+}
+
+#[actix_rt::test]
+async fn public_pages_are_rate_limited() {
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_PUBLIC_RATE_BURST", "3".into());
+        env.insert("SONGMAY_PUBLIC_RATE_PER_MINUTE", "1".into());
+    })
+    .await;
+    for _ in 0..3 {
+        app.request(
+            Method::GET,
+            "/api/v1/public/needs-board",
+            None,
+            None,
+            vec![],
+        )
+        .await
+        .ok(200);
+    }
+    app.request(
+        Method::GET,
+        "/api/v1/public/needs-board",
+        None,
+        None,
+        vec![],
+    )
+    .await
+    .problem(429);
+}
+
+/// Crawls every public and statistics endpoint, as JSON and CSV, and fails
+/// if a student's name, birth date, external id or household status shows.
+#[actix_rt::test]
+async fn no_personal_data_reaches_public_or_statistics_endpoints() {
+    let app = spawn_app().await;
+    let (admin, batch) = roster(&app).await;
+    let reader = app.client_token("stats_reader").await;
+    let _ = admin;
+    let spec: Value = serde_json::to_value(songmay::startup::openapi()).unwrap();
+    let mut paths: Vec<String> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| {
+            (p.starts_with("/api/v1/public/") || p.starts_with("/api/v1/stats/"))
+                && !p.contains('{')
+        })
+        .cloned()
+        .collect();
+    paths.push("/api/v1/public/donations/1/trace".into());
+    let mut crawled = 0;
+    for path in paths {
+        for suffix in [
+            "",
+            "?format=csv",
+            "?metric=needs_reported&interval=week",
+            "?metric=handovers&interval=month&format=csv",
+            "?group_by=grade",
+            "?group_by=school&format=csv",
+        ] {
+            let reply = app
+                .request(
+                    Method::GET,
+                    &format!("{path}{suffix}"),
+                    Some(&reader),
+                    None,
+                    vec![],
+                )
+                .await;
+            if !reply.status.is_success() {
+                continue;
+            }
+            crawled += 1;
+            let text = String::from_utf8_lossy(&reply.body).to_string();
+            for s in &batch {
+                for field in ["full_name", "birth_date", "external_id"] {
+                    let value = s[field].as_str().unwrap();
+                    assert!(
+                        !text.contains(value),
+                        "{path}{suffix} shows {field} {value}"
+                    );
+                }
+            }
+            assert!(
+                !text.contains("near_poor") && !text.contains("household"),
+                "{path}{suffix} shows household status"
+            );
+        }
+    }
+    assert!(crawled >= 10, "only {crawled} answers crawled");
+}
+
+#[actix_rt::test]
+async fn time_series_count_from_events() {
+    let app = spawn_app().await;
+    let (admin, _) = roster(&app).await;
+    let reader = app.client_token("stats_reader").await;
+    let series = app
+        .get(
+            "/api/v1/stats/timeseries?metric=needs_reported&interval=week",
+            &reader,
+        )
+        .await
+        .ok(200);
+    let needs = app.all_pages("/api/v1/needs?limit=500", &admin).await;
+    let total: usize = needs
+        .iter()
+        .map(|p| p["items"].as_array().unwrap().len())
+        .sum();
+    let points = series["points"].as_array().unwrap();
+    assert_eq!(
+        points.last().unwrap()["cumulative"].as_i64().unwrap(),
+        total as i64
+    );
+    let monday =
+        chrono::NaiveDate::parse_from_str(points[0]["period"].as_str().unwrap(), "%Y-%m-%d")
+            .unwrap();
+    assert_eq!(chrono::Datelike::weekday(&monday), chrono::Weekday::Mon);
+    app.get(
+        "/api/v1/stats/timeseries?metric=nothing&interval=week",
+        &reader,
+    )
+    .await
+    .problem(400);
+    let inventory = app.get("/api/v1/stats/inventory", &reader).await.ok(200);
+    assert_eq!(inventory["waiting_for_wipe"], 0);
+}
