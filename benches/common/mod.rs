@@ -42,6 +42,8 @@ impl Server {
             .env("SONGMAY_JWT_SECRET", SECRET)
             .env("SONGMAY_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("SONGMAY_MAX_UPLOAD_BYTES", "67108864")
+            .env("SONGMAY_PUBLIC_RATE_PER_MINUTE", "60000")
+            .env("SONGMAY_PUBLIC_RATE_BURST", "60000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

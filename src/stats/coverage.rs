@@ -228,16 +228,22 @@ pub fn coverage(
     }
 
     // Where each school's numbers go.
-    let parents: HashMap<String, Option<String>> = with_conn!(conn, |c| admin_units::table
-        .select((admin_units::code, admin_units::parent_code))
-        .load::<(String, Option<String>)>(c))?
-    .into_iter()
-    .collect();
-    let names: HashMap<String, String> = with_conn!(conn, |c| admin_units::table
-        .select((admin_units::code, admin_units::name))
-        .load::<(String, String)>(c))?
-    .into_iter()
-    .collect();
+    // Only the subtree's units (the whole tree for the country).
+    let unit_rows: Vec<(String, Option<String>, String)> = with_conn!(conn, |c| {
+        let mut query = admin_units::table
+            .select((admin_units::code, admin_units::parent_code, admin_units::name))
+            .into_boxed();
+        if let Some(units) = units {
+            query = query.filter(admin_units::code.eq_any(units));
+        }
+        query.load(c)
+    })?;
+    let mut parents: HashMap<String, Option<String>> = HashMap::with_capacity(unit_rows.len());
+    let mut names: HashMap<String, String> = HashMap::with_capacity(unit_rows.len());
+    for (code, parent, name) in unit_rows {
+        parents.insert(code.clone(), parent);
+        names.insert(code, name);
+    }
     // The child of `root` (or the province) on the way up from `unit`.
     let child_of_root = |unit: &str| -> String {
         let mut current = unit.to_owned();
