@@ -231,7 +231,11 @@ pub fn coverage(
     // Only the subtree's units (the whole tree for the country).
     let unit_rows: Vec<(String, Option<String>, String)> = with_conn!(conn, |c| {
         let mut query = admin_units::table
-            .select((admin_units::code, admin_units::parent_code, admin_units::name))
+            .select((
+                admin_units::code,
+                admin_units::parent_code,
+                admin_units::name,
+            ))
             .into_boxed();
         if let Some(units) = units {
             query = query.filter(admin_units::code.eq_any(units));
