@@ -52,6 +52,8 @@ pub struct Config {
     pub public_rate_per_minute: u32,
     /// `SONGMAY_PUBLIC_RATE_BURST`: public-page requests a client IP may make at once.
     pub public_rate_burst: u32,
+    /// `SONGMAY_PUBLIC_CACHE_SECONDS`: how long the service reuses a computed public page (0: never).
+    pub public_cache_ttl: Duration,
     /// `SONGMAY_TRUST_PROXY`: take the client IP from `X-Forwarded-For`/`Forwarded`
     /// (only behind a reverse proxy that sets them).
     pub trust_proxy: bool,
@@ -82,17 +84,22 @@ impl Config {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+        let whole_number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             match get(name) {
                 None => Ok(default),
-                Some(text) => text
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(ConfigError {
-                        name,
-                        reason: format!("expected a positive whole number, got `{text}`"),
-                    }),
+                Some(text) => text.parse::<u64>().map_err(|_| ConfigError {
+                    name,
+                    reason: format!("expected a whole number, got `{text}`"),
+                }),
+            }
+        };
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match whole_number(name, default)? {
+                0 => Err(ConfigError {
+                    name,
+                    reason: "expected a positive whole number, got `0`".into(),
+                }),
+                n => Ok(n),
             }
         };
         let jwt_secret = get("SONGMAY_JWT_SECRET").map(Secret::new);
@@ -135,6 +142,10 @@ impl Config {
             token_rate_burst: number("SONGMAY_TOKEN_RATE_BURST", 5)? as u32,
             public_rate_per_minute: number("SONGMAY_PUBLIC_RATE_PER_MINUTE", 600)? as u32,
             public_rate_burst: number("SONGMAY_PUBLIC_RATE_BURST", 100)? as u32,
+            public_cache_ttl: Duration::from_secs(whole_number(
+                "SONGMAY_PUBLIC_CACHE_SECONDS",
+                60,
+            )?),
             trust_proxy,
             max_json_bytes: number("SONGMAY_MAX_JSON_BYTES", 1024 * 1024)? as usize,
             max_upload_bytes: number("SONGMAY_MAX_UPLOAD_BYTES", 16 * 1024 * 1024)? as usize,

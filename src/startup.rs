@@ -21,11 +21,13 @@ use crate::db::{Db, DbSetupError};
 use crate::error::ApiError;
 use crate::http::fallback::{problem_fallback, unmatched, KnownRoutes};
 use crate::openapi::{add_common_errors, ApiDoc};
+use crate::public::cache::PublicCache;
 
 /// What every handler can reach.
 pub struct AppState {
     pub db: Db,
     pub tokens: TokenKeys,
+    pub public_cache: PublicCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +152,7 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             tokens: TokenKeys::new(&secret, config.token_lifetime),
+            public_cache: PublicCache::new(config.public_cache_ttl),
         });
         let api = openapi();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&api));

@@ -1,10 +1,14 @@
-//! Public transparency pages: no token, aggregates only, cached by clients
-//! and proxies for a minute and rate-limited per address. Never a student:
+//! Public transparency pages: no token, aggregates only, cached by the
+//! service ([`cache`]), clients and proxies for a minute and rate-limited
+//! per address. Never a student:
 //! no name, birth date, external id or household status, and any count of
 //! students (or needs, or handovers) between 1 and 4 is shown as "<5".
 
+pub mod cache;
+
 use std::collections::BTreeMap;
 
+use actix_web::web::Bytes;
 use actix_web::{get, web, HttpResponse};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -22,6 +26,7 @@ use crate::needs::workflow::NeedStatus;
 use crate::pledges::DonationKind;
 use crate::startup::AppState;
 use crate::stats::coverage::{coverage, GroupBy};
+use cache::PublicPage;
 
 /// What public outputs call a donor who asked not to be named.
 pub const ANONYMOUS: &str = "Nhà hảo tâm ẩn danh";
@@ -39,6 +44,31 @@ fn cached(body: &impl Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=60"))
         .json(body)
+}
+
+/// A page from the service's cache, computing it with `compute` when due.
+async fn cached_page<T, F>(
+    state: &AppState,
+    page: PublicPage,
+    compute: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+{
+    let body = state
+        .public_cache
+        .get_or_compute(page, || async {
+            let value = state.db.run(compute).await?;
+            serde_json::to_vec(&value)
+                .map(Bytes::from)
+                .map_err(|e| ApiError::internal(e.to_string()))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=60"))
+        .content_type("application/json")
+        .body(body))
 }
 
 /// One unit's readiness for the public.
@@ -125,7 +155,7 @@ fn progress(conn: &mut DbConn) -> Result<PublicProgress, ApiError> {
 #[utoipa::path(tag = "public", responses((status = 200, description = "Readiness and totals", body = PublicProgress)))]
 #[get("/progress")]
 pub async fn public_progress(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(cached(&state.db.run(progress).await?))
+    cached_page(&state, PublicPage::Progress, progress).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -143,47 +173,43 @@ pub struct NeedsBoardLine {
 #[utoipa::path(tag = "public", responses((status = 200, description = "Open needs by commune and kind", body = Vec<NeedsBoardLine>)))]
 #[get("/needs-board")]
 pub async fn needs_board(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let lines = state
-        .db
-        .run(|conn| {
-            let rows: Vec<(String, crate::needs::NeedKind, i64)> =
-                with_conn!(conn, |c| needs::table
-                    .filter(needs::status.eq_any(NeedStatus::OPEN))
-                    .group_by((needs::admin_unit_code, needs::kind))
-                    .select((
-                        needs::admin_unit_code,
-                        needs::kind,
-                        diesel::dsl::count_star()
-                    ))
-                    .order((needs::admin_unit_code, needs::kind))
-                    .load(c))?;
-            let units: BTreeMap<String, (String, Option<String>)> =
-                with_conn!(conn, |c| admin_units::table
-                    .select((
-                        admin_units::code,
-                        admin_units::name,
-                        admin_units::parent_code
-                    ))
-                    .load::<(String, String, Option<String>)>(c))?
-                .into_iter()
-                .map(|(code, name, parent)| (code, (name, parent)))
-                .collect();
-            Ok(rows
-                .into_iter()
-                .map(|(unit, kind, count)| {
-                    let (name, parent) = units.get(&unit).cloned().unwrap_or_default();
-                    NeedsBoardLine {
-                        commune: unit,
-                        commune_name: name,
-                        district: parent,
-                        kind: kind.to_string(),
-                        open_needs: protect(count),
-                    }
-                })
-                .collect::<Vec<_>>())
-        })
-        .await?;
-    Ok(cached(&lines))
+    cached_page(&state, PublicPage::NeedsBoard, |conn| {
+        let rows: Vec<(String, crate::needs::NeedKind, i64)> = with_conn!(conn, |c| needs::table
+            .filter(needs::status.eq_any(NeedStatus::OPEN))
+            .group_by((needs::admin_unit_code, needs::kind))
+            .select((
+                needs::admin_unit_code,
+                needs::kind,
+                diesel::dsl::count_star()
+            ))
+            .order((needs::admin_unit_code, needs::kind))
+            .load(c))?;
+        let units: BTreeMap<String, (String, Option<String>)> =
+            with_conn!(conn, |c| admin_units::table
+                .select((
+                    admin_units::code,
+                    admin_units::name,
+                    admin_units::parent_code
+                ))
+                .load::<(String, String, Option<String>)>(c))?
+            .into_iter()
+            .map(|(code, name, parent)| (code, (name, parent)))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|(unit, kind, count)| {
+                let (name, parent) = units.get(&unit).cloned().unwrap_or_default();
+                NeedsBoardLine {
+                    commune: unit,
+                    commune_name: name,
+                    district: parent,
+                    kind: kind.to_string(),
+                    open_needs: protect(count),
+                }
+            })
+            .collect::<Vec<_>>())
+    })
+    .await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -199,65 +225,62 @@ pub struct PublicDonation {
 #[utoipa::path(tag = "public", responses((status = 200, description = "Gifts received, by donor and kind", body = Vec<PublicDonation>)))]
 #[get("/donations")]
 pub async fn public_donations(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let lines = state
-        .db
-        .run(|conn| {
-            type Row = (
-                Option<i64>,
-                DonationKind,
-                Option<crate::pledges::DeviceType>,
-                Option<i64>,
-                Option<i32>,
-            );
-            let rows: Vec<Row> = with_conn!(conn, |c| receipts::table
-                .filter(receipts::receipt_type.eq(crate::receipts::ReceiptType::Donation))
-                .select((
-                    receipts::donor_id,
-                    receipts::kind,
-                    receipts::device_type,
-                    receipts::amount_vnd,
-                    receipts::quantity
-                ))
-                .load(c))?;
-            let donor_names: BTreeMap<i64, String> = with_conn!(conn, |c| donors::table
-                .select((donors::id, donors::name, donors::anonymous_publicly))
-                .load::<(i64, String, bool)>(c))?
-            .into_iter()
-            .map(|(id, name, anonymous)| {
-                (
-                    id,
-                    if anonymous {
-                        ANONYMOUS.to_owned()
-                    } else {
-                        name
-                    },
-                )
-            })
-            .collect();
-            let mut totals: BTreeMap<(String, String), i64> = BTreeMap::new();
-            for (donor, kind, device, amount, quantity) in rows {
-                let name = donor
-                    .and_then(|d| donor_names.get(&d).cloned())
-                    .unwrap_or_else(|| ANONYMOUS.to_owned());
-                let kind = match (kind, device) {
-                    (DonationKind::Device, Some(device)) => format!("device:{device}"),
-                    (kind, _) => kind.to_string(),
-                };
-                *totals.entry((name, kind)).or_default() +=
-                    amount.unwrap_or(quantity.unwrap_or(0) as i64);
-            }
-            Ok(totals
-                .into_iter()
-                .filter(|(_, received)| *received != 0)
-                .map(|((donor, kind), received)| PublicDonation {
-                    donor,
-                    kind,
-                    received,
-                })
-                .collect::<Vec<_>>())
+    cached_page(&state, PublicPage::Donations, |conn| {
+        type Row = (
+            Option<i64>,
+            DonationKind,
+            Option<crate::pledges::DeviceType>,
+            Option<i64>,
+            Option<i32>,
+        );
+        let rows: Vec<Row> = with_conn!(conn, |c| receipts::table
+            .filter(receipts::receipt_type.eq(crate::receipts::ReceiptType::Donation))
+            .select((
+                receipts::donor_id,
+                receipts::kind,
+                receipts::device_type,
+                receipts::amount_vnd,
+                receipts::quantity
+            ))
+            .load(c))?;
+        let donor_names: BTreeMap<i64, String> = with_conn!(conn, |c| donors::table
+            .select((donors::id, donors::name, donors::anonymous_publicly))
+            .load::<(i64, String, bool)>(c))?
+        .into_iter()
+        .map(|(id, name, anonymous)| {
+            (
+                id,
+                if anonymous {
+                    ANONYMOUS.to_owned()
+                } else {
+                    name
+                },
+            )
         })
-        .await?;
-    Ok(cached(&lines))
+        .collect();
+        let mut totals: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for (donor, kind, device, amount, quantity) in rows {
+            let name = donor
+                .and_then(|d| donor_names.get(&d).cloned())
+                .unwrap_or_else(|| ANONYMOUS.to_owned());
+            let kind = match (kind, device) {
+                (DonationKind::Device, Some(device)) => format!("device:{device}"),
+                (kind, _) => kind.to_string(),
+            };
+            *totals.entry((name, kind)).or_default() +=
+                amount.unwrap_or(quantity.unwrap_or(0) as i64);
+        }
+        Ok(totals
+            .into_iter()
+            .filter(|(_, received)| *received != 0)
+            .map(|((donor, kind), received)| PublicDonation {
+                donor,
+                kind,
+                received,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await
 }
 
 /// "Follow your donation": where one gift went, by district, never by child.

@@ -249,6 +249,58 @@ async fn the_public_sees_aggregates_with_small_numbers_hidden() {
     assert_eq!(board[0]["open_needs"], "<5");
 }
 
+/// Open needs on the public board after 3 students, and again after 5 more.
+async fn board_before_and_after_more_needs(app: &TestApp) -> (Value, Value) {
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let board = || async {
+        app.request(
+            Method::GET,
+            "/api/v1/public/needs-board",
+            None,
+            None,
+            vec![],
+        )
+        .await
+        .ok(200)[0]["open_needs"]
+            .clone()
+    };
+    for range in [0..3, 3..8] {
+        let batch: Vec<Value> = range
+            .map(|i| student(&format!("C{i}"), "TH-DABAC", 2))
+            .collect();
+        app.sync_students(&admin, "", &batch).await.ok(200);
+        app.post(
+            "/api/v1/needs/generate",
+            Some(&admin),
+            &json!({"admin_unit_code": "17"}),
+        )
+        .await
+        .ok(200);
+        if batch.len() == 3 {
+            assert_eq!(board().await, "<5");
+        }
+    }
+    (json!("<5"), board().await)
+}
+
+#[actix_rt::test]
+async fn public_pages_are_computed_once_per_cache_period() {
+    let cached = spawn_app().await;
+    assert_eq!(
+        board_before_and_after_more_needs(&cached).await,
+        (json!("<5"), json!("<5"))
+    );
+    let uncached = spawn_app_with(|env| {
+        env.insert("SONGMAY_PUBLIC_CACHE_SECONDS", "0".into());
+    })
+    .await;
+    assert_eq!(
+        board_before_and_after_more_needs(&uncached).await,
+        (json!("<5"), json!(8))
+    );
+}
+
 #[actix_rt::test]
 async fn donations_are_public_but_anonymous_donors_stay_anonymous() {
     let app = spawn_app().await;
