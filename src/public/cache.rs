@@ -1,9 +1,10 @@
 //! A server-side cache for the public pages. They are the only endpoints
 //! anyone on the internet may call without a token, and each one aggregates
 //! the whole programme; without this, a burst of visitors would recompute
-//! the same numbers once per request. Each page is computed at most once
-//! per period: concurrent visitors of an expired page wait for the one
-//! computation instead of starting their own. Errors are not cached.
+//! the same numbers once per request. Each page is computed by one request
+//! at a time: while it is being recomputed after its period, other visitors
+//! get the previous answer at once (stale while revalidating), and only the
+//! very first visitors wait. Errors are not cached.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,11 +24,16 @@ pub enum PublicPage {
     Donations,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<(Instant, Bytes)>>>;
+#[derive(Default)]
+struct Slot {
+    latest: Mutex<Option<(Instant, Bytes)>>,
+    /// Held by the one request computing the page.
+    computing: tokio::sync::Mutex<()>,
+}
 
 pub struct PublicCache {
     ttl: Duration,
-    slots: Mutex<HashMap<PublicPage, Slot>>,
+    slots: Mutex<HashMap<PublicPage, Arc<Slot>>>,
 }
 
 impl PublicCache {
@@ -39,7 +45,8 @@ impl PublicCache {
         }
     }
 
-    /// The page's body, computed by `compute` when absent or older than the period.
+    /// The page's body: the cached one while fresh (or while another request
+    /// recomputes it), otherwise computed by `compute`.
     pub async fn get_or_compute<F, Fut>(
         &self,
         page: PublicPage,
@@ -52,20 +59,33 @@ impl PublicCache {
         if self.ttl.is_zero() {
             return compute().await;
         }
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            slots.entry(page).or_default().clone()
+        let slot = lock(&self.slots).entry(page).or_default().clone();
+        let latest = lock(&slot.latest).clone();
+        let guard = match latest {
+            Some((at, body)) if at.elapsed() < self.ttl => return Ok(body),
+            Some((_, stale)) => match slot.computing.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(stale),
+            },
+            None => slot.computing.lock().await,
         };
-        let mut entry = slot.lock().await;
-        if let Some((computed_at, body)) = entry.as_ref() {
-            if computed_at.elapsed() < self.ttl {
-                return Ok(body.clone());
+        // Someone may have finished computing while this request waited.
+        if let Some((at, body)) = lock(&slot.latest).clone() {
+            if at.elapsed() < self.ttl {
+                return Ok(body);
             }
         }
         let body = compute().await?;
-        *entry = Some((Instant::now(), body.clone()));
+        *lock(&slot.latest) = Some((Instant::now(), body.clone()));
+        drop(guard);
         Ok(body)
     }
+}
+
+/// A poisoned lock only means another request panicked; the map and the
+/// last answer are still whole.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -106,5 +126,30 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(runs.load(Ordering::SeqCst), 5);
+    }
+
+    #[actix_rt::test]
+    async fn an_expired_page_is_served_stale_while_one_request_recomputes() {
+        let cache = PublicCache::new(Duration::from_millis(20));
+        let body =
+            |text: &'static str| move || async move { Ok(Bytes::from_static(text.as_bytes())) };
+        cache
+            .get_or_compute(PublicPage::Progress, body("old"))
+            .await
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let slot = lock(&cache.slots)[&PublicPage::Progress].clone();
+        let recomputing = slot.computing.try_lock().unwrap();
+        // Another request holds the computation: this one gets the old page.
+        let during = cache
+            .get_or_compute(PublicPage::Progress, body("new"))
+            .await
+            .unwrap();
+        drop(recomputing);
+        let after = cache
+            .get_or_compute(PublicPage::Progress, body("new"))
+            .await
+            .unwrap();
+        assert_eq!((&during[..], &after[..]), (&b"old"[..], &b"new"[..]));
     }
 }
