@@ -40,10 +40,11 @@ pub fn protect(count: i64) -> Value {
     }
 }
 
+/// What clients and proxies may do with a public page.
+const CACHE_CONTROL: (&str, &str) = ("Cache-Control", "public, max-age=60");
+
 fn cached(body: &impl Serialize) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=60"))
-        .json(body)
+    HttpResponse::Ok().insert_header(CACHE_CONTROL).json(body)
 }
 
 /// A page from the service's cache, computing it with `compute` when due.
@@ -66,7 +67,7 @@ where
         })
         .await?;
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=60"))
+        .insert_header(CACHE_CONTROL)
         .content_type("application/json")
         .body(body))
 }
