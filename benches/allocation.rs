@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use songmay::db::schema::{
-    admin_units, campaigns, inventory_items, needs, receipts, schools, warehouses,
-};
+use songmay::db::schema::{admin_units, campaigns, inventory_items, needs, receipts, warehouses};
 use songmay::db::{with_conn, DatabaseLocation, Db, DbConn};
 
 use common::{env_or, post, PgDatabase, Server, ADMIN_PASSWORD};
@@ -122,31 +120,11 @@ fn load(conn: &mut DbConn, need_count: usize, item_count: usize) {
             .execute(c))
         .unwrap();
     }
-    for chunk in communes.chunks(1000) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|c| {
-                (
-                    schools::moet_code.eq(format!("S-{c}")),
-                    schools::name.eq(format!("Trường {c}")),
-                    schools::name_search.eq(format!("trường {c}")),
-                    schools::admin_unit_code.eq((*c).clone()),
-                    schools::level.eq("primary"),
-                    schools::created_at.eq(now),
-                    schools::updated_at.eq(now),
-                )
-            })
+    let school_rows: Vec<(i64, String)> =
+        common::school_per_commune(conn, &communes, |_| "primary")
+            .into_iter()
+            .map(|(id, unit, _)| (id, unit))
             .collect();
-        with_conn!(conn, |c| diesel::insert_into(schools::table)
-            .values(&rows)
-            .execute(c))
-        .unwrap();
-    }
-    let school_rows: Vec<(i64, String)> = with_conn!(conn, |c| schools::table
-        .select((schools::id, schools::admin_unit_code))
-        .order(schools::id)
-        .load(c))
-    .unwrap();
     let warehouse_rows: Vec<(i64, String)> = with_conn!(conn, |c| warehouses::table
         .select((warehouses::id, warehouses::admin_unit_code))
         .order(warehouses::id)
@@ -306,17 +284,7 @@ fn main() {
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(600))
             .finish();
-        let token = post(
-            &client,
-            &format!("{}/api/v1/auth/token", server.base),
-            None,
-            serde_json::to_vec(
-                &serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}),
-            )
-            .unwrap(),
-        )
-        .await;
-        let token = token["access_token"].as_str().unwrap().to_owned();
+        let token = common::admin_token(&client, &server.base).await;
         for dry_run in [true, false] {
             let started = Instant::now();
             let report = post(

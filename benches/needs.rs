@@ -20,10 +20,10 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use songmay::db::schema::{needs, schools, students};
+use songmay::db::schema::{needs, students};
 use songmay::db::{with_conn, DatabaseLocation, Db, DbConn};
 
-use common::{env_or, post, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
+use common::{env_or, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
 
 const DISTRICT: &str = "150"; // Huyện Đà Bắc, Hòa Bình
 const PROVINCE: &str = "17"; // Tỉnh Hoà Bình
@@ -61,32 +61,7 @@ fn load(conn: &mut DbConn, student_count: usize, need_count: usize) -> Duration 
     .unwrap();
     let levels = ["primary", "lower_secondary", "upper_secondary", "multi"];
     let now = songmay::db::now();
-    for chunk in communes.chunks(1000) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, commune)| {
-                (
-                    schools::moet_code.eq(format!("S-{commune}")),
-                    schools::name.eq(format!("Trường {commune}")),
-                    schools::name_search.eq(format!("trường {commune}")),
-                    schools::admin_unit_code.eq(commune.clone()),
-                    schools::level.eq(levels[i % 4]),
-                    schools::created_at.eq(now),
-                    schools::updated_at.eq(now),
-                )
-            })
-            .collect();
-        with_conn!(conn, |c| diesel::insert_into(schools::table)
-            .values(&rows)
-            .execute(c))
-        .unwrap();
-    }
-    let school_rows: Vec<(i64, String, String)> = with_conn!(conn, |c| schools::table
-        .select((schools::id, schools::admin_unit_code, schools::level))
-        .order(schools::id)
-        .load(c))
-    .unwrap();
+    let school_rows = common::school_per_commune(conn, &communes, |i| levels[i % 4]);
 
     let mut rng = StdRng::seed_from_u64(2021);
     let birth = NaiveDate::from_ymd_opt(2014, 5, 1).unwrap();
@@ -243,17 +218,7 @@ fn main() {
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(60))
             .finish();
-        let token = post(
-            &client,
-            &format!("{}/api/v1/auth/token", server.base),
-            None,
-            serde_json::to_vec(
-                &serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}),
-            )
-            .unwrap(),
-        )
-        .await;
-        let token = token["access_token"].as_str().unwrap().to_owned();
+        let token = common::admin_token(&client, &server.base).await;
         println!("\n{requests} requests each, {concurrency} in flight (milliseconds)");
         println!("{:<62} {:>7} {:>7} {:>7}", "request", "p50", "p95", "max");
         for (label, path) in [

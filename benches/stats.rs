@@ -22,12 +22,12 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use songmay::db::schema::{
-    admin_units, allocations, campaigns, handovers, inventory_items, needs, receipts, schools,
-    students, warehouses,
+    admin_units, allocations, campaigns, handovers, inventory_items, needs, receipts, students,
+    warehouses,
 };
 use songmay::db::{with_conn, DatabaseLocation, Db, DbConn};
 
-use common::{env_or, post, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
+use common::{env_or, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
 
 #[derive(Insertable)]
 #[diesel(table_name = needs, treat_none_as_default_value = false)]
@@ -125,31 +125,10 @@ fn load(conn: &mut DbConn, whole_country: bool, student_count: usize) -> (String
         .filter(|(_, l)| l == "commune")
         .map(|(c, _)| c)
         .collect();
-    for chunk in communes.chunks(1000) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|c| {
-                (
-                    schools::moet_code.eq(format!("S-{c}")),
-                    schools::name.eq(format!("Trường {c}")),
-                    schools::name_search.eq(format!("trường {c}")),
-                    schools::admin_unit_code.eq((*c).clone()),
-                    schools::level.eq("multi"),
-                    schools::created_at.eq(now),
-                    schools::updated_at.eq(now),
-                )
-            })
-            .collect();
-        with_conn!(conn, |c| diesel::insert_into(schools::table)
-            .values(&rows)
-            .execute(c))
-        .unwrap();
-    }
-    let school_rows: Vec<(i64, String)> = with_conn!(conn, |c| schools::table
-        .select((schools::id, schools::admin_unit_code))
-        .order(schools::id)
-        .load(c))
-    .unwrap();
+    let school_rows: Vec<(i64, String)> = common::school_per_commune(conn, &communes, |_| "multi")
+        .into_iter()
+        .map(|(id, unit, _)| (id, unit))
+        .collect();
     let warehouse: i64 = with_conn!(conn, |c| diesel::insert_into(warehouses::table)
         .values((
             warehouses::name.eq("Kho"),
@@ -373,17 +352,7 @@ fn measure(label: &str, database_url: &str, province: &str, district: &str, seco
     let server = Server::start(database_url);
     let token = actix_rt::System::new().block_on(async {
         let client = awc::Client::default();
-        let reply = post(
-            &client,
-            &format!("{}/api/v1/auth/token", server.base),
-            None,
-            serde_json::to_vec(
-                &serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}),
-            )
-            .unwrap(),
-        )
-        .await;
-        reply["access_token"].as_str().unwrap().to_owned()
+        common::admin_token(&client, &server.base).await
     });
     println!("\n{label}: wrk, 16 connections, {seconds} s per endpoint (latency in ms)");
     // The whole country last: its slow requests would otherwise still run

@@ -158,14 +158,7 @@ fn sync_over_http(
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(300))
             .finish();
-        let token = post(
-            &client,
-            &format!("{}/api/v1/auth/token", server.base),
-            None,
-            serde_json::to_vec(&json!({"username": "admin", "password": ADMIN_PASSWORD})).unwrap(),
-        )
-        .await;
-        let token = token["access_token"].as_str().unwrap().to_owned();
+        let token = common::admin_token(&client, &server.base).await;
         post(
             &client,
             &format!("{}/api/v1/sync/schools", server.base),

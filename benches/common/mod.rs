@@ -1,5 +1,6 @@
 //! What the benchmarks share: the release server as a child process, fresh
-//! PostgreSQL databases, a JSON POST, and the students table's row type.
+//! PostgreSQL databases, a JSON POST and the admin's token, a school per
+//! commune, and the students table's row type.
 #![allow(dead_code)] // each benchmark uses its own subset
 
 use std::process::{Child, Command, Stdio};
@@ -8,7 +9,8 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde_json::Value;
-use songmay::db::schema::students;
+use songmay::db::schema::{schools, students};
+use songmay::db::{with_conn, DbConn};
 
 pub const SECRET: &str = "benchmark-only-secret-0123456789abcdefghijkl";
 pub const ADMIN_PASSWORD: &str = "benchmark admin password";
@@ -91,6 +93,56 @@ pub async fn post(client: &awc::Client, url: &str, token: Option<&str>, body: Ve
         String::from_utf8_lossy(&bytes)
     );
     serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+/// A token for the seeded admin.
+pub async fn admin_token(client: &awc::Client, base: &str) -> String {
+    let reply = post(
+        client,
+        &format!("{base}/api/v1/auth/token"),
+        None,
+        serde_json::to_vec(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+            .unwrap(),
+    )
+    .await;
+    reply["access_token"].as_str().unwrap().to_owned()
+}
+
+/// One school per commune (`S-<commune>`), the `i`-th of level `level(i)`;
+/// answers `(id, commune, level)` in id order.
+pub fn school_per_commune<S: AsRef<str>>(
+    conn: &mut DbConn,
+    communes: &[S],
+    level: impl Fn(usize) -> &'static str,
+) -> Vec<(i64, String, String)> {
+    let now = songmay::db::now();
+    for (n, chunk) in communes.chunks(1000).enumerate() {
+        let rows: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let c = c.as_ref();
+                (
+                    schools::moet_code.eq(format!("S-{c}")),
+                    schools::name.eq(format!("Trường {c}")),
+                    schools::name_search.eq(format!("trường {c}")),
+                    schools::admin_unit_code.eq(c.to_owned()),
+                    schools::level.eq(level(n * 1000 + i)),
+                    schools::created_at.eq(now),
+                    schools::updated_at.eq(now),
+                )
+            })
+            .collect();
+        with_conn!(conn, |c| diesel::insert_into(schools::table)
+            .values(&rows)
+            .execute(c))
+        .unwrap();
+    }
+    with_conn!(conn, |c| schools::table
+        .select((schools::id, schools::admin_unit_code, schools::level))
+        .order(schools::id)
+        .load(c))
+    .unwrap()
 }
 
 #[derive(Insertable)]
