@@ -428,6 +428,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Per school and grade, the counts of a coverage line (kept by triggers).
+    coverage_counts (school_id, grade) {
+        school_id -> BigInt,
+        grade -> Integer,
+        students -> BigInt,
+        with_device -> BigInt,
+        with_connectivity -> BigInt,
+        ready -> BigInt,
+        open_device_needs -> BigInt,
+        open_connectivity_needs -> BigInt,
+        open_data_package_needs -> BigInt,
+        needs_reported -> BigInt,
+        needs_verified -> BigInt,
+        needs_approved -> BigInt,
+        needs_allocated -> BigInt,
+        needs_fulfilled -> BigInt,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
 diesel::joinable!(inventory_items -> warehouses (warehouse_id));
 diesel::joinable!(allocations -> needs (need_id));
@@ -440,6 +460,7 @@ diesel::joinable!(needs -> students (student_id));
 diesel::joinable!(need_events -> needs (need_id));
 diesel::joinable!(schools -> admin_units (admin_unit_code));
 diesel::joinable!(students -> schools (school_id));
+diesel::joinable!(coverage_counts -> schools (school_id));
 diesel::joinable!(student_changes -> students (student_id));
 diesel::allow_tables_to_appear_in_same_query!(
     admin_units,
@@ -471,6 +492,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_movements,
     allocations,
     handovers,
+    coverage_counts,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(

@@ -1,21 +1,20 @@
 //! Readiness for online learning: students with an adequate device and a
 //! usable connection, and the needs still open, for a subtree and broken
-//! down by child unit, school, school level or grade. Everything is counted
-//! from the rows in two grouped queries; nothing is pre-aggregated.
+//! down by child unit, school, school level or grade. Read from
+//! `coverage_counts`, which triggers keep equal to the rows' counts.
 
 use std::collections::{BTreeMap, HashMap};
 
-use diesel::dsl::{count_star, sql};
+use diesel::dsl::sql;
+use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::schema::{admin_units, needs, schools, students};
+use crate::db::schema::{admin_units, coverage_counts, schools};
 use crate::db::{with_conn, DbConn};
 use crate::error::ApiError;
-use crate::needs::workflow::NeedStatus;
-use crate::needs::NeedKind;
 use crate::schools::SchoolLevel;
 
 crate::db::text_enum! {
@@ -67,29 +66,33 @@ pub struct CoverageRow {
 }
 
 impl CoverageRow {
-    fn add_students(&mut self, counts: &StudentCounts) {
-        self.students += counts.total;
-        self.with_device += counts.device;
-        self.with_connectivity += counts.connectivity;
-        self.ready += counts.ready;
-    }
-
-    fn add_needs(&mut self, kind: NeedKind, status: NeedStatus, count: i64) {
-        if status.is_open() {
-            match kind {
-                NeedKind::Device => self.open_device_needs += count,
-                NeedKind::Connectivity => self.open_connectivity_needs += count,
-                NeedKind::DataPackage => self.open_data_package_needs += count,
-            }
-        }
-        match status {
-            NeedStatus::Reported => self.needs_reported += count,
-            NeedStatus::Verified => self.needs_verified += count,
-            NeedStatus::Approved => self.needs_approved += count,
-            NeedStatus::Allocated => self.needs_allocated += count,
-            NeedStatus::Fulfilled => self.needs_fulfilled += count,
-            NeedStatus::Rejected | NeedStatus::Cancelled => {}
-        }
+    fn add(&mut self, sums: &Sums) {
+        let (
+            students,
+            with_device,
+            with_connectivity,
+            ready,
+            open_device,
+            open_connectivity,
+            open_data_package,
+            reported,
+            verified,
+            approved,
+            allocated,
+            fulfilled,
+        ) = *sums;
+        self.students += students;
+        self.with_device += with_device;
+        self.with_connectivity += with_connectivity;
+        self.ready += ready;
+        self.open_device_needs += open_device;
+        self.open_connectivity_needs += open_connectivity;
+        self.open_data_package_needs += open_data_package;
+        self.needs_reported += reported;
+        self.needs_verified += verified;
+        self.needs_approved += approved;
+        self.needs_allocated += allocated;
+        self.needs_fulfilled += fulfilled;
     }
 
     fn finish(mut self) -> Self {
@@ -111,18 +114,65 @@ pub struct Coverage {
     pub rows: Vec<CoverageRow>,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct StudentCounts {
-    total: i64,
-    device: i64,
-    connectivity: i64,
-    ready: i64,
+/// The twelve counted columns of `coverage_counts`, summed over a group, in
+/// the order of `CoverageRow`'s numbers.
+type Sums = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+
+/// Sums the count rows of the schools in scope, grouped by `$key`. The
+/// counts are kept by triggers in the same transaction as every student and
+/// need write (migration 000007), so they equal a count of the rows.
+macro_rules! summed_by {
+    ($conn:expr, $key:expr, $units:expr, $level:expr) => {
+        with_conn!($conn, |c| {
+            let mut query = coverage_counts::table
+                .inner_join(schools::table)
+                .group_by($key)
+                .select((
+                    $key,
+                    (
+                        sum("students"),
+                        sum("with_device"),
+                        sum("with_connectivity"),
+                        sum("ready"),
+                        sum("open_device_needs"),
+                        sum("open_connectivity_needs"),
+                        sum("open_data_package_needs"),
+                        sum("needs_reported"),
+                        sum("needs_verified"),
+                        sum("needs_approved"),
+                        sum("needs_allocated"),
+                        sum("needs_fulfilled"),
+                    ),
+                ))
+                .into_boxed();
+            if let Some(units) = $units {
+                query = query.filter(schools::admin_unit_code.eq_any(units));
+            }
+            if let Some(level) = $level {
+                query = query.filter(schools::level.eq(level));
+            }
+            query.load(c)
+        })
+    };
 }
 
-struct SchoolInfo {
-    name: String,
-    admin_unit: String,
-    level: SchoolLevel,
+fn sum(column: &'static str) -> SqlLiteral<BigInt> {
+    // Both backends sum BIGINT into a wider type (NUMERIC on PostgreSQL).
+    sql::<BigInt>(match column {
+        "students" => "CAST(SUM(coverage_counts.students) AS BIGINT)",
+        "with_device" => "CAST(SUM(coverage_counts.with_device) AS BIGINT)",
+        "with_connectivity" => "CAST(SUM(coverage_counts.with_connectivity) AS BIGINT)",
+        "ready" => "CAST(SUM(coverage_counts.ready) AS BIGINT)",
+        "open_device_needs" => "CAST(SUM(coverage_counts.open_device_needs) AS BIGINT)",
+        "open_connectivity_needs" => "CAST(SUM(coverage_counts.open_connectivity_needs) AS BIGINT)",
+        "open_data_package_needs" => "CAST(SUM(coverage_counts.open_data_package_needs) AS BIGINT)",
+        "needs_reported" => "CAST(SUM(coverage_counts.needs_reported) AS BIGINT)",
+        "needs_verified" => "CAST(SUM(coverage_counts.needs_verified) AS BIGINT)",
+        "needs_approved" => "CAST(SUM(coverage_counts.needs_approved) AS BIGINT)",
+        "needs_allocated" => "CAST(SUM(coverage_counts.needs_allocated) AS BIGINT)",
+        "needs_fulfilled" => "CAST(SUM(coverage_counts.needs_fulfilled) AS BIGINT)",
+        _ => unreachable!("not a coverage_counts column: {column}"),
+    })
 }
 
 /// Counts coverage for `root`'s subtree (`units`), broken down by `group_by`.
@@ -133,183 +183,82 @@ pub fn coverage(
     level: Option<SchoolLevel>,
     group_by: GroupBy,
 ) -> Result<Coverage, ApiError> {
-    // The schools in scope.
-    let school_rows: Vec<(i64, String, String, SchoolLevel)> = with_conn!(conn, |c| {
-        let mut query = schools::table
-            .select((
-                schools::id,
-                schools::name,
-                schools::admin_unit_code,
-                schools::level,
-            ))
-            .into_boxed();
-        if let Some(units) = units {
-            query = query.filter(schools::admin_unit_code.eq_any(units));
+    // (key, name, sums) per group, before groups are merged into rows.
+    let groups: Vec<(String, String, Sums)> = match group_by {
+        GroupBy::AdminUnit => {
+            let by_unit: Vec<(String, Sums)> =
+                summed_by!(conn, schools::admin_unit_code, units, level)?;
+            let names = UnitNames::load(conn, units)?;
+            by_unit
+                .into_iter()
+                .map(|(unit, sums)| {
+                    // A school directly at the root is counted under the root.
+                    let part = if root == Some(unit.as_str()) {
+                        unit
+                    } else {
+                        names.child_of(root, &unit)
+                    };
+                    (part.clone(), names.name(&part), sums)
+                })
+                .collect()
         }
-        if let Some(level) = level {
-            query = query.filter(schools::level.eq(level));
+        GroupBy::School => {
+            let by_school: Vec<((i64, String), Sums)> =
+                summed_by!(conn, (schools::id, schools::name), units, level)?;
+            by_school
+                .into_iter()
+                .map(|((id, name), sums)| (id.to_string(), name, sums))
+                .collect()
         }
-        query.load(c)
-    })?;
-    let school_info: HashMap<i64, SchoolInfo> = school_rows
-        .into_iter()
-        .map(|(id, name, admin_unit, level)| {
-            (
-                id,
-                SchoolInfo {
-                    name,
-                    admin_unit,
-                    level,
-                },
-            )
-        })
-        .collect();
-    let school_ids: Vec<i64> = school_info.keys().copied().collect();
-
-    // Students per school and grade.
-    let mut student_counts: Vec<(i64, i32, StudentCounts)> = Vec::new();
-    for chunk in school_ids.chunks(5_000) {
-        let rows: Vec<(i64, i32, i64, i64, i64, i64)> = with_conn!(conn, |c| {
-            students::table
-            .filter(students::school_id.eq_any(chunk))
-            .filter(students::active.eq(true))
-            .filter(students::deleted.eq(false))
-            .group_by((students::school_id, students::grade))
-            .select((
-                students::school_id,
-                students::grade,
-                count_star(),
-                sql::<BigInt>("CAST(SUM(CASE WHEN device_status = 'adequate' THEN 1 ELSE 0 END) AS BIGINT)"),
-                sql::<BigInt>("CAST(SUM(CASE WHEN connectivity_status IN ('mobile_ok', 'fixed') THEN 1 ELSE 0 END) AS BIGINT)"),
-                sql::<BigInt>(
-                    "CAST(SUM(CASE WHEN device_status = 'adequate' AND connectivity_status IN ('mobile_ok', 'fixed') THEN 1 ELSE 0 END) AS BIGINT)",
-                ),
-            ))
-            .load(c)
-        })?;
-        student_counts.extend(rows.into_iter().map(
-            |(school, grade, total, device, connectivity, ready)| {
-                (
-                    school,
-                    grade,
-                    StudentCounts {
-                        total,
-                        device,
-                        connectivity,
-                        ready,
-                    },
-                )
-            },
-        ));
-    }
-
-    // Needs per school, kind, status (and the student's grade).
-    let mut need_counts: Vec<(i64, Option<i32>, NeedKind, NeedStatus, i64)> = Vec::new();
-    for chunk in school_ids.chunks(5_000) {
-        let rows: Vec<(i64, Option<i32>, NeedKind, NeedStatus, i64)> =
-            with_conn!(conn, |c| needs::table
-                .left_join(students::table)
-                .filter(needs::school_id.eq_any(chunk))
-                .group_by((
-                    needs::school_id,
-                    students::grade,
-                    needs::kind,
-                    needs::status
-                ))
-                .select((
-                    needs::school_id,
-                    students::grade.nullable(),
-                    needs::kind,
-                    needs::status,
-                    count_star()
-                ))
-                .load(c))?;
-        need_counts.extend(rows);
-    }
-
-    // Where each school's numbers go.
-    // Only the subtree's units (the whole tree for the country).
-    let unit_rows: Vec<(String, Option<String>, String)> = with_conn!(conn, |c| {
-        let mut query = admin_units::table
-            .select((
-                admin_units::code,
-                admin_units::parent_code,
-                admin_units::name,
-            ))
-            .into_boxed();
-        if let Some(units) = units {
-            query = query.filter(admin_units::code.eq_any(units));
+        GroupBy::SchoolLevel => {
+            let by_level: Vec<(SchoolLevel, Sums)> =
+                summed_by!(conn, schools::level, units, level)?;
+            by_level
+                .into_iter()
+                .map(|(level, sums)| (level.to_string(), level.to_string(), sums))
+                .collect()
         }
-        query.load(c)
-    })?;
-    let mut parents: HashMap<String, Option<String>> = HashMap::with_capacity(unit_rows.len());
-    let mut names: HashMap<String, String> = HashMap::with_capacity(unit_rows.len());
-    for (code, parent, name) in unit_rows {
-        parents.insert(code.clone(), parent);
-        names.insert(code, name);
-    }
-    // The child of `root` (or the province) on the way up from `unit`.
-    let child_of_root = |unit: &str| -> String {
-        let mut current = unit.to_owned();
-        loop {
-            let parent = parents.get(&current).cloned().flatten();
-            match (&parent, root) {
-                (Some(p), Some(r)) if p == r => return current,
-                (None, _) => return current,
-                (Some(p), _) => current = p.clone(),
-            }
-        }
-    };
-    let key_of = |school: i64, grade: Option<i32>| -> (String, String) {
-        let info = &school_info[&school];
-        match group_by {
-            GroupBy::AdminUnit => {
-                let unit = if root == Some(info.admin_unit.as_str()) {
-                    info.admin_unit.clone()
-                } else {
-                    child_of_root(&info.admin_unit)
-                };
-                let name = names.get(&unit).cloned().unwrap_or_default();
-                (unit, name)
-            }
-            GroupBy::School => (school.to_string(), info.name.clone()),
-            GroupBy::SchoolLevel => (info.level.to_string(), info.level.to_string()),
-            GroupBy::Grade => match grade {
-                Some(g) => (format!("{g:02}"), format!("grade {g}")),
-                None => ("school".to_owned(), "school needs".to_owned()),
-            },
+        GroupBy::Grade => {
+            let by_grade: Vec<(i32, Sums)> =
+                summed_by!(conn, coverage_counts::grade, units, level)?;
+            by_grade
+                .into_iter()
+                .map(|(grade, sums)| match grade {
+                    0 => ("school".to_owned(), "school needs".to_owned(), sums),
+                    g => (format!("{g:02}"), format!("grade {g}"), sums),
+                })
+                .collect()
         }
     };
 
+    let root_name = match root {
+        Some(code) => with_conn!(conn, |c| admin_units::table
+            .find(code)
+            .select(admin_units::name)
+            .first::<String>(c)
+            .optional())?
+        .unwrap_or_default(),
+        None => "Việt Nam".to_owned(),
+    };
     let mut total = CoverageRow {
         key: root.unwrap_or("*").to_owned(),
-        name: root
-            .and_then(|r| names.get(r).cloned())
-            .unwrap_or_else(|| "Việt Nam".to_owned()),
+        name: root_name,
         ..Default::default()
     };
     let mut rows: BTreeMap<String, CoverageRow> = BTreeMap::new();
-    for (school, grade, counts) in &student_counts {
-        total.add_students(counts);
-        let (key, name) = key_of(*school, Some(*grade));
+    for (key, name, sums) in groups {
+        // Count rows left at zero by later changes are not a part.
+        if sums == Sums::default() {
+            continue;
+        }
+        total.add(&sums);
         rows.entry(key.clone())
             .or_insert_with(|| CoverageRow {
                 key,
                 name,
                 ..Default::default()
             })
-            .add_students(counts);
-    }
-    for (school, grade, kind, status, count) in &need_counts {
-        total.add_needs(*kind, *status, *count);
-        let (key, name) = key_of(*school, *grade);
-        rows.entry(key.clone())
-            .or_insert_with(|| CoverageRow {
-                key,
-                name,
-                ..Default::default()
-            })
-            .add_needs(*kind, *status, *count);
+            .add(&sums);
     }
     Ok(Coverage {
         admin_unit: root.map(str::to_owned),
@@ -317,4 +266,53 @@ pub fn coverage(
         total: total.finish(),
         rows: rows.into_values().map(CoverageRow::finish).collect(),
     })
+}
+
+/// The admin units of a subtree: names, and the way up to its root.
+struct UnitNames {
+    parents: HashMap<String, Option<String>>,
+    names: HashMap<String, String>,
+}
+
+impl UnitNames {
+    /// Only the subtree's units (the whole tree for the country).
+    fn load(conn: &mut DbConn, units: Option<&[String]>) -> Result<Self, ApiError> {
+        let unit_rows: Vec<(String, Option<String>, String)> = with_conn!(conn, |c| {
+            let mut query = admin_units::table
+                .select((
+                    admin_units::code,
+                    admin_units::parent_code,
+                    admin_units::name,
+                ))
+                .into_boxed();
+            if let Some(units) = units {
+                query = query.filter(admin_units::code.eq_any(units));
+            }
+            query.load(c)
+        })?;
+        let mut parents = HashMap::with_capacity(unit_rows.len());
+        let mut names = HashMap::with_capacity(unit_rows.len());
+        for (code, parent, name) in unit_rows {
+            parents.insert(code.clone(), parent);
+            names.insert(code, name);
+        }
+        Ok(Self { parents, names })
+    }
+
+    fn name(&self, code: &str) -> String {
+        self.names.get(code).cloned().unwrap_or_default()
+    }
+
+    /// The child of `root` (or the province) on the way up from `unit`.
+    fn child_of(&self, root: Option<&str>, unit: &str) -> String {
+        let mut current = unit.to_owned();
+        loop {
+            let parent = self.parents.get(&current).cloned().flatten();
+            match (&parent, root) {
+                (Some(p), Some(r)) if p == r => return current,
+                (None, _) => return current,
+                (Some(p), _) => current = p.clone(),
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 use actix_web::http::Method;
 use serde_json::{json, Value};
 
+use crate::coverage_counts::assert_counts_match_rows;
 use crate::helpers::{spawn_app, spawn_app_with, student, TestApp};
 
 /// A valid IMEI: 14 digits and their Luhn check digit.
@@ -400,6 +401,7 @@ async fn a_donated_tablet_reaches_a_child() {
         stock,
         json!([{"warehouse_id": w.warehouse, "stock": "device:tablet", "status": "ready", "count": 1}])
     );
+    assert_counts_match_rows(&app, &w.admin, "allocation, handover and return").await;
 }
 
 #[actix_rt::test]
@@ -720,4 +722,5 @@ async fn two_runs_at_once_never_use_a_device_or_need_twice() {
     items.sort();
     items.dedup();
     assert_eq!((needs.len(), items.len()), (8, 8));
+    assert_counts_match_rows(&app, &w.admin, "two allocation runs at once").await;
 }

@@ -198,8 +198,8 @@ async fn database_down_is_503() {
         unreachable!()
     };
     {
-        use diesel::{Connection, RunQueryDsl};
-        let mut server = diesel::PgConnection::establish(server_url).unwrap();
+        use diesel::RunQueryDsl;
+        let mut server = crate::helpers::server_connection(server_url).unwrap();
         diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
             .execute(&mut server)
             .unwrap();

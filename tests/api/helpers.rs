@@ -42,16 +42,14 @@ impl TestDatabase {
                         .to_lowercase()
                         .replace(['-', '_'], "x")
                 );
-                let mut admin = PgConnection::establish(&server_url)
-                    .expect("connect to SONGMAY_TEST_DATABASE_URL");
+                let mut admin =
+                    server_connection(&server_url).expect("connect to SONGMAY_TEST_DATABASE_URL");
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut admin)
                     .expect("create test database");
-                let base = server_url
-                    .rsplit_once('/')
-                    .map(|(base, _)| base)
-                    .unwrap_or(&server_url);
-                let url = format!("{base}/{name}");
+                let (path, query) = server_url.split_once('?').unwrap_or((&server_url, ""));
+                let base = path.rsplit_once('/').map(|(base, _)| base).unwrap_or(path);
+                let url = without_tls(&format!("{base}/{name}?{query}"));
                 TestDatabase::Postgres {
                     server_url,
                     name,
@@ -83,13 +81,31 @@ impl TestDatabase {
     }
 }
 
+/// The URL with `sslmode=disable` unless it names a mode. No TLS to the
+/// local test server: libpq's OpenSSL is torn down at process exit while r2d2
+/// threads may still be reconnecting to a dropped test database, and that
+/// crashed the test binary after every test had passed (diesel-rs/diesel#3441).
+fn without_tls(url: &str) -> String {
+    match url.split_once('?') {
+        Some((_, query)) if query.contains("sslmode=") => url.to_owned(),
+        Some((path, "")) => format!("{path}?sslmode=disable"),
+        Some(_) => format!("{url}&sslmode=disable"),
+        None => format!("{url}?sslmode=disable"),
+    }
+}
+
+/// A connection to the server's maintenance database (create, drop, block).
+pub fn server_connection(server_url: &str) -> diesel::ConnectionResult<PgConnection> {
+    PgConnection::establish(&without_tls(server_url))
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let TestDatabase::Postgres {
             server_url, name, ..
         } = self
         {
-            if let Ok(mut admin) = PgConnection::establish(server_url) {
+            if let Ok(mut admin) = server_connection(server_url) {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut admin);
             }

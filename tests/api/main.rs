@@ -6,6 +6,7 @@ mod admin_units;
 mod audit;
 mod auth;
 mod coverage;
+mod coverage_counts;
 mod distribution;
 mod donations;
 mod errors;

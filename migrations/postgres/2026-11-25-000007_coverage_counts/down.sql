@@ -1,0 +1,12 @@
+DROP TRIGGER coverage_counts_needs_delete ON needs;
+DROP TRIGGER coverage_counts_needs_update ON needs;
+DROP TRIGGER coverage_counts_needs_insert ON needs;
+DROP TRIGGER coverage_counts_students_delete ON students;
+DROP TRIGGER coverage_counts_students_update ON students;
+DROP TRIGGER coverage_counts_students_insert ON students;
+DROP FUNCTION coverage_counts_needs();
+DROP FUNCTION coverage_counts_students();
+DROP FUNCTION coverage_need_delta(needs, INTEGER, INTEGER);
+DROP FUNCTION coverage_student_delta(students, INTEGER);
+DROP FUNCTION coverage_counts_merge(coverage_counts[]);
+DROP TABLE coverage_counts;

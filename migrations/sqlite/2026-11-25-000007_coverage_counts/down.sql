@@ -1,0 +1,8 @@
+DROP TRIGGER coverage_counts_needs_delete;
+DROP TRIGGER coverage_counts_needs_update;
+DROP TRIGGER coverage_counts_needs_insert;
+DROP TRIGGER coverage_counts_students_delete;
+DROP TRIGGER coverage_counts_students_grade;
+DROP TRIGGER coverage_counts_students_update;
+DROP TRIGGER coverage_counts_students_insert;
+DROP TABLE coverage_counts;

@@ -1,0 +1,320 @@
+-- Coverage statistics read these counts instead of counting the rows on
+-- every request: one row per school and grade (grade 0: a school's own
+-- needs, which have no student) with exactly the columns of a coverage line.
+-- Triggers keep them in the same transaction as the write that changes a
+-- student or a need, whatever the path (API, sync, import, sqlite3 shell), so
+-- they are always exactly the rows' counts; tests compare them after random
+-- writes. The PostgreSQL twin does the same once per statement.
+CREATE TABLE coverage_counts (
+    school_id               INTEGER NOT NULL REFERENCES schools (id),
+    grade                   INTEGER NOT NULL CHECK (grade BETWEEN 0 AND 12),
+    students                BIGINT NOT NULL DEFAULT 0,
+    with_device             BIGINT NOT NULL DEFAULT 0,
+    with_connectivity       BIGINT NOT NULL DEFAULT 0,
+    ready                   BIGINT NOT NULL DEFAULT 0,
+    open_device_needs       BIGINT NOT NULL DEFAULT 0,
+    open_connectivity_needs BIGINT NOT NULL DEFAULT 0,
+    open_data_package_needs BIGINT NOT NULL DEFAULT 0,
+    needs_reported          BIGINT NOT NULL DEFAULT 0,
+    needs_verified          BIGINT NOT NULL DEFAULT 0,
+    needs_approved          BIGINT NOT NULL DEFAULT 0,
+    needs_allocated         BIGINT NOT NULL DEFAULT 0,
+    needs_fulfilled         BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (school_id, grade)
+) WITHOUT ROWID;
+
+-- Only active, not deleted students count. Open needs: reported, verified,
+-- approved or allocated (NeedStatus::OPEN).
+CREATE TRIGGER coverage_counts_students_insert AFTER INSERT ON students
+BEGIN
+    INSERT INTO coverage_counts (school_id, grade, students, with_device, with_connectivity, ready)
+    SELECT NEW.school_id, NEW.grade, 1, (NEW.device_status = 'adequate'), (NEW.connectivity_status IN ('mobile_ok', 'fixed')),
+           (NEW.device_status = 'adequate' AND NEW.connectivity_status IN ('mobile_ok', 'fixed'))
+    WHERE NEW.active AND NOT NEW.deleted
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+END;
+
+CREATE TRIGGER coverage_counts_students_update
+AFTER UPDATE OF school_id, grade, device_status, connectivity_status, active, deleted ON students
+WHEN (OLD.school_id, OLD.grade, OLD.device_status, OLD.connectivity_status, OLD.active, OLD.deleted)
+    IS NOT (NEW.school_id, NEW.grade, NEW.device_status, NEW.connectivity_status, NEW.active, NEW.deleted)
+BEGIN
+    INSERT INTO coverage_counts (school_id, grade, students, with_device, with_connectivity, ready)
+    SELECT OLD.school_id, OLD.grade, -1, -(OLD.device_status = 'adequate'), -(OLD.connectivity_status IN ('mobile_ok', 'fixed')),
+           -(OLD.device_status = 'adequate' AND OLD.connectivity_status IN ('mobile_ok', 'fixed'))
+    WHERE OLD.active AND NOT OLD.deleted
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+    INSERT INTO coverage_counts (school_id, grade, students, with_device, with_connectivity, ready)
+    SELECT NEW.school_id, NEW.grade, 1, (NEW.device_status = 'adequate'), (NEW.connectivity_status IN ('mobile_ok', 'fixed')),
+           (NEW.device_status = 'adequate' AND NEW.connectivity_status IN ('mobile_ok', 'fixed'))
+    WHERE NEW.active AND NOT NEW.deleted
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+END;
+
+-- A student who changes grade takes their needs along.
+CREATE TRIGGER coverage_counts_students_grade AFTER UPDATE OF grade ON students
+WHEN OLD.grade <> NEW.grade
+BEGIN
+    INSERT INTO coverage_counts (school_id, grade, open_device_needs, open_connectivity_needs,
+        open_data_package_needs, needs_reported, needs_verified, needs_approved, needs_allocated,
+        needs_fulfilled)
+    SELECT d.school_id, OLD.grade,
+           -SUM(d.kind = 'device' AND d.status IN ('reported', 'verified', 'approved', 'allocated')),
+           -SUM(d.kind = 'connectivity' AND d.status IN ('reported', 'verified', 'approved', 'allocated')),
+           -SUM(d.kind = 'data_package' AND d.status IN ('reported', 'verified', 'approved', 'allocated')),
+           -SUM(d.status = 'reported'),
+           -SUM(d.status = 'verified'),
+           -SUM(d.status = 'approved'),
+           -SUM(d.status = 'allocated'),
+           -SUM(d.status = 'fulfilled')
+    FROM needs d WHERE d.student_id = NEW.id GROUP BY d.school_id
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+    INSERT INTO coverage_counts (school_id, grade, open_device_needs, open_connectivity_needs,
+        open_data_package_needs, needs_reported, needs_verified, needs_approved, needs_allocated,
+        needs_fulfilled)
+    SELECT d.school_id, NEW.grade,
+           SUM(d.kind = 'device' AND d.status IN ('reported', 'verified', 'approved', 'allocated')),
+           SUM(d.kind = 'connectivity' AND d.status IN ('reported', 'verified', 'approved', 'allocated')),
+           SUM(d.kind = 'data_package' AND d.status IN ('reported', 'verified', 'approved', 'allocated')),
+           SUM(d.status = 'reported'),
+           SUM(d.status = 'verified'),
+           SUM(d.status = 'approved'),
+           SUM(d.status = 'allocated'),
+           SUM(d.status = 'fulfilled')
+    FROM needs d WHERE d.student_id = NEW.id GROUP BY d.school_id
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+END;
+
+CREATE TRIGGER coverage_counts_students_delete AFTER DELETE ON students
+BEGIN
+    INSERT INTO coverage_counts (school_id, grade, students, with_device, with_connectivity, ready)
+    SELECT OLD.school_id, OLD.grade, -1, -(OLD.device_status = 'adequate'), -(OLD.connectivity_status IN ('mobile_ok', 'fixed')),
+           -(OLD.device_status = 'adequate' AND OLD.connectivity_status IN ('mobile_ok', 'fixed'))
+    WHERE OLD.active AND NOT OLD.deleted
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+END;
+
+CREATE TRIGGER coverage_counts_needs_insert AFTER INSERT ON needs
+BEGIN
+    INSERT INTO coverage_counts (school_id, grade, open_device_needs, open_connectivity_needs,
+        open_data_package_needs, needs_reported, needs_verified, needs_approved, needs_allocated,
+        needs_fulfilled)
+    SELECT NEW.school_id, COALESCE((SELECT grade FROM students WHERE id = NEW.student_id), 0),
+           (NEW.kind = 'device' AND NEW.status IN ('reported', 'verified', 'approved', 'allocated')),
+           (NEW.kind = 'connectivity' AND NEW.status IN ('reported', 'verified', 'approved', 'allocated')),
+           (NEW.kind = 'data_package' AND NEW.status IN ('reported', 'verified', 'approved', 'allocated')),
+           (NEW.status = 'reported'),
+           (NEW.status = 'verified'),
+           (NEW.status = 'approved'),
+           (NEW.status = 'allocated'),
+           (NEW.status = 'fulfilled')
+    WHERE true
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+END;
+
+CREATE TRIGGER coverage_counts_needs_update
+AFTER UPDATE OF school_id, student_id, kind, status ON needs
+WHEN (OLD.school_id, OLD.student_id, OLD.kind, OLD.status)
+    IS NOT (NEW.school_id, NEW.student_id, NEW.kind, NEW.status)
+BEGIN
+    INSERT INTO coverage_counts (school_id, grade, open_device_needs, open_connectivity_needs,
+        open_data_package_needs, needs_reported, needs_verified, needs_approved, needs_allocated,
+        needs_fulfilled)
+    SELECT OLD.school_id, COALESCE((SELECT grade FROM students WHERE id = OLD.student_id), 0),
+           -(OLD.kind = 'device' AND OLD.status IN ('reported', 'verified', 'approved', 'allocated')),
+           -(OLD.kind = 'connectivity' AND OLD.status IN ('reported', 'verified', 'approved', 'allocated')),
+           -(OLD.kind = 'data_package' AND OLD.status IN ('reported', 'verified', 'approved', 'allocated')),
+           -(OLD.status = 'reported'),
+           -(OLD.status = 'verified'),
+           -(OLD.status = 'approved'),
+           -(OLD.status = 'allocated'),
+           -(OLD.status = 'fulfilled')
+    WHERE true
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+    INSERT INTO coverage_counts (school_id, grade, open_device_needs, open_connectivity_needs,
+        open_data_package_needs, needs_reported, needs_verified, needs_approved, needs_allocated,
+        needs_fulfilled)
+    SELECT NEW.school_id, COALESCE((SELECT grade FROM students WHERE id = NEW.student_id), 0),
+           (NEW.kind = 'device' AND NEW.status IN ('reported', 'verified', 'approved', 'allocated')),
+           (NEW.kind = 'connectivity' AND NEW.status IN ('reported', 'verified', 'approved', 'allocated')),
+           (NEW.kind = 'data_package' AND NEW.status IN ('reported', 'verified', 'approved', 'allocated')),
+           (NEW.status = 'reported'),
+           (NEW.status = 'verified'),
+           (NEW.status = 'approved'),
+           (NEW.status = 'allocated'),
+           (NEW.status = 'fulfilled')
+    WHERE true
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+END;
+
+CREATE TRIGGER coverage_counts_needs_delete AFTER DELETE ON needs
+BEGIN
+    INSERT INTO coverage_counts (school_id, grade, open_device_needs, open_connectivity_needs,
+        open_data_package_needs, needs_reported, needs_verified, needs_approved, needs_allocated,
+        needs_fulfilled)
+    SELECT OLD.school_id, COALESCE((SELECT grade FROM students WHERE id = OLD.student_id), 0),
+           -(OLD.kind = 'device' AND OLD.status IN ('reported', 'verified', 'approved', 'allocated')),
+           -(OLD.kind = 'connectivity' AND OLD.status IN ('reported', 'verified', 'approved', 'allocated')),
+           -(OLD.kind = 'data_package' AND OLD.status IN ('reported', 'verified', 'approved', 'allocated')),
+           -(OLD.status = 'reported'),
+           -(OLD.status = 'verified'),
+           -(OLD.status = 'approved'),
+           -(OLD.status = 'allocated'),
+           -(OLD.status = 'fulfilled')
+    WHERE true
+    ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+END;
+
+-- The rows already there.
+INSERT INTO coverage_counts (school_id, grade, students, with_device, with_connectivity, ready)
+SELECT school_id, grade, COUNT(*), SUM(device_status = 'adequate'),
+       SUM(connectivity_status IN ('mobile_ok', 'fixed')),
+       SUM(device_status = 'adequate' AND connectivity_status IN ('mobile_ok', 'fixed'))
+FROM students WHERE active AND NOT deleted GROUP BY school_id, grade;
+INSERT INTO coverage_counts (school_id, grade, open_device_needs, open_connectivity_needs,
+    open_data_package_needs, needs_reported, needs_verified, needs_approved, needs_allocated,
+    needs_fulfilled)
+SELECT d.school_id, COALESCE(s.grade, 0),
+       SUM(d.kind = 'device' AND d.status IN ('reported', 'verified', 'approved', 'allocated')),
+       SUM(d.kind = 'connectivity' AND d.status IN ('reported', 'verified', 'approved', 'allocated')),
+       SUM(d.kind = 'data_package' AND d.status IN ('reported', 'verified', 'approved', 'allocated')),
+       SUM(d.status = 'reported'),
+       SUM(d.status = 'verified'),
+       SUM(d.status = 'approved'),
+       SUM(d.status = 'allocated'),
+       SUM(d.status = 'fulfilled')
+FROM needs d LEFT JOIN students s ON s.id = d.student_id WHERE true
+GROUP BY d.school_id, COALESCE(s.grade, 0)
+ON CONFLICT (school_id, grade) DO UPDATE SET
+    students = students + excluded.students,
+    with_device = with_device + excluded.with_device,
+    with_connectivity = with_connectivity + excluded.with_connectivity,
+    ready = ready + excluded.ready,
+    open_device_needs = open_device_needs + excluded.open_device_needs,
+    open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+    open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+    needs_reported = needs_reported + excluded.needs_reported,
+    needs_verified = needs_verified + excluded.needs_verified,
+    needs_approved = needs_approved + excluded.needs_approved,
+    needs_allocated = needs_allocated + excluded.needs_allocated,
+    needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;

@@ -1,0 +1,324 @@
+//! The coverage statistics read pre-aggregated counts kept by triggers. These
+//! tests change students and needs through every kind of write the API has,
+//! in a random order, and compare the counts with a count of the rows after
+//! each step.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::Method;
+use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use songmay::db::schema::{coverage_counts, needs, students};
+use songmay::db::with_conn;
+
+use crate::helpers::{spawn_app, student, TestApp};
+
+/// The twelve counted columns, in `coverage_counts` order.
+type Counts = [i64; 12];
+
+const OPEN: [&str; 4] = ["reported", "verified", "approved", "allocated"];
+
+/// Counts every school and grade from the rows themselves (grade 0: needs of
+/// a school, without a student); groups that count nothing are left out.
+fn recount(app: &TestApp) -> BTreeMap<(i64, i32), Counts> {
+    let db = app.db.connect();
+    let mut conn = db.get().unwrap();
+    let conn = &mut conn;
+    let student_rows: Vec<(i64, i64, i32, String, String, bool, bool)> =
+        with_conn!(conn, |c| students::table
+            .select((
+                students::id,
+                students::school_id,
+                students::grade,
+                students::device_status,
+                students::connectivity_status,
+                students::active,
+                students::deleted,
+            ))
+            .load(c))
+        .unwrap();
+    let need_rows: Vec<(i64, Option<i64>, String, String)> = with_conn!(conn, |c| needs::table
+        .select((
+            needs::school_id,
+            needs::student_id,
+            needs::kind,
+            needs::status
+        ))
+        .load(c))
+    .unwrap();
+    let mut grade_of = BTreeMap::new();
+    let mut counts: BTreeMap<(i64, i32), Counts> = BTreeMap::new();
+    for (id, school, grade, device, connectivity, active, deleted) in student_rows {
+        grade_of.insert(id, grade);
+        if !active || deleted {
+            continue;
+        }
+        let has_device = device == "adequate";
+        let connected = connectivity == "mobile_ok" || connectivity == "fixed";
+        let c = counts.entry((school, grade)).or_default();
+        c[0] += 1;
+        c[1] += has_device as i64;
+        c[2] += connected as i64;
+        c[3] += (has_device && connected) as i64;
+    }
+    for (school, student, kind, status) in need_rows {
+        let grade = student.map_or(0, |s| grade_of[&s]);
+        let c = counts.entry((school, grade)).or_default();
+        if OPEN.contains(&status.as_str()) {
+            match kind.as_str() {
+                "device" => c[4] += 1,
+                "connectivity" => c[5] += 1,
+                _ => c[6] += 1,
+            }
+        }
+        match status.as_str() {
+            "reported" => c[7] += 1,
+            "verified" => c[8] += 1,
+            "approved" => c[9] += 1,
+            "allocated" => c[10] += 1,
+            "fulfilled" => c[11] += 1,
+            _ => {}
+        }
+    }
+    counts.retain(|_, c| *c != Counts::default());
+    counts
+}
+
+/// The triggers' counts, without rows that have gone back to zero.
+fn kept_counts(app: &TestApp) -> BTreeMap<(i64, i32), Counts> {
+    let db = app.db.connect();
+    let mut conn = db.get().unwrap();
+    let conn = &mut conn;
+    type Row = (
+        (i64, i32),
+        (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64),
+    );
+    let rows: Vec<Row> = with_conn!(conn, |c| coverage_counts::table
+        .select((
+            (coverage_counts::school_id, coverage_counts::grade),
+            (
+                coverage_counts::students,
+                coverage_counts::with_device,
+                coverage_counts::with_connectivity,
+                coverage_counts::ready,
+                coverage_counts::open_device_needs,
+                coverage_counts::open_connectivity_needs,
+                coverage_counts::open_data_package_needs,
+                coverage_counts::needs_reported,
+                coverage_counts::needs_verified,
+                coverage_counts::needs_approved,
+                coverage_counts::needs_allocated,
+                coverage_counts::needs_fulfilled,
+            ),
+        ))
+        .load(c))
+    .unwrap();
+    rows.into_iter()
+        .map(|(key, (a, b, c, d, e, f, g, h, i, j, k, l))| {
+            (key, [a, b, c, d, e, f, g, h, i, j, k, l])
+        })
+        .filter(|(_, c)| *c != Counts::default())
+        .collect()
+}
+
+/// Fails unless the kept counts and the coverage endpoint equal a count of
+/// the rows.
+pub async fn assert_counts_match_rows(app: &TestApp, token: &str, step: &str) {
+    let rows = recount(app);
+    assert_eq!(kept_counts(app), rows, "after {step}");
+    let coverage = app
+        .get("/api/v1/stats/coverage?group_by=school", token)
+        .await
+        .ok(200);
+    let mut by_school: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut open_needs: BTreeMap<i64, i64> = BTreeMap::new();
+    for ((school, _), c) in &rows {
+        *by_school.entry(*school).or_default() += c[0];
+        *open_needs.entry(*school).or_default() += c[4] + c[5] + c[6];
+    }
+    for row in coverage["rows"].as_array().unwrap() {
+        let school: i64 = row["key"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            row["students"].as_i64().unwrap(),
+            by_school.get(&school).copied().unwrap_or(0),
+            "students of school {school} after {step}"
+        );
+        let open = [
+            "open_device_needs",
+            "open_connectivity_needs",
+            "open_data_package_needs",
+        ]
+        .iter()
+        .map(|f| row[f].as_i64().unwrap())
+        .sum::<i64>();
+        assert_eq!(
+            open,
+            open_needs.get(&school).copied().unwrap_or(0),
+            "open needs of school {school} after {step}"
+        );
+    }
+}
+
+const SCHOOLS: [(&str, std::ops::RangeInclusive<i64>); 4] = [
+    ("TH-DABAC", 1..=5),
+    ("THCS-DABAC", 6..=9),
+    ("TH-THAIBINH", 1..=5),
+    ("THPT-TP", 10..=12),
+];
+const DEVICES: [&str; 4] = ["none", "shared", "inadequate", "adequate"];
+const CONNECTIONS: [&str; 4] = ["none", "mobile_weak", "mobile_ok", "fixed"];
+
+fn random_student(rng: &mut StdRng, external_id: &str) -> Value {
+    let (school, grades) = &SCHOOLS[rng.random_range(0..SCHOOLS.len())];
+    let mut s = student(external_id, school, rng.random_range(grades.clone()));
+    s["device_status"] = json!(DEVICES[rng.random_range(0..4)]);
+    s["connectivity_status"] = json!(CONNECTIONS[rng.random_range(0..4)]);
+    s
+}
+
+async fn list(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+    app.all_pages(path, token)
+        .await
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap().clone())
+        .collect()
+}
+
+#[actix_rt::test]
+async fn coverage_counts_equal_the_rows_after_every_kind_of_write() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let schools = app.seed_schools(&admin).await;
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut roster: Vec<Value> = (0..40)
+        .map(|i| random_student(&mut rng, &format!("R-{i:03}")))
+        .collect();
+    app.sync_students(&admin, "", &roster).await.ok(200);
+    assert_counts_match_rows(&app, &admin, "the first sync").await;
+
+    for step in 0..40 {
+        let students = list(&app, &admin, "/api/v1/students?limit=500").await;
+        let pick = &students[rng.random_range(0..students.len())];
+        let id = pick["id"].as_i64().unwrap();
+        let what = match rng.random_range(0..8) {
+            0 => {
+                // A re-sync that changes some records (grade, school,
+                // statuses) and adds a new one, reactivating any missing.
+                for s in roster.iter_mut() {
+                    if rng.random_bool(0.3) {
+                        let external_id = s["external_id"].as_str().unwrap().to_owned();
+                        *s = random_student(&mut rng, &external_id);
+                    }
+                }
+                roster.push(random_student(&mut rng, &format!("R-new-{step}")));
+                app.sync_students(&admin, "", &roster).await.ok(200);
+                "a re-sync"
+            }
+            1 => {
+                let mut body = json!({
+                    "device_status": DEVICES[rng.random_range(0..4)],
+                    "connectivity_status": CONNECTIONS[rng.random_range(0..4)],
+                });
+                let school = pick["school_id"].as_i64().unwrap();
+                let (_, grades) = SCHOOLS
+                    .iter()
+                    .find(|(code, _)| schools[*code] == school)
+                    .unwrap();
+                if rng.random_bool(0.5) {
+                    body["grade"] = json!(rng.random_range(grades.clone()));
+                }
+                let version = pick["version"].to_string();
+                app.patch_if_match(&format!("/api/v1/students/{id}"), &admin, &version, &body)
+                    .await
+                    .ok(200);
+                "a PATCH"
+            }
+            2 => {
+                let reply = app
+                    .request(
+                        Method::DELETE,
+                        &format!("/api/v1/students/{id}"),
+                        Some(&admin),
+                        None,
+                        vec![],
+                    )
+                    .await;
+                assert_eq!(reply.status.as_u16(), 204);
+                "a soft delete"
+            }
+            3 => {
+                app.post(
+                    "/api/v1/needs/generate",
+                    Some(&admin),
+                    &json!({"admin_unit_code": "17"}),
+                )
+                .await
+                .ok(200);
+                "generating needs"
+            }
+            4 => {
+                let (code, _) = &SCHOOLS[rng.random_range(0..SCHOOLS.len())];
+                app.post(
+                    "/api/v1/needs",
+                    Some(&admin),
+                    &json!({"kind": "connectivity", "school_id": schools[*code]}),
+                )
+                .await
+                .ok(201);
+                "a school's need"
+            }
+            5 => {
+                let subset: Vec<Value> = roster
+                    .iter()
+                    .filter(|_| rng.random_bool(0.8))
+                    .cloned()
+                    .collect();
+                let run = format!("run-{step}");
+                app.sync_students(&admin, &format!("?run_id={run}"), &subset)
+                    .await
+                    .ok(200);
+                app.post(
+                    "/api/v1/sync/students/complete",
+                    Some(&admin),
+                    &json!({"run_id": run}),
+                )
+                .await
+                .ok(200);
+                "a full-roster run that deactivates the missing"
+            }
+            _ => {
+                let open = list(&app, &admin, "/api/v1/needs?limit=500")
+                    .await
+                    .into_iter()
+                    .filter(|n| OPEN[..3].contains(&n["status"].as_str().unwrap()))
+                    .collect::<Vec<_>>();
+                if open.is_empty() {
+                    continue;
+                }
+                let need = &open[rng.random_range(0..open.len())];
+                let to = match (need["status"].as_str().unwrap(), rng.random_range(0..4)) {
+                    (_, 0) => "rejected",
+                    (_, 1) => "cancelled",
+                    ("reported", _) => "verified",
+                    _ => "approved",
+                };
+                let to = if need["status"] == "approved" && to == "approved" {
+                    "cancelled"
+                } else {
+                    to
+                };
+                app.post(
+                    &format!("/api/v1/needs/{}/transitions", need["id"]),
+                    Some(&admin),
+                    &json!({"to": to, "reason": "checked on site"}),
+                )
+                .await
+                .ok(200);
+                "a need's transition"
+            }
+        };
+        assert_counts_match_rows(&app, &admin, &format!("step {step}: {what}")).await;
+    }
+}
