@@ -348,8 +348,10 @@ impl From<DieselError> for ApiError {
                 DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ClosedConnection => {
                     Self::unavailable(info.message().to_owned())
                 }
-                // SQLite reports lock time-outs as an unknown error.
-                _ if is_busy(info.message()) => Self::unavailable(info.message().to_owned()),
+                // SQLite reports lock time-outs, and PostgreSQL a deadlock it
+                // broke by aborting this transaction, as unknown errors; both
+                // leave nothing written and succeed when retried.
+                _ if is_transient(info.message()) => Self::unavailable(info.message().to_owned()),
                 _ => Self::internal(format!("database error: {}", info.message())),
             },
             other => Self::internal(format!("database error: {other}")),
@@ -357,8 +359,10 @@ impl From<DieselError> for ApiError {
     }
 }
 
-fn is_busy(message: &str) -> bool {
-    message.contains("database is locked") || message.contains("database is busy")
+fn is_transient(message: &str) -> bool {
+    message.contains("database is locked")
+        || message.contains("database is busy")
+        || message.contains("deadlock detected")
 }
 
 impl From<diesel::r2d2::PoolError> for ApiError {

@@ -197,6 +197,11 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
+        // BENCH_KEEP_DATABASE=1 leaves it for a look at query plans.
+        if std::env::var("BENCH_KEEP_DATABASE").is_ok_and(|v| v == "1") {
+            println!("kept database {}", self.url());
+            return;
+        }
         if let Ok(mut admin) = diesel::PgConnection::establish(&self.server_url) {
             let _ = diesel::sql_query(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",

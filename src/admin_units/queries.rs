@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 
 use super::import::{self, UnitLine};
-use super::model::{AdminUnit, AdminUnitFilter, AdminUnitPage, AdminUnitRow, ImportReport};
+use super::model::{AdminUnit, AdminUnitFilter, AdminUnitPage, AdminUnitRow, ImportReport, Level};
 use crate::db::schema::admin_units;
 use crate::db::{with_conn, DbConn};
 use crate::error::ApiError;
@@ -71,20 +71,72 @@ pub fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<AdminUnitRow>, ApiE
     Ok(chain)
 }
 
-/// `root` and every unit below it (at most three levels, one query each).
+/// `root` and every unit below it.
 pub fn subtree_codes(conn: &mut DbConn, root: &str) -> Result<Vec<String>, ApiError> {
     let mut all = vec![root.to_owned()];
-    let mut frontier = all.clone();
+    all.extend(units_below(conn, root)?.into_iter().map(|u| u.code));
+    Ok(all)
+}
+
+/// A unit of a tree with its name and the link to its parent.
+#[derive(Debug, Clone, Queryable)]
+pub struct UnitNode {
+    pub code: String,
+    pub parent_code: Option<String>,
+    pub level: Level,
+    pub name: String,
+}
+
+const NODE_COLUMNS: (
+    admin_units::code,
+    admin_units::parent_code,
+    admin_units::level,
+    admin_units::name,
+) = (
+    admin_units::code,
+    admin_units::parent_code,
+    admin_units::level,
+    admin_units::name,
+);
+
+/// `root` and every unit below it with names and parents (404 for an
+/// unknown root), or the whole tree when `root` is `None`.
+pub fn subtree_nodes(conn: &mut DbConn, root: Option<&str>) -> Result<Vec<UnitNode>, ApiError> {
+    let Some(root) = root else {
+        return Ok(with_conn!(conn, |c| admin_units::table
+            .select(NODE_COLUMNS)
+            .load(c))?);
+    };
+    let mut all: Vec<UnitNode> = with_conn!(conn, |c| admin_units::table
+        .find(root)
+        .select(NODE_COLUMNS)
+        .load(c))?;
+    if all.is_empty() {
+        return Err(ApiError::not_found(format!("admin unit {root} not found")));
+    }
+    all.extend(units_below(conn, root)?);
+    Ok(all)
+}
+
+/// The units under `root`, level by level (one query per level; communes
+/// have nothing below them, so a province takes two).
+fn units_below(conn: &mut DbConn, root: &str) -> Result<Vec<UnitNode>, ApiError> {
+    let mut all = Vec::new();
+    let mut frontier = vec![root.to_owned()];
     for _ in 0..MAX_DEPTH {
         if frontier.is_empty() {
             break;
         }
-        let children: Vec<String> = with_conn!(conn, |c| admin_units::table
+        let children: Vec<UnitNode> = with_conn!(conn, |c| admin_units::table
             .filter(admin_units::parent_code.eq_any(&frontier))
-            .select(admin_units::code)
+            .select(NODE_COLUMNS)
             .load(c))?;
-        all.extend(children.iter().cloned());
-        frontier = children;
+        frontier = children
+            .iter()
+            .filter(|u| u.level != Level::Commune)
+            .map(|u| u.code.clone())
+            .collect();
+        all.extend(children);
     }
     Ok(all)
 }

@@ -433,18 +433,37 @@ diesel::table! {
     coverage_counts (school_id, grade) {
         school_id -> BigInt,
         grade -> Integer,
-        students -> BigInt,
-        with_device -> BigInt,
-        with_connectivity -> BigInt,
-        ready -> BigInt,
-        open_device_needs -> BigInt,
-        open_connectivity_needs -> BigInt,
-        open_data_package_needs -> BigInt,
-        needs_reported -> BigInt,
-        needs_verified -> BigInt,
-        needs_approved -> BigInt,
-        needs_allocated -> BigInt,
-        needs_fulfilled -> BigInt,
+        students -> Integer,
+        with_device -> Integer,
+        with_connectivity -> Integer,
+        ready -> Integer,
+        open_device_needs -> Integer,
+        open_connectivity_needs -> Integer,
+        open_data_package_needs -> Integer,
+        needs_reported -> Integer,
+        needs_verified -> Integer,
+        needs_approved -> Integer,
+        needs_allocated -> Integer,
+        needs_fulfilled -> Integer,
+    }
+}
+
+diesel::table! {
+    /// The same per school, over all its grades (kept by triggers).
+    coverage_school_counts (school_id) {
+        school_id -> BigInt,
+        students -> Integer,
+        with_device -> Integer,
+        with_connectivity -> Integer,
+        ready -> Integer,
+        open_device_needs -> Integer,
+        open_connectivity_needs -> Integer,
+        open_data_package_needs -> Integer,
+        needs_reported -> Integer,
+        needs_verified -> Integer,
+        needs_approved -> Integer,
+        needs_allocated -> Integer,
+        needs_fulfilled -> Integer,
     }
 }
 
@@ -460,7 +479,7 @@ diesel::joinable!(needs -> students (student_id));
 diesel::joinable!(need_events -> needs (need_id));
 diesel::joinable!(schools -> admin_units (admin_unit_code));
 diesel::joinable!(students -> schools (school_id));
-diesel::joinable!(coverage_counts -> schools (school_id));
+diesel::joinable!(coverage_school_counts -> schools (school_id));
 diesel::joinable!(student_changes -> students (student_id));
 diesel::allow_tables_to_appear_in_same_query!(
     admin_units,
@@ -493,6 +512,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     allocations,
     handovers,
     coverage_counts,
+    coverage_school_counts,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(

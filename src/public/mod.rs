@@ -103,19 +103,10 @@ fn progress(conn: &mut DbConn) -> Result<PublicProgress, ApiError> {
         percent_ready: (row.students >= 5).then_some(row.percent_ready),
     };
     let mut units = Vec::new();
-    let provinces = coverage(conn, None, None, None, GroupBy::AdminUnit)?;
+    let provinces = coverage(conn, None, None, GroupBy::AdminUnit)?;
     for province in provinces.rows.iter().filter(|r| r.students > 0) {
         units.push(line(province, "province"));
-        let subtree = crate::admin_units::queries::subtree_codes(conn, &province.key)?;
-        for district in coverage(
-            conn,
-            Some(&province.key),
-            Some(&subtree),
-            None,
-            GroupBy::AdminUnit,
-        )?
-        .rows
-        {
+        for district in coverage(conn, Some(&province.key), None, GroupBy::AdminUnit)?.rows {
             units.push(line(&district, "district"));
         }
     }

@@ -6,13 +6,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::dsl::sql;
-use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::db::schema::{admin_units, coverage_counts, schools};
+use crate::db::schema::{coverage_counts, coverage_school_counts, schools};
 use crate::db::{with_conn, DbConn};
 use crate::error::ApiError;
 use crate::schools::SchoolLevel;
@@ -118,32 +117,36 @@ pub struct Coverage {
 /// the order of `CoverageRow`'s numbers.
 type Sums = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
-/// Sums the count rows of the schools in scope, grouped by `$key`. The
-/// counts are kept by triggers in the same transaction as every student and
-/// need write (migration 000007), so they equal a count of the rows.
-macro_rules! summed_by {
+/// The twelve sums of a group of count rows (`coverage_counts` or
+/// `coverage_school_counts`), as BIGINT on both backends.
+macro_rules! sums {
+    () => {
+        (
+            sql::<BigInt>("CAST(SUM(students) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(with_device) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(with_connectivity) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(ready) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(open_device_needs) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(open_connectivity_needs) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(open_data_package_needs) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_reported) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_verified) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_approved) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_allocated) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_fulfilled) AS BIGINT)"),
+        )
+    };
+}
+
+/// Sums the per-school counts of the schools in `$units` (all when `None`)
+/// of `$level`, grouped by `$key` (columns of `schools`).
+macro_rules! school_sums_by {
     ($conn:expr, $key:expr, $units:expr, $level:expr) => {
         with_conn!($conn, |c| {
-            let mut query = coverage_counts::table
+            let mut query = coverage_school_counts::table
                 .inner_join(schools::table)
                 .group_by($key)
-                .select((
-                    $key,
-                    (
-                        sum("students"),
-                        sum("with_device"),
-                        sum("with_connectivity"),
-                        sum("ready"),
-                        sum("open_device_needs"),
-                        sum("open_connectivity_needs"),
-                        sum("open_data_package_needs"),
-                        sum("needs_reported"),
-                        sum("needs_verified"),
-                        sum("needs_approved"),
-                        sum("needs_allocated"),
-                        sum("needs_fulfilled"),
-                    ),
-                ))
+                .select(($key, sums!()))
                 .into_boxed();
             if let Some(units) = $units {
                 query = query.filter(schools::admin_unit_code.eq_any(units));
@@ -156,39 +159,30 @@ macro_rules! summed_by {
     };
 }
 
-fn sum(column: &'static str) -> SqlLiteral<BigInt> {
-    // Both backends sum BIGINT into a wider type (NUMERIC on PostgreSQL).
-    sql::<BigInt>(match column {
-        "students" => "CAST(SUM(coverage_counts.students) AS BIGINT)",
-        "with_device" => "CAST(SUM(coverage_counts.with_device) AS BIGINT)",
-        "with_connectivity" => "CAST(SUM(coverage_counts.with_connectivity) AS BIGINT)",
-        "ready" => "CAST(SUM(coverage_counts.ready) AS BIGINT)",
-        "open_device_needs" => "CAST(SUM(coverage_counts.open_device_needs) AS BIGINT)",
-        "open_connectivity_needs" => "CAST(SUM(coverage_counts.open_connectivity_needs) AS BIGINT)",
-        "open_data_package_needs" => "CAST(SUM(coverage_counts.open_data_package_needs) AS BIGINT)",
-        "needs_reported" => "CAST(SUM(coverage_counts.needs_reported) AS BIGINT)",
-        "needs_verified" => "CAST(SUM(coverage_counts.needs_verified) AS BIGINT)",
-        "needs_approved" => "CAST(SUM(coverage_counts.needs_approved) AS BIGINT)",
-        "needs_allocated" => "CAST(SUM(coverage_counts.needs_allocated) AS BIGINT)",
-        "needs_fulfilled" => "CAST(SUM(coverage_counts.needs_fulfilled) AS BIGINT)",
-        _ => unreachable!("not a coverage_counts column: {column}"),
-    })
-}
-
-/// Counts coverage for `root`'s subtree (`units`), broken down by `group_by`.
+/// Counts coverage for `root`'s subtree (the whole country when `None`),
+/// broken down by `group_by`. Reads only the count tables, which triggers
+/// keep in the same transaction as every student and need write (migration
+/// 000007), so the numbers equal a count of the rows.
 pub fn coverage(
     conn: &mut DbConn,
     root: Option<&str>,
-    units: Option<&[String]>,
     level: Option<SchoolLevel>,
     group_by: GroupBy,
 ) -> Result<Coverage, ApiError> {
+    // The subtree's units: its schools, and the names of its parts.
+    let tree = if root.is_some() || group_by == GroupBy::AdminUnit {
+        UnitTree::new(crate::admin_units::queries::subtree_nodes(conn, root)?)
+    } else {
+        UnitTree::default()
+    };
+    let units: Option<Vec<String>> = root.map(|_| tree.names.keys().cloned().collect());
+    let units = units.as_deref();
+
     // (key, name, sums) per group, before groups are merged into rows.
     let groups: Vec<(String, String, Sums)> = match group_by {
         GroupBy::AdminUnit => {
             let by_unit: Vec<(String, Sums)> =
-                summed_by!(conn, schools::admin_unit_code, units, level)?;
-            let names = UnitNames::load(conn, units)?;
+                school_sums_by!(conn, schools::admin_unit_code, units, level)?;
             by_unit
                 .into_iter()
                 .map(|(unit, sums)| {
@@ -196,15 +190,15 @@ pub fn coverage(
                     let part = if root == Some(unit.as_str()) {
                         unit
                     } else {
-                        names.child_of(root, &unit)
+                        tree.child_of(root, &unit)
                     };
-                    (part.clone(), names.name(&part), sums)
+                    (part.clone(), tree.name(&part), sums)
                 })
                 .collect()
         }
         GroupBy::School => {
             let by_school: Vec<((i64, String), Sums)> =
-                summed_by!(conn, (schools::id, schools::name), units, level)?;
+                school_sums_by!(conn, (schools::id, schools::name), units, level)?;
             by_school
                 .into_iter()
                 .map(|((id, name), sums)| (id.to_string(), name, sums))
@@ -212,37 +206,24 @@ pub fn coverage(
         }
         GroupBy::SchoolLevel => {
             let by_level: Vec<(SchoolLevel, Sums)> =
-                summed_by!(conn, schools::level, units, level)?;
+                school_sums_by!(conn, schools::level, units, level)?;
             by_level
                 .into_iter()
                 .map(|(level, sums)| (level.to_string(), level.to_string(), sums))
                 .collect()
         }
-        GroupBy::Grade => {
-            let by_grade: Vec<(i32, Sums)> =
-                summed_by!(conn, coverage_counts::grade, units, level)?;
-            by_grade
-                .into_iter()
-                .map(|(grade, sums)| match grade {
-                    0 => ("school".to_owned(), "school needs".to_owned(), sums),
-                    g => (format!("{g:02}"), format!("grade {g}"), sums),
-                })
-                .collect()
-        }
+        GroupBy::Grade => grade_sums(conn, units, level)?
+            .into_iter()
+            .map(|(grade, sums)| match grade {
+                0 => ("school".to_owned(), "school needs".to_owned(), sums),
+                g => (format!("{g:02}"), format!("grade {g}"), sums),
+            })
+            .collect(),
     };
 
-    let root_name = match root {
-        Some(code) => with_conn!(conn, |c| admin_units::table
-            .find(code)
-            .select(admin_units::name)
-            .first::<String>(c)
-            .optional())?
-        .unwrap_or_default(),
-        None => "Việt Nam".to_owned(),
-    };
     let mut total = CoverageRow {
         key: root.unwrap_or("*").to_owned(),
-        name: root_name,
+        name: root.map_or_else(|| "Việt Nam".to_owned(), |r| tree.name(r)),
         ..Default::default()
     };
     let mut rows: BTreeMap<String, CoverageRow> = BTreeMap::new();
@@ -268,35 +249,62 @@ pub fn coverage(
     })
 }
 
+/// The per-grade counts of the schools in `units` of `level`, by grade.
+fn grade_sums(
+    conn: &mut DbConn,
+    units: Option<&[String]>,
+    level: Option<SchoolLevel>,
+) -> Result<Vec<(i32, Sums)>, ApiError> {
+    let summed = |conn: &mut DbConn, ids: Option<&[i64]>| -> Result<Vec<(i32, Sums)>, ApiError> {
+        Ok(with_conn!(conn, |c| {
+            let mut query = coverage_counts::table
+                .group_by(coverage_counts::grade)
+                .select((coverage_counts::grade, sums!()))
+                .into_boxed();
+            if let Some(ids) = ids {
+                query = query.filter(coverage_counts::school_id.eq_any(ids));
+            }
+            query.load(c)
+        })?)
+    };
+    if units.is_none() && level.is_none() {
+        return summed(conn, None);
+    }
+    // By school ids rather than a join: PostgreSQL then reads only the
+    // scope's count rows instead of scanning them all.
+    let ids: Vec<i64> = with_conn!(conn, |c| {
+        let mut query = schools::table.select(schools::id).into_boxed();
+        if let Some(units) = units {
+            query = query.filter(schools::admin_unit_code.eq_any(units));
+        }
+        if let Some(level) = level {
+            query = query.filter(schools::level.eq(level));
+        }
+        query.load(c)
+    })?;
+    let mut by_grade = Vec::new();
+    // SQLite takes at most 32,766 parameters per statement.
+    for chunk in ids.chunks(5_000) {
+        by_grade.extend(summed(conn, Some(chunk))?);
+    }
+    Ok(by_grade)
+}
+
 /// The admin units of a subtree: names, and the way up to its root.
-struct UnitNames {
+#[derive(Default)]
+struct UnitTree {
     parents: HashMap<String, Option<String>>,
     names: HashMap<String, String>,
 }
 
-impl UnitNames {
-    /// Only the subtree's units (the whole tree for the country).
-    fn load(conn: &mut DbConn, units: Option<&[String]>) -> Result<Self, ApiError> {
-        let unit_rows: Vec<(String, Option<String>, String)> = with_conn!(conn, |c| {
-            let mut query = admin_units::table
-                .select((
-                    admin_units::code,
-                    admin_units::parent_code,
-                    admin_units::name,
-                ))
-                .into_boxed();
-            if let Some(units) = units {
-                query = query.filter(admin_units::code.eq_any(units));
-            }
-            query.load(c)
-        })?;
-        let mut parents = HashMap::with_capacity(unit_rows.len());
-        let mut names = HashMap::with_capacity(unit_rows.len());
-        for (code, parent, name) in unit_rows {
-            parents.insert(code.clone(), parent);
-            names.insert(code, name);
+impl UnitTree {
+    fn new(nodes: Vec<crate::admin_units::queries::UnitNode>) -> Self {
+        let mut tree = Self::default();
+        for node in nodes {
+            tree.parents.insert(node.code.clone(), node.parent_code);
+            tree.names.insert(node.code, node.name);
         }
-        Ok(Self { parents, names })
+        tree
     }
 
     fn name(&self, code: &str) -> String {

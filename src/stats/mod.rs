@@ -30,19 +30,28 @@ const STATS_ROLES: &[Role] = &[Role::StatsReader, Role::DistrictOfficer];
 /// The subtree a caller asks for, checked against their scope: admins and
 /// statistics readers anywhere (`None` = the whole country), district
 /// officers inside their own subtree (by default all of it).
-pub fn root_for(
+pub fn scoped_root(
     conn: &mut DbConn,
     principal: &Principal,
     asked: Option<&str>,
-) -> Result<(Option<String>, Option<Vec<String>>), ApiError> {
-    let root = match (asked, &principal.scope) {
+) -> Result<Option<String>, ApiError> {
+    Ok(match (asked, &principal.scope) {
         (Some(code), _) => {
             principal.ensure_admin_unit_in_scope(conn, code)?;
             Some(code.to_owned())
         }
         (None, Scope::AdminUnit { admin_unit_code }) => Some(admin_unit_code.clone()),
         (None, _) => None,
-    };
+    })
+}
+
+/// [`scoped_root`] and the codes of its subtree (`None`: everywhere).
+pub fn root_for(
+    conn: &mut DbConn,
+    principal: &Principal,
+    asked: Option<&str>,
+) -> Result<(Option<String>, Option<Vec<String>>), ApiError> {
+    let root = scoped_root(conn, principal, asked)?;
     let units = crate::admin_units::queries::subtree_filter(conn, root.as_deref())?;
     Ok((root, units))
 }
@@ -70,11 +79,10 @@ pub async fn coverage_stats(
     let result = state
         .db
         .run(move |conn| {
-            let (root, units) = root_for(conn, &principal, query.admin_unit.as_deref())?;
+            let root = scoped_root(conn, &principal, query.admin_unit.as_deref())?;
             coverage::coverage(
                 conn,
                 root.as_deref(),
-                units.as_deref(),
                 query.level,
                 query.group_by.unwrap_or(GroupBy::AdminUnit),
             )

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use songmay::db::schema::{coverage_counts, needs, students};
+use songmay::db::schema::{coverage_counts, coverage_school_counts, needs, students};
 use songmay::db::with_conn;
 
 use crate::helpers::{spawn_app, student, TestApp};
@@ -86,48 +86,69 @@ fn recount(app: &TestApp) -> BTreeMap<(i64, i32), Counts> {
     counts
 }
 
-/// The triggers' counts, without rows that have gone back to zero.
-fn kept_counts(app: &TestApp) -> BTreeMap<(i64, i32), Counts> {
-    let db = app.db.connect();
-    let mut conn = db.get().unwrap();
-    let conn = &mut conn;
-    type Row = (
-        (i64, i32),
-        (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64),
-    );
-    let rows: Vec<Row> = with_conn!(conn, |c| coverage_counts::table
-        .select((
-            (coverage_counts::school_id, coverage_counts::grade),
-            (
-                coverage_counts::students,
-                coverage_counts::with_device,
-                coverage_counts::with_connectivity,
-                coverage_counts::ready,
-                coverage_counts::open_device_needs,
-                coverage_counts::open_connectivity_needs,
-                coverage_counts::open_data_package_needs,
-                coverage_counts::needs_reported,
-                coverage_counts::needs_verified,
-                coverage_counts::needs_approved,
-                coverage_counts::needs_allocated,
-                coverage_counts::needs_fulfilled,
-            ),
-        ))
-        .load(c))
-    .unwrap();
-    rows.into_iter()
-        .map(|(key, (a, b, c, d, e, f, g, h, i, j, k, l))| {
-            (key, [a, b, c, d, e, f, g, h, i, j, k, l])
-        })
-        .filter(|(_, c)| *c != Counts::default())
-        .collect()
+/// The rows of a count table keyed by `$key`, without those that have gone
+/// back to zero.
+macro_rules! kept {
+    ($app:expr, $counts:ident, $key:expr) => {{
+        let db = $app.db.connect();
+        let mut conn = db.get().unwrap();
+        let conn = &mut conn;
+        let rows: Vec<(
+            _,
+            (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32),
+        )> = with_conn!(conn, |c| $counts::table
+            .select((
+                $key,
+                (
+                    $counts::students,
+                    $counts::with_device,
+                    $counts::with_connectivity,
+                    $counts::ready,
+                    $counts::open_device_needs,
+                    $counts::open_connectivity_needs,
+                    $counts::open_data_package_needs,
+                    $counts::needs_reported,
+                    $counts::needs_verified,
+                    $counts::needs_approved,
+                    $counts::needs_allocated,
+                    $counts::needs_fulfilled,
+                ),
+            ))
+            .load(c))
+        .unwrap();
+        rows.into_iter()
+            .map(|(key, (a, b, c, d, e, f, g, h, i, j, k, l))| {
+                (key, [a, b, c, d, e, f, g, h, i, j, k, l].map(i64::from))
+            })
+            .filter(|(_, c)| *c != Counts::default())
+            .collect::<BTreeMap<_, Counts>>()
+    }};
 }
 
 /// Fails unless the kept counts and the coverage endpoint equal a count of
 /// the rows.
 pub async fn assert_counts_match_rows(app: &TestApp, token: &str, step: &str) {
     let rows = recount(app);
-    assert_eq!(kept_counts(app), rows, "after {step}");
+    let per_grade = kept!(
+        app,
+        coverage_counts,
+        (coverage_counts::school_id, coverage_counts::grade)
+    );
+    assert_eq!(per_grade, rows, "per school and grade, after {step}");
+    let mut schools: BTreeMap<i64, Counts> = BTreeMap::new();
+    for ((school, _), c) in &rows {
+        let total = schools.entry(*school).or_default();
+        for (t, n) in total.iter_mut().zip(c) {
+            *t += n;
+        }
+    }
+    schools.retain(|_, c| *c != Counts::default());
+    let per_school = kept!(
+        app,
+        coverage_school_counts,
+        coverage_school_counts::school_id
+    );
+    assert_eq!(per_school, schools, "per school, after {step}");
     let coverage = app
         .get("/api/v1/stats/coverage?group_by=school", token)
         .await

@@ -179,6 +179,9 @@ async fn coverage_reconciles_with_the_rows() {
     app.get("/api/v1/stats/coverage?format=pdf", &reader)
         .await
         .problem(400);
+    app.get("/api/v1/stats/coverage?admin_unit=99999", &reader)
+        .await
+        .problem(404);
 
     // Officers see their subtree only.
     let officer = app

@@ -9,4 +9,5 @@ DROP FUNCTION coverage_counts_students();
 DROP FUNCTION coverage_need_delta(needs, INTEGER, INTEGER);
 DROP FUNCTION coverage_student_delta(students, INTEGER);
 DROP FUNCTION coverage_counts_merge(coverage_counts[]);
+DROP TABLE coverage_school_counts;
 DROP TABLE coverage_counts;

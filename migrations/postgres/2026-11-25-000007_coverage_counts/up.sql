@@ -9,23 +9,42 @@
 CREATE TABLE coverage_counts (
     school_id               BIGINT NOT NULL REFERENCES schools (id),
     grade                   INTEGER NOT NULL CHECK (grade BETWEEN 0 AND 12),
-    students                BIGINT NOT NULL DEFAULT 0,
-    with_device             BIGINT NOT NULL DEFAULT 0,
-    with_connectivity       BIGINT NOT NULL DEFAULT 0,
-    ready                   BIGINT NOT NULL DEFAULT 0,
-    open_device_needs       BIGINT NOT NULL DEFAULT 0,
-    open_connectivity_needs BIGINT NOT NULL DEFAULT 0,
-    open_data_package_needs BIGINT NOT NULL DEFAULT 0,
-    needs_reported          BIGINT NOT NULL DEFAULT 0,
-    needs_verified          BIGINT NOT NULL DEFAULT 0,
-    needs_approved          BIGINT NOT NULL DEFAULT 0,
-    needs_allocated         BIGINT NOT NULL DEFAULT 0,
-    needs_fulfilled         BIGINT NOT NULL DEFAULT 0,
+    students                INTEGER NOT NULL DEFAULT 0,
+    with_device             INTEGER NOT NULL DEFAULT 0,
+    with_connectivity       INTEGER NOT NULL DEFAULT 0,
+    ready                   INTEGER NOT NULL DEFAULT 0,
+    open_device_needs       INTEGER NOT NULL DEFAULT 0,
+    open_connectivity_needs INTEGER NOT NULL DEFAULT 0,
+    open_data_package_needs INTEGER NOT NULL DEFAULT 0,
+    needs_reported          INTEGER NOT NULL DEFAULT 0,
+    needs_verified          INTEGER NOT NULL DEFAULT 0,
+    needs_approved          INTEGER NOT NULL DEFAULT 0,
+    needs_allocated         INTEGER NOT NULL DEFAULT 0,
+    needs_fulfilled         INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (school_id, grade)
 );
 
--- Adds signed deltas, summed per row and applied in key order (so two
--- transactions lock count rows in the same order and cannot deadlock on them).
+-- The same summed over a school's grades: what every breakdown except the
+-- one by grade reads (a province is a few hundred of these rows, not a few
+-- thousand, and the whole country ten thousand).
+CREATE TABLE coverage_school_counts (
+    school_id               BIGINT PRIMARY KEY REFERENCES schools (id),
+    students                INTEGER NOT NULL DEFAULT 0,
+    with_device             INTEGER NOT NULL DEFAULT 0,
+    with_connectivity       INTEGER NOT NULL DEFAULT 0,
+    ready                   INTEGER NOT NULL DEFAULT 0,
+    open_device_needs       INTEGER NOT NULL DEFAULT 0,
+    open_connectivity_needs INTEGER NOT NULL DEFAULT 0,
+    open_data_package_needs INTEGER NOT NULL DEFAULT 0,
+    needs_reported          INTEGER NOT NULL DEFAULT 0,
+    needs_verified          INTEGER NOT NULL DEFAULT 0,
+    needs_approved          INTEGER NOT NULL DEFAULT 0,
+    needs_allocated         INTEGER NOT NULL DEFAULT 0,
+    needs_fulfilled         INTEGER NOT NULL DEFAULT 0
+);
+
+-- Adds signed deltas to both tables, summed per count row and applied in key
+-- order (so two transactions lock count rows in the same order).
 CREATE FUNCTION coverage_counts_merge(deltas coverage_counts[]) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO coverage_counts AS c
@@ -35,8 +54,41 @@ LANGUAGE sql AS $$
            SUM(needs_approved), SUM(needs_allocated), SUM(needs_fulfilled)
     FROM unnest(deltas)
     GROUP BY school_id, grade
+    -- An update that moves nothing (a new name, a re-synced identical row)
+    -- writes no count row and waits for no lock.
+    HAVING SUM(students) <> 0 OR SUM(with_device) <> 0 OR SUM(with_connectivity) <> 0
+        OR SUM(ready) <> 0 OR SUM(open_device_needs) <> 0 OR SUM(open_connectivity_needs) <> 0
+        OR SUM(open_data_package_needs) <> 0 OR SUM(needs_reported) <> 0
+        OR SUM(needs_verified) <> 0 OR SUM(needs_approved) <> 0 OR SUM(needs_allocated) <> 0
+        OR SUM(needs_fulfilled) <> 0
     ORDER BY school_id, grade
     ON CONFLICT (school_id, grade) DO UPDATE SET
+        students = c.students + EXCLUDED.students,
+        with_device = c.with_device + EXCLUDED.with_device,
+        with_connectivity = c.with_connectivity + EXCLUDED.with_connectivity,
+        ready = c.ready + EXCLUDED.ready,
+        open_device_needs = c.open_device_needs + EXCLUDED.open_device_needs,
+        open_connectivity_needs = c.open_connectivity_needs + EXCLUDED.open_connectivity_needs,
+        open_data_package_needs = c.open_data_package_needs + EXCLUDED.open_data_package_needs,
+        needs_reported = c.needs_reported + EXCLUDED.needs_reported,
+        needs_verified = c.needs_verified + EXCLUDED.needs_verified,
+        needs_approved = c.needs_approved + EXCLUDED.needs_approved,
+        needs_allocated = c.needs_allocated + EXCLUDED.needs_allocated,
+        needs_fulfilled = c.needs_fulfilled + EXCLUDED.needs_fulfilled;
+    INSERT INTO coverage_school_counts AS c
+    SELECT school_id, SUM(students), SUM(with_device), SUM(with_connectivity),
+           SUM(ready), SUM(open_device_needs), SUM(open_connectivity_needs),
+           SUM(open_data_package_needs), SUM(needs_reported), SUM(needs_verified),
+           SUM(needs_approved), SUM(needs_allocated), SUM(needs_fulfilled)
+    FROM unnest(deltas)
+    GROUP BY school_id
+    HAVING SUM(students) <> 0 OR SUM(with_device) <> 0 OR SUM(with_connectivity) <> 0
+        OR SUM(ready) <> 0 OR SUM(open_device_needs) <> 0 OR SUM(open_connectivity_needs) <> 0
+        OR SUM(open_data_package_needs) <> 0 OR SUM(needs_reported) <> 0
+        OR SUM(needs_verified) <> 0 OR SUM(needs_approved) <> 0 OR SUM(needs_allocated) <> 0
+        OR SUM(needs_fulfilled) <> 0
+    ORDER BY school_id
+    ON CONFLICT (school_id) DO UPDATE SET
         students = c.students + EXCLUDED.students,
         with_device = c.with_device + EXCLUDED.with_device,
         with_connectivity = c.with_connectivity + EXCLUDED.with_connectivity,

@@ -5,4 +5,7 @@ DROP TRIGGER coverage_counts_students_delete;
 DROP TRIGGER coverage_counts_students_grade;
 DROP TRIGGER coverage_counts_students_update;
 DROP TRIGGER coverage_counts_students_insert;
+DROP TRIGGER coverage_school_counts_update;
+DROP TRIGGER coverage_school_counts_insert;
+DROP TABLE coverage_school_counts;
 DROP TABLE coverage_counts;

@@ -8,20 +8,79 @@
 CREATE TABLE coverage_counts (
     school_id               INTEGER NOT NULL REFERENCES schools (id),
     grade                   INTEGER NOT NULL CHECK (grade BETWEEN 0 AND 12),
-    students                BIGINT NOT NULL DEFAULT 0,
-    with_device             BIGINT NOT NULL DEFAULT 0,
-    with_connectivity       BIGINT NOT NULL DEFAULT 0,
-    ready                   BIGINT NOT NULL DEFAULT 0,
-    open_device_needs       BIGINT NOT NULL DEFAULT 0,
-    open_connectivity_needs BIGINT NOT NULL DEFAULT 0,
-    open_data_package_needs BIGINT NOT NULL DEFAULT 0,
-    needs_reported          BIGINT NOT NULL DEFAULT 0,
-    needs_verified          BIGINT NOT NULL DEFAULT 0,
-    needs_approved          BIGINT NOT NULL DEFAULT 0,
-    needs_allocated         BIGINT NOT NULL DEFAULT 0,
-    needs_fulfilled         BIGINT NOT NULL DEFAULT 0,
+    students                INTEGER NOT NULL DEFAULT 0,
+    with_device             INTEGER NOT NULL DEFAULT 0,
+    with_connectivity       INTEGER NOT NULL DEFAULT 0,
+    ready                   INTEGER NOT NULL DEFAULT 0,
+    open_device_needs       INTEGER NOT NULL DEFAULT 0,
+    open_connectivity_needs INTEGER NOT NULL DEFAULT 0,
+    open_data_package_needs INTEGER NOT NULL DEFAULT 0,
+    needs_reported          INTEGER NOT NULL DEFAULT 0,
+    needs_verified          INTEGER NOT NULL DEFAULT 0,
+    needs_approved          INTEGER NOT NULL DEFAULT 0,
+    needs_allocated         INTEGER NOT NULL DEFAULT 0,
+    needs_fulfilled         INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (school_id, grade)
 ) WITHOUT ROWID;
+
+-- The same summed over a school's grades: what every breakdown except the
+-- one by grade reads. Kept from coverage_counts by the two triggers below.
+CREATE TABLE coverage_school_counts (
+    school_id               INTEGER PRIMARY KEY REFERENCES schools (id),
+    students                INTEGER NOT NULL DEFAULT 0,
+    with_device             INTEGER NOT NULL DEFAULT 0,
+    with_connectivity       INTEGER NOT NULL DEFAULT 0,
+    ready                   INTEGER NOT NULL DEFAULT 0,
+    open_device_needs       INTEGER NOT NULL DEFAULT 0,
+    open_connectivity_needs INTEGER NOT NULL DEFAULT 0,
+    open_data_package_needs INTEGER NOT NULL DEFAULT 0,
+    needs_reported          INTEGER NOT NULL DEFAULT 0,
+    needs_verified          INTEGER NOT NULL DEFAULT 0,
+    needs_approved          INTEGER NOT NULL DEFAULT 0,
+    needs_allocated         INTEGER NOT NULL DEFAULT 0,
+    needs_fulfilled         INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TRIGGER coverage_school_counts_insert AFTER INSERT ON coverage_counts
+BEGIN
+    INSERT INTO coverage_school_counts (school_id, students, with_device, with_connectivity, ready,
+        open_device_needs, open_connectivity_needs, open_data_package_needs, needs_reported,
+        needs_verified, needs_approved, needs_allocated, needs_fulfilled)
+    VALUES (NEW.school_id, NEW.students, NEW.with_device, NEW.with_connectivity, NEW.ready,
+        NEW.open_device_needs, NEW.open_connectivity_needs, NEW.open_data_package_needs, NEW.needs_reported,
+        NEW.needs_verified, NEW.needs_approved, NEW.needs_allocated, NEW.needs_fulfilled)
+    ON CONFLICT (school_id) DO UPDATE SET
+        students = students + excluded.students,
+        with_device = with_device + excluded.with_device,
+        with_connectivity = with_connectivity + excluded.with_connectivity,
+        ready = ready + excluded.ready,
+        open_device_needs = open_device_needs + excluded.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + excluded.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + excluded.open_data_package_needs,
+        needs_reported = needs_reported + excluded.needs_reported,
+        needs_verified = needs_verified + excluded.needs_verified,
+        needs_approved = needs_approved + excluded.needs_approved,
+        needs_allocated = needs_allocated + excluded.needs_allocated,
+        needs_fulfilled = needs_fulfilled + excluded.needs_fulfilled;
+END;
+
+CREATE TRIGGER coverage_school_counts_update AFTER UPDATE ON coverage_counts
+BEGIN
+    UPDATE coverage_school_counts SET
+        students = students + NEW.students - OLD.students,
+        with_device = with_device + NEW.with_device - OLD.with_device,
+        with_connectivity = with_connectivity + NEW.with_connectivity - OLD.with_connectivity,
+        ready = ready + NEW.ready - OLD.ready,
+        open_device_needs = open_device_needs + NEW.open_device_needs - OLD.open_device_needs,
+        open_connectivity_needs = open_connectivity_needs + NEW.open_connectivity_needs - OLD.open_connectivity_needs,
+        open_data_package_needs = open_data_package_needs + NEW.open_data_package_needs - OLD.open_data_package_needs,
+        needs_reported = needs_reported + NEW.needs_reported - OLD.needs_reported,
+        needs_verified = needs_verified + NEW.needs_verified - OLD.needs_verified,
+        needs_approved = needs_approved + NEW.needs_approved - OLD.needs_approved,
+        needs_allocated = needs_allocated + NEW.needs_allocated - OLD.needs_allocated,
+        needs_fulfilled = needs_fulfilled + NEW.needs_fulfilled - OLD.needs_fulfilled
+    WHERE school_id = NEW.school_id;
+END;
 
 -- Only active, not deleted students count. Open needs: reported, verified,
 -- approved or allocated (NeedStatus::OPEN).
