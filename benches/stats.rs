@@ -385,6 +385,73 @@ fn measure(label: &str, database_url: &str, province: &str, district: &str, seco
         println!("  {name:<34} {}", wrk(&url, &token, seconds));
     }
     println!("  server peak RSS {:.0} MiB", server.peak_rss_mib());
+    baseline(database_url, &server.base, &token, province);
+}
+
+/// The same run's baseline: one request at a time, the province's coverage
+/// over HTTP (from the count tables) against counting its rows directly in
+/// SQL (what the endpoint did before the counts existed), median of 20.
+fn baseline(database_url: &str, base: &str, token: &str, province: &str) {
+    let db = Db::connect(&DatabaseLocation::parse(database_url), 1).unwrap();
+    let mut conn = db.get().unwrap();
+    let codes = songmay::admin_units::queries::subtree_codes(&mut conn, province).unwrap();
+    let list = codes
+        .iter()
+        .map(|c| format!("'{c}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let students = format!(
+        "SELECT s.school_id, s.grade, COUNT(*), \
+         SUM(CASE WHEN device_status = 'adequate' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN connectivity_status IN ('mobile_ok', 'fixed') THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN device_status = 'adequate' AND connectivity_status IN ('mobile_ok', 'fixed') THEN 1 ELSE 0 END) \
+         FROM students s JOIN schools k ON k.id = s.school_id \
+         WHERE k.admin_unit_code IN ({list}) AND s.active AND NOT s.deleted \
+         GROUP BY s.school_id, s.grade"
+    );
+    let needs = format!(
+        "SELECT n.school_id, s.grade, n.kind, n.status, COUNT(*) \
+         FROM needs n LEFT JOIN students s ON s.id = n.student_id \
+         WHERE n.admin_unit_code IN ({list}) GROUP BY n.school_id, s.grade, n.kind, n.status"
+    );
+    let median = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let direct = median(
+        (0..20)
+            .map(|_| {
+                let started = Instant::now();
+                for query in [&students, &needs] {
+                    with_conn!(&mut conn, |c| diesel::sql_query(query.as_str()).execute(c))
+                        .unwrap();
+                }
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect(),
+    );
+    let url = format!("{base}/api/v1/stats/coverage?admin_unit={province}");
+    let served = actix_rt::System::new().block_on(async {
+        let client = awc::Client::default();
+        let mut times = Vec::new();
+        for _ in 0..20 {
+            let started = Instant::now();
+            let mut response = client
+                .get(&url)
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .send()
+                .await
+                .expect("request");
+            assert!(response.status().is_success());
+            response.body().await.expect("body");
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        median(times)
+    });
+    println!(
+        "  one at a time, province: endpoint {served:.1} ms vs counting its rows in SQL {direct:.1} ms ({:.0}x faster)",
+        direct / served
+    );
 }
 
 fn main() {

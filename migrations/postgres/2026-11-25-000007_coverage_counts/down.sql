@@ -5,6 +5,7 @@ DROP TRIGGER coverage_counts_students_delete ON students;
 DROP TRIGGER coverage_counts_students_update ON students;
 DROP TRIGGER coverage_counts_students_insert ON students;
 DROP FUNCTION coverage_counts_needs();
+DROP INDEX needs_student_idx;
 DROP FUNCTION coverage_counts_students();
 DROP FUNCTION coverage_need_delta(needs, INTEGER, INTEGER);
 DROP FUNCTION coverage_student_delta(students, INTEGER);

@@ -45,8 +45,13 @@ CREATE TABLE coverage_school_counts (
 
 -- Adds signed deltas to both tables, summed per count row and applied in key
 -- order (so two transactions lock count rows in the same order).
+-- PL/pgSQL rather than SQL so that each connection plans these once.
 CREATE FUNCTION coverage_counts_merge(deltas coverage_counts[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF cardinality(deltas) = 0 THEN
+        RETURN;
+    END IF;
     INSERT INTO coverage_counts AS c
     SELECT school_id, grade, SUM(students), SUM(with_device), SUM(with_connectivity),
            SUM(ready), SUM(open_device_needs), SUM(open_connectivity_needs),
@@ -100,8 +105,8 @@ LANGUAGE sql AS $$
         needs_verified = c.needs_verified + EXCLUDED.needs_verified,
         needs_approved = c.needs_approved + EXCLUDED.needs_approved,
         needs_allocated = c.needs_allocated + EXCLUDED.needs_allocated,
-        needs_fulfilled = c.needs_fulfilled + EXCLUDED.needs_fulfilled
-$$;
+        needs_fulfilled = c.needs_fulfilled + EXCLUDED.needs_fulfilled;
+END $$;
 
 -- What one student row adds (sign 1) or takes away (sign -1): only active,
 -- not deleted students count.
@@ -143,25 +148,36 @@ BEGIN
         PERFORM coverage_counts_merge(ARRAY(
             SELECT coverage_student_delta(o, -1) FROM old_rows o
             WHERE o.active AND NOT o.deleted));
-    ELSE
+    ELSIF EXISTS (SELECT FROM new_rows) THEN
+        -- Only rows whose counted columns changed (a new name moves nothing).
         PERFORM coverage_counts_merge(ARRAY(
-            SELECT coverage_student_delta(n, 1) FROM new_rows n
+            WITH moved AS (
+                SELECT o.id, o.grade AS old_grade, n.grade AS new_grade
+                FROM old_rows o JOIN new_rows n ON n.id = o.id
+                WHERE (o.school_id, o.grade, o.device_status, o.connectivity_status, o.active, o.deleted)
+                    IS DISTINCT FROM
+                    (n.school_id, n.grade, n.device_status, n.connectivity_status, n.active, n.deleted)
+            )
+            SELECT coverage_student_delta(n, 1) FROM new_rows n JOIN moved m ON m.id = n.id
             WHERE n.active AND NOT n.deleted
             UNION ALL
-            SELECT coverage_student_delta(o, -1) FROM old_rows o
+            SELECT coverage_student_delta(o, -1) FROM old_rows o JOIN moved m ON m.id = o.id
             WHERE o.active AND NOT o.deleted
             -- A student who changes grade takes their needs along.
             UNION ALL
-            SELECT coverage_need_delta(d, o.grade, -1)
-            FROM old_rows o JOIN new_rows n ON n.id = o.id AND n.grade <> o.grade
-            JOIN needs d ON d.student_id = o.id
+            SELECT coverage_need_delta(d, m.old_grade, -1)
+            FROM moved m JOIN needs d ON d.student_id = m.id
+            WHERE m.old_grade <> m.new_grade
             UNION ALL
-            SELECT coverage_need_delta(d, n.grade, 1)
-            FROM old_rows o JOIN new_rows n ON n.id = o.id AND n.grade <> o.grade
-            JOIN needs d ON d.student_id = n.id));
+            SELECT coverage_need_delta(d, m.new_grade, 1)
+            FROM moved m JOIN needs d ON d.student_id = m.id
+            WHERE m.old_grade <> m.new_grade));
     END IF;
     RETURN NULL;
 END $$;
+
+-- A student's needs, for the grade move above (the only full index on it).
+CREATE INDEX needs_student_idx ON needs (student_id);
 
 CREATE FUNCTION coverage_counts_needs() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -173,13 +189,22 @@ BEGIN
         PERFORM coverage_counts_merge(ARRAY(
             SELECT coverage_need_delta(o, s.grade, -1)
             FROM old_rows o LEFT JOIN students s ON s.id = o.student_id));
-    ELSE
+    ELSIF EXISTS (SELECT FROM new_rows) THEN
+        -- Only needs whose counted columns changed (a new priority moves nothing).
         PERFORM coverage_counts_merge(ARRAY(
+            WITH moved AS (
+                SELECT o.id
+                FROM old_rows o JOIN new_rows n ON n.id = o.id
+                WHERE (o.school_id, o.student_id, o.kind, o.status)
+                    IS DISTINCT FROM (n.school_id, n.student_id, n.kind, n.status)
+            )
             SELECT coverage_need_delta(n, s.grade, 1)
-            FROM new_rows n LEFT JOIN students s ON s.id = n.student_id
+            FROM new_rows n JOIN moved m ON m.id = n.id
+            LEFT JOIN students s ON s.id = n.student_id
             UNION ALL
             SELECT coverage_need_delta(o, s.grade, -1)
-            FROM old_rows o LEFT JOIN students s ON s.id = o.student_id));
+            FROM old_rows o JOIN moved m ON m.id = o.id
+            LEFT JOIN students s ON s.id = o.student_id));
     END IF;
     RETURN NULL;
 END $$;
