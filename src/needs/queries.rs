@@ -560,6 +560,23 @@ pub fn move_many(
     use diesel::sql_types::{Nullable, Text, Timestamp};
     workflow::check(from, to, Mover::Distribution, None).map_err(|r| refusal(from, to, r))?;
     let now = crate::db::now();
+    // School by school: each statement then updates the count rows of a few
+    // schools (triggers, migration 000007) instead of touching most of them.
+    let mut by_school: Vec<(i64, i64)> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(i64, i64)> = with_conn!(conn, |c| needs::table
+            .filter(needs::id.eq_any(chunk))
+            .select((needs::school_id, needs::id))
+            .load(c))?;
+        by_school.extend(rows);
+    }
+    if by_school.len() != ids.len() {
+        return Err(ApiError::conflict(
+            "some needs changed meanwhile; run again",
+        ));
+    }
+    by_school.sort_unstable();
+    let ids: Vec<i64> = by_school.into_iter().map(|(_, id)| id).collect();
     for chunk in ids.chunks(CHUNK) {
         let moved = with_conn!(conn, |c| diesel::update(
             needs::table

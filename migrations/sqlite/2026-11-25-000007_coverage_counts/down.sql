@@ -3,6 +3,7 @@ DROP TRIGGER coverage_counts_needs_update;
 DROP TRIGGER coverage_counts_needs_insert;
 DROP TRIGGER coverage_counts_students_delete;
 DROP TRIGGER coverage_counts_students_grade;
+DROP INDEX needs_student_idx;
 DROP TRIGGER coverage_counts_students_update;
 DROP TRIGGER coverage_counts_students_insert;
 DROP TRIGGER coverage_school_counts_update;
