@@ -1,7 +1,8 @@
 //! Readiness for online learning: students with an adequate device and a
 //! usable connection, and the needs still open, for a subtree and broken
-//! down by child unit, school, school level or grade. Read from
-//! `coverage_counts`, which triggers keep equal to the rows' counts.
+//! down by child unit, school, school level or grade. Read from the count
+//! tables `coverage_school_counts` (per school) and `coverage_counts` (per
+//! school and grade), which triggers keep equal to a count of the rows.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -113,7 +114,7 @@ pub struct Coverage {
     pub rows: Vec<CoverageRow>,
 }
 
-/// The twelve counted columns of `coverage_counts`, summed over a group, in
+/// The twelve counted columns of the count tables, summed over a group, in
 /// the order of `CoverageRow`'s numbers.
 type Sums = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
@@ -139,7 +140,8 @@ macro_rules! sums {
 }
 
 /// Sums the per-school counts of the schools in `$units` (all when `None`)
-/// of `$level`, grouped by `$key` (columns of `schools`).
+/// of `$level`, grouped by `$key` (columns of `schools`, which has none of
+/// the summed column names).
 macro_rules! school_sums_by {
     ($conn:expr, $key:expr, $units:expr, $level:expr) => {
         with_conn!($conn, |c| {
