@@ -148,10 +148,8 @@ pub fn subtree_filter(
     code: Option<&str>,
 ) -> Result<Option<Vec<String>>, ApiError> {
     let Some(code) = code else { return Ok(None) };
-    if find(conn, code)?.is_none() {
-        return Err(ApiError::not_found(format!("admin unit {code} not found")));
-    }
-    subtree_codes(conn, code).map(Some)
+    let nodes = subtree_nodes(conn, Some(code))?;
+    Ok(Some(nodes.into_iter().map(|u| u.code).collect()))
 }
 
 pub fn children_count(conn: &mut DbConn, code: &str) -> Result<i64, ApiError> {
