@@ -219,6 +219,47 @@ fn load(conn: &mut DbConn, need_count: usize, item_count: usize) {
     diesel::sql_query("ANALYZE").execute(&mut **pg).unwrap();
 }
 
+/// A fresh database `name` on `pg`, migrated and loaded with the needs and
+/// devices (and how long the load took); `None` without a PostgreSQL server.
+fn loaded_database(
+    pg: &str,
+    name: &str,
+    need_count: usize,
+    item_count: usize,
+) -> Option<(PgDatabase, Db, Duration)> {
+    let database = PgDatabase::create(pg, name).filter(|_| !pg.is_empty())?;
+    let config = songmay::config::Config::from_lookup(|setting| match setting {
+        "DATABASE_URL" => Some(database.url()),
+        "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
+        "SONGMAY_JWT_SECRET" => Some(common::SECRET.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let db = Db::connect(&DatabaseLocation::parse(&database.url()), 1).unwrap();
+    songmay::startup::prepare_database(&db, &config).unwrap();
+    let started = Instant::now();
+    load(&mut db.get().unwrap(), need_count, item_count);
+    Some((database, db, started.elapsed()))
+}
+
+/// One automatic run of the whole country over HTTP: its time and report.
+async fn run_over_http(
+    client: &awc::Client,
+    base: &str,
+    token: &str,
+    dry_run: bool,
+) -> (f64, serde_json::Value) {
+    let started = Instant::now();
+    let report = post(
+        client,
+        &format!("{base}/api/v1/allocations/run"),
+        Some(token),
+        serde_json::to_vec(&serde_json::json!({"kinds": ["device"], "dry_run": dry_run})).unwrap(),
+    )
+    .await;
+    (started.elapsed().as_secs_f64(), report)
+}
+
 fn main() {
     let pg = env_or(
         "BENCH_PG_URL",
@@ -230,31 +271,17 @@ fn main() {
     let item_count: usize = env_or("BENCH_ITEMS", "100000")
         .parse()
         .expect("BENCH_ITEMS");
-    let Some(database) =
-        PgDatabase::create(&pg, "songmay_bench_allocation").filter(|_| !pg.is_empty())
+    let Some((database, db, loading)) =
+        loaded_database(&pg, "songmay_bench_allocation", need_count, item_count)
     else {
         println!("allocation benchmark: skipped, no PostgreSQL at {pg}");
         return;
     };
-    let config_for = |url: &str| {
-        songmay::config::Config::from_lookup(|name| match name {
-            "DATABASE_URL" => Some(url.to_owned()),
-            "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
-            "SONGMAY_JWT_SECRET" => Some(common::SECRET.to_owned()),
-            _ => None,
-        })
-        .unwrap()
-    };
-    let config = config_for(&database.url());
-    let db = Db::connect(&DatabaseLocation::parse(&database.url()), 1).unwrap();
-    songmay::startup::prepare_database(&db, &config).unwrap();
-    let started = Instant::now();
-    let mut conn = db.get().unwrap();
-    load(&mut conn, need_count, item_count);
     println!(
         "loaded {need_count} approved needs and {item_count} ready devices over Vietnam in {:.0} s",
-        started.elapsed().as_secs_f64()
+        loading.as_secs_f64()
     );
+    let mut conn = db.get().unwrap();
 
     // The matching alone, in this process.
     let rss_before = rss_mib();
@@ -291,19 +318,10 @@ fn main() {
             .finish();
         let token = common::admin_token(&client, &server.base).await;
         for dry_run in [true, false] {
-            let started = Instant::now();
-            let report = post(
-                &client,
-                &format!("{}/api/v1/allocations/run", server.base),
-                Some(&token),
-                serde_json::to_vec(&serde_json::json!({"kinds": ["device"], "dry_run": dry_run}))
-                    .unwrap(),
-            )
-            .await;
+            let (seconds, report) = run_over_http(&client, &server.base, &token, dry_run).await;
             println!(
-                "{} run over HTTP: {:.2} s ({} matched, {} unmatched, {} allocations written)",
+                "{} run over HTTP: {seconds:.2} s ({} matched, {} unmatched, {} allocations written)",
                 if dry_run { "dry" } else { "committing" },
-                started.elapsed().as_secs_f64(),
                 report["matches"].as_array().map_or(0, |m| m.len()),
                 report["unmatched"].as_array().map_or(0, |m| m.len()),
                 report["allocation_ids"].as_array().map_or(0, |m| m.len()),
@@ -313,23 +331,21 @@ fn main() {
     });
     drop(server);
     drop(database);
-    baseline_without_counts(&pg, &config_for, need_count, item_count);
+    baseline_without_counts(&pg, need_count, item_count);
 }
 
 /// The same run's baseline: the committing run again on a fresh copy of the
 /// data with the coverage-count triggers switched off, so the ratio shows
 /// what keeping the statistics exact costs a run.
-fn baseline_without_counts(
-    pg: &str,
-    config_for: &dyn Fn(&str) -> songmay::config::Config,
-    need_count: usize,
-    item_count: usize,
-) {
-    let database = PgDatabase::create(pg, "songmay_bench_allocation_baseline").unwrap();
-    let db = Db::connect(&DatabaseLocation::parse(&database.url()), 1).unwrap();
-    songmay::startup::prepare_database(&db, &config_for(&database.url())).unwrap();
+fn baseline_without_counts(pg: &str, need_count: usize, item_count: usize) {
+    let (database, db, _) = loaded_database(
+        pg,
+        "songmay_bench_allocation_baseline",
+        need_count,
+        item_count,
+    )
+    .unwrap();
     let mut conn = db.get().unwrap();
-    load(&mut conn, need_count, item_count);
     for table in ["needs", "students"] {
         with_conn!(&mut conn, |c| diesel::sql_query(format!(
             "ALTER TABLE {table} DISABLE TRIGGER USER"
@@ -345,18 +361,9 @@ fn baseline_without_counts(
             .timeout(Duration::from_secs(600))
             .finish();
         let token = common::admin_token(&client, &server.base).await;
-        let started = Instant::now();
-        let report = post(
-            &client,
-            &format!("{}/api/v1/allocations/run", server.base),
-            Some(&token),
-            serde_json::to_vec(&serde_json::json!({"kinds": ["device"], "dry_run": false}))
-                .unwrap(),
-        )
-        .await;
+        let (seconds, report) = run_over_http(&client, &server.base, &token, false).await;
         println!(
-            "baseline, committing run without the coverage-count triggers: {:.2} s ({} allocations written)",
-            started.elapsed().as_secs_f64(),
+            "baseline, committing run without the coverage-count triggers: {seconds:.2} s ({} allocations written)",
             report["allocation_ids"].as_array().map_or(0, |m| m.len()),
         );
     });

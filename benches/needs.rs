@@ -168,11 +168,6 @@ async fn measure(
     timings
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index].as_secs_f64() * 1000.0
-}
-
 fn main() {
     let pg = env_or(
         "BENCH_PG_URL",
@@ -249,9 +244,9 @@ fn main() {
             println!(
                 "{:<62} {:>7.1} {:>7.1} {:>7.1}",
                 format!("{label}"),
-                percentile(&t, 0.50),
-                percentile(&t, 0.95),
-                percentile(&t, 1.0)
+                common::percentile(&t, 0.50),
+                common::percentile(&t, 0.95),
+                common::percentile(&t, 1.0)
             );
         }
 

@@ -15,7 +15,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -414,9 +414,9 @@ fn baseline(database_url: &str, base: &str, token: &str, province: &str) {
          FROM needs n LEFT JOIN students s ON s.id = n.student_id \
          WHERE n.admin_unit_code IN ({list}) GROUP BY n.school_id, s.grade, n.kind, n.status"
     );
-    let median = |mut times: Vec<f64>| {
-        times.sort_by(f64::total_cmp);
-        times[times.len() / 2]
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        common::percentile(&times, 0.5)
     };
     let direct = median(
         (0..20)
@@ -426,7 +426,7 @@ fn baseline(database_url: &str, base: &str, token: &str, province: &str) {
                     with_conn!(&mut conn, |c| diesel::sql_query(query.as_str()).execute(c))
                         .unwrap();
                 }
-                started.elapsed().as_secs_f64() * 1000.0
+                started.elapsed()
             })
             .collect(),
     );
@@ -444,7 +444,7 @@ fn baseline(database_url: &str, base: &str, token: &str, province: &str) {
                 .expect("request");
             assert!(response.status().is_success());
             response.body().await.expect("body");
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            times.push(started.elapsed());
         }
         median(times)
     });

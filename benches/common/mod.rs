@@ -1,6 +1,6 @@
 //! What the benchmarks share: the release server as a child process, fresh
 //! PostgreSQL databases, a JSON POST and the admin's token, a school per
-//! commune, and the students table's row type.
+//! commune, the students table's row type and percentiles of timings.
 #![allow(dead_code)] // each benchmark uses its own subset
 
 use std::process::{Child, Command, Stdio};
@@ -11,6 +11,12 @@ use diesel::prelude::*;
 use serde_json::Value;
 use songmay::db::schema::{schools, students};
 use songmay::db::{with_conn, DbConn};
+
+/// The `p` quantile (0–1) of sorted timings, in milliseconds.
+pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index].as_secs_f64() * 1000.0
+}
 
 pub const SECRET: &str = "benchmark-only-secret-0123456789abcdefghijkl";
 pub const ADMIN_PASSWORD: &str = "benchmark admin password";
