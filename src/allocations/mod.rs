@@ -14,6 +14,7 @@ pub use model::*;
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 use crate::students::queries::StudentScope;
 
@@ -46,29 +47,36 @@ pub async fn create_allocation(
     Ok(HttpResponse::Created().json(Allocation::from(row)))
 }
 
-/// Allocations of needs in the caller's scope (at most 1,000).
+/// Allocations of needs in the caller's scope, oldest first, in pages.
 #[utoipa::path(
     tag = "distribution",
     security(("bearer" = [])),
-    params(AllocationFilter),
-    responses((status = 200, description = "The allocations", body = Vec<Allocation>))
+    params(AllocationFilter, PageQuery),
+    responses(
+        (status = 200, description = "A page of allocations", body = AllocationPage),
+        (status = 404, description = "Unknown admin unit", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/allocations")]
 pub async fn list_allocations(
     state: web::Data<AppState>,
     principal: Principal,
     filter: web::Query<AllocationFilter>,
-) -> Result<web::Json<Vec<Allocation>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<AllocationPage>, ApiError> {
     principal.require(&[Role::DistrictOfficer, Role::SchoolStaff])?;
+    let page = page.parse::<i64>()?;
     let filter = filter.into_inner();
-    let rows = state
+    let allocations = state
         .db
         .run(move |conn| {
             let scope = StudentScope::of(conn, &principal)?;
-            queries::list(conn, &scope, &filter)
+            let units =
+                crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
+            queries::list(conn, &scope, &filter, units.as_deref(), &page)
         })
         .await?;
-    Ok(web::Json(rows.into_iter().map(Allocation::from).collect()))
+    Ok(web::Json(allocations))
 }
 
 /// Cancel an allocation: the device or package unit goes back to ready and

@@ -108,7 +108,7 @@ pub struct RunReport {
     pub dry_run: bool,
     pub matches: Vec<Match>,
     pub unmatched: Vec<Unmatched>,
-    /// The allocations made (empty on a dry run).
+    /// The allocations made, in the order of `matches` (empty on a dry run).
     pub allocation_ids: Vec<i64>,
 }
 
@@ -117,4 +117,15 @@ pub struct RunReport {
 pub struct AllocationFilter {
     pub need_id: Option<i64>,
     pub status: Option<AllocationStatus>,
+    /// The school of the allocated need.
+    pub school_id: Option<i64>,
+    /// An admin-unit code: allocations of needs in its subtree.
+    pub admin_unit: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllocationPage {
+    /// Oldest first.
+    pub items: Vec<Allocation>,
+    pub next_cursor: Option<String>,
 }

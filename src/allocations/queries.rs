@@ -10,6 +10,7 @@ use crate::db::schema::{
 };
 use crate::db::{with_conn, DbConn, WriteLock};
 use crate::error::ApiError;
+use crate::http::pagination::PageRequest;
 use crate::inventory::queries::{move_item, package_counts, package_key, record, MovementRecord};
 use crate::inventory::{ItemRow, ItemStatus, Movement, PackageRow};
 use crate::needs::workflow::{Mover, NeedStatus};
@@ -375,6 +376,74 @@ pub fn candidates(
     Ok((needs, stock))
 }
 
+struct NewAllocation {
+    need_id: i64,
+    item_id: Option<i64>,
+    package_id: Option<i64>,
+}
+
+/// Inserts active allocations of quantity 1, returning their ids in order.
+/// PostgreSQL takes the rows as one array per column (UNNEST): a VALUES
+/// list of 8,000 parameters costs more to parse than to write. SQLite takes
+/// the portable VALUES form.
+fn insert_allocations(
+    conn: &mut DbConn,
+    actor: &str,
+    now: chrono::NaiveDateTime,
+    rows: &[NewAllocation],
+) -> Result<Vec<i64>, ApiError> {
+    let ids = crate::db::per_backend!(conn,
+        sqlite: |c| {
+            let values: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        allocations::need_id.eq(r.need_id),
+                        allocations::item_id.eq(r.item_id),
+                        allocations::package_id.eq(r.package_id),
+                        allocations::quantity.eq(1),
+                        allocations::status.eq(AllocationStatus::Active),
+                        allocations::created_by.eq(actor),
+                        allocations::created_at.eq(now),
+                        allocations::updated_at.eq(now),
+                    )
+                })
+                .collect();
+            diesel::insert_into(allocations::table)
+                .values(&values)
+                .returning(allocations::id)
+                .get_results::<i64>(c)
+        },
+        postgres: |c| {
+            use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+            #[derive(QueryableByName)]
+            struct Created {
+                #[diesel(sql_type = BigInt)]
+                id: i64,
+            }
+            diesel::sql_query(
+                "INSERT INTO allocations (need_id, item_id, package_id, quantity, status, \
+                     created_by, created_at, updated_at) \
+                 SELECT t.n, t.i, t.p, 1, $4, $5, $6, $6 \
+                 FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS t(n, i, p, o) \
+                 ORDER BY t.o \
+                 RETURNING id",
+            )
+            .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.need_id).collect::<Vec<_>>())
+            .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.item_id).collect::<Vec<_>>())
+            .bind::<Array<Nullable<BigInt>>, _>(
+                rows.iter().map(|r| r.package_id).collect::<Vec<_>>(),
+            )
+            .bind::<Text, _>(AllocationStatus::Active.as_str())
+            .bind::<Text, _>(actor)
+            .bind::<Timestamp, _>(now)
+            .load::<Created>(c)
+            .map(|created| created.into_iter().map(|c| c.id).collect())
+        },
+    )?;
+    Ok(ids)
+}
+
 /// Writes a run's matches in bulk (statements per thousand matches, not
 /// per match): allocations, reserved devices and package units with their
 /// ledger rows, and the needs moved to `allocated` with their events.
@@ -386,27 +455,18 @@ fn commit(
     let now = crate::db::now();
     let mut ids = Vec::with_capacity(matches.len());
     for chunk in matches.chunks(1_000) {
-        let values: Vec<_> = chunk
+        let rows: Vec<NewAllocation> = chunk
             .iter()
             .map(|m| {
                 let device = m.kind == "device";
-                (
-                    allocations::need_id.eq(m.need_id),
-                    allocations::item_id.eq(device.then_some(m.stock_id)),
-                    allocations::package_id.eq((!device).then_some(m.stock_id)),
-                    allocations::quantity.eq(1),
-                    allocations::status.eq(AllocationStatus::Active),
-                    allocations::created_by.eq(actor),
-                    allocations::created_at.eq(now),
-                    allocations::updated_at.eq(now),
-                )
+                NewAllocation {
+                    need_id: m.need_id,
+                    item_id: device.then_some(m.stock_id),
+                    package_id: (!device).then_some(m.stock_id),
+                }
             })
             .collect();
-        let created: Vec<i64> = with_conn!(conn, |c| diesel::insert_into(allocations::table)
-            .values(&values)
-            .returning(allocations::id)
-            .get_results(c))?;
-        ids.extend(created);
+        ids.extend(insert_allocations(conn, actor, now, &rows)?);
     }
     let devices: Vec<i64> = matches
         .iter()
@@ -495,18 +555,42 @@ pub fn run(
     })
 }
 
+/// A page of the allocations of needs in `scope`, oldest first; `units` is
+/// the resolved subtree of `filter.admin_unit`. Scope and filters are part
+/// of the query, so every page is full and nothing outside the scope is read.
 pub fn list(
     conn: &mut DbConn,
     scope: &StudentScope,
     filter: &AllocationFilter,
-) -> Result<Vec<AllocationRow>, ApiError> {
-    let rows: Vec<(AllocationRow, NeedRow)> = with_conn!(conn, |c| {
+    units: Option<&[String]>,
+    page: &PageRequest<i64>,
+) -> Result<AllocationPage, ApiError> {
+    let scope_units: Option<Vec<&String>> = match scope {
+        StudentScope::Units(units) => Some(units.iter().collect()),
+        _ => None,
+    };
+    let rows: Vec<AllocationRow> = with_conn!(conn, |c| {
         let mut query = allocations::table
             .inner_join(needs::table)
-            .select((AllocationRow::as_select(), NeedRow::as_select()))
+            .select(AllocationRow::as_select())
             .order(allocations::id)
-            .limit(1_000)
+            .limit(page.fetch())
             .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(allocations::id.gt(after));
+        }
+        if let Some(units) = &scope_units {
+            query = query.filter(needs::admin_unit_code.eq_any(units.clone()));
+        }
+        if let StudentScope::School(id) = scope {
+            query = query.filter(needs::school_id.eq(*id));
+        }
+        if let Some(units) = units {
+            query = query.filter(needs::admin_unit_code.eq_any(units));
+        }
+        if let Some(school_id) = filter.school_id {
+            query = query.filter(needs::school_id.eq(school_id));
+        }
         if let Some(need) = filter.need_id {
             query = query.filter(allocations::need_id.eq(need));
         }
@@ -515,13 +599,9 @@ pub fn list(
         }
         query.load(c)
     })?;
-    Ok(rows
-        .into_iter()
-        .filter(|(_, need)| match scope {
-            StudentScope::All => true,
-            StudentScope::Units(units) => units.contains(&need.admin_unit_code),
-            StudentScope::School(id) => *id == need.school_id,
-        })
-        .map(|(allocation, _)| allocation)
-        .collect())
+    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(AllocationPage {
+        items: rows.into_iter().map(Allocation::from).collect(),
+        next_cursor,
+    })
 }

@@ -722,5 +722,77 @@ async fn two_runs_at_once_never_use_a_device_or_need_twice() {
     items.sort();
     items.dedup();
     assert_eq!((needs.len(), items.len()), (8, 8));
+    // Each run's allocation_ids follow its matches, one for one.
+    let listed = app
+        .get("/api/v1/allocations?limit=500", &w.admin)
+        .await
+        .ok(200);
+    let made: std::collections::HashMap<i64, (i64, i64)> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let id = a["id"].as_i64().unwrap();
+            (
+                id,
+                (
+                    a["need_id"].as_i64().unwrap(),
+                    a["item_id"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    for run in [&a, &b] {
+        let pairs: Vec<(i64, i64)> = run["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["need_id"].as_i64().unwrap(),
+                    m["stock_id"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let ids = run["allocation_ids"].as_array().unwrap();
+        assert_eq!(ids.len(), pairs.len());
+        for (id, pair) in ids.iter().zip(pairs) {
+            assert_eq!(made[&id.as_i64().unwrap()], pair);
+        }
+    }
+    // The officer pages through the district's allocations; an officer of
+    // another district and a filter on another district see none of them.
+    let mut paged: Vec<i64> = Vec::new();
+    let mut path = "/api/v1/allocations?limit=3".to_owned();
+    loop {
+        let page = app.get(&path, &w.officer).await.ok(200);
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        paged.extend(items.iter().map(|a| a["id"].as_i64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/allocations?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let mut all: Vec<i64> = made.keys().copied().collect();
+    all.sort();
+    assert_eq!(paged, all, "every allocation once, oldest first");
+    let city = app
+        .user_token(
+            "officer.city",
+            "district_officer",
+            json!({"admin_unit_code": "148"}),
+        )
+        .await;
+    let seen = app.get("/api/v1/allocations", &city).await.ok(200);
+    assert_eq!(seen["items"], json!([]));
+    let seen = app
+        .get("/api/v1/allocations?admin_unit=148", &w.admin)
+        .await
+        .ok(200);
+    assert_eq!(seen["items"], json!([]));
+    app.get("/api/v1/allocations?admin_unit=99999", &w.admin)
+        .await
+        .problem(404);
     assert_counts_match_rows(&app, &w.admin, "two allocation runs at once").await;
 }
