@@ -12,6 +12,7 @@ pub use model::*;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 
 /// Create a campaign, as a draft (admin).
@@ -37,19 +38,22 @@ pub async fn create_campaign(
     Ok(HttpResponse::Created().json(Campaign::from(row)))
 }
 
-/// Every campaign (every signed-in role).
+/// The campaigns, oldest first (every signed-in role).
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
-    responses((status = 200, description = "The campaigns", body = Vec<Campaign>))
+    params(PageQuery),
+    responses((status = 200, description = "A page of campaigns", body = CampaignPage))
 )]
 #[get("/campaigns")]
 pub async fn list_campaigns(
     state: web::Data<AppState>,
     _principal: Principal,
-) -> Result<web::Json<Vec<Campaign>>, ApiError> {
-    let rows = state.db.run(queries::list).await?;
-    Ok(web::Json(rows.into_iter().map(Campaign::from).collect()))
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<CampaignPage>, ApiError> {
+    let page = page.parse::<i64>()?;
+    let campaigns = state.db.run(move |conn| queries::page(conn, &page)).await?;
+    Ok(web::Json(campaigns))
 }
 
 /// One campaign.

@@ -96,3 +96,10 @@ pub struct CreateCampaign {
 pub struct SetCampaignStatus {
     pub status: CampaignStatus,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignPage {
+    /// Oldest first.
+    pub items: Vec<Campaign>,
+    pub next_cursor: Option<String>,
+}

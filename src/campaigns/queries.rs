@@ -5,6 +5,7 @@ use super::model::*;
 use crate::db::schema::campaigns;
 use crate::db::{with_conn, DbConn};
 use crate::error::ApiError;
+use crate::http::pagination::PageRequest;
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<CampaignRow, ApiError> {
     let row: Option<CampaignRow> = with_conn!(conn, |c| campaigns::table
@@ -15,6 +16,27 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<CampaignRow, ApiError> {
     row.ok_or_else(|| ApiError::not_found(format!("campaign {id} not found")))
 }
 
+/// A page of campaigns, oldest first.
+pub fn page(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<CampaignPage, ApiError> {
+    let rows: Vec<CampaignRow> = with_conn!(conn, |c| {
+        let mut query = campaigns::table
+            .order(campaigns::id)
+            .limit(page.fetch())
+            .select(CampaignRow::as_select())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(campaigns::id.gt(after));
+        }
+        query.load(c)
+    })?;
+    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(CampaignPage {
+        items: rows.into_iter().map(Campaign::from).collect(),
+        next_cursor,
+    })
+}
+
+/// Every campaign, for statistics.
 pub fn list(conn: &mut DbConn) -> Result<Vec<CampaignRow>, ApiError> {
     let rows = with_conn!(conn, |c| campaigns::table
         .order(campaigns::id)

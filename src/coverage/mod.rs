@@ -47,18 +47,25 @@ pub async fn create_operator(
     Ok(HttpResponse::Created().json(row))
 }
 
-/// The telecom operators (every signed-in role).
+/// The telecom operators, oldest first (every signed-in role).
 #[utoipa::path(
     tag = "coverage",
     security(("bearer" = [])),
-    responses((status = 200, description = "Every operator", body = Vec<Operator>))
+    params(PageQuery),
+    responses((status = 200, description = "A page of operators", body = OperatorPage))
 )]
 #[get("/operators")]
 pub async fn list_operators(
     state: web::Data<AppState>,
     _principal: Principal,
-) -> Result<web::Json<Vec<Operator>>, ApiError> {
-    Ok(web::Json(state.db.run(queries::list_operators).await?))
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<OperatorPage>, ApiError> {
+    let page = page.parse::<i64>()?;
+    let operators = state
+        .db
+        .run(move |conn| queries::list_operators(conn, &page))
+        .await?;
+    Ok(web::Json(operators))
 }
 
 /// Report a place without mobile internet (admin; district officer in their subtree).

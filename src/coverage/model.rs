@@ -173,6 +173,13 @@ pub struct GapFilter {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorPage {
+    /// Oldest first.
+    pub items: Vec<Operator>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct GapPage {
     pub items: Vec<CoverageGap>,
     pub next_cursor: Option<String>,

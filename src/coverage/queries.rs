@@ -54,12 +54,24 @@ pub fn find_operator(conn: &mut DbConn, id: i64) -> Result<Operator, ApiError> {
     row.ok_or_else(|| ApiError::not_found(format!("operator {id} not found")))
 }
 
-pub fn list_operators(conn: &mut DbConn) -> Result<Vec<Operator>, ApiError> {
-    let rows = with_conn!(conn, |c| operators::table
-        .order(operators::id)
-        .select(Operator::as_select())
-        .load(c))?;
-    Ok(rows)
+/// A page of operators, oldest first.
+pub fn list_operators(
+    conn: &mut DbConn,
+    page: &PageRequest<i64>,
+) -> Result<OperatorPage, ApiError> {
+    let rows: Vec<Operator> = with_conn!(conn, |c| {
+        let mut query = operators::table
+            .order(operators::id)
+            .limit(page.fetch())
+            .select(Operator::as_select())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(operators::id.gt(after));
+        }
+        query.load(c)
+    })?;
+    let (items, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(OperatorPage { items, next_cursor })
 }
 
 pub fn create_operator(

@@ -95,19 +95,27 @@ pub async fn create_supplier(
     Ok(HttpResponse::Created().json(row))
 }
 
-/// The suppliers (admin, warehouse officers).
+/// The suppliers, oldest first (admin, warehouse officers).
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
-    responses((status = 200, description = "The suppliers", body = Vec<Supplier>))
+    params(PageQuery),
+    responses((status = 200, description = "A page of suppliers", body = SupplierPage))
 )]
 #[get("/suppliers")]
 pub async fn list_suppliers(
     state: web::Data<AppState>,
     principal: Principal,
-) -> Result<web::Json<Vec<Supplier>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<SupplierPage>, ApiError> {
     principal.require(&[Role::WarehouseOfficer])?;
-    Ok(web::Json(state.db.run(queries::suppliers).await?))
+    let page = page.parse::<i64>()?;
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| queries::suppliers(conn, &page))
+            .await?,
+    ))
 }
 
 /// Buy with a campaign's money at the negotiated price (admin). Refused
@@ -146,25 +154,27 @@ pub async fn create_purchase(
     Ok(answer.into_response(replayed))
 }
 
-/// A campaign's purchases (admin, warehouse officers).
+/// A campaign's purchases, oldest first (admin, warehouse officers).
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
-    params(CampaignQuery),
-    responses((status = 200, description = "The purchases", body = Vec<Purchase>))
+    params(CampaignQuery, PageQuery),
+    responses((status = 200, description = "A page of purchases", body = PurchasePage))
 )]
 #[get("/purchases")]
 pub async fn list_purchases(
     state: web::Data<AppState>,
     principal: Principal,
     query: web::Query<CampaignQuery>,
-) -> Result<web::Json<Vec<Purchase>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PurchasePage>, ApiError> {
     principal.require(&[Role::WarehouseOfficer])?;
     let campaign = query.campaign_id;
+    let page = page.parse::<i64>()?;
     Ok(web::Json(
         state
             .db
-            .run(move |conn| queries::purchases_of(conn, campaign))
+            .run(move |conn| queries::purchases_of(conn, campaign, &page))
             .await?,
     ))
 }

@@ -127,3 +127,17 @@ pub struct CreatePurchase {
     #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
     pub quantity: i32,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupplierPage {
+    /// Oldest first.
+    pub items: Vec<Supplier>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchasePage {
+    /// Oldest first.
+    pub items: Vec<Purchase>,
+    pub next_cursor: Option<String>,
+}

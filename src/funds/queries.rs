@@ -120,12 +120,21 @@ pub fn create_supplier(
     })
 }
 
-pub fn suppliers(conn: &mut DbConn) -> Result<Vec<Supplier>, ApiError> {
-    let rows = with_conn!(conn, |c| suppliers::table
-        .order(suppliers::id)
-        .select(Supplier::as_select())
-        .load(c))?;
-    Ok(rows)
+/// A page of suppliers, oldest first.
+pub fn suppliers(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<SupplierPage, ApiError> {
+    let rows: Vec<Supplier> = with_conn!(conn, |c| {
+        let mut query = suppliers::table
+            .order(suppliers::id)
+            .limit(page.fetch())
+            .select(Supplier::as_select())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(suppliers::id.gt(after));
+        }
+        query.load(c)
+    })?;
+    let (items, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(SupplierPage { items, next_cursor })
 }
 
 pub fn find_purchase(conn: &mut DbConn, id: i64) -> Result<Purchase, ApiError> {
@@ -137,13 +146,26 @@ pub fn find_purchase(conn: &mut DbConn, id: i64) -> Result<Purchase, ApiError> {
     row.ok_or_else(|| ApiError::not_found(format!("purchase {id} not found")))
 }
 
-pub fn purchases_of(conn: &mut DbConn, campaign_id: i64) -> Result<Vec<Purchase>, ApiError> {
-    let rows = with_conn!(conn, |c| purchases::table
-        .filter(purchases::campaign_id.eq(campaign_id))
-        .order(purchases::id)
-        .select(Purchase::as_select())
-        .load(c))?;
-    Ok(rows)
+/// A page of a campaign's purchases, oldest first.
+pub fn purchases_of(
+    conn: &mut DbConn,
+    campaign_id: i64,
+    page: &PageRequest<i64>,
+) -> Result<PurchasePage, ApiError> {
+    let rows: Vec<Purchase> = with_conn!(conn, |c| {
+        let mut query = purchases::table
+            .filter(purchases::campaign_id.eq(campaign_id))
+            .order(purchases::id)
+            .limit(page.fetch())
+            .select(Purchase::as_select())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(purchases::id.gt(after));
+        }
+        query.load(c)
+    })?;
+    let (items, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(PurchasePage { items, next_cursor })
 }
 
 /// Pays a purchase from the campaign's fund. The campaign's fund lock makes

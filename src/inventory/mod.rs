@@ -219,37 +219,38 @@ pub async fn package_intake(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::WarehouseOfficer])?;
     let request = body.into_inner();
-    let mut packages = state
+    let package = state
         .db
         .run(move |conn| {
             let scope = WarehouseScope::of(conn, &principal)?;
             let row = queries::package_intake(conn, &principal.actor(), &scope, request)?;
-            Ok(queries::packages(conn, &scope)?
-                .into_iter()
-                .filter(|p| p.id == row.id)
-                .collect::<Vec<_>>())
+            queries::package(conn, row.id)
         })
         .await?;
-    Ok(HttpResponse::Created().json(packages.remove(0)))
+    Ok(HttpResponse::Created().json(package))
 }
 
-/// Package stock in the caller's warehouses, with what is available.
+/// Package stock in the caller's warehouses, with what is available,
+/// oldest first.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
-    responses((status = 200, description = "The packages", body = Vec<Package>))
+    params(PageQuery),
+    responses((status = 200, description = "A page of packages", body = PackagePage))
 )]
 #[get("/inventory/packages")]
 pub async fn list_packages(
     state: web::Data<AppState>,
     principal: Principal,
-) -> Result<web::Json<Vec<Package>>, ApiError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<PackagePage>, ApiError> {
     principal.require(INVENTORY_ROLES)?;
+    let page = page.parse::<i64>()?;
     let packages = state
         .db
         .run(move |conn| {
             let scope = WarehouseScope::of(conn, &principal)?;
-            queries::packages(conn, &scope)
+            queries::packages(conn, &scope, &page)
         })
         .await?;
     Ok(web::Json(packages))

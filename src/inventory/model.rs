@@ -224,6 +224,13 @@ pub struct Package {
     pub created_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PackagePage {
+    /// Oldest first.
+    pub items: Vec<Package>,
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"receipt_id": 4, "warehouse_id": 1}))]

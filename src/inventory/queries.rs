@@ -655,15 +655,45 @@ pub fn package_counts(
     Ok(counts)
 }
 
-pub fn packages(conn: &mut DbConn, scope: &WarehouseScope) -> Result<Vec<Package>, ApiError> {
-    let rows: Vec<PackageRow> = with_conn!(conn, |c| inventory_packages::table
-        .order(inventory_packages::id)
-        .select(PackageRow::as_select())
-        .load(c))?;
-    let rows: Vec<PackageRow> = rows
-        .into_iter()
-        .filter(|p| scope.allows(p.warehouse_id))
-        .collect();
+/// A page of the packages in `scope`'s warehouses, oldest first, with
+/// what is available of each.
+pub fn packages(
+    conn: &mut DbConn,
+    scope: &WarehouseScope,
+    page: &PageRequest<i64>,
+) -> Result<PackagePage, ApiError> {
+    let allowed: Option<Vec<i64>> = match scope {
+        WarehouseScope::All => None,
+        WarehouseScope::Only(ids) => Some(ids.iter().copied().collect()),
+    };
+    let rows: Vec<PackageRow> = with_conn!(conn, |c| {
+        let mut query = inventory_packages::table
+            .order(inventory_packages::id)
+            .limit(page.fetch())
+            .select(PackageRow::as_select())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(inventory_packages::id.gt(after));
+        }
+        if let Some(ids) = &allowed {
+            query = query.filter(inventory_packages::warehouse_id.eq_any(ids));
+        }
+        query.load(c)
+    })?;
+    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(PackagePage {
+        items: with_available(conn, rows)?,
+        next_cursor,
+    })
+}
+
+/// One package with what is available of it.
+pub fn package(conn: &mut DbConn, id: i64) -> Result<Package, ApiError> {
+    let row = find_package(conn, id)?;
+    Ok(with_available(conn, vec![row])?.remove(0))
+}
+
+fn with_available(conn: &mut DbConn, rows: Vec<PackageRow>) -> Result<Vec<Package>, ApiError> {
     let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
     let available = package_counts(conn, &ids, ItemStatus::Ready)?;
     Ok(rows

@@ -17,6 +17,7 @@ use crate::auth::{Account, Principal, Role};
 use crate::db::schema::{warehouse_staff, warehouses};
 use crate::db::{with_conn, DbConn};
 use crate::error::ApiError;
+use crate::http::pagination::{PageQuery, PageRequest};
 use crate::startup::AppState;
 
 #[derive(Debug, Clone, Serialize, Queryable, Selectable, ToSchema)]
@@ -170,29 +171,64 @@ pub async fn create_warehouse(
     Ok(HttpResponse::Created().json(row))
 }
 
-/// The warehouses the caller works with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarehousePage {
+    /// Oldest first.
+    pub items: Vec<Warehouse>,
+    pub next_cursor: Option<String>,
+}
+
+/// A page of the warehouses in `scope`, oldest first.
+pub fn page(
+    conn: &mut DbConn,
+    scope: &WarehouseScope,
+    page: &PageRequest<i64>,
+) -> Result<WarehousePage, ApiError> {
+    let allowed: Option<Vec<i64>> = match scope {
+        WarehouseScope::All => None,
+        WarehouseScope::Only(ids) => Some(ids.iter().copied().collect()),
+    };
+    let rows: Vec<Warehouse> = with_conn!(conn, |c| {
+        let mut query = warehouses::table
+            .order(warehouses::id)
+            .limit(page.fetch())
+            .select(Warehouse::as_select())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(warehouses::id.gt(after));
+        }
+        if let Some(ids) = &allowed {
+            query = query.filter(warehouses::id.eq_any(ids));
+        }
+        query.load(c)
+    })?;
+    let (items, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(WarehousePage { items, next_cursor })
+}
+
+/// The warehouses the caller works with, oldest first.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
-    responses((status = 200, description = "The warehouses", body = Vec<Warehouse>))
+    params(PageQuery),
+    responses((status = 200, description = "A page of warehouses", body = WarehousePage))
 )]
 #[get("/warehouses")]
 pub async fn list_warehouses(
     state: web::Data<AppState>,
     principal: Principal,
-) -> Result<web::Json<Vec<Warehouse>>, ApiError> {
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<WarehousePage>, ApiError> {
     principal.require(&[Role::WarehouseOfficer, Role::DistrictOfficer])?;
-    let rows = state
+    let request = query.parse::<i64>()?;
+    let warehouses = state
         .db
         .run(move |conn| {
             let scope = WarehouseScope::of(conn, &principal)?;
-            Ok(all(conn)?
-                .into_iter()
-                .filter(|w| scope.allows(w.id))
-                .collect())
+            page(conn, &scope, &request)
         })
         .await?;
-    Ok(web::Json(rows))
+    Ok(web::Json(warehouses))
 }
 
 /// Let a warehouse officer work in a warehouse (admin).

@@ -195,9 +195,7 @@ async fn operators_report_progress_and_officers_confirm() {
     let donor = app.user_token("donor.x", "donor", json!({})).await;
     app.get("/api/v1/coverage-gaps", &donor).await.problem(403);
     assert_eq!(
-        app.get("/api/v1/operators", &donor)
-            .await
-            .ok(200)
+        app.get("/api/v1/operators", &donor).await.ok(200)["items"]
             .as_array()
             .unwrap()
             .len(),

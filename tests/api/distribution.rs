@@ -762,18 +762,15 @@ async fn two_runs_at_once_never_use_a_device_or_need_twice() {
     }
     // The officer pages through the district's allocations; an officer of
     // another district and a filter on another district see none of them.
-    let mut paged: Vec<i64> = Vec::new();
-    let mut path = "/api/v1/allocations?limit=3".to_owned();
-    loop {
-        let page = app.get(&path, &w.officer).await.ok(200);
-        let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= 3);
-        paged.extend(items.iter().map(|a| a["id"].as_i64().unwrap()));
-        match page["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/api/v1/allocations?limit=3&cursor={cursor}"),
-            None => break,
-        }
-    }
+    let pages = app
+        .all_pages("/api/v1/allocations?limit=3", &w.officer)
+        .await;
+    assert_eq!(pages.len(), 3);
+    let paged: Vec<i64> = pages
+        .iter()
+        .flat_map(|page| page["items"].as_array().unwrap().clone())
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
     let mut all: Vec<i64> = made.keys().copied().collect();
     all.sort();
     assert_eq!(paged, all, "every allocation once, oldest first");
@@ -795,4 +792,208 @@ async fn two_runs_at_once_never_use_a_device_or_need_twice() {
         .await
         .problem(404);
     assert_counts_match_rows(&app, &w.admin, "two allocation runs at once").await;
+}
+
+#[actix_rt::test]
+async fn data_packages_are_stock_drawn_down_by_allocation() {
+    let app = spawn_app().await;
+    let w = world(&app, 3, 1).await;
+    // Each sees the warehouses they work with.
+    let names = |page: Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = app
+        .get("/api/v1/warehouses?limit=1", &w.admin)
+        .await
+        .ok(200);
+    assert_eq!(names(all.clone()), ["Kho Đà Bắc"]);
+    let rest = app
+        .get(
+            &format!(
+                "/api/v1/warehouses?limit=1&cursor={}",
+                all["next_cursor"].as_str().unwrap()
+            ),
+            &w.admin,
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (names(rest.clone()), rest["next_cursor"].clone()),
+        (vec!["Kho Thành phố".to_owned()], Value::Null)
+    );
+    for token in [&w.warehouse_officer, &w.officer] {
+        let theirs = app.get("/api/v1/warehouses", token).await.ok(200);
+        assert_eq!(names(theirs), ["Kho Đà Bắc"]);
+    }
+
+    // Three children in Đà Bắc need data; Viettel gives two SIM packages.
+    let students = app.get("/api/v1/students", &w.officer).await.ok(200);
+    let mut data_needs = Vec::new();
+    for s in students["items"].as_array().unwrap() {
+        let need = app
+            .post(
+                "/api/v1/needs",
+                Some(&w.officer),
+                &json!({"kind": "data_package", "student_id": s["id"]}),
+            )
+            .await
+            .ok(201)["id"]
+            .as_i64()
+            .unwrap();
+        for to in ["verified", "approved"] {
+            app.post(
+                &format!("/api/v1/needs/{need}/transitions"),
+                Some(&w.officer),
+                &json!({"to": to}),
+            )
+            .await
+            .ok(200);
+        }
+        data_needs.push(need);
+    }
+    let campaign = app.get("/api/v1/campaigns", &w.admin).await.ok(200)["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let donor = app
+        .post(
+            "/api/v1/donors",
+            Some(&w.admin),
+            &json!({"kind": "organisation", "name": "Viettel Hòa Bình", "inside_province": true}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let pledge = app
+        .post("/api/v1/pledges", Some(&w.admin), &json!({"donor_id": donor, "campaign_id": campaign, "kind": "data_package", "operator_name": "Viettel", "quantity": 2, "data_gb_per_month": 4, "months": 12}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let receipt = app
+        .post("/api/v1/receipts", Some(&w.warehouse_officer), &json!({"campaign_id": campaign, "pledge_id": pledge, "receipt_type": "donation", "kind": "data_package", "quantity": 2, "received_on": "2021-10-06"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    // Only the warehouse's own officer (or an admin) takes packages in.
+    let other = app
+        .user_token("kho.city", "warehouse_officer", json!({}))
+        .await;
+    app.post(
+        "/api/v1/inventory/packages",
+        Some(&other),
+        &json!({"receipt_id": receipt, "warehouse_id": w.warehouse}),
+    )
+    .await
+    .problem(404);
+    let package = app
+        .post(
+            "/api/v1/inventory/packages",
+            Some(&w.warehouse_officer),
+            &json!({"receipt_id": receipt, "warehouse_id": w.warehouse}),
+        )
+        .await
+        .ok(201);
+    assert_eq!(
+        (
+            package["name"].clone(),
+            package["months"].clone(),
+            package["available"].clone()
+        ),
+        (json!("Viettel"), json!(12), json!(2))
+    );
+    let listed = app
+        .get("/api/v1/inventory/packages", &w.warehouse_officer)
+        .await
+        .ok(200);
+    assert_eq!(listed["items"], json!([package.clone()]));
+    let listed = app.get("/api/v1/inventory/packages", &other).await.ok(200);
+    assert_eq!(listed["items"], json!([]), "not their warehouse");
+
+    // The run gives the two packages to two of the three needs, by priority.
+    let run = app
+        .post(
+            "/api/v1/allocations/run",
+            Some(&w.officer),
+            &json!({"admin_unit": "150", "kinds": ["data_package"]}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            run["matches"].as_array().unwrap().len(),
+            run["unmatched"].as_array().unwrap().len()
+        ),
+        (2, 1)
+    );
+    assert!(run["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["stock_id"] == package["id"]));
+    let available = |listed: Value| listed["items"][0]["available"].clone();
+    assert_eq!(
+        available(
+            app.get("/api/v1/inventory/packages", &w.warehouse_officer)
+                .await
+                .ok(200)
+        ),
+        json!(0)
+    );
+    let stock = app
+        .get(
+            &format!("/api/v1/inventory/stock?warehouse={}", w.warehouse),
+            &w.warehouse_officer,
+        )
+        .await
+        .ok(200);
+    let key = format!("package:{}", package["id"]);
+    assert!(
+        stock
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["stock"] == key && l["status"] == "reserved" && l["count"] == 2),
+        "{stock}"
+    );
+    // A third allocation by hand finds nothing left.
+    let waiting = run["unmatched"][0]["need_id"].as_i64().unwrap();
+    app.post(
+        "/api/v1/allocations",
+        Some(&w.officer),
+        &json!({"need_id": waiting, "package_id": package["id"]}),
+    )
+    .await
+    .problem(409);
+    // Cancelling one puts a package back.
+    let first = run["allocation_ids"][0].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/allocations/{first}/cancel"),
+        Some(&w.officer),
+        &json!({"reason": "the family moved away"}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(
+        available(
+            app.get("/api/v1/inventory/packages", &w.warehouse_officer)
+                .await
+                .ok(200)
+        ),
+        json!(1)
+    );
+    app.post(
+        "/api/v1/allocations",
+        Some(&w.officer),
+        &json!({"need_id": waiting, "package_id": package["id"]}),
+    )
+    .await
+    .ok(201);
+    assert_counts_match_rows(&app, &w.admin, "data packages allocated").await;
 }

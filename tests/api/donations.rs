@@ -566,6 +566,28 @@ async fn purchases_at_once_cannot_overspend() {
             .ok(200);
         assert_eq!(balance["balance_vnd"], 4_000_000);
     }
+    // The lists page through everything once: seven campaigns, one
+    // purchase in each round's campaign, the supplier.
+    let pages = app.all_pages("/api/v1/campaigns?limit=3", &s.admin).await;
+    let ids: Vec<i64> = pages
+        .iter()
+        .flat_map(|page| page["items"].as_array().unwrap().clone())
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!((pages.len(), ids.len()), (3, 7));
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "oldest first");
+    let last = ids[6];
+    let purchases = app
+        .get(&format!("/api/v1/purchases?campaign_id={last}"), &s.admin)
+        .await
+        .ok(200);
+    assert_eq!(purchases["items"].as_array().unwrap().len(), 1);
+    assert_eq!(purchases["items"][0]["total_vnd"], 6_000_000);
+    let suppliers = app.get("/api/v1/suppliers", &s.warehouse).await.ok(200);
+    assert_eq!(suppliers["items"][0]["id"], supplier);
+    app.get("/api/v1/suppliers?limit=0", &s.admin)
+        .await
+        .problem(400);
 }
 
 #[actix_rt::test]
