@@ -27,7 +27,8 @@ fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
         }
         JsonPayloadError::ContentType => ApiError::unsupported_media_type("application/json"),
         JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::invalid_field("body", "invalid", describe_serde(&e))
+            let (field, code) = field_of(&e, "body");
+            ApiError::invalid_field(&field, code, describe_serde(&e))
         }
         JsonPayloadError::Deserialize(e) => ApiError::malformed_json(format!(
             "the body is not valid JSON: {}",
@@ -40,6 +41,24 @@ fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
 
 /// serde_json's message with its position, minus any quoted value from the
 /// body: a misplaced student name must not come back in an error body.
+/// The field a data error is about, where serde names it (a missing or an
+/// unknown field); otherwise `whole` (the body, the record).
+pub fn field_of(error: &serde_json::Error, whole: &str) -> (String, &'static str) {
+    let message = error.to_string();
+    for (prefix, code) in [
+        ("missing field `", "missing"),
+        ("unknown field `", "unknown"),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            match rest.split_once('`') {
+                Some((name, _)) if name.len() <= 64 => return (name.to_owned(), code),
+                _ => break,
+            }
+        }
+    }
+    (whole.to_owned(), "invalid")
+}
+
 pub fn describe_serde(error: &serde_json::Error) -> String {
     let message = error.to_string();
     let mut out = String::with_capacity(message.len());

@@ -132,9 +132,10 @@ pub fn decode<T: DeserializeOwned + Validate>(
     value: serde_json::Value,
 ) -> Result<T, Vec<FieldError>> {
     let record: T = serde_json::from_value(value).map_err(|e| {
+        let (field, code) = crate::http::field_of(&e, "record");
         vec![FieldError::new(
-            "record",
-            "invalid",
+            &field,
+            code,
             crate::http::describe_serde(&e),
         )]
     })?;

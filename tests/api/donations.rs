@@ -628,3 +628,110 @@ async fn a_retried_pledge_is_recorded_once() {
         1
     );
 }
+
+/// A pledge that will not come is cancelled or marked lapsed with a reason;
+/// nothing can be received against it afterwards, and a pledge already
+/// received stays received.
+#[actix_rt::test]
+async fn pledges_are_cancelled_or_lapse_with_a_reason() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let pledge = |body: Value| {
+        let (app, admin) = (&app, s.admin.clone());
+        async move {
+            app.post("/api/v1/pledges", Some(&admin), &body)
+                .await
+                .ok(201)["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let money = pledge(json!({"donor_id": s.donor_id, "campaign_id": s.campaign, "kind": "money", "amount_vnd": 5_000_000})).await;
+    let phones = pledge(json!({"donor_id": s.donor_id, "campaign_id": s.campaign, "kind": "device", "device_type": "phone", "quantity": 2, "device_condition": "new"})).await;
+    let close = |id: i64, body: Value, token: String| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/api/v1/pledges/{id}/transitions"),
+                Some(&token),
+                &body,
+            )
+            .await
+        }
+    };
+
+    let no_reason = close(money, json!({"to": "lapsed"}), s.admin.clone())
+        .await
+        .problem(422);
+    assert_eq!(no_reason["errors"][0]["field"], "reason");
+    close(
+        money,
+        json!({"to": "received", "reason": "x"}),
+        s.admin.clone(),
+    )
+    .await
+    .problem(422);
+    close(
+        money,
+        json!({"to": "cancelled", "reason": "x"}),
+        s.donor.clone(),
+    )
+    .await
+    .problem(403);
+    close(
+        9_999_999,
+        json!({"to": "cancelled", "reason": "x"}),
+        s.admin.clone(),
+    )
+    .await
+    .problem(404);
+    let lapsed = close(
+        money,
+        json!({"to": "lapsed", "reason": "không chuyển khoản sau hai lần nhắc"}),
+        s.admin.clone(),
+    )
+    .await
+    .ok(200);
+    assert_eq!(
+        (lapsed["status"].clone(), lapsed["status_reason"].clone()),
+        (
+            json!("lapsed"),
+            json!("không chuyển khoản sau hai lần nhắc")
+        )
+    );
+    // Nothing arrives against a lapsed pledge, and it does not come back.
+    receipt(&app, &s.warehouse, json!({"campaign_id": s.campaign, "pledge_id": money, "receipt_type": "donation", "kind": "money", "amount_vnd": 5_000_000, "bank_reference": "FT-LATE", "received_on": "2021-12-01"}))
+        .await
+        .problem(409);
+    close(
+        money,
+        json!({"to": "cancelled", "reason": "x"}),
+        s.admin.clone(),
+    )
+    .await
+    .problem(409);
+
+    // A pledge that arrived in full cannot be cancelled afterwards.
+    receipt(&app, &s.warehouse, json!({"campaign_id": s.campaign, "pledge_id": phones, "receipt_type": "donation", "kind": "device", "device_type": "phone", "quantity": 2, "received_on": "2021-10-10"}))
+        .await
+        .ok(201);
+    close(
+        phones,
+        json!({"to": "cancelled", "reason": "x"}),
+        s.admin.clone(),
+    )
+    .await
+    .problem(409);
+    let audit = app
+        .get(
+            &format!("/api/v1/audit-log?entity=pledge&entity_id={money}"),
+            &s.admin,
+        )
+        .await
+        .ok(200);
+    assert!(audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "close"));
+}

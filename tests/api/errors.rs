@@ -121,6 +121,37 @@ async fn validation_errors_name_each_field() {
     for error in problem["errors"].as_array().unwrap() {
         assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    // A missing or an unknown field is named too; a wrong type is about the body.
+    for (body, field, code) in [
+        (
+            json!({"username": "x.user", "role": "admin"}),
+            "password",
+            "missing",
+        ),
+        (
+            json!({"username": "x.user", "password": "long enough password", "role": "admin", "is_root": true}),
+            "is_root",
+            "unknown",
+        ),
+        (
+            json!({"username": "x.user", "password": "long enough password", "role": 5}),
+            "body",
+            "invalid",
+        ),
+    ] {
+        let problem = app
+            .post("/api/v1/users", Some(&admin), &body)
+            .await
+            .problem(422);
+        assert_eq!(
+            (
+                &problem["errors"][0]["field"],
+                &problem["errors"][0]["code"]
+            ),
+            (&json!(field), &json!(code)),
+            "{body}"
+        );
+    }
 }
 
 #[actix_rt::test]

@@ -108,7 +108,7 @@ async fn bad_records_are_reported_by_index_and_the_rest_applied() {
         (5, "external_id", "duplicate"),
         (6, "external_id", "duplicate"),
         (7, "full_name", "length"),
-        (8, "record", "invalid"),
+        (8, "household_status", "missing"),
         (9, "record", "invalid"),
         (10, "birth_date", "range"),
         (11, "record", "invalid"),
