@@ -14,6 +14,20 @@ struct Server {
     child: Child,
     base: String,
     log: Vec<String>,
+    /// The log lines written after the start.
+    more: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// The log lines written since the start, once the server has been
+    /// quiet for half a second.
+    fn log_since_start(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.more.recv_timeout(Duration::from_millis(500)) {
+            lines.push(line);
+        }
+        lines
+    }
 }
 
 impl Drop for Server {
@@ -63,6 +77,7 @@ fn start(mut cmd: Command) -> Server {
                     child,
                     base: address,
                     log,
+                    more: rx,
                 };
             }
         }
@@ -155,6 +170,73 @@ fn first_start_creates_migrates_and_seeds_the_sqlite_file() {
         !server.log.iter().any(|l| l.contains("generated password")),
         "the admin is created only once"
     );
+}
+
+/// One access-log line per request — method, path, status, duration — and
+/// nothing else: no query string, no token, no body, no child's name.
+#[test]
+fn the_access_log_names_requests_without_tokens_or_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command(dir.path());
+    cmd.env("SONGMAY_ADMIN_PASSWORD", "access log password");
+    let server = start(cmd);
+    let (_, token) = post_json(
+        &format!("{}/api/v1/auth/token", server.base),
+        &json!({"username": "admin", "password": "access log password"}),
+        None,
+    );
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = post_json(
+        &format!("{}/api/v1/schools", server.base),
+        &json!({"moet_code": "TH-LOG", "name": "Trường Tiểu học Log", "admin_unit_code": "150", "level": "primary"}),
+        Some(&token),
+    );
+    assert_eq!(status, 201);
+    let child = json!([{"external_id": "LOG-1", "school_code": "TH-LOG", "grade": 3,
+        "full_name": "Lò Thị Bí Mật", "birth_date": "2014-07-21", "gender": "female",
+        "household_status": "poor", "device_status": "none", "connectivity_status": "none"}]);
+    let (status, _) = post_json(
+        &format!("{}/api/v1/sync/students", server.base),
+        &child,
+        Some(&token),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = curl(
+        &format!("{}/api/v1/students?q=B%C3%AD%20M%E1%BA%ADt", server.base),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, _) = post_json(
+        &format!("{}/api/v1/sync/students", server.base),
+        &json!({"full_name": "Lò Thị Bí Mật"}),
+        Some(&token),
+    );
+    assert_eq!(status, 422);
+
+    let log = server.log_since_start();
+    for expected in [
+        "POST /api/v1/auth/token 200",
+        "POST /api/v1/sync/students 200",
+        "GET /api/v1/students 200",
+        "POST /api/v1/sync/students 422",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains(expected)),
+            "no access-log line `{expected}` in {log:#?}"
+        );
+    }
+    let text = log.join("\n");
+    for secret in [
+        token.as_str(),
+        "access log password",
+        "Bí Mật",
+        "B%C3%AD",
+        "2014-07-21",
+        "q=",
+    ] {
+        assert!(!text.contains(secret), "the log shows `{secret}`: {text}");
+    }
 }
 
 #[test]
