@@ -3,11 +3,10 @@
 //! replayed for the same key, so a retried batch is never applied twice.
 //! Keys are per caller and kept for 24 hours.
 
-use std::hash::{Hash, Hasher};
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use diesel::prelude::*;
+use sha2::{Digest, Sha256};
 
 use crate::db::schema::idempotency_keys;
 use crate::db::{with_conn, DbConn};
@@ -46,11 +45,17 @@ impl IdempotencyKey {
             .ok_or_else(|| {
                 ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
             })?;
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (req.method().as_str(), req.path(), req.query_string(), body).hash(&mut hasher);
+        // SHA-256, not std's DefaultHasher: stored fingerprints must match
+        // after the service is rebuilt with another Rust release.
+        let mut hasher = Sha256::new();
+        for part in [req.method().as_str(), req.path(), req.query_string()] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hasher.update(body);
         Ok(Some(Self {
             key: key.to_owned(),
-            fingerprint: format!("{:016x}-{}", hasher.finish(), body.len()),
+            fingerprint: format!("{:x}", hasher.finalize()),
         }))
     }
 }

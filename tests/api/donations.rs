@@ -627,6 +627,67 @@ async fn a_retried_pledge_is_recorded_once() {
             .len(),
         1
     );
+
+    // Receipts and purchases too: a retried transfer or purchase is recorded once.
+    let with_key = |token: String, path: &'static str, key: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            let headers = [
+                ("Authorization", format!("Bearer {token}")),
+                ("Content-Type", "application/json".to_owned()),
+                ("Idempotency-Key", key.to_owned()),
+            ];
+            app.send(Method::POST, path, &headers, body.to_string().into_bytes())
+                .await
+        }
+    };
+    let money = json!({"campaign_id": s.campaign, "donor_id": s.donor_id, "receipt_type": "donation", "kind": "money", "amount_vnd": 7_000_000, "bank_reference": "FT-RETRY", "received_on": "2021-10-02"});
+    for _ in 0..2 {
+        with_key(
+            s.warehouse.clone(),
+            "/api/v1/receipts",
+            "receipt-1",
+            money.clone(),
+        )
+        .await
+        .ok(201);
+    }
+    let supplier = app
+        .post(
+            "/api/v1/suppliers",
+            Some(&s.admin),
+            &json!({"name": "FPT Shop"}),
+        )
+        .await
+        .ok(201)["id"]
+        .clone();
+    let buy = json!({"campaign_id": s.campaign, "supplier_id": supplier, "kind": "device", "device_type": "phone", "unit_price_vnd": 2_000_000, "quantity": 2});
+    for _ in 0..2 {
+        with_key(
+            s.admin.clone(),
+            "/api/v1/purchases",
+            "purchase-1",
+            buy.clone(),
+        )
+        .await
+        .ok(201);
+    }
+    let mut other = buy.clone();
+    other["quantity"] = json!(1);
+    with_key(s.admin.clone(), "/api/v1/purchases", "purchase-1", other)
+        .await
+        .problem(422);
+    let balance = app
+        .get(
+            &format!("/api/v1/funds/balance?campaign_id={}", s.campaign),
+            &s.admin,
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        balance["balance_vnd"], 3_000_000,
+        "7,000,000 received once, 4,000,000 spent once"
+    );
 }
 
 /// A pledge that will not come is cancelled or marked lapsed with a reason;
