@@ -565,10 +565,7 @@ pub fn list(
     units: Option<&[String]>,
     page: &PageRequest<i64>,
 ) -> Result<AllocationPage, ApiError> {
-    let scope_units: Option<Vec<&String>> = match scope {
-        StudentScope::Units(units) => Some(units.iter().collect()),
-        _ => None,
-    };
+    let scope_units = scope.unit_codes();
     let rows: Vec<AllocationRow> = with_conn!(conn, |c| {
         let mut query = allocations::table
             .inner_join(needs::table)

@@ -497,10 +497,7 @@ pub fn list_items(
     filter: &ItemFilter,
     page: &PageRequest<i64>,
 ) -> Result<ItemPage, ApiError> {
-    let allowed: Option<Vec<i64>> = match scope {
-        WarehouseScope::All => None,
-        WarehouseScope::Only(ids) => Some(ids.iter().copied().collect()),
-    };
+    let allowed = scope.ids();
     let rows: Vec<ItemRow> = with_conn!(conn, |c| {
         let mut query = inventory_items::table
             .select(ItemRow::as_select())
@@ -662,10 +659,7 @@ pub fn packages(
     scope: &WarehouseScope,
     page: &PageRequest<i64>,
 ) -> Result<PackagePage, ApiError> {
-    let allowed: Option<Vec<i64>> = match scope {
-        WarehouseScope::All => None,
-        WarehouseScope::Only(ids) => Some(ids.iter().copied().collect()),
-    };
+    let allowed = scope.ids();
     let rows: Vec<PackageRow> = with_conn!(conn, |c| {
         let mut query = inventory_packages::table
             .order(inventory_packages::id)

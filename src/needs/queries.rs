@@ -172,10 +172,7 @@ pub fn list(
     units: Option<&[String]>,
     page: &PageRequest<(i32, i64)>,
 ) -> Result<NeedPage, ApiError> {
-    let scope_units: Option<Vec<&String>> = match scope {
-        StudentScope::Units(units) => Some(units.iter().collect()),
-        _ => None,
-    };
+    let scope_units = scope.unit_codes();
     let rows: Vec<NeedRow> = with_conn!(conn, |c| {
         let mut query = needs::table
             .select(NeedRow::as_select())

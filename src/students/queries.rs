@@ -44,6 +44,14 @@ impl StudentScope {
         }
     }
 
+    /// The admin units a query must keep to, for a district officer.
+    pub fn unit_codes(&self) -> Option<Vec<&String>> {
+        match self {
+            StudentScope::Units(units) => Some(units.iter().collect()),
+            _ => None,
+        }
+    }
+
     pub fn allows(&self, school: &SchoolRow) -> bool {
         match self {
             StudentScope::All => true,
@@ -64,10 +72,7 @@ pub fn list(
     units: Option<&[String]>,
     page: &PageRequest<i64>,
 ) -> Result<(Vec<StudentWithCode>, Option<String>), ApiError> {
-    let scope_units: Option<Vec<&String>> = match scope {
-        StudentScope::Units(units) => Some(units.iter().collect()),
-        _ => None,
-    };
+    let scope_units = scope.unit_codes();
     let rows: Vec<StudentWithCode> = with_conn!(conn, |c| {
         let mut query = students::table
             .inner_join(schools::table)

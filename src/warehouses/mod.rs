@@ -84,6 +84,14 @@ impl WarehouseScope {
         }
     }
 
+    /// The warehouses a query must keep to (`None`: all), for a SQL filter.
+    pub fn ids(&self) -> Option<Vec<i64>> {
+        match self {
+            WarehouseScope::All => None,
+            WarehouseScope::Only(ids) => Some(ids.iter().copied().collect()),
+        }
+    }
+
     pub fn allows(&self, warehouse_id: i64) -> bool {
         match self {
             WarehouseScope::All => true,
@@ -184,10 +192,7 @@ pub fn page(
     scope: &WarehouseScope,
     page: &PageRequest<i64>,
 ) -> Result<WarehousePage, ApiError> {
-    let allowed: Option<Vec<i64>> = match scope {
-        WarehouseScope::All => None,
-        WarehouseScope::Only(ids) => Some(ids.iter().copied().collect()),
-    };
+    let allowed = scope.ids();
     let rows: Vec<Warehouse> = with_conn!(conn, |c| {
         let mut query = warehouses::table
             .order(warehouses::id)
