@@ -5,6 +5,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# Cargo.toml names the benchmarks; cargo refuses a manifest whose targets are missing.
+COPY benches benches
 COPY src src
 COPY migrations migrations
 COPY data data
