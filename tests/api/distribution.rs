@@ -988,12 +988,58 @@ async fn data_packages_are_stock_drawn_down_by_allocation() {
         ),
         json!(1)
     );
-    app.post(
-        "/api/v1/allocations",
-        Some(&w.officer),
-        &json!({"need_id": waiting, "package_id": package["id"]}),
-    )
-    .await
-    .ok(201);
+    let second = app
+        .post(
+            "/api/v1/allocations",
+            Some(&w.officer),
+            &json!({"need_id": waiting, "package_id": package["id"]}),
+        )
+        .await
+        .ok(201);
+    // The school hands the SIM to the child: the need is fulfilled, the
+    // package unit counted as handed over, the gift traceable to Viettel.
+    let handover = app
+        .post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": second["id"], "received_by_name": "Hà Văn Bố", "relation": "parent", "handed_on": "2021-10-20", "acknowledged": true}))
+        .await
+        .ok(201);
+    assert_eq!(handover["trace"]["pledge_id"], pledge);
+    assert_eq!(
+        app.get(&format!("/api/v1/needs/{waiting}"), &w.officer)
+            .await
+            .ok(200)["status"],
+        "fulfilled"
+    );
+    let stock = app
+        .get(
+            &format!("/api/v1/inventory/stock?warehouse={}", w.warehouse),
+            &w.warehouse_officer,
+        )
+        .await
+        .ok(200);
+    let count = |status: &str| {
+        stock
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["stock"] == key && l["status"] == status)
+            .map(|l| l["count"].clone())
+    };
+    assert_eq!(
+        (count("reserved"), count("handed_over")),
+        (Some(json!(1)), Some(json!(1)))
+    );
+    // A SIM in use does not come back as stock.
+    let returned = app
+        .post(
+            &format!("/api/v1/handovers/{}/return", handover["id"]),
+            Some(&w.staff),
+            &json!({"reason": "the family moved away"}),
+        )
+        .await
+        .problem(409);
+    assert!(returned["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not returned"));
     assert_counts_match_rows(&app, &w.admin, "data packages allocated").await;
 }
