@@ -4,7 +4,7 @@
 //! receiver's name is personal data: only the roles that see the student
 //! see it, and it never enters the audit log.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use crate::auth::{Principal, Role};
 use crate::db::schema::{allocations, handovers};
 use crate::db::{text_enum, with_conn, DbConn, WriteLock};
 use crate::error::ApiError;
+use crate::idempotency::{self, IdempotencyKey};
 use crate::inventory::queries::{move_item, package_key, record, MovementRecord};
 use crate::inventory::{ItemStatus, Movement};
 use crate::needs::workflow::{Mover, NeedStatus};
@@ -78,7 +79,7 @@ pub struct Handover {
     pub trace: Trace,
 }
 
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"allocation_id": 7, "received_by_name": "Đinh Văn Hùng", "relation": "parent", "handed_on": "2021-10-25", "proof_ref": "photo/2021/10/25/7.jpg", "acknowledged": true}))]
 pub struct CreateHandover {
@@ -222,6 +223,7 @@ fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<Hand
 #[utoipa::path(
     tag = "distribution",
     security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
     request_body = CreateHandover,
     responses(
         (status = 201, description = "The handover, with where the gift came from", body = Handover),
@@ -232,20 +234,25 @@ fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<Hand
 pub async fn create_handover(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     body: web::Json<CreateHandover>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(HANDOVER_ROLES)?;
     let input = body.into_inner();
     input.validate()?;
-    let handover = state
+    let key = IdempotencyKey::for_json(&req, &input)?;
+    let (answer, replayed) = state
         .db
         .run(move |conn| {
+            let actor = principal.actor();
             let scope = StudentScope::of(conn, &principal)?;
-            let row = hand_over(conn, &principal.actor(), &scope, &input)?;
-            to_dto(conn, row)
+            idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
+                let row = hand_over(conn, &actor, &scope, &input)?;
+                idempotency::json_answer_with(201, &to_dto(conn, row)?)
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(handover))
+    Ok(answer.into_response(replayed))
 }
 
 /// One handover in the caller's scope.

@@ -315,10 +315,30 @@ async fn a_donated_tablet_reaches_a_child() {
 
     // The school hands it to the child's mother.
     let allocation = run["allocation_ids"][0].as_i64().unwrap();
-    let handover = app
-        .post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-25", "acknowledged": true}))
-        .await
-        .ok(201);
+    // From a school with a weak signal the app retries with the same key:
+    // the handover is recorded once and the retry gets the first answer.
+    let hand_over = || {
+        let headers = [
+            ("Authorization", format!("Bearer {}", w.staff)),
+            ("Content-Type", "application/json".to_owned()),
+            ("Idempotency-Key", format!("handover-{allocation}")),
+        ];
+        let body = json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-25", "acknowledged": true});
+        let app = &app;
+        async move {
+            app.send(
+                Method::POST,
+                "/api/v1/handovers",
+                &headers,
+                body.to_string().into_bytes(),
+            )
+            .await
+        }
+    };
+    let handover = hand_over().await.ok(201);
+    let retry = hand_over().await;
+    assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(retry.ok(201), handover);
     assert_eq!(handover["trace"]["receipt_id"], w.receipt);
     assert!(
         handover["trace"]["pledge_id"].is_i64() && handover["trace"]["donor_id"].is_i64(),
