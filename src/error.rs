@@ -143,6 +143,17 @@ impl ApiError {
         )
     }
 
+    /// Another writer changed the record between our read and our write:
+    /// 412 when the caller sent `If-Match`, 409 when it did not.
+    pub fn changed_meanwhile(current_version: i64, if_match: Option<i64>) -> Self {
+        match if_match {
+            Some(_) => Self::precondition_failed(current_version),
+            None => Self::conflict(format!(
+                "the record changed while you were updating it (version {current_version} now): read it again and retry"
+            )),
+        }
+    }
+
     /// 428: an update of a record with concurrent editors needs `If-Match`.
     pub fn precondition_required() -> Self {
         Self::new(

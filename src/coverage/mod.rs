@@ -6,7 +6,7 @@
 pub mod model;
 pub mod queries;
 
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
@@ -161,24 +161,34 @@ pub async fn get_gap(
 }
 
 /// Assign a gap to an operator or correct it (admin; district officer in scope).
+///
+/// Send `If-Match` with the `version` you read to be told (412) when
+/// somebody else changed the gap in between.
 #[utoipa::path(
     tag = "coverage",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Gap id")),
+    params(
+        ("id" = i64, Path, description = "Gap id"),
+        ("If-Match" = Option<String>, Header, description = "The version you read, e.g. \"3\""),
+    ),
     request_body = UpdateGap,
     responses(
         (status = 200, description = "The gap", body = CoverageGap),
         (status = 404, description = "No such gap in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It changed while you were updating it", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "It changed since you read it", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/coverage-gaps/{id}")]
 pub async fn update_gap(
     state: web::Data<AppState>,
     principal: Principal,
+    req: HttpRequest,
     id: web::Path<i64>,
     body: web::Json<UpdateGap>,
 ) -> Result<web::Json<CoverageGap>, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
+    let expected = crate::http::versioning::if_match(&req)?;
     let input = body.into_inner();
     input.validate()?;
     let id = id.into_inner();
@@ -186,7 +196,7 @@ pub async fn update_gap(
         .db
         .run(move |conn| {
             let scope = GapScope::of(conn, &principal)?;
-            queries::update(conn, &principal.actor(), &scope, id, input)
+            queries::update(conn, &principal.actor(), &scope, id, input, expected)
         })
         .await?;
     Ok(web::Json(row.into()))

@@ -208,25 +208,40 @@ pub fn update(
     scope: &GapScope,
     id: i64,
     input: UpdateGap,
+    expected_version: Option<i64>,
 ) -> Result<GapRow, ApiError> {
     conn.transaction(|conn| {
         let current = find_visible(conn, scope, id)?;
+        if expected_version.is_some_and(|v| v != current.version) {
+            return Err(ApiError::precondition_failed(current.version));
+        }
         if let Some(operator) = input.operator_id {
             find_operator(conn, operator).map_err(|_| {
                 ApiError::invalid_field("operator_id", "unknown", "no such operator")
             })?;
         }
-        let row: GapRow = with_conn!(conn, |c| diesel::update(coverage_gaps::table.find(id))
-            .set((
-                coverage_gaps::operator_id.eq(input.operator_id.or(current.operator_id)),
-                coverage_gaps::students_affected
-                    .eq(input.students_affected.unwrap_or(current.students_affected)),
-                coverage_gaps::note.eq(input.note.clone().or(current.note.clone())),
-                coverage_gaps::version.eq(coverage_gaps::version + 1),
-                coverage_gaps::updated_at.eq(crate::db::now()),
-            ))
-            .returning(GapRow::as_returning())
-            .get_result(c))?;
+        // Only over the version read: a transition or another update that
+        // committed meanwhile is not overwritten.
+        let row: Option<GapRow> = with_conn!(conn, |c| diesel::update(
+            coverage_gaps::table
+                .find(id)
+                .filter(coverage_gaps::version.eq(current.version))
+        )
+        .set((
+            coverage_gaps::operator_id.eq(input.operator_id.or(current.operator_id)),
+            coverage_gaps::students_affected
+                .eq(input.students_affected.unwrap_or(current.students_affected)),
+            coverage_gaps::note.eq(input.note.clone().or(current.note.clone())),
+            coverage_gaps::version.eq(coverage_gaps::version + 1),
+            coverage_gaps::updated_at.eq(crate::db::now()),
+        ))
+        .returning(GapRow::as_returning())
+        .get_result(c)
+        .optional())?;
+        let Some(row) = row else {
+            let now = find_visible(conn, scope, id)?.version;
+            return Err(ApiError::changed_meanwhile(now, expected_version));
+        };
         crate::audit::record(
             conn,
             actor,

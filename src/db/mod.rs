@@ -238,7 +238,9 @@ impl Db {
 pub enum WriteLock {
     /// Appending to the student change feed (numbers in commit order).
     ChangeFeed,
-    /// Spending a campaign's money (no two purchases overspend together).
+    /// A campaign's money and pledges: its receipts, reversals, purchases
+    /// and pledge closes write one at a time, so no two purchases overspend
+    /// together and no receipt's addition to a pledge is lost.
     CampaignFund(i64),
     /// Allocating stock: one allocation writer at a time, so no device or
     /// need is taken twice and no two writers deadlock on each other's rows.

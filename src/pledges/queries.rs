@@ -7,7 +7,7 @@ use serde_json::json;
 use super::model::*;
 use crate::campaigns::CampaignStatus;
 use crate::db::schema::{pledge_instalments, pledges};
-use crate::db::{with_conn, DbConn};
+use crate::db::{with_conn, DbConn, WriteLock};
 use crate::donors::DonorScope;
 use crate::error::{ApiError, FieldError};
 use crate::http::pagination::PageRequest;
@@ -313,6 +313,10 @@ pub fn close(
         ));
     }
     conn.transaction(|conn| {
+        // Read again under the campaign's lock: a receipt being recorded
+        // meanwhile may make the pledge received.
+        let campaign = find(conn, id)?.campaign_id;
+        conn.lock(WriteLock::CampaignFund(campaign))?;
         let current = find(conn, id)?;
         if !matches!(
             current.status,

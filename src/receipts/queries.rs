@@ -104,6 +104,9 @@ pub fn create(
         return Err(ApiError::validation(errors));
     }
     conn.transaction(|conn| {
+        // Before the pledge is read: concurrent receipts add to its totals
+        // one after the other.
+        conn.lock(WriteLock::CampaignFund(input.campaign_id))?;
         let campaign = crate::campaigns::queries::find(conn, input.campaign_id)
             .map_err(|_| ApiError::invalid_field("campaign_id", "unknown", "no such campaign"))?;
         if let Some(reference) = &input.bank_reference {
@@ -204,6 +207,8 @@ pub fn reverse(
 ) -> Result<ReceiptRow, ApiError> {
     conn.transaction(|conn| {
         let original = find(conn, id)?;
+        // Before the checks below and the pledge's totals are read.
+        conn.lock(WriteLock::CampaignFund(original.campaign_id))?;
         if original.reverses_id.is_some() {
             return Err(ApiError::conflict(
                 "a reversal cannot itself be reversed; record a new receipt instead",
@@ -220,7 +225,6 @@ pub fn reverse(
             )));
         }
         if let Some(amount) = original.amount_vnd {
-            conn.lock(WriteLock::CampaignFund(original.campaign_id))?;
             let available = balance(conn, original.campaign_id)?.balance_vnd;
             if amount > available {
                 return Err(ApiError::conflict(format!(

@@ -231,22 +231,35 @@ pub fn update(
         if !differs(&current, &next) {
             return Ok(current);
         }
-        let row: SchoolRow = with_conn!(conn, |c| diesel::update(schools::table.find(id))
-            .set((
-                schools::name.eq(&next.name),
-                schools::name_search.eq(next.name.to_lowercase()),
-                schools::admin_unit_code.eq(&next.admin_unit_code),
-                schools::level.eq(next.level),
-                schools::address.eq(&next.address),
-                schools::contact.eq(&next.contact),
-                schools::has_mobile_coverage.eq(next.has_mobile_coverage),
-                schools::has_fixed_internet.eq(next.has_fixed_internet),
-                schools::active.eq(next.active),
-                schools::version.eq(schools::version + 1),
-                schools::updated_at.eq(crate::db::now()),
-            ))
-            .returning(SchoolRow::as_returning())
-            .get_result(c))?;
+        // Only over the version read, so that a concurrent update is not
+        // overwritten (PostgreSQL lets both read the same version).
+        let row: Option<SchoolRow> = with_conn!(conn, |c| diesel::update(
+            schools::table
+                .find(id)
+                .filter(schools::version.eq(current.version))
+        )
+        .set((
+            schools::name.eq(&next.name),
+            schools::name_search.eq(next.name.to_lowercase()),
+            schools::admin_unit_code.eq(&next.admin_unit_code),
+            schools::level.eq(next.level),
+            schools::address.eq(&next.address),
+            schools::contact.eq(&next.contact),
+            schools::has_mobile_coverage.eq(next.has_mobile_coverage),
+            schools::has_fixed_internet.eq(next.has_fixed_internet),
+            schools::active.eq(next.active),
+            schools::version.eq(schools::version + 1),
+            schools::updated_at.eq(crate::db::now()),
+        ))
+        .returning(SchoolRow::as_returning())
+        .get_result(c)
+        .optional())?;
+        let Some(row) = row else {
+            return Err(ApiError::changed_meanwhile(
+                find(conn, id)?.version,
+                expected_version,
+            ));
+        };
         crate::audit::record(
             conn,
             actor,

@@ -155,6 +155,7 @@ pub async fn update_student(
     responses(
         (status = 204, description = "Deleted (or already deleted)"),
         (status = 404, description = "No such student in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The student changed while you were deleting it (no If-Match sent)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 412, description = "The student changed since you read it", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]

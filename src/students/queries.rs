@@ -265,20 +265,34 @@ pub fn patch(
         if same_content(&current, &next) {
             return Ok((current, school.moet_code));
         }
-        let row: StudentRow = with_conn!(conn, |c| diesel::update(students::table.find(id))
-            .set((
-                students::grade.eq(next.grade),
-                students::full_name.eq(&next.full_name),
-                students::birth_date.eq(next.birth_date),
-                students::gender.eq(next.gender),
-                students::household_status.eq(next.household_status),
-                students::device_status.eq(next.device_status),
-                students::connectivity_status.eq(next.connectivity_status),
-                students::version.eq(next.version),
-                students::updated_at.eq(next.updated_at),
-            ))
-            .returning(StudentRow::as_returning())
-            .get_result(c))?;
+        // Only over the version read: on PostgreSQL another PATCH with the
+        // same If-Match may have committed meanwhile (it then gets 412 here).
+        let row: Option<StudentRow> = with_conn!(conn, |c| diesel::update(
+            students::table
+                .find(id)
+                .filter(students::version.eq(current.version))
+        )
+        .set((
+            students::grade.eq(next.grade),
+            students::full_name.eq(&next.full_name),
+            students::birth_date.eq(next.birth_date),
+            students::gender.eq(next.gender),
+            students::household_status.eq(next.household_status),
+            students::device_status.eq(next.device_status),
+            students::connectivity_status.eq(next.connectivity_status),
+            students::version.eq(next.version),
+            students::updated_at.eq(next.updated_at),
+        ))
+        .returning(StudentRow::as_returning())
+        .get_result(c)
+        .optional())?;
+        let Some(row) = row else {
+            let (now, _) = find_visible(conn, scope, id)?;
+            return Err(ApiError::changed_meanwhile(
+                now.version,
+                Some(expected_version),
+            ));
+        };
         record_changes(conn, actor, ChangeOperation::Update, &[row.id])?;
         crate::audit::record(
             conn,
@@ -321,14 +335,23 @@ pub fn soft_delete(
                 return Err(ApiError::precondition_failed(current.version));
             }
         }
-        let version: i64 = with_conn!(conn, |c| diesel::update(students::table.find(id))
-            .set((
-                students::deleted.eq(true),
-                students::version.eq(students::version + 1),
-                students::updated_at.eq(crate::db::now()),
-            ))
-            .returning(students::version)
-            .get_result(c))?;
+        let version: Option<i64> = with_conn!(conn, |c| diesel::update(
+            students::table
+                .find(id)
+                .filter(students::version.eq(current.version))
+        )
+        .set((
+            students::deleted.eq(true),
+            students::version.eq(students::version + 1),
+            students::updated_at.eq(crate::db::now()),
+        ))
+        .returning(students::version)
+        .get_result(c)
+        .optional())?;
+        let Some(version) = version else {
+            let (now, _) = find_visible(conn, scope, id)?;
+            return Err(ApiError::changed_meanwhile(now.version, expected_version));
+        };
         record_changes(conn, actor, ChangeOperation::Delete, &[id])?;
         crate::audit::record(
             conn,

@@ -202,16 +202,28 @@ async fn operators_report_progress_and_officers_confirm() {
         2
     );
 
-    // Reassigning moves the gap to the other operator's list.
+    // Reassigning moves the gap to the other operator's list; an edit based
+    // on an old read (If-Match) is refused.
+    let gap_path = format!("/api/v1/coverage-gaps/{city_gap}");
+    let read = app.get(&gap_path, &admin).await.ok(200)["version"].clone();
     let moved = app
-        .patch(
-            &format!("/api/v1/coverage-gaps/{city_gap}"),
+        .patch_if_match(
+            &gap_path,
             &admin,
+            &read.to_string(),
             &json!({"operator_id": viettel}),
         )
         .await
         .ok(200);
     assert_eq!(moved["operator_id"], viettel);
+    app.patch_if_match(
+        &gap_path,
+        &admin,
+        &read.to_string(),
+        &json!({"students_affected": 1}),
+    )
+    .await
+    .problem(412);
     assert_eq!(
         app.get("/api/v1/coverage-gaps", &telecom).await.ok(200)["items"]
             .as_array()

@@ -796,3 +796,56 @@ async fn pledges_are_cancelled_or_lapse_with_a_reason() {
         .iter()
         .any(|e| e["action"] == "close"));
 }
+
+/// Deliveries of one pledge recorded at the same moment by several
+/// officers: every one counts towards the pledge (on PostgreSQL two
+/// transactions would otherwise both add to the same old total).
+#[actix_rt::test]
+async fn deliveries_recorded_at_once_all_count() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert("SONGMAY_WORKERS", "4".into());
+        env.insert("SONGMAY_DB_POOL_SIZE", "10".into());
+    })
+    .await;
+    let s = setup(&app).await;
+    let pledge = app
+        .post("/api/v1/pledges", Some(&s.admin), &json!({"donor_id": s.donor_id, "campaign_id": s.campaign, "kind": "device", "device_type": "tablet", "quantity": 20, "device_condition": "new"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let delivery = json!({"campaign_id": s.campaign, "pledge_id": pledge, "receipt_type": "donation", "kind": "device", "device_type": "tablet", "quantity": 2, "received_on": "2021-10-05"});
+    let replies = futures_util::future::join_all(
+        (0..8).map(|_| receipt(&app, &s.warehouse, delivery.clone())),
+    )
+    .await;
+    for reply in replies {
+        reply.ok(201);
+    }
+    let after = app
+        .get(&format!("/api/v1/pledges/{pledge}"), &s.admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        (after["received_quantity"].clone(), after["status"].clone()),
+        (json!(16), json!("partly_received"))
+    );
+    // Two more at once fill it: received, and the second is over nothing.
+    let replies = futures_util::future::join_all(
+        (0..2).map(|_| receipt(&app, &s.warehouse, delivery.clone())),
+    )
+    .await;
+    let flags: Vec<bool> = replies
+        .into_iter()
+        .map(|r| r.ok(201)["over_pledge"].as_bool().unwrap())
+        .collect();
+    assert_eq!(flags, [false, false], "20 of 20 is not over the pledge");
+    let after = app
+        .get(&format!("/api/v1/pledges/{pledge}"), &s.admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        (after["received_quantity"].clone(), after["status"].clone()),
+        (json!(20), json!("received"))
+    );
+}

@@ -501,3 +501,47 @@ async fn personal_data_stays_out_of_audit_and_errors() {
     }
     let _: Value = serde_json::from_str(&audit).unwrap();
 }
+
+/// Officers correcting one student at once, all from the same version:
+/// one correction wins, the others are told (412) — none is silently lost,
+/// also on PostgreSQL where every transaction reads the same version.
+#[actix_rt::test]
+async fn simultaneous_corrections_one_wins_the_others_get_412() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert("SONGMAY_WORKERS", "4".into());
+        env.insert("SONGMAY_DB_POOL_SIZE", "8".into());
+    })
+    .await;
+    let admin = roster(&app).await;
+    let id = id_of(&app, &admin, "DB-2").await;
+    let path = format!("/api/v1/students/{id}");
+    for round in 0..3 {
+        let version = app.get(&path, &admin).await.ok(200)["version"]
+            .as_i64()
+            .unwrap();
+        let if_match = format!("\"{version}\"");
+        let bodies: Vec<Value> = (0..6)
+            .map(|i| json!({"full_name": format!("Lò Văn Sửa {round}-{i}")}))
+            .collect();
+        let replies = futures_util::future::join_all(
+            bodies
+                .iter()
+                .map(|body| app.patch_if_match(&path, &admin, &if_match, body)),
+        )
+        .await;
+        let mut codes: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+        codes.sort();
+        assert_eq!(codes, [200, 412, 412, 412, 412, 412], "round {round}");
+        let winner = replies
+            .iter()
+            .find(|r| r.status.as_u16() == 200)
+            .unwrap()
+            .json();
+        let now = app.get(&path, &admin).await.ok(200);
+        assert_eq!(
+            (now["version"].as_i64(), &now["full_name"]),
+            (Some(version + 1), &winner["full_name"]),
+            "round {round}: the stored student is the winner's"
+        );
+    }
+}
