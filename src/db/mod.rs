@@ -245,6 +245,9 @@ pub enum WriteLock {
     /// Allocating stock: one allocation writer at a time, so no device or
     /// need is taken twice and no two writers deadlock on each other's rows.
     Allocation,
+    /// Registering the devices of one receipt: two intakes at once cannot
+    /// together register more devices than the receipt brought.
+    ReceiptIntake(i64),
 }
 
 impl WriteLock {
@@ -254,6 +257,8 @@ impl WriteLock {
             WriteLock::ChangeFeed => NAMESPACE,
             WriteLock::Allocation => NAMESPACE - 1,
             WriteLock::CampaignFund(campaign) => NAMESPACE + 1 + campaign,
+            // Its own range, far above any campaign id.
+            WriteLock::ReceiptIntake(receipt) => NAMESPACE + (1 << 40) + receipt,
         }
     }
 }

@@ -169,6 +169,7 @@ pub fn intake(
             (DonationKind::Device, Some(device_type), None) => device_type,
             _ => return Err(ApiError::invalid_field("receipt_id", "not_devices", "the receipt is not a line of devices")),
         };
+        conn.lock(crate::db::WriteLock::ReceiptIntake(receipt.id))?;
         let registered: i64 = with_conn!(conn, |c| inventory_items::table
             .filter(inventory_items::receipt_id.eq(receipt.id))
             .count()

@@ -1063,3 +1063,39 @@ async fn data_packages_are_stock_drawn_down_by_allocation() {
         .contains("not returned"));
     assert_counts_match_rows(&app, &w.admin, "data packages allocated").await;
 }
+
+/// Officers registering the devices of one receipt at the same time
+/// cannot together register more than the receipt brought.
+#[actix_rt::test]
+async fn intakes_at_once_never_exceed_the_receipt() {
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_WORKERS", "4".into());
+        env.insert("SONGMAY_DB_POOL_SIZE", "8".into());
+    })
+    .await;
+    let w = world(&app, 1, 4).await;
+    let intake = |first: u64| {
+        let devices: Vec<Value> = (first..first + 2)
+            .map(|i| json!({"serial": format!("TAB-{i:04}"), "imei": imei(i)}))
+            .collect();
+        let body = json!({"receipt_id": w.receipt, "warehouse_id": w.warehouse, "condition": "new", "devices": devices});
+        let (app, token) = (&app, w.warehouse_officer.clone());
+        async move {
+            app.post("/api/v1/inventory/intake", Some(&token), &body)
+                .await
+        }
+    };
+    // Four officers, two tablets each, for a receipt of four.
+    let replies = futures_util::future::join_all((0..4).map(|i| intake(i * 10))).await;
+    let mut codes: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    codes.sort();
+    assert_eq!(codes, [201, 201, 422, 422]);
+    for reply in replies.into_iter().filter(|r| r.status.as_u16() == 422) {
+        assert_eq!(reply.problem(422)["errors"][0]["code"], "too_many");
+    }
+    let items = app
+        .get("/api/v1/inventory/items?limit=500", &w.warehouse_officer)
+        .await
+        .ok(200);
+    assert_eq!(items["items"].as_array().unwrap().len(), 4);
+}
