@@ -265,6 +265,7 @@ pub fn update_user(
     conn.transaction(|conn| {
         let current = find_user(conn, id)?;
         if input.disabled == Some(true) && current.role == Role::Admin && !current.disabled {
+            conn.lock(crate::db::WriteLock::Admins)?;
             let active_admins: i64 = with_conn!(conn, |c| users::table
                 .filter(users::role.eq(Role::Admin))
                 .filter(users::disabled.eq(false))

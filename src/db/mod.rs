@@ -248,6 +248,9 @@ pub enum WriteLock {
     /// Registering the devices of one receipt: two intakes at once cannot
     /// together register more devices than the receipt brought.
     ReceiptIntake(i64),
+    /// Disabling an admin: two admins disabling each other at once cannot
+    /// leave the service without one.
+    Admins,
 }
 
 impl WriteLock {
@@ -256,6 +259,7 @@ impl WriteLock {
         match self {
             WriteLock::ChangeFeed => NAMESPACE,
             WriteLock::Allocation => NAMESPACE - 1,
+            WriteLock::Admins => NAMESPACE - 2,
             WriteLock::CampaignFund(campaign) => NAMESPACE + 1 + campaign,
             // Its own range, far above any campaign id.
             WriteLock::ReceiptIntake(receipt) => NAMESPACE + (1 << 40) + receipt,

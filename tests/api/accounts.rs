@@ -311,3 +311,51 @@ async fn scope_guard_hides_rows_outside_the_subtree() {
         "admins may do everything"
     );
 }
+
+/// Admins disabling each other at the same moment (each the next in a
+/// ring): however the requests interleave, one admin stays.
+#[actix_rt::test]
+async fn admins_disabling_each_other_at_once_leave_one() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert("SONGMAY_WORKERS", "4".into());
+        env.insert("SONGMAY_DB_POOL_SIZE", "10".into());
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let mut ids = vec![1_i64];
+    let mut tokens = vec![admin.clone()];
+    for n in 2..=6 {
+        let name = format!("admin{n}");
+        ids.push(
+            app.post(
+                "/api/v1/users",
+                Some(&admin),
+                &json!({"username": name, "password": "a long passphrase", "role": "admin"}),
+            )
+            .await
+            .ok(201)["id"]
+                .as_i64()
+                .unwrap(),
+        );
+        tokens.push(app.token_for(&name, "a long passphrase").await);
+    }
+    let paths: Vec<String> = (0..6)
+        .map(|i| format!("/api/v1/users/{}", ids[(i + 1) % 6]))
+        .collect();
+    let body = json!({"disabled": true});
+    let replies =
+        futures_util::future::join_all((0..6).map(|i| app.patch(&paths[i], &tokens[i], &body)))
+            .await;
+    let codes: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert!(
+        codes.iter().all(|c| [200, 401, 409].contains(c)),
+        "{codes:?}"
+    );
+    let mut left = 0;
+    for token in &tokens {
+        if app.get("/api/v1/me", token).await.status.as_u16() == 200 {
+            left += 1;
+        }
+    }
+    assert!(left >= 1, "no admin is left: {codes:?}");
+}
