@@ -317,24 +317,9 @@ async fn a_donated_tablet_reaches_a_child() {
     let allocation = run["allocation_ids"][0].as_i64().unwrap();
     // From a school with a weak signal the app retries with the same key:
     // the handover is recorded once and the retry gets the first answer.
-    let hand_over = || {
-        let headers = [
-            ("Authorization", format!("Bearer {}", w.staff)),
-            ("Content-Type", "application/json".to_owned()),
-            ("Idempotency-Key", format!("handover-{allocation}")),
-        ];
-        let body = json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-25", "acknowledged": true});
-        let app = &app;
-        async move {
-            app.send(
-                Method::POST,
-                "/api/v1/handovers",
-                &headers,
-                body.to_string().into_bytes(),
-            )
-            .await
-        }
-    };
+    let body = json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-25", "acknowledged": true});
+    let key = format!("handover-{allocation}");
+    let hand_over = || app.post_with_key("/api/v1/handovers", &w.staff, &key, &body);
     let handover = hand_over().await.ok(201);
     let retry = hand_over().await;
     assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));

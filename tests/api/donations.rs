@@ -597,18 +597,8 @@ async fn a_retried_pledge_is_recorded_once() {
     let send = |body: Value| {
         let (app, donor) = (&app, s.donor.clone());
         async move {
-            let headers = [
-                ("Authorization", format!("Bearer {donor}")),
-                ("Content-Type", "application/json".to_owned()),
-                ("Idempotency-Key", "pledge-2021-10-01".to_owned()),
-            ];
-            app.send(
-                Method::POST,
-                "/api/v1/pledges",
-                &headers,
-                body.to_string().into_bytes(),
-            )
-            .await
+            app.post_with_key("/api/v1/pledges", &donor, "pledge-2021-10-01", &body)
+                .await
         }
     };
     let body = json!({"campaign_id": s.campaign, "kind": "software", "product": "Phần mềm dạy học K12", "quantity": 100, "months": 12});
@@ -629,28 +619,11 @@ async fn a_retried_pledge_is_recorded_once() {
     );
 
     // Receipts and purchases too: a retried transfer or purchase is recorded once.
-    let with_key = |token: String, path: &'static str, key: &'static str, body: Value| {
-        let app = &app;
-        async move {
-            let headers = [
-                ("Authorization", format!("Bearer {token}")),
-                ("Content-Type", "application/json".to_owned()),
-                ("Idempotency-Key", key.to_owned()),
-            ];
-            app.send(Method::POST, path, &headers, body.to_string().into_bytes())
-                .await
-        }
-    };
     let money = json!({"campaign_id": s.campaign, "donor_id": s.donor_id, "receipt_type": "donation", "kind": "money", "amount_vnd": 7_000_000, "bank_reference": "FT-RETRY", "received_on": "2021-10-02"});
     for _ in 0..2 {
-        with_key(
-            s.warehouse.clone(),
-            "/api/v1/receipts",
-            "receipt-1",
-            money.clone(),
-        )
-        .await
-        .ok(201);
+        app.post_with_key("/api/v1/receipts", &s.warehouse, "receipt-1", &money)
+            .await
+            .ok(201);
     }
     let supplier = app
         .post(
@@ -663,18 +636,13 @@ async fn a_retried_pledge_is_recorded_once() {
         .clone();
     let buy = json!({"campaign_id": s.campaign, "supplier_id": supplier, "kind": "device", "device_type": "phone", "unit_price_vnd": 2_000_000, "quantity": 2});
     for _ in 0..2 {
-        with_key(
-            s.admin.clone(),
-            "/api/v1/purchases",
-            "purchase-1",
-            buy.clone(),
-        )
-        .await
-        .ok(201);
+        app.post_with_key("/api/v1/purchases", &s.admin, "purchase-1", &buy)
+            .await
+            .ok(201);
     }
     let mut other = buy.clone();
     other["quantity"] = json!(1);
-    with_key(s.admin.clone(), "/api/v1/purchases", "purchase-1", other)
+    app.post_with_key("/api/v1/purchases", &s.admin, "purchase-1", &other)
         .await
         .problem(422);
     let balance = app

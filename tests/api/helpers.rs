@@ -361,6 +361,17 @@ pub fn column(page: &Value, field: &str) -> Vec<String> {
 }
 
 impl TestApp {
+    /// POSTs JSON with an `Idempotency-Key`, as a client that retries does.
+    pub async fn post_with_key(&self, path: &str, token: &str, key: &str, body: &Value) -> Reply {
+        let headers = [
+            ("Authorization", format!("Bearer {token}")),
+            ("Content-Type", "application/json".to_owned()),
+            ("Idempotency-Key", key.to_owned()),
+        ];
+        self.send(Method::POST, path, &headers, body.to_string().into_bytes())
+            .await
+    }
+
     /// Follows `next_cursor` from the first page of `path` to the last and
     /// returns every page.
     pub async fn all_pages(&self, path: &str, token: &str) -> Vec<Value> {

@@ -240,18 +240,8 @@ async fn a_retried_batch_with_the_same_key_is_applied_once() {
     let send = |key: &'static str, body: Value| {
         let (app, sync) = (&app, sync.clone());
         async move {
-            let headers = [
-                ("Authorization", format!("Bearer {sync}")),
-                ("Content-Type", "application/json".to_owned()),
-                ("Idempotency-Key", key.to_owned()),
-            ];
             let reply = app
-                .send(
-                    Method::POST,
-                    "/api/v1/sync/students",
-                    &headers,
-                    body.to_string().into_bytes(),
-                )
+                .post_with_key("/api/v1/sync/students", &sync, key, &body)
                 .await;
             (
                 reply.status.as_u16(),
