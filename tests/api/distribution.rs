@@ -172,6 +172,19 @@ async fn world(app: &TestApp, students: usize, tablets: i64) -> World {
     }
 }
 
+/// Verifies and approves one need.
+async fn approve(app: &TestApp, token: &str, need: i64) {
+    for to in ["verified", "approved"] {
+        app.post(
+            &format!("/api/v1/needs/{need}/transitions"),
+            Some(token),
+            &json!({"to": to}),
+        )
+        .await
+        .ok(200);
+    }
+}
+
 /// Registers `n` used tablets and makes them ready (checked and wiped).
 async fn ready_tablets(app: &TestApp, w: &World, n: u64) -> Vec<i64> {
     let devices: Vec<Value> = (0..n)
@@ -602,15 +615,7 @@ async fn stock_rules_hold() {
         .ok(201)["id"]
         .as_i64()
         .unwrap();
-    for to in ["verified", "approved"] {
-        app.post(
-            &format!("/api/v1/needs/{city_need}/transitions"),
-            Some(&w.admin),
-            &json!({"to": to}),
-        )
-        .await
-        .ok(200);
-    }
+    approve(&app, &w.admin, city_need).await;
     let across = app
         .post(
             "/api/v1/allocations",
@@ -838,7 +843,6 @@ async fn data_packages_are_stock_drawn_down_by_allocation() {
 
     // Three children in Đà Bắc need data; Viettel gives two SIM packages.
     let students = app.get("/api/v1/students", &w.officer).await.ok(200);
-    let mut data_needs = Vec::new();
     for s in students["items"].as_array().unwrap() {
         let need = app
             .post(
@@ -850,16 +854,7 @@ async fn data_packages_are_stock_drawn_down_by_allocation() {
             .ok(201)["id"]
             .as_i64()
             .unwrap();
-        for to in ["verified", "approved"] {
-            app.post(
-                &format!("/api/v1/needs/{need}/transitions"),
-                Some(&w.officer),
-                &json!({"to": to}),
-            )
-            .await
-            .ok(200);
-        }
-        data_needs.push(need);
+        approve(&app, &w.officer, need).await;
     }
     let campaign = app.get("/api/v1/campaigns", &w.admin).await.ok(200)["items"][0]["id"]
         .as_i64()
