@@ -112,6 +112,8 @@ pub fn set_status(
     to: CampaignStatus,
 ) -> Result<CampaignRow, ApiError> {
     conn.transaction(|conn| {
+        // Pledges check the status under the same lock.
+        conn.lock(crate::db::WriteLock::CampaignFund(id))?;
         let current = find(conn, id)?;
         let legal = matches!(
             (current.status, to),

@@ -238,9 +238,10 @@ impl Db {
 pub enum WriteLock {
     /// Appending to the student change feed (numbers in commit order).
     ChangeFeed,
-    /// A campaign's money and pledges: its receipts, reversals, purchases
-    /// and pledge closes write one at a time, so no two purchases overspend
-    /// together and no receipt's addition to a pledge is lost.
+    /// A campaign's money and pledges: its status changes, pledges,
+    /// receipts, reversals, purchases and pledge closes write one at a time,
+    /// so no two purchases overspend together, no receipt's addition to a
+    /// pledge is lost and no pledge enters a campaign being closed.
     CampaignFund(i64),
     /// Allocating stock: one allocation writer at a time, so no device or
     /// need is taken twice and no two writers deadlock on each other's rows.

@@ -159,6 +159,9 @@ pub fn create(
             (DonorScope::Only(own), Some(id)) if id == own => own,
             _ => return Err(ApiError::invalid_field("donor_id", "unknown", "you may pledge for your own donor only")),
         };
+        // The campaign's lock: a campaign being closed meanwhile takes no
+        // pledge after its close.
+        conn.lock(WriteLock::CampaignFund(input.campaign_id))?;
         let campaign = crate::campaigns::queries::find(conn, input.campaign_id)
             .map_err(|_| ApiError::invalid_field("campaign_id", "unknown", "no such campaign"))?;
         if campaign.status != CampaignStatus::Open {

@@ -817,3 +817,41 @@ async fn deliveries_recorded_at_once_all_count() {
         (json!(20), json!("received"))
     );
 }
+
+/// Closing a campaign twice at once closes it once; a pledge after the
+/// close is refused.
+#[actix_rt::test]
+async fn a_campaign_closes_once() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert("SONGMAY_WORKERS", "4".into());
+        env.insert("SONGMAY_DB_POOL_SIZE", "8".into());
+    })
+    .await;
+    let s = setup(&app).await;
+    let path = format!("/api/v1/campaigns/{}/status", s.campaign);
+    let close = json!({"status": "closed"});
+    let replies =
+        futures_util::future::join_all((0..4).map(|_| app.post(&path, Some(&s.admin), &close)))
+            .await;
+    let mut codes: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    codes.sort();
+    assert_eq!(codes, [200, 409, 409, 409]);
+    let audit = app
+        .get(
+            &format!(
+                "/api/v1/audit-log?entity=campaign&entity_id={}&action=set_status",
+                s.campaign
+            ),
+            &s.admin,
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        audit["items"].as_array().unwrap().len(),
+        2,
+        "open, then close once"
+    );
+    app.post("/api/v1/pledges", Some(&s.admin), &json!({"donor_id": s.donor_id, "campaign_id": s.campaign, "kind": "money", "amount_vnd": 1_000_000}))
+        .await
+        .problem(409);
+}
