@@ -212,9 +212,7 @@ pub fn update(
 ) -> Result<GapRow, ApiError> {
     conn.transaction(|conn| {
         let current = find_visible(conn, scope, id)?;
-        if expected_version.is_some_and(|v| v != current.version) {
-            return Err(ApiError::precondition_failed(current.version));
-        }
+        crate::http::versioning::ensure_current(expected_version, current.version)?;
         if let Some(operator) = input.operator_id {
             find_operator(conn, operator).map_err(|_| {
                 ApiError::invalid_field("operator_id", "unknown", "no such operator")

@@ -29,3 +29,11 @@ pub fn required_if_match(req: &HttpRequest) -> Result<i64, ApiError> {
 pub fn etag(version: i64) -> (actix_web::http::header::HeaderName, String) {
     (ETAG, format!("\"{version}\""))
 }
+
+/// 412 when the caller's `If-Match` version (if sent) is not `current`.
+pub fn ensure_current(if_match: Option<i64>, current: i64) -> Result<(), ApiError> {
+    match if_match {
+        Some(expected) if expected != current => Err(ApiError::precondition_failed(current)),
+        _ => Ok(()),
+    }
+}

@@ -199,11 +199,7 @@ pub fn update(
         let current = find(conn, id)?;
         in_scope(conn, &current.admin_unit_code)
             .map_err(|_| ApiError::not_found(format!("school {id} not found")))?;
-        if let Some(expected) = expected_version {
-            if expected != current.version {
-                return Err(ApiError::precondition_failed(current.version));
-            }
-        }
+        crate::http::versioning::ensure_current(expected_version, current.version)?;
         let next = SchoolInput {
             moet_code: current.moet_code.clone(),
             name: patch.name.clone().unwrap_or_else(|| current.name.clone()),

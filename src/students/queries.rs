@@ -240,9 +240,7 @@ pub fn patch(
 ) -> Result<(StudentRow, String), ApiError> {
     conn.transaction(|conn| {
         let (current, school) = find_visible(conn, scope, id)?;
-        if current.version != expected_version {
-            return Err(ApiError::precondition_failed(current.version));
-        }
+        crate::http::versioning::ensure_current(Some(expected_version), current.version)?;
         let grade = patch.grade.unwrap_or(current.grade);
         check_grade(grade, &school).map_err(|e| ApiError::validation(vec![e]))?;
         let next = StudentRow {
@@ -330,11 +328,7 @@ pub fn soft_delete(
         if current.deleted {
             return Ok(());
         }
-        if let Some(expected) = expected_version {
-            if expected != current.version {
-                return Err(ApiError::precondition_failed(current.version));
-            }
-        }
+        crate::http::versioning::ensure_current(expected_version, current.version)?;
         let version: Option<i64> = with_conn!(conn, |c| diesel::update(
             students::table
                 .find(id)
