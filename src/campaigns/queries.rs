@@ -113,7 +113,7 @@ pub fn set_status(
 ) -> Result<CampaignRow, ApiError> {
     conn.transaction(|conn| {
         // Pledges check the status under the same lock.
-        conn.lock(crate::db::WriteLock::CampaignFund(id))?;
+        conn.lock(crate::db::WriteLock::Campaign(id))?;
         let current = find(conn, id)?;
         let legal = matches!(
             (current.status, to),

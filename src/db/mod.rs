@@ -242,7 +242,7 @@ pub enum WriteLock {
     /// receipts, reversals, purchases and pledge closes write one at a time,
     /// so no two purchases overspend together, no receipt's addition to a
     /// pledge is lost and no pledge enters a campaign being closed.
-    CampaignFund(i64),
+    Campaign(i64),
     /// Allocating stock: one allocation writer at a time, so no device or
     /// need is taken twice and no two writers deadlock on each other's rows.
     Allocation,
@@ -261,7 +261,7 @@ impl WriteLock {
             WriteLock::ChangeFeed => NAMESPACE,
             WriteLock::Allocation => NAMESPACE - 1,
             WriteLock::Admins => NAMESPACE - 2,
-            WriteLock::CampaignFund(campaign) => NAMESPACE + 1 + campaign,
+            WriteLock::Campaign(campaign) => NAMESPACE + 1 + campaign,
             // Its own range, far above any campaign id.
             WriteLock::ReceiptIntake(receipt) => NAMESPACE + (1 << 40) + receipt,
         }

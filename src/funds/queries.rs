@@ -168,7 +168,7 @@ pub fn purchases_of(
     Ok(PurchasePage { items, next_cursor })
 }
 
-/// Pays a purchase from the campaign's fund. The campaign's fund lock makes
+/// Pays a purchase from the campaign's fund. The campaign's lock makes
 /// two concurrent purchases see each other, so together they cannot overspend.
 pub fn purchase(
     conn: &mut DbConn,
@@ -194,7 +194,7 @@ pub fn purchase(
         .checked_mul(input.quantity as i64)
         .ok_or_else(|| ApiError::invalid_field("quantity", "overflow", "the total is too large"))?;
     conn.transaction(|conn| {
-        conn.lock(WriteLock::CampaignFund(input.campaign_id))?;
+        conn.lock(WriteLock::Campaign(input.campaign_id))?;
         crate::campaigns::queries::find(conn, input.campaign_id)
             .map_err(|_| ApiError::invalid_field("campaign_id", "unknown", "no such campaign"))?;
         let supplier_known: i64 = with_conn!(conn, |c| suppliers::table

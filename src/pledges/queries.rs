@@ -161,7 +161,7 @@ pub fn create(
         };
         // The campaign's lock: a campaign being closed meanwhile takes no
         // pledge after its close.
-        conn.lock(WriteLock::CampaignFund(input.campaign_id))?;
+        conn.lock(WriteLock::Campaign(input.campaign_id))?;
         let campaign = crate::campaigns::queries::find(conn, input.campaign_id)
             .map_err(|_| ApiError::invalid_field("campaign_id", "unknown", "no such campaign"))?;
         if campaign.status != CampaignStatus::Open {
@@ -319,7 +319,7 @@ pub fn close(
         // Read again under the campaign's lock: a receipt being recorded
         // meanwhile may make the pledge received.
         let campaign = find(conn, id)?.campaign_id;
-        conn.lock(WriteLock::CampaignFund(campaign))?;
+        conn.lock(WriteLock::Campaign(campaign))?;
         let current = find(conn, id)?;
         if !matches!(
             current.status,

@@ -106,7 +106,7 @@ pub fn create(
     conn.transaction(|conn| {
         // Before the pledge is read: concurrent receipts add to its totals
         // one after the other.
-        conn.lock(WriteLock::CampaignFund(input.campaign_id))?;
+        conn.lock(WriteLock::Campaign(input.campaign_id))?;
         let campaign = crate::campaigns::queries::find(conn, input.campaign_id)
             .map_err(|_| ApiError::invalid_field("campaign_id", "unknown", "no such campaign"))?;
         if let Some(reference) = &input.bank_reference {
@@ -208,7 +208,7 @@ pub fn reverse(
     conn.transaction(|conn| {
         let original = find(conn, id)?;
         // Before the checks below and the pledge's totals are read.
-        conn.lock(WriteLock::CampaignFund(original.campaign_id))?;
+        conn.lock(WriteLock::Campaign(original.campaign_id))?;
         if original.reverses_id.is_some() {
             return Err(ApiError::conflict(
                 "a reversal cannot itself be reversed; record a new receipt instead",

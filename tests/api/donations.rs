@@ -512,7 +512,7 @@ async fn bad_donation_input_is_refused() {
 
 /// Rounds of eight simultaneous purchases, each 6,000,000 đồng from a fund of
 /// 10,000,000: in every round exactly one goes through. Without the
-/// campaign-fund lock, PostgreSQL lets several read the same balance.
+/// campaign lock, PostgreSQL lets several read the same balance.
 #[actix_rt::test]
 async fn purchases_at_once_cannot_overspend() {
     let app = crate::helpers::spawn_app_with(|env| {
