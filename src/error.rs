@@ -187,6 +187,20 @@ impl ApiError {
         Self::validation(vec![FieldError::new(field, code, message)])
     }
 
+    /// 422: an id named in the request body names nothing the caller may
+    /// see (the one rule for unknown references in bodies; in a path it is 404).
+    pub fn unknown_reference(field: &str) -> Self {
+        Self::invalid_field(
+            field,
+            "unknown",
+            "names no record that exists in your scope",
+        )
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.0.status == StatusCode::NOT_FOUND
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         let mut error = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
         error.0.headers.push((
@@ -334,6 +348,38 @@ impl ResponseError for ApiError {
         }
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         response.body(body)
+    }
+}
+
+/// For lookups of ids the client named in a request body: "not found"
+/// becomes a 422 naming the field; every other failure (a lost connection,
+/// a busy database) stays what it is.
+pub trait OrUnknown<T> {
+    fn or_unknown(self, field: &str) -> Result<T, ApiError>;
+    /// "Not found" told as `detail` (a record hidden by scope is reported
+    /// as the one the client asked for); other failures unchanged.
+    fn or_not_found(self, detail: impl FnOnce() -> String) -> Result<T, ApiError>;
+}
+
+impl<T> OrUnknown<T> for Result<T, ApiError> {
+    fn or_unknown(self, field: &str) -> Result<T, ApiError> {
+        self.map_err(|error| {
+            if error.is_not_found() {
+                ApiError::unknown_reference(field)
+            } else {
+                error
+            }
+        })
+    }
+
+    fn or_not_found(self, detail: impl FnOnce() -> String) -> Result<T, ApiError> {
+        self.map_err(|error| {
+            if error.is_not_found() {
+                ApiError::not_found(detail())
+            } else {
+                error
+            }
+        })
     }
 }
 

@@ -72,9 +72,8 @@ fn migrate() -> Result<(), String> {
 }
 
 fn print_openapi() -> Result<(), String> {
-    let json = songmay::startup::openapi()
-        .to_pretty_json()
-        .map_err(|e| e.to_string())?;
+    let json =
+        serde_json::to_string_pretty(&songmay::startup::openapi()).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())
 }

@@ -1,20 +1,28 @@
 //! The OpenAPI document. Paths are collected from the handlers themselves
 //! (utoipa-actix-web), so a route cannot exist undocumented; this module
-//! adds what is common to all: info, tags, the bearer scheme and the error
-//! responses every operation can give.
+//! finishes the document with what is common to all operations and what
+//! utoipa's model cannot say: the servers, the request headers as shared
+//! parameters with their syntax, the response headers, `security: []` on
+//! public operations, and every error response an operation can give,
+//! derived from one table of rules ([`COMMON_ERRORS`]).
+//!
+//! The finished document is plain JSON: it is what `songmay openapi`
+//! prints, what `/api-docs/openapi.json` serves and what the tests compare
+//! with `openapi/openapi.json` and check every response against.
 
-use utoipa::openapi::path::Operation;
+use serde_json::{json, Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as OpenApiDoc, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{FieldError, Problem, PROBLEM_JSON};
+use crate::http::tabular::XLSX;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "songmay",
-        description = "Sóng và máy tính cho em — Hòa Bình's programme to give every student a device and a connection for online learning. Needs, pledges, inventory and distribution.\n\nErrors are RFC 9457 `application/problem+json`. Lists use keyset pagination (`limit`, `cursor`, `next_cursor`).",
+        description = "Sóng và máy tính cho em — Hòa Bình's programme to give every student a device and a connection for online learning. Needs, pledges, inventory and distribution.\n\nErrors are RFC 9457 `application/problem+json` (`type`, `title`, `status`, `detail`, and for invalid input `errors`: one `{field, code, message}` per problem; messages never repeat the value sent). An unknown id named in a request body is 422 with `code: unknown` on that field; an unknown id in the path is 404, as is a record outside the caller's scope. Lists use keyset pagination (`limit`, `cursor`, `next_cursor`). Counts on public pages that are between 1 and 4 are the string `\"<5\"` (see `PublicCount`).",
         license(name = "MIT")
     ),
     tags(
@@ -57,105 +65,274 @@ impl Modify for BearerScheme {
     }
 }
 
+/// What an operation looks like to the error rules.
+struct OperationFacts<'a> {
+    path: &'a str,
+    secured: bool,
+    has_body: bool,
+    has_path_id: bool,
+    /// Query parameters naming a record the server looks up (404 if unknown).
+    names_a_unit: bool,
+    if_match: Option<bool>,
+    idempotent: bool,
+}
+
 /// A shared error response: status, component name, description, and
 /// which operations can give it.
 type CommonError = (
     &'static str,
     &'static str,
     &'static str,
-    fn(&Operation) -> bool,
+    fn(&OperationFacts) -> bool,
 );
 
+/// Every error an operation can answer besides those it declares itself
+/// (409s, and 404s for other reasons, are declared by the handlers).
 const COMMON_ERRORS: &[CommonError] = &[
     (
         "400",
         "BadRequest",
-        "Malformed JSON, or an invalid path or query parameter",
+        "Malformed JSON, or an invalid path or query parameter (the problem's `detail` names it)",
         |_| true,
     ),
     (
         "401",
         "Unauthorized",
-        "Missing, expired or invalid access token, or a disabled account",
-        is_secured,
+        "Missing, expired or invalid access token, or a disabled account (or one whose password, role or scope changed since the token was issued)",
+        |op| op.secured,
     ),
     (
         "403",
         "Forbidden",
         "The caller's role may not do this",
-        is_secured,
+        |op| op.secured,
+    ),
+    (
+        "404",
+        "NotFound",
+        "No such record, or one outside the caller's scope (the two are not told apart)",
+        |op| op.has_path_id || op.names_a_unit,
+    ),
+    (
+        "409",
+        "Conflict",
+        "The request conflicts with the data (the `detail` says how), or a request with the same `Idempotency-Key` is still being processed",
+        |op| op.idempotent,
+    ),
+    (
+        "412",
+        "PreconditionFailed",
+        "`If-Match` names a version that is no longer current: read the record again",
+        |op| op.if_match.is_some(),
     ),
     (
         "413",
         "PayloadTooLarge",
         "The body is larger than the limit",
-        has_body,
+        |op| op.has_body,
     ),
     (
         "415",
         "UnsupportedMediaType",
         "The body is not in the documented media type",
-        has_body,
+        |op| op.has_body,
     ),
     (
         "422",
         "ValidationFailed",
-        "The body is well-formed but some fields are invalid; see `errors`",
-        has_body,
+        "The body is well-formed but some fields are invalid; `errors` names each field and a `code` (`unknown` for an id that names nothing)",
+        |op| op.has_body,
+    ),
+    (
+        "428",
+        "PreconditionRequired",
+        "This update needs `If-Match` with the version you read",
+        |op| op.if_match == Some(true),
+    ),
+    (
+        "429",
+        "TooManyRequests",
+        "Too many requests from this address; retry after `Retry-After` seconds",
+        |op| is_rate_limited(op.path),
     ),
     (
         "503",
         "Unavailable",
-        "The database is unreachable or busy; retry",
+        "The database is unreachable or busy; nothing was written; retry",
         |_| true,
     ),
 ];
 
-fn is_secured(op: &Operation) -> bool {
-    op.security.as_ref().is_some_and(|s| !s.is_empty())
+/// The routes behind a per-address rate limit.
+fn is_rate_limited(path: &str) -> bool {
+    path == "/api/v1/auth/token" || path.starts_with("/api/v1/public/")
 }
 
-fn has_body(op: &Operation) -> bool {
-    op.request_body.is_some()
+/// Query parameters that name a record the server looks up, so an unknown
+/// value answers 404 rather than an empty list.
+const LOOKED_UP_QUERY_PARAMETERS: &[&str] = &["admin_unit", "parent_code"];
+
+/// Request headers every operation that takes them documents the same way.
+fn shared_parameters() -> Value {
+    json!({
+        "IdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "Makes a retry safe: a request repeated with the same key (per caller, kept 24 hours) gets the first answer again with `Idempotent-Replayed: true` and writes nothing twice. The same key with another body is refused (422). Any printable ASCII text, e.g. a UUID.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7E]+$"},
+            "example": "2026-11-25-batch-0001"
+        },
+        "IfMatch": {
+            "name": "If-Match",
+            "in": "header",
+            "required": false,
+            "description": "The ETag (`\"<version>\"`) of the record as you read it; `*` matches any current version. A stale version answers 412.",
+            "schema": {"type": "string", "pattern": "^(\\*|\"[0-9]+\")$"},
+            "example": "\"3\""
+        },
+        "IfMatchRequired": {
+            "name": "If-Match",
+            "in": "header",
+            "required": true,
+            "description": "The ETag (`\"<version>\"`) of the record as you read it; `*` matches any current version. Without it 428, with a stale version 412.",
+            "schema": {"type": "string", "pattern": "^(\\*|\"[0-9]+\")$"},
+            "example": "\"3\""
+        }
+    })
 }
 
-/// Adds the shared error responses to every operation and declares them once
-/// under `components.responses`.
-pub fn add_common_errors(openapi: &mut OpenApiDoc) {
-    let components = openapi.components.get_or_insert_with(Default::default);
-    for (_, name, description, _) in COMMON_ERRORS {
-        components.responses.insert(
-            (*name).to_owned(),
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(*description)
-                    .content(
-                        PROBLEM_JSON,
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("Problem")))
-                            .build(),
-                    )
-                    .build(),
-            ),
-        );
+/// Response headers, described once.
+fn shared_headers() -> Value {
+    json!({
+        "RetryAfter": {
+            "description": "Seconds to wait before retrying",
+            "schema": {"type": "integer", "minimum": 1}
+        },
+        "WwwAuthenticate": {
+            "description": "`Bearer realm=\"songmay\"`",
+            "schema": {"type": "string"}
+        }
+    })
+}
+
+/// The OpenAPI document, finished: what the service serves and commits.
+pub fn finish(api: OpenApiDoc) -> Value {
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    doc["servers"] = json!([{"url": "/", "description": "this service (paths are absolute)"}]);
+    let components = doc["components"]
+        .as_object_mut()
+        .expect("the document has components");
+    components.insert("parameters".into(), shared_parameters());
+    components.insert("headers".into(), shared_headers());
+    let responses = components
+        .entry("responses")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("responses is an object");
+    for (status, name, description, _) in COMMON_ERRORS {
+        let mut response = json!({
+            "description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        });
+        match *status {
+            "429" => {
+                response["headers"] =
+                    json!({"Retry-After": {"$ref": "#/components/headers/RetryAfter"}})
+            }
+            "401" => {
+                response["headers"] =
+                    json!({"WWW-Authenticate": {"$ref": "#/components/headers/WwwAuthenticate"}})
+            }
+            _ => {}
+        }
+        responses.insert((*name).to_owned(), response);
     }
-    for item in openapi.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in operations.into_iter().flatten() {
-            for (status, name, _, applies) in COMMON_ERRORS {
-                if applies(op) {
-                    op.responses
-                        .responses
-                        .entry((*status).to_owned())
-                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
-                }
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (_, operation) in item.iter_mut() {
+            if let Some(operation) = operation.as_object_mut() {
+                finish_operation(path, operation);
             }
         }
     }
+    doc
+}
+
+fn finish_operation(path: &str, op: &mut Map<String, Value>) {
+    let secured = op
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    if !secured {
+        // Public: say so, rather than leave it to the reader's guess.
+        op.insert("security".into(), json!([]));
+    }
+    let mut if_match = None;
+    let mut names_a_unit = false;
+    let mut has_path_id = false;
+    let mut idempotent = false;
+    if let Some(parameters) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for parameter in parameters.iter_mut() {
+            let name = parameter["name"].as_str().unwrap_or("").to_owned();
+            let location = parameter["in"].as_str().unwrap_or("").to_owned();
+            match (location.as_str(), name.as_str()) {
+                ("header", "Idempotency-Key") => {
+                    idempotent = true;
+                    *parameter = json!({"$ref": "#/components/parameters/IdempotencyKey"})
+                }
+                ("header", "If-Match") => {
+                    let required = parameter["required"].as_bool().unwrap_or(false);
+                    if_match = Some(required);
+                    *parameter = if required {
+                        json!({"$ref": "#/components/parameters/IfMatchRequired"})
+                    } else {
+                        json!({"$ref": "#/components/parameters/IfMatch"})
+                    };
+                }
+                ("path", _) => has_path_id = true,
+                ("query", name) if LOOKED_UP_QUERY_PARAMETERS.contains(&name) => {
+                    names_a_unit = true
+                }
+                _ => {}
+            }
+        }
+    }
+    let facts = OperationFacts {
+        path,
+        secured,
+        has_body: op.contains_key("requestBody"),
+        has_path_id,
+        names_a_unit,
+        if_match,
+        idempotent,
+    };
+    let responses = op
+        .entry("responses")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("responses is an object");
+    for (status, name, _, applies) in COMMON_ERRORS {
+        if applies(&facts) && !responses.contains_key(*status) {
+            responses.insert(
+                (*status).to_owned(),
+                json!({"$ref": format!("#/components/responses/{name}")}),
+            );
+        }
+    }
+    // A workbook is bytes, not text.
+    for response in responses.values_mut() {
+        if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+            if let Some(xlsx) = content.get_mut(XLSX) {
+                xlsx["schema"] = json!({"type": "string", "format": "binary"});
+            }
+        }
+    }
+    // Statuses in numeric order, for readers and stable diffs.
+    let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    responses.extend(sorted);
 }

@@ -19,8 +19,8 @@ use crate::auth::rate_limit::{public_rate_limit, token_rate_limit, TokenRateLimi
 use crate::config::{Config, ConfigError};
 use crate::db::{Db, DbSetupError};
 use crate::error::ApiError;
-use crate::http::fallback::{problem_fallback, unmatched, KnownRoutes};
-use crate::openapi::{add_common_errors, ApiDoc};
+use crate::http::fallback::{exact_methods, problem_fallback, unmatched, KnownRoutes};
+use crate::openapi::ApiDoc;
 use crate::public::cache::PublicCache;
 
 /// What every handler can reach.
@@ -75,10 +75,11 @@ fn routes(
     }
 }
 
-/// The OpenAPI document of this build (what `songmay openapi` prints).
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document of this build (what `songmay openapi` prints and
+/// `/api-docs/openapi.json` serves).
+pub fn openapi() -> serde_json::Value {
     let defaults = Config::from_lookup(|_| None).expect("the defaults are valid");
-    let (_, mut api) = App::new()
+    let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes(
@@ -86,8 +87,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             public_rate_limit(&defaults),
         ))
         .split_for_parts();
-    add_common_errors(&mut api);
-    api
+    crate::openapi::finish(api)
 }
 
 /// Migrates, seeds the admin units on first start and makes sure an admin
@@ -173,9 +173,13 @@ impl Application {
                 .app_data(crate::http::payload_config(settings.max_upload_bytes))
                 .app_data(crate::http::query_config())
                 .app_data(crate::http::path_config())
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", api.clone()))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .external_url_unchecked("/api-docs/openapi.json", api.clone()),
+                )
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(unmatched))
+                .wrap(from_fn(exact_methods))
                 .wrap(cors(&settings.cors_origins))
                 .wrap(from_fn(problem_fallback))
                 // Method, path without query string, status, duration: no

@@ -16,6 +16,12 @@ use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 
 /// Create a user (admin).
+///
+/// The username is stored in lowercase and must be unique (409 otherwise). The
+/// role decides the scope field: `district_officer` needs `admin_unit_code`,
+/// `school_staff` needs `school_id`, `telecom` needs `operator_id`; every other
+/// role takes none (422 names the field). Machine roles (`sync_client`) are
+/// created as clients, not users.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = [])),
@@ -45,6 +51,9 @@ pub async fn create_user(
 }
 
 /// List users (admin), ordered by id.
+///
+/// Filter by `role` and `disabled`; page with `limit` and `cursor`. Password
+/// hashes are never returned.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = [])),
@@ -70,6 +79,8 @@ pub async fn list_users(
 }
 
 /// One user (admin).
+///
+/// 404 when no user has this id.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = [])),
@@ -96,8 +107,8 @@ pub async fn get_user(
 
 /// Disable or re-enable a user, or set a new password (admin).
 ///
-/// Disabling takes effect at once: the user's unexpired tokens are refused
-/// from the next request on. The last active admin cannot be disabled.
+/// Send only what changes. Disabling takes effect at once: the user's unexpired tokens are refused
+/// from the next request on. The last active admin cannot be disabled (409).
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = [])),
@@ -127,7 +138,11 @@ pub async fn update_user(
     Ok(web::Json(row.into()))
 }
 
-/// Create a machine client (admin). The answer holds the secret, once.
+/// Create a machine client (admin).
+///
+/// The answer holds `client_secret` once: store it, it cannot be read again.
+/// The client exchanges `client_id` and `client_secret` for a token at
+/// `POST /api/v1/auth/token`.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = [])),
@@ -151,7 +166,9 @@ pub async fn create_client(
     Ok(HttpResponse::Created().json(created))
 }
 
-/// List machine clients (admin), ordered by id. Secrets are never shown.
+/// List machine clients (admin), ordered by id.
+///
+/// Secrets are never shown; page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = [])),
@@ -174,7 +191,9 @@ pub async fn list_clients(
     ))
 }
 
-/// Disable or re-enable a machine client (admin); takes effect at once.
+/// Disable or re-enable a machine client (admin).
+///
+/// Takes effect at once: the client's tokens are refused from the next request on.
 #[utoipa::path(
     tag = "accounts",
     security(("bearer" = [])),

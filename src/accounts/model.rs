@@ -96,8 +96,10 @@ pub struct CreateUser {
         length(min = 3, max = 64, message = "must be 3 to 64 characters"),
         custom(function = "username_chars")
     )]
+    #[schema(min_length = 3, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     pub username: String,
     #[validate(length(min = 12, max = 256, message = "must be 12 to 256 characters"))]
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
     pub role: Role,
     pub admin_unit_code: Option<String>,
@@ -113,6 +115,7 @@ pub struct UpdateUser {
     /// A disabled user cannot get tokens, and tokens already issued stop working.
     pub disabled: Option<bool>,
     #[validate(length(min = 12, max = 256, message = "must be 12 to 256 characters"))]
+    #[schema(min_length = 12, max_length = 256)]
     pub password: Option<String>,
 }
 
@@ -190,6 +193,7 @@ impl From<ClientRow> for ApiClient {
 #[schema(example = json!({"name": "Education data system", "role": "sync_client"}))]
 pub struct CreateClient {
     #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     pub role: Role,
 }

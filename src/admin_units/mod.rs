@@ -21,8 +21,9 @@ pub const SEED_CSV: &str = include_str!("../../data/admin_units_hoa_binh.csv");
 
 /// List administrative units, ordered by code.
 ///
-/// `?parent_code=17` gives Hòa Bình's districts; `?level=province` the provinces.
-/// Readable by every signed-in role: these are public reference data.
+/// `?parent_code=17` gives Hòa Bình's districts; `?level=province` the
+/// provinces. Readable by every signed-in role: these are public reference
+/// data. An unknown `parent_code` is 404.
 #[utoipa::path(
     tag = "admin-units",
     security(("bearer" = [])),
@@ -45,7 +46,10 @@ pub async fn list_admin_units(
     Ok(web::Json(units))
 }
 
-/// One unit with its parent chain (province first) and number of children.
+/// One unit with its parent chain.
+///
+/// The chain runs from the province down to the unit's parent; `children` is
+/// the number of units directly below it. 404 for an unknown code.
 #[utoipa::path(
     tag = "admin-units",
     security(("bearer" = [])),
@@ -84,10 +88,10 @@ pub async fn get_admin_unit(
 
 /// Import units from CSV (admin).
 ///
-/// The body is a UTF-8 CSV file with the header `code,parent_code,level,name`
-/// (the format of `data/admin_units_vn.csv`). Re-importing is safe: new codes
-/// are added, changed names (levels, parents) updated, nothing duplicated.
-/// One bad line rejects the whole file with a 422 naming every bad line.
+/// The body is a UTF-8 CSV file with the header `code,parent_code,level,name` (the
+/// format of `data/admin_units_vn.csv`). Re-importing is safe: new codes are added,
+/// changed names (levels, parents) updated, nothing duplicated. One bad line
+/// rejects the whole file with a 422 naming every bad line.
 #[utoipa::path(
     tag = "admin-units",
     security(("bearer" = [])),

@@ -13,13 +13,20 @@ use validator::Validate;
 pub use model::*;
 
 use crate::auth::{Principal, Role};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 use crate::students::queries::StudentScope;
 
-/// Allocate one device or one data package to an approved need (admin;
-/// district officer whose subtree holds the need).
+/// Allocate one device or one data package to an approved need.
+///
+/// Admins, and district officers whose subtree holds the need. Name either
+/// `item_id` (a ready device, for a device need) or `package_id` (a package
+/// line with units left, for a connectivity or data-package need). The need
+/// becomes `allocated` and the device `reserved` in one transaction. An
+/// unknown `need_id`, `item_id` or `package_id` is 422 naming the field; a
+/// need that is not approved, or stock that is no longer available, is 409.
 #[utoipa::path(
     tag = "distribution",
     security(("bearer" = [])),
@@ -47,7 +54,11 @@ pub async fn create_allocation(
     Ok(HttpResponse::Created().json(Allocation::from(row)))
 }
 
-/// Allocations of needs in the caller's scope, oldest first, in pages.
+/// Allocations of needs in the caller's scope, oldest first.
+///
+/// Admins see all, district officers their subtree, school staff their
+/// school. Filter by `status`, `need_id`, `school_id` and `admin_unit`; page
+/// with `limit` and `cursor`.
 #[utoipa::path(
     tag = "distribution",
     security(("bearer" = [])),
@@ -79,8 +90,10 @@ pub async fn list_allocations(
     Ok(web::Json(allocations))
 }
 
-/// Cancel an allocation: the device or package unit goes back to ready and
-/// the need back to approved.
+/// Cancel an allocation.
+///
+/// The device or package unit goes back to ready and the need back to
+/// approved. Only an active allocation can be cancelled (409 otherwise).
 #[utoipa::path(
     tag = "distribution",
     security(("bearer" = [])),
@@ -112,17 +125,19 @@ pub async fn cancel_allocation(
     Ok(web::Json(row.into()))
 }
 
-/// Allocate automatically over a subtree (admin; district officer in
-/// scope): approved needs by priority, nearest ready stock first, earmarks
-/// respected, optional quotas. `dry_run` returns the plan only. Every
-/// unmatched need comes with its reason.
+/// Allocate automatically over a subtree.
+///
+/// Admins, and district officers inside their subtree. Approved needs are
+/// taken by priority (highest first, then oldest); each takes the nearest
+/// ready stock in the admin-unit tree; earmarks are respected and the
+/// optional quotas per school and district hold. `dry_run: true` returns the
+/// plan without writing it. Every unmatched need comes with its reason.
 #[utoipa::path(
     tag = "distribution",
     security(("bearer" = [])),
     request_body = RunRequest,
     responses(
         (status = 200, description = "The plan, and the allocations made", body = RunReport),
-        (status = 404, description = "No such admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/allocations/run")]
@@ -133,6 +148,7 @@ pub async fn run_allocation(
 ) -> Result<web::Json<RunReport>, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let request = body.into_inner();
+    validator::Validate::validate(&request)?;
     let report = state
         .db
         .run(move |conn| {
@@ -145,7 +161,9 @@ pub async fn run_allocation(
             };
             let units = match &root {
                 Some(code) => {
-                    principal.ensure_admin_unit_in_scope(conn, code)?;
+                    principal
+                        .ensure_admin_unit_in_scope(conn, code)
+                        .or_unknown("admin_unit")?;
                     Some(crate::admin_units::queries::subtree_codes(conn, code)?)
                 }
                 None => None,

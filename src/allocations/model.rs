@@ -81,11 +81,12 @@ pub struct CreateAllocation {
 #[schema(example = json!({"reason": "the student moved to another province"}))]
 pub struct CancelAllocation {
     #[validate(length(min = 1, max = 1000, message = "say why, in 1 to 1000 characters"))]
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }
 
 /// An automatic allocation run over a subtree.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, validator::Validate)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"admin_unit": "150", "kinds": ["device"], "dry_run": true}))]
 pub struct RunRequest {
@@ -95,6 +96,8 @@ pub struct RunRequest {
     /// Need kinds to serve (default: all): devices from ready devices,
     /// connectivity and data packages from data-package stock.
     #[serde(default)]
+    #[validate(length(max = 3, message = "name each of the 3 kinds at most once"))]
+    #[schema(max_items = 3)]
     pub kinds: Vec<NeedKind>,
     /// Plan only; nothing is written.
     #[serde(default)]

@@ -9,6 +9,7 @@ use crate::db::schema::{
     admin_units, allocations, inventory_items, inventory_packages, needs, warehouses,
 };
 use crate::db::{with_conn, DbConn, WriteLock};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::http::pagination::PageRequest;
 use crate::inventory::queries::{move_item, package_counts, package_key, record, MovementRecord};
@@ -137,7 +138,8 @@ pub fn allocate(
 ) -> Result<AllocationRow, ApiError> {
     conn.transaction(|conn| {
         conn.lock(WriteLock::Allocation)?;
-        let need = crate::needs::queries::find_visible(conn, scope, input.need_id)?;
+        let need = crate::needs::queries::find_visible(conn, scope, input.need_id)
+            .or_unknown("need_id")?;
         if need.status != NeedStatus::Approved {
             return Err(ApiError::conflict(format!(
                 "need {} is {}; only approved needs are allocated",
@@ -147,7 +149,7 @@ pub fn allocate(
         let parents = parents(conn)?;
         match (input.item_id, input.package_id, stock_kind(need.kind)) {
             (Some(item_id), None, StockKind::Device) => {
-                let item = crate::inventory::queries::find_item(conn, item_id)?;
+                let item = crate::inventory::queries::find_item(conn, item_id).or_unknown("item_id")?;
                 if item.status != ItemStatus::Ready {
                     return Err(ApiError::conflict(format!(
                         "device {item_id} is {}, not ready",
@@ -164,7 +166,8 @@ pub fn allocate(
                 write(conn, actor, &need, Some(&item), None)
             }
             (None, Some(package_id), StockKind::DataPackage) => {
-                let package = crate::inventory::queries::find_package(conn, package_id)?;
+                let package = crate::inventory::queries::find_package(conn, package_id)
+                    .or_unknown("package_id")?;
                 if !in_earmark(&parents, &need.admin_unit_code, &package.earmark_admin_unit) {
                     return Err(ApiError::conflict(format!(
                         "package {package_id} is earmarked for another area"
@@ -203,7 +206,7 @@ pub fn cancel(
         conn.lock(WriteLock::Allocation)?;
         let allocation = find(conn, id)?;
         crate::needs::queries::find_visible(conn, scope, allocation.need_id)
-            .map_err(|_| ApiError::not_found(format!("allocation {id} not found")))?;
+            .or_not_found(|| format!("allocation {id} not found"))?;
         if allocation.status != AllocationStatus::Active {
             return Err(ApiError::conflict(format!(
                 "allocation {id} is {}",

@@ -16,10 +16,10 @@ use crate::error::ApiError;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 
-/// Who wrote what, newest first.
+/// Who wrote what, newest first (admin).
 ///
-/// Filter by entity, entity id, actor and action, and by time with `since`
-/// and `until` (RFC 3339). The summaries never contain personal data.
+/// Filter by entity, entity id, actor and action, and by time with `since` and `until`
+/// (RFC 3339). The summaries never contain personal data.
 #[utoipa::path(
     tag = "audit",
     security(("bearer" = [])),

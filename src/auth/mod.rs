@@ -203,7 +203,10 @@ pub struct Me {
     pub scope: Scope,
 }
 
-/// Who am I? The account, role and scope behind the token.
+/// Who am I?
+///
+/// The account, role and scope behind the token: what a front-end shows and
+/// uses to decide which screens to offer.
 #[utoipa::path(
     tag = "auth",
     security(("bearer" = [])),

@@ -115,7 +115,7 @@ impl Principal {
         self.require(&[])
     }
 
-    /// Passes when admin unit `code` lies in the caller's scope. A row
+    /// Passes when admin unit `code` exists and lies in the caller's scope. A row
     /// outside the scope answers 404, exactly like a row that does not
     /// exist, so officers cannot probe other districts.
     pub fn ensure_admin_unit_in_scope(
@@ -125,7 +125,10 @@ impl Principal {
     ) -> Result<(), ApiError> {
         let hidden = || ApiError::not_found(format!("admin unit {code} not found"));
         match &self.scope {
-            Scope::Everywhere => Ok(()),
+            Scope::Everywhere => match crate::admin_units::queries::find(conn, code)? {
+                Some(_) => Ok(()),
+                None => Err(hidden()),
+            },
             Scope::AdminUnit { admin_unit_code } => {
                 let chain = crate::admin_units::queries::ancestry(conn, code)?;
                 if chain.iter().any(|unit| &unit.code == admin_unit_code) {

@@ -16,6 +16,8 @@ use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 
 /// Create a campaign, as a draft (admin).
+///
+/// A campaign takes pledges once opened (`POST /campaigns/{id}/status`).
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -38,7 +40,9 @@ pub async fn create_campaign(
     Ok(HttpResponse::Created().json(Campaign::from(row)))
 }
 
-/// The campaigns, oldest first (every signed-in role).
+/// The campaigns, oldest first.
+///
+/// Readable by every signed-in role; page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -57,6 +61,8 @@ pub async fn list_campaigns(
 }
 
 /// One campaign.
+///
+/// Readable by every signed-in role; 404 for an unknown id.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -82,7 +88,10 @@ pub async fn get_campaign(
     ))
 }
 
-/// Open or close a campaign (admin): `draft → open → closed`.
+/// Open or close a campaign (admin).
+///
+/// `draft → open → closed`; any other move is 409. A closed campaign takes no
+/// new pledges; receipts against its pledges are still recorded.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),

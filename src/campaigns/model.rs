@@ -80,12 +80,15 @@ impl From<CampaignRow> for Campaign {
 #[schema(example = json!({"name": "Thư ngỏ: Sóng và máy tính cho em", "starts_on": "2021-09-01", "targets": {"money_vnd": 5000000000i64, "devices": {"tablet": 2000}}, "priority_admin_units": ["150"]}))]
 pub struct CreateCampaign {
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub starts_on: NaiveDate,
     pub ends_on: Option<NaiveDate>,
     #[serde(default)]
     pub targets: Targets,
     #[serde(default)]
+    #[validate(length(max = 1000, message = "at most 1000 admin units"))]
+    #[schema(max_items = 1000)]
     pub priority_admin_units: Vec<String>,
 }
 

@@ -14,6 +14,7 @@ pub use model::*;
 use queries::GapScope;
 
 use crate::auth::{Principal, Role};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
@@ -22,6 +23,9 @@ use crate::startup::AppState;
 const GAP_ROLES: &[Role] = &[Role::DistrictOfficer, Role::Telecom, Role::StatsReader];
 
 /// Register a telecom operator (admin).
+///
+/// Telecom users then belong to one operator (`operator_id`) and see only its
+/// coverage gaps.
 #[utoipa::path(
     tag = "coverage",
     security(("bearer" = [])),
@@ -47,7 +51,9 @@ pub async fn create_operator(
     Ok(HttpResponse::Created().json(row))
 }
 
-/// The telecom operators, oldest first (every signed-in role).
+/// The telecom operators, oldest first.
+///
+/// Readable by every signed-in role; page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "coverage",
     security(("bearer" = [])),
@@ -68,7 +74,12 @@ pub async fn list_operators(
     Ok(web::Json(operators))
 }
 
-/// Report a place without mobile internet (admin; district officer in their subtree).
+/// Report a place without mobile internet.
+///
+/// Admins anywhere; district officers in their subtree. Name the commune, the
+/// place, optionally the schools cut off (in the same subtree) and the number
+/// of students affected. An unknown `admin_unit_code`, `operator_id` or
+/// school is 422 naming the field.
 #[utoipa::path(
     tag = "coverage",
     security(("bearer" = [])),
@@ -89,21 +100,18 @@ pub async fn report_gap(
         .run(move |conn| {
             principal
                 .ensure_admin_unit_in_scope(conn, &input.admin_unit_code)
-                .map_err(|_| {
-                    ApiError::invalid_field(
-                        "admin_unit_code",
-                        "unknown",
-                        "no such admin unit in your scope",
-                    )
-                })?;
+                .or_unknown("admin_unit_code")?;
             queries::report(conn, &principal.actor(), input)
         })
         .await?;
     Ok(HttpResponse::Created().json(CoverageGap::from(row)))
 }
 
-/// List coverage gaps: telecom users see their operator's, district
-/// officers their subtree's, admins and statistics readers all.
+/// List coverage gaps.
+///
+/// Telecom users see their operator's, district officers their subtree's,
+/// admins and statistics readers all. Filter by `status`, `operator_id` and
+/// `admin_unit`; page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "coverage",
     security(("bearer" = [])),
@@ -133,6 +141,9 @@ pub async fn list_gaps(
 }
 
 /// One coverage gap in the caller's scope.
+///
+/// A gap outside the scope is 404, like a missing one. The `ETag` header is
+/// its version.
 #[utoipa::path(
     tag = "coverage",
     security(("bearer" = [])),
@@ -202,9 +213,11 @@ pub async fn update_gap(
     Ok(web::Json(row.into()))
 }
 
-/// Move a gap: the operator's users `open → planned` (with the planned
-/// date) `→ in_progress → covered`; district officers `covered → confirmed`
-/// or back to `in_progress`. Wrong role 403, wrong order 409.
+/// Move a gap along its workflow.
+///
+/// The operator's users `open → planned` (with the planned date)
+/// `→ in_progress → covered`; district officers `covered → confirmed` or back
+/// to `in_progress`. Wrong role 403, wrong order 409.
 #[utoipa::path(
     tag = "coverage",
     security(("bearer" = [])),

@@ -39,8 +39,10 @@ pub struct Operator {
 #[schema(example = json!({"code": "viettel", "name": "Viettel Hòa Bình"}))]
 pub struct CreateOperator {
     #[validate(length(min = 1, max = 32, message = "must be 1 to 32 characters"))]
+    #[schema(min_length = 1, max_length = 32)]
     pub code: String,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -121,21 +123,28 @@ impl From<GapRow> for CoverageGap {
 #[schema(example = json!({"admin_unit_code": "04840", "place_name": "Xóm Bưa", "school_ids": [3], "students_affected": 42, "operator_id": 1}))]
 pub struct ReportGap {
     #[validate(length(min = 1, max = 16, message = "must be a GSO admin unit code"))]
+    #[schema(min_length = 1, max_length = 16)]
     pub admin_unit_code: String,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub place_name: String,
     #[validate(range(min = -90.0, max = 90.0, message = "must be -90 to 90"))]
+    #[schema(minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<f64>,
     #[validate(range(min = -180.0, max = 180.0, message = "must be -180 to 180"))]
+    #[schema(minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<f64>,
     #[serde(default)]
     #[validate(length(max = 100, message = "at most 100 schools"))]
+    #[schema(max_items = 100)]
     pub school_ids: Vec<i64>,
     #[serde(default)]
     #[validate(range(min = 0, max = 100000, message = "must be 0 to 100000"))]
+    #[schema(minimum = 0, maximum = 100000)]
     pub students_affected: i32,
     pub operator_id: Option<i64>,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -146,8 +155,10 @@ pub struct ReportGap {
 pub struct UpdateGap {
     pub operator_id: Option<i64>,
     #[validate(range(min = 0, max = 100000, message = "must be 0 to 100000"))]
+    #[schema(minimum = 0, maximum = 100000)]
     pub students_affected: Option<i32>,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -160,6 +171,7 @@ pub struct GapTransition {
     /// coverage date (`covered`); today when absent.
     pub date: Option<NaiveDate>,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 

@@ -8,6 +8,7 @@ use super::model::*;
 use crate::auth::{Principal, Role, Scope};
 use crate::db::schema::{coverage_gaps, operators};
 use crate::db::{with_conn, DbConn};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::http::pagination::PageRequest;
 
@@ -123,11 +124,11 @@ pub fn find_visible(conn: &mut DbConn, scope: &GapScope, id: i64) -> Result<GapR
 pub fn report(conn: &mut DbConn, actor: &str, input: ReportGap) -> Result<GapRow, ApiError> {
     conn.transaction(|conn| {
         if let Some(operator) = input.operator_id {
-            find_operator(conn, operator).map_err(|_| ApiError::invalid_field("operator_id", "unknown", "no such operator"))?;
+            find_operator(conn, operator).or_unknown("operator_id")?;
         }
         for school in &input.school_ids {
             crate::schools::queries::find(conn, *school)
-                .map_err(|_| ApiError::invalid_field("school_ids", "unknown", format!("no school has id {school}")))?;
+                .or_unknown("school_ids")?;
         }
         let now = crate::db::now();
         let row: GapRow = with_conn!(conn, |c| diesel::insert_into(coverage_gaps::table)
@@ -214,9 +215,7 @@ pub fn update(
         let current = find_visible(conn, scope, id)?;
         crate::http::versioning::ensure_current(expected_version, current.version)?;
         if let Some(operator) = input.operator_id {
-            find_operator(conn, operator).map_err(|_| {
-                ApiError::invalid_field("operator_id", "unknown", "no such operator")
-            })?;
+            find_operator(conn, operator).or_unknown("operator_id")?;
         }
         // Only over the version read: a transition or another update that
         // committed meanwhile is not overwritten.

@@ -1,22 +1,60 @@
 /// Declares an enum that is stored as TEXT (each table guards the column
 /// with a CHECK constraint listing the same words), serialised in JSON and
 /// documented in OpenAPI with those words, and parsed in exactly one place.
+///
+/// The OpenAPI schema is written here from the same `$text` words the
+/// parser matches, not derived: utoipa's derive does not see
+/// `#[serde(rename = $text)]` when `$text` comes through a macro fragment
+/// and documented the Rust variant names instead (a generated client then
+/// sent `DistrictOfficer` where the server speaks `district_officer`).
 macro_rules! text_enum {
     (
-        $(#[$meta:meta])*
+        $(#[doc = $doc:literal])*
         pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident => $text:literal ),+ $(,)?
+            $( $(#[doc = $vdoc:literal])* $variant:ident => $text:literal ),+ $(,)?
         }
     ) => {
-        $(#[$meta])*
+        $(#[doc = $doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-            serde::Serialize, utoipa::ToSchema,
             diesel::AsExpression, diesel::FromSqlRow,
         )]
         #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
-            $( $(#[$vmeta])* #[serde(rename = $text)] $variant ),+
+            $( $(#[doc = $vdoc])* $variant ),+
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                // The enum's own doc, then one line per word with the
+                // variant's doc, so an integrator sees what each word means.
+                let words: &[(&str, &str)] = &[$(($text, concat!("" $(, $vdoc)*))),+];
+                let mut description = concat!("" $(, $doc)*).trim().to_owned();
+                for (word, doc) in words {
+                    description.push_str(&format!("\n- `{word}`"));
+                    if !doc.trim().is_empty() {
+                        description.push_str(": ");
+                        description.push_str(doc.trim());
+                    }
+                }
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .description(Some(description.trim().to_owned()))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
         }
 
         impl $name {
@@ -41,11 +79,9 @@ macro_rules! text_enum {
             fn from_str(value: &str) -> Result<Self, Self::Err> {
                 match value {
                     $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "`{}` is not one of: {}",
-                        other,
-                        [$($text),+].join(", ")
-                    )),
+                    // The value itself is never repeated: it may be a
+                    // child's name typed into the wrong column.
+                    _ => Err(concat!("must be one of: ", $($text, ", ",)+).trim_end_matches(", ").to_owned()),
                 }
             }
         }

@@ -17,7 +17,10 @@ use crate::error::ApiError;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 
-/// Register a donor (admin). 409 names a donor with the same tax code, phone or e-mail.
+/// Register a donor (admin).
+///
+/// 409 names a donor with the same tax code, phone or e-mail. A donor may ask
+/// to appear as anonymous on public pages (`anonymous_publicly`).
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -43,7 +46,10 @@ pub async fn create_donor(
     Ok(HttpResponse::Created().json(Donor::from(row)))
 }
 
-/// List donors (admins and warehouse officers: all; a donor user: their own).
+/// List donors.
+///
+/// Admins and warehouse officers see all; a donor user sees only their own.
+/// Page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -69,6 +75,8 @@ pub async fn list_donors(
 }
 
 /// One donor in the caller's scope.
+///
+/// Another donor's record is 404 for a donor user.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),

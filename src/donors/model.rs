@@ -77,15 +77,19 @@ impl From<DonorRow> for Donor {
 pub struct CreateDonor {
     pub kind: DonorKind,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub inside_province: bool,
     #[validate(length(min = 10, max = 14, message = "must be a 10 to 14 character tax code"))]
+    #[schema(min_length = 10, max_length = 14)]
     pub tax_code: Option<String>,
     #[validate(length(min = 8, max = 20, message = "must be 8 to 20 characters"))]
+    #[schema(min_length = 8, max_length = 20)]
     pub phone: Option<String>,
     #[validate(email(message = "must be an e-mail address"))]
     pub email: Option<String>,
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
     #[serde(default)]
     pub anonymous_publicly: bool,

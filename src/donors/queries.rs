@@ -5,6 +5,7 @@ use super::model::*;
 use crate::auth::{Account, Principal, Role};
 use crate::db::schema::donors;
 use crate::db::{with_conn, DbConn};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::http::pagination::PageRequest;
 
@@ -57,10 +58,12 @@ impl DonorScope {
 }
 
 pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<DonorRow, ApiError> {
-    find(conn, id)
-        .ok()
-        .filter(|d| scope.allows(d.id))
-        .ok_or_else(|| ApiError::not_found(format!("donor {id} not found")))
+    let donor = find(conn, id)?;
+    if scope.allows(donor.id) {
+        Ok(donor)
+    } else {
+        Err(ApiError::not_found(format!("donor {id} not found")))
+    }
 }
 
 /// A donor with the same tax code, phone or e-mail, if one exists.
@@ -102,7 +105,7 @@ pub fn create(
         }
         if let Some(user_id) = input.user_id {
             let user = crate::accounts::queries::find_user(conn, user_id)
-                .map_err(|_| ApiError::invalid_field("user_id", "unknown", "no such user"))?;
+                .or_unknown("user_id")?;
             if user.role != Role::Donor {
                 return Err(ApiError::invalid_field("user_id", "role", "the user must have the role donor"));
             }

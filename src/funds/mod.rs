@@ -17,6 +17,9 @@ use crate::idempotency::{self, IdempotencyKey};
 use crate::startup::AppState;
 
 /// A campaign's ledger, oldest first (admin, statistics readers).
+///
+/// Every movement of the campaign's money between two accounts; page with
+/// `limit` and `cursor`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -43,8 +46,10 @@ pub async fn ledger(
     Ok(web::Json(entries))
 }
 
-/// A campaign's balance, summed from its ledger (admin, warehouse officers,
-/// statistics readers).
+/// A campaign's balance, summed from its ledger.
+///
+/// Admins, warehouse officers and statistics readers. Never stored: always
+/// summed from the ledger entries.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -73,6 +78,8 @@ pub async fn balance(
 }
 
 /// Register a supplier (admin).
+///
+/// A tax code can belong to one supplier only (409).
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -96,6 +103,8 @@ pub async fn create_supplier(
 }
 
 /// The suppliers, oldest first (admin, warehouse officers).
+///
+/// Page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -118,9 +127,12 @@ pub async fn list_suppliers(
     ))
 }
 
-/// Buy with a campaign's money at the negotiated price (admin). Refused
-/// with 409 when the campaign's balance does not cover it. Honours
-/// `Idempotency-Key`.
+/// Buy with a campaign's money at the negotiated price (admin).
+///
+/// The total is paid from the campaign's balance in the same transaction;
+/// refused with 409 when the balance does not cover it, also when several
+/// purchases arrive at once. An unknown `campaign_id` or `supplier_id` is 422.
+/// Honours `Idempotency-Key`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -155,6 +167,8 @@ pub async fn create_purchase(
 }
 
 /// A campaign's purchases, oldest first (admin, warehouse officers).
+///
+/// Page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),

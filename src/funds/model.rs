@@ -83,10 +83,13 @@ pub struct Supplier {
 #[schema(example = json!({"name": "Công ty TNHH Thiết bị Giáo dục Hòa Bình", "tax_code": "5400987654"}))]
 pub struct CreateSupplier {
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[validate(length(min = 10, max = 14, message = "must be a 10 to 14 character tax code"))]
+    #[schema(min_length = 10, max_length = 14)]
     pub tax_code: Option<String>,
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[schema(max_length = 200)]
     pub contact: Option<String>,
 }
 
@@ -121,10 +124,13 @@ pub struct CreatePurchase {
     pub kind: DonationKind,
     pub device_type: Option<DeviceType>,
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     #[validate(range(min = 1, message = "must be a positive number of đồng"))]
+    #[schema(minimum = 1)]
     pub unit_price_vnd: i64,
     #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: i32,
 }
 

@@ -4,6 +4,7 @@ use serde_json::json;
 use super::model::*;
 use crate::db::schema::{ledger_entries, purchases, suppliers};
 use crate::db::{with_conn, DbConn, WriteLock};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::http::pagination::PageRequest;
 use crate::pledges::DonationKind;
@@ -196,7 +197,7 @@ pub fn purchase(
     conn.transaction(|conn| {
         conn.lock(WriteLock::Campaign(input.campaign_id))?;
         crate::campaigns::queries::find(conn, input.campaign_id)
-            .map_err(|_| ApiError::invalid_field("campaign_id", "unknown", "no such campaign"))?;
+            .or_unknown("campaign_id")?;
         let supplier_known: i64 = with_conn!(conn, |c| suppliers::table
             .filter(suppliers::id.eq(input.supplier_id))
             .count()

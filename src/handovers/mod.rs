@@ -17,6 +17,7 @@ use crate::allocations::AllocationStatus;
 use crate::auth::{Principal, Role};
 use crate::db::schema::{allocations, handovers};
 use crate::db::{text_enum, with_conn, DbConn, WriteLock};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::inventory::queries::{move_item, package_key, record, MovementRecord};
@@ -85,10 +86,12 @@ pub struct Handover {
 pub struct CreateHandover {
     pub allocation_id: i64,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub received_by_name: String,
     pub relation: Relation,
     pub handed_on: NaiveDate,
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
     pub proof_ref: Option<String>,
     pub acknowledged: bool,
 }
@@ -98,6 +101,7 @@ pub struct CreateHandover {
 #[schema(example = json!({"reason": "the student moved away"}))]
 pub struct ReturnDevice {
     #[validate(length(min = 1, max = 1000, message = "say why, in 1 to 1000 characters"))]
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }
 
@@ -152,9 +156,10 @@ fn hand_over(
 ) -> Result<HandoverRow, ApiError> {
     conn.transaction(|conn| {
         conn.lock(WriteLock::Allocation)?;
-        let allocation = crate::allocations::queries::find(conn, input.allocation_id)?;
+        let allocation = crate::allocations::queries::find(conn, input.allocation_id)
+            .or_unknown("allocation_id")?;
         crate::needs::queries::find_visible(conn, scope, allocation.need_id)
-            .map_err(|_| ApiError::not_found(format!("allocation {} not found", input.allocation_id)))?;
+            .or_unknown("allocation_id")?;
         if allocation.status != AllocationStatus::Active {
             return Err(ApiError::conflict(format!("allocation {} is {}: nothing to hand over", allocation.id, allocation.status)));
         }
@@ -214,12 +219,17 @@ fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<Hand
     let row = row.ok_or_else(|| ApiError::not_found(format!("handover {id} not found")))?;
     let allocation = crate::allocations::queries::find(conn, row.allocation_id)?;
     crate::needs::queries::find_visible(conn, scope, allocation.need_id)
-        .map_err(|_| ApiError::not_found(format!("handover {id} not found")))?;
+        .or_not_found(|| format!("handover {id} not found"))?;
     Ok(row)
 }
 
-/// Record a handover (admin, district officer or school staff of the
-/// student's scope). The allocation must be active.
+/// Record a handover to the student.
+///
+/// Admins, district officers and school staff of the student's scope. The
+/// allocation must be active (409 otherwise; an unknown `allocation_id` is
+/// 422). The need becomes `fulfilled` and the device `handed_over` in one
+/// transaction; the answer traces the gift back to its receipt, pledge and
+/// donor. Honours `Idempotency-Key`.
 #[utoipa::path(
     tag = "distribution",
     security(("bearer" = [])),
@@ -256,6 +266,8 @@ pub async fn create_handover(
 }
 
 /// One handover in the caller's scope.
+///
+/// Includes the trace to the receipt, pledge and donor.
 #[utoipa::path(
     tag = "distribution",
     security(("bearer" = [])),
@@ -284,8 +296,9 @@ pub async fn get_handover(
     Ok(web::Json(handover))
 }
 
-/// A device comes back (the student moved, it broke): it goes to
-/// `returned` and must be checked again before it is handed out again.
+/// A device comes back (the student moved, it broke).
+///
+/// It goes to `returned` and must be checked again before it is handed out again.
 #[utoipa::path(
     tag = "distribution",
     security(("bearer" = [])),

@@ -24,7 +24,10 @@ pub struct Readiness {
     pub database: String,
 }
 
-/// Liveness: the process is up. Touches nothing else.
+/// Liveness: the process is up.
+///
+/// Touches nothing else; use it for a process supervisor, `/ready` for a load
+/// balancer.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
 #[get("/health")]
 pub async fn health() -> web::Json<Health> {
@@ -34,6 +37,8 @@ pub async fn health() -> web::Json<Health> {
 }
 
 /// Readiness: the database answers and every migration is applied.
+///
+/// 503 while the database is unreachable or migrations are pending.
 #[utoipa::path(
     tag = "operations",
     responses(

@@ -12,17 +12,18 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::{ApiError, PROBLEM_JSON};
 
-/// Every documented path with the methods it accepts.
-pub struct KnownRoutes(Vec<(ResourceDef, Vec<String>)>);
+/// Every documented path with the methods it accepts and the number of its
+/// literal segments (`/needs/generate` has 4, `/needs/{id}` 3).
+pub struct KnownRoutes(Vec<(ResourceDef, Vec<String>, usize)>);
 
 impl KnownRoutes {
-    pub fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
-        let routes = api
-            .paths
-            .paths
+    pub fn from_openapi(api: &serde_json::Value) -> Self {
+        let empty = serde_json::Map::new();
+        let routes = api["paths"]
+            .as_object()
+            .unwrap_or(&empty)
             .iter()
-            .map(|(path, item)| {
-                let doc = serde_json::to_value(item).unwrap_or_default();
+            .map(|(path, doc)| {
                 let methods = [
                     "get", "put", "post", "delete", "options", "head", "patch", "trace",
                 ]
@@ -30,25 +31,54 @@ impl KnownRoutes {
                 .filter(|m| doc.get(*m).is_some())
                 .map(|m| m.to_ascii_uppercase())
                 .collect();
-                (ResourceDef::new(path.as_str()), methods)
+                let literal = path
+                    .split('/')
+                    .filter(|s| !s.is_empty() && !s.starts_with('{'))
+                    .count();
+                (ResourceDef::new(path.as_str()), methods, literal)
             })
             .collect();
         Self(routes)
     }
 
-    /// The methods of every documented route matching `path` (a literal
-    /// segment and a `{param}` route may both match).
+    /// The methods of the documented route `path` belongs to. Where a
+    /// literal route and a `{param}` route both match (`/needs/generate`,
+    /// `/needs/{id}`), the path belongs to the literal one: `generate` is
+    /// not an id.
     fn allowed(&self, path: &str) -> Vec<String> {
-        let mut methods: Vec<String> = self
+        let matching: Vec<&(ResourceDef, Vec<String>, usize)> = self
             .0
             .iter()
-            .filter(|(def, _)| def.is_match(path))
-            .flat_map(|(_, methods)| methods.iter().cloned())
+            .filter(|(def, _, _)| def.is_match(path))
+            .collect();
+        let most_literal = matching.iter().map(|(_, _, l)| *l).max().unwrap_or(0);
+        let mut methods: Vec<String> = matching
+            .into_iter()
+            .filter(|(_, _, literal)| *literal == most_literal)
+            .flat_map(|(_, methods, _)| methods.iter().cloned())
             .collect();
         methods.sort();
         methods.dedup();
         methods
     }
+}
+
+/// Answers 405 (with `Allow`) before routing when the path belongs to a
+/// documented route that does not take this method: without it, `GET
+/// /needs/generate` would reach the `GET /needs/{id}` handler and fail to
+/// read `generate` as an id.
+pub async fn exact_methods(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Some(routes) = req.app_data::<web::Data<KnownRoutes>>() {
+        let methods = routes.allowed(req.path());
+        if !methods.is_empty() && !methods.iter().any(|m| m == req.method().as_str()) {
+            let response = ApiError::method_not_allowed(&methods).error_response();
+            return Ok(req.into_response(response));
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// The app's default service: what answers when no route matched.

@@ -60,21 +60,28 @@ pub fn field_of(error: &serde_json::Error, whole: &str) -> (String, &'static str
 }
 
 pub fn describe_serde(error: &serde_json::Error) -> String {
-    let message = error.to_string();
+    without_quoted_values(&error.to_string())
+}
+
+/// A parser's message with every quoted part (`"…"` or `` `…` ``) elided:
+/// parsers quote the value they could not read, and a value may be a
+/// child's name typed into the wrong field.
+pub fn without_quoted_values(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    let mut in_quotes = false;
+    let mut open: Option<char> = None;
     for c in message.chars() {
-        match (c, in_quotes) {
-            ('"', false) => {
-                in_quotes = true;
-                out.push_str("\"…");
+        match (c, open) {
+            ('"' | '`', None) => {
+                open = Some(c);
+                out.push(c);
+                out.push('…');
             }
-            ('"', true) => {
-                in_quotes = false;
-                out.push('"');
+            (c, Some(q)) if c == q => {
+                open = None;
+                out.push(c);
             }
-            (_, true) => {}
-            (c, false) => out.push(c),
+            (_, Some(_)) => {}
+            (c, None) => out.push(c),
         }
     }
     out
@@ -83,8 +90,13 @@ pub fn describe_serde(error: &serde_json::Error) -> String {
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error, _req| {
         let detail = match &error {
-            QueryPayloadError::Deserialize(e) => format!("invalid query parameter: {e}"),
-            other => format!("invalid query string: {other}"),
+            QueryPayloadError::Deserialize(e) => {
+                format!("invalid query parameter: {}", without_quoted_values(&e.to_string()))
+            }
+            other => format!(
+                "invalid query string: {}",
+                without_quoted_values(&other.to_string())
+            ),
         };
         ApiError::bad_request(detail).into()
     })
@@ -93,8 +105,11 @@ pub fn query_config() -> web::QueryConfig {
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|error, _req| {
         let detail = match &error {
-            PathError::Deserialize(e) => format!("invalid path parameter: {e}"),
-            other => format!("invalid path: {other}"),
+            PathError::Deserialize(e) => format!(
+                "invalid path parameter: {}",
+                without_quoted_values(&e.to_string())
+            ),
+            other => format!("invalid path: {}", without_quoted_values(&other.to_string())),
         };
         ApiError::bad_request(detail).into()
     })

@@ -6,27 +6,28 @@ use actix_web::http::header::ACCEPT;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use crate::db::text_enum;
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Json,
-    Csv,
-    Xlsx,
+text_enum! {
+    /// The form of a table: `?format=` on statistics and exports.
+    pub enum Format {
+        /// The JSON document described for the operation.
+        Json => "json",
+        /// UTF-8 CSV with a header row.
+        Csv => "csv",
+        /// An Excel workbook with one sheet.
+        Xlsx => "xlsx",
+    }
 }
 
+/// The media type of an Excel workbook.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 /// `?format=` wins over `Accept`; JSON when neither asks for anything else.
-pub fn negotiate(req: &HttpRequest, format: Option<&str>) -> Result<Format, ApiError> {
-    match format {
-        Some("json") => return Ok(Format::Json),
-        Some("csv") => return Ok(Format::Csv),
-        Some("xlsx") => return Ok(Format::Xlsx),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "format must be json, csv or xlsx, not {other}"
-            )))
-        }
-        None => {}
+pub fn negotiate(req: &HttpRequest, format: Option<Format>) -> Result<Format, ApiError> {
+    if let Some(format) = format {
+        return Ok(format);
     }
     let accept = req
         .headers()
@@ -97,7 +98,7 @@ pub fn respond<J: Serialize, R: Serialize>(
             ))
             .body(csv_bytes(rows)?)),
         Format::Xlsx => Ok(HttpResponse::Ok()
-            .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .content_type(XLSX)
             .insert_header((
                 "Content-Disposition",
                 format!("attachment; filename=\"{name}.xlsx\""),

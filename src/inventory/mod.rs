@@ -27,8 +27,12 @@ fn intake_answer(rows: Vec<ItemRow>) -> HttpResponse {
     })
 }
 
-/// Register the devices of one receipt line (warehouse officer of the
-/// warehouse, admin). Any bad row refuses the whole intake (422, `rows`).
+/// Register the devices of one receipt line.
+///
+/// Warehouse officers of the warehouse, admins. One row per device with its
+/// serial and/or IMEI (the IMEI's check digit is verified). Any bad row refuses
+/// the whole intake (422, `rows`). No more devices than the receipt brought;
+/// an unknown `receipt_id` or `warehouse_id` is 422.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -53,7 +57,10 @@ pub async fn intake(
     Ok(intake_answer(rows))
 }
 
-/// The same intake from a CSV file with the columns `serial,imei,model`.
+/// Register the devices of one receipt line from a CSV file.
+///
+/// The same intake as `POST /inventory/intake`, from a UTF-8 CSV with the
+/// columns `serial,imei,model`; the receipt and warehouse are query parameters.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -90,6 +97,9 @@ pub async fn intake_csv(
 }
 
 /// Devices in the caller's warehouses.
+///
+/// Filter by `warehouse_id`, `status` and `device_type`; page with `limit`
+/// and `cursor`.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -116,7 +126,9 @@ pub async fn list_items(
     Ok(web::Json(items))
 }
 
-/// One device (404 outside the caller's warehouses).
+/// One device.
+///
+/// 404 outside the caller's warehouses.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -144,7 +156,10 @@ pub async fn get_item(
     Ok(web::Json(row.into()))
 }
 
-/// Record the check of a device: wiped of the donor's data, and its condition.
+/// Record the check of a device.
+///
+/// Who checked it, whether it was wiped of the donor's data, and its condition.
+/// A used device becomes `ready` only after a check that wiped it.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -171,8 +186,11 @@ pub async fn check_item(
     Ok(web::Json(row.into()))
 }
 
-/// Move a device (see `ItemTransition`); used devices become ready only
-/// after their check.
+/// Move a device.
+///
+/// `ready → in_transit → ready` between warehouses, `written_off` with a
+/// reason; used devices become ready only after their check. `reserved` and
+/// `handed_over` are set by allocations and handovers only (409).
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -205,6 +223,9 @@ pub async fn transition_item(
 }
 
 /// Take data packages or licences of a receipt line into stock.
+///
+/// Warehouse officers of the warehouse, admins. An unknown `receipt_id` or
+/// `warehouse_id` is 422.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -230,8 +251,9 @@ pub async fn package_intake(
     Ok(HttpResponse::Created().json(package))
 }
 
-/// Package stock in the caller's warehouses, with what is available,
-/// oldest first.
+/// Package stock in the caller's warehouses, oldest first.
+///
+/// Each line with what is still available; page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -256,7 +278,10 @@ pub async fn list_packages(
     Ok(web::Json(packages))
 }
 
-/// Stock per warehouse, kind and status, summed from the stock ledger.
+/// Stock per warehouse, kind and status.
+///
+/// Summed from the stock ledger, never stored. Filter by `warehouse` and
+/// `admin_unit`.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),

@@ -139,6 +139,8 @@ pub struct IntakeRequest {
     pub receipt_id: i64,
     pub warehouse_id: i64,
     pub condition: ItemCondition,
+    /// 1 to 5,000 devices.
+    #[schema(min_items = 1, max_items = 5000)]
     pub devices: Vec<IntakeDevice>,
 }
 
@@ -176,6 +178,7 @@ pub struct CheckRequest {
 pub struct ItemTransition {
     pub to: ItemStatus,
     #[validate(length(min = 1, max = 1000, message = "must be 1 to 1000 characters"))]
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: Option<String>,
     pub warehouse_id: Option<i64>,
 }

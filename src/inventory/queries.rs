@@ -7,6 +7,7 @@ use super::imei;
 use super::model::*;
 use crate::db::schema::{inventory_items, inventory_packages, stock_movements};
 use crate::db::{with_conn, DbConn};
+use crate::error::OrUnknown;
 use crate::error::{ApiError, FieldError};
 use crate::http::pagination::PageRequest;
 use crate::pledges::DonationKind;
@@ -118,12 +119,12 @@ pub fn find_visible_item(
     scope: &WarehouseScope,
     id: i64,
 ) -> Result<ItemRow, ApiError> {
-    find_item(conn, id)
-        .ok()
-        .filter(|item| {
-            scope.allows(item.warehouse_id) || item.transfer_to.is_some_and(|to| scope.allows(to))
-        })
-        .ok_or_else(|| ApiError::not_found(format!("device {id} not found")))
+    let item = find_item(conn, id)?;
+    if scope.allows(item.warehouse_id) || item.transfer_to.is_some_and(|to| scope.allows(to)) {
+        Ok(item)
+    } else {
+        Err(ApiError::not_found(format!("device {id} not found")))
+    }
 }
 
 /// The earmark of what a receipt brought: the pledge's admin unit, or the
@@ -161,10 +162,10 @@ pub fn intake(
         ));
     }
     conn.transaction(|conn| {
-        scope.check(request.warehouse_id)?;
-        crate::warehouses::find(conn, request.warehouse_id)?;
+        scope.check(request.warehouse_id).or_unknown("warehouse_id")?;
+        crate::warehouses::find(conn, request.warehouse_id).or_unknown("warehouse_id")?;
         let receipt = crate::receipts::queries::find(conn, request.receipt_id)
-            .map_err(|_| ApiError::invalid_field("receipt_id", "unknown", "no such receipt"))?;
+            .or_unknown("receipt_id")?;
         let device_type = match (receipt.kind, receipt.device_type, receipt.reverses_id) {
             (DonationKind::Device, Some(device_type), None) => device_type,
             _ => return Err(ApiError::invalid_field("receipt_id", "not_devices", "the receipt is not a line of devices")),
@@ -425,7 +426,7 @@ pub fn transition(
                     .filter(|to| *to != item.warehouse_id)
                     .ok_or_else(|| ApiError::invalid_field("warehouse_id", "required", "name the destination warehouse"))?;
                 crate::warehouses::find(conn, to)
-                    .map_err(|_| ApiError::invalid_field("warehouse_id", "unknown", "no such warehouse"))?;
+                    .or_unknown("warehouse_id")?;
                 scope.check(item.warehouse_id)?;
                 let moved = move_item(conn, actor, &item, InTransit, Movement::TransferOut, reason)?;
                 let row: ItemRow = with_conn!(conn, |c| diesel::update(inventory_items::table.find(id))
@@ -537,10 +538,10 @@ pub fn package_intake(
     request: PackageIntake,
 ) -> Result<PackageRow, ApiError> {
     conn.transaction(|conn| {
-        scope.check(request.warehouse_id)?;
-        crate::warehouses::find(conn, request.warehouse_id)?;
+        scope.check(request.warehouse_id).or_unknown("warehouse_id")?;
+        crate::warehouses::find(conn, request.warehouse_id).or_unknown("warehouse_id")?;
         let receipt = crate::receipts::queries::find(conn, request.receipt_id)
-            .map_err(|_| ApiError::invalid_field("receipt_id", "unknown", "no such receipt"))?;
+            .or_unknown("receipt_id")?;
         if !matches!(
             receipt.kind,
             DonationKind::DataPackage | DonationKind::Software

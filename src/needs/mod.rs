@@ -25,18 +25,17 @@ use crate::startup::AppState;
 use crate::students::queries::StudentScope;
 use crate::students::STUDENT_ROLES;
 
-/// Report a need for a student or a school (school staff: their school;
-/// district officers: their subtree; admins).
+/// Report a need for a student or a school.
 ///
+/// School staff for their school; district officers in their subtree; admins.
 /// A student cannot have two open needs of the same kind: 409 names the
-/// existing one.
+/// existing one. An unknown student or school is 422 naming the field.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
     request_body = ReportNeed,
     responses(
         (status = 201, description = "The need, with its priority", body = Need),
-        (status = 404, description = "No such student or school in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The student already has an open need of this kind", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -62,6 +61,9 @@ pub async fn report_need(
 }
 
 /// List needs in the caller's scope, highest priority first.
+///
+/// Filter by `status`, `kind`, `school_id`, `admin_unit` (a subtree) and a
+/// priority range; page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -91,6 +93,8 @@ pub async fn list_needs(
 }
 
 /// One need in the caller's scope.
+///
+/// With its priority and the reasons for it.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -120,11 +124,11 @@ pub async fn get_need(
 
 /// Move a need along its workflow.
 ///
-/// `reported → verified → approved` by district officers (in their subtree)
-/// and admins; `rejected` (officers) and `cancelled` (officers, school staff)
-/// from any open state, with a `reason`. `allocated` and `fulfilled` are set
-/// by allocations and handovers only. An illegal move is 409 and names the
-/// allowed next states; a move your role may not make is 403.
+/// `reported → verified → approved` by district officers (in their subtree) and admins;
+/// `rejected` (officers) and `cancelled` (officers, school staff) from any open
+/// state, with a `reason`. `allocated` and `fulfilled` are set by allocations
+/// and handovers only. An illegal move is 409 and names the allowed next
+/// states; a move your role may not make is 403.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -167,6 +171,8 @@ pub async fn transition_need(
 }
 
 /// Every transition of a need, oldest first.
+///
+/// Who moved it, when, from which state to which, and why.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -194,15 +200,17 @@ pub async fn need_events(
     Ok(web::Json(events))
 }
 
-/// Create the needs the student records imply, for one school or a subtree
-/// (district officer in scope, admin). Never duplicates an open need.
+/// Create the needs the student records imply.
+///
+/// For one school or a subtree (district officer in scope, admin): a device
+/// need for `device_status` `none`/`inadequate`, a connectivity need for
+/// `connectivity_status` `none`. Never duplicates an open need.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
     request_body = GenerateRequest,
     responses(
         (status = 200, description = "How many needs were created", body = GenerateReport),
-        (status = 404, description = "No such school or admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/needs/generate")]
@@ -226,8 +234,7 @@ pub async fn generate_needs(
 
 /// Move up to 1,000 needs at once (district officer in scope, admin).
 ///
-/// Each need is checked and moved on its own; the answer says what
-/// happened to each.
+/// Each need is checked and moved on its own; the answer says what happened to each.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -288,9 +295,10 @@ pub async fn bulk_transition(
     Ok(web::Json(report))
 }
 
-/// Counts of needs by kind × status × school level for a subtree, in one
-/// query (admin, district officer in scope, school staff for their school,
-/// statistics readers). No personal data.
+/// Counts of needs by kind × status × school level for a subtree.
+///
+/// Admins, district officers in scope, school staff for their school,
+/// statistics readers. No personal data.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -347,8 +355,10 @@ pub async fn need_summary(
     Ok(web::Json(summary))
 }
 
-/// Export the needs in the caller's scope as CSV (same filters and order as
-/// the list). Student needs carry the student id, never the name.
+/// Export the needs in the caller's scope as CSV.
+///
+/// Same filters and order as the list. Student needs carry the student id,
+/// never the name.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -431,6 +441,8 @@ pub async fn export_needs(
 }
 
 /// The priority rule set: points per reason.
+///
+/// A need's priority is the sum of the points of the rules that apply to it.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -449,6 +461,7 @@ pub async fn list_rules(
 #[schema(example = json!({"points": 40}))]
 pub struct SetPoints {
     #[validate(range(min = -1000, max = 1000, message = "must be -1000 to 1000"))]
+    #[schema(minimum = -1000, maximum = 1000)]
     pub points: i32,
 }
 
@@ -459,7 +472,9 @@ pub struct RuleChanged {
     pub rescored: usize,
 }
 
-/// Change the points of a rule (admin); every open need is re-scored.
+/// Change the points of a rule (admin).
+///
+/// Every open need is re-scored in the same transaction.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -494,7 +509,9 @@ pub async fn set_rule(
     Ok(web::Json(changed))
 }
 
-/// The lockdown flag of an admin unit (every signed-in role).
+/// The lockdown flag of an admin unit.
+///
+/// Readable by every signed-in role; 404 for an unknown unit.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),
@@ -528,8 +545,10 @@ pub struct FlagChanged {
     pub rescored: usize,
 }
 
-/// Flag an admin unit as an epidemic / lockdown area, with dates (admin;
-/// district officer in their subtree). Open needs below it are re-scored.
+/// Flag an admin unit as an epidemic / lockdown area, with dates.
+///
+/// Admins; district officers in their subtree. Open needs below the unit are
+/// re-scored in the same transaction.
 #[utoipa::path(
     tag = "needs",
     security(("bearer" = [])),

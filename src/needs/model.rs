@@ -97,8 +97,10 @@ pub struct ReportNeed {
     pub school_id: Option<i64>,
     /// How many (devices for a school lab); 1 for a student.
     #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
+    #[schema(minimum = 1, maximum = 10000)]
     pub quantity: Option<i32>,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -109,6 +111,7 @@ pub struct TransitionRequest {
     pub to: NeedStatus,
     /// Required to reject or cancel.
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
 
@@ -174,9 +177,11 @@ pub struct GenerateReport {
 #[schema(example = json!({"ids": [1, 2, 3], "to": "verified"}))]
 pub struct BulkTransition {
     #[validate(length(min = 1, max = 1000, message = "send 1 to 1000 ids"))]
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<i64>,
     pub to: NeedStatus,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
 

@@ -168,6 +168,7 @@ pub struct SetFlag {
     pub lockdown_from: Option<NaiveDate>,
     pub lockdown_until: Option<NaiveDate>,
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
     pub note: Option<String>,
 }
 

@@ -8,6 +8,7 @@ use super::priority::{Facts, Scorer};
 use super::workflow::{self, Mover, NeedStatus, Refusal};
 use crate::db::schema::{need_events, needs, schools, students};
 use crate::db::{with_conn, DbConn};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::http::pagination::PageRequest;
 use crate::schools::SchoolRow;
@@ -70,7 +71,8 @@ pub fn report(
     conn.transaction(|conn| {
         let (school, student) = match (input.student_id, input.school_id) {
             (Some(student_id), None) => {
-                let (student, school) = crate::students::queries::find_visible(conn, scope, student_id)?;
+                let (student, school) = crate::students::queries::find_visible(conn, scope, student_id)
+                    .or_unknown("student_id")?;
                 if student.deleted || !student.active {
                     return Err(ApiError::invalid_field(
                         "student_id",
@@ -84,9 +86,9 @@ pub fn report(
                 if input.kind == NeedKind::DataPackage {
                     return Err(ApiError::invalid_field("kind", "student_only", "data packages are for students"));
                 }
-                let school = crate::schools::queries::find(conn, school_id)?;
+                let school = crate::schools::queries::find(conn, school_id).or_unknown("school_id")?;
                 if !scope.allows(&school) {
-                    return Err(ApiError::not_found(format!("school {school_id} not found")));
+                    return Err(ApiError::unknown_reference("school_id"));
                 }
                 (school, None)
             }
@@ -514,16 +516,16 @@ pub fn target_schools(
 ) -> Result<Vec<SchoolRow>, ApiError> {
     match (target.school_id, &target.admin_unit_code) {
         (Some(id), None) => {
-            let school = crate::schools::queries::find(conn, id)?;
+            let school = crate::schools::queries::find(conn, id).or_unknown("school_id")?;
             if scope.allows(&school) {
                 Ok(vec![school])
             } else {
-                Err(ApiError::not_found(format!("school {id} not found")))
+                Err(ApiError::unknown_reference("school_id"))
             }
         }
         (None, Some(code)) => {
-            crate::admin_units::queries::ancestry(conn, code)?;
-            let hidden = || ApiError::not_found(format!("admin unit {code} not found"));
+            crate::admin_units::queries::ancestry(conn, code).or_unknown("admin_unit_code")?;
+            let hidden = || ApiError::unknown_reference("admin_unit_code");
             match scope {
                 StudentScope::All => {}
                 StudentScope::Units(units) if units.contains(code) => {}

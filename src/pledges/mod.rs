@@ -17,8 +17,11 @@ use crate::http::pagination::PageQuery;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::startup::AppState;
 
-/// Pledge (admin for any donor; a donor user for their own donor, to be
-/// confirmed by staff). The campaign must be open. Honours `Idempotency-Key`.
+/// Pledge a gift.
+///
+/// Admins pledge for any donor (`donor_id`); a donor user pledges for their
+/// own donor, to be confirmed by staff. The campaign must be open (409). The
+/// fields depend on `kind` (see `CreatePledge`). Honours `Idempotency-Key`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -55,7 +58,11 @@ pub async fn create_pledge(
     Ok(answer.into_response(replayed))
 }
 
-/// List pledges (admins and warehouse officers: all; a donor: their own).
+/// List pledges.
+///
+/// Admins and warehouse officers see all; a donor sees their own.
+/// `?overdue=true` is the "pledged but not paid" report. Page with `limit`
+/// and `cursor`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -82,7 +89,9 @@ pub async fn list_pledges(
     Ok(web::Json(pledges))
 }
 
-/// One pledge in the caller's scope (another donor's is 404).
+/// One pledge in the caller's scope.
+///
+/// Another donor's pledge is 404.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -112,6 +121,8 @@ pub async fn get_pledge(
 }
 
 /// Confirm a pledge a donor made (admin).
+///
+/// Confirming twice changes nothing.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -136,8 +147,10 @@ pub async fn confirm_pledge(
     Ok(web::Json(pledge.remove(0)))
 }
 
-/// Cancel a pledge or mark it lapsed, with a reason (admin). `received`
-/// and `partly_received` follow from the receipts.
+/// Cancel a pledge or mark it lapsed, with a reason (admin).
+///
+/// `received` and `partly_received` follow from the receipts; a pledge already
+/// received, cancelled or lapsed is 409.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),

@@ -94,6 +94,7 @@ impl PledgeRow {
 pub struct Instalment {
     pub due_on: NaiveDate,
     #[validate(range(min = 1, message = "must be a positive number of đồng"))]
+    #[schema(minimum = 1)]
     pub amount_vnd: i64,
 }
 
@@ -207,23 +208,31 @@ pub struct CreatePledge {
     pub campaign_id: i64,
     pub kind: DonationKind,
     #[validate(range(min = 1, message = "must be a positive number of đồng"))]
+    #[schema(minimum = 1)]
     pub amount_vnd: Option<i64>,
     #[serde(default)]
     #[validate(nested, length(max = 60, message = "at most 60 instalments"))]
+    #[schema(max_items = 60)]
     pub instalments: Vec<Instalment>,
     #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: Option<i32>,
     pub device_type: Option<DeviceType>,
     pub device_condition: Option<DeviceCondition>,
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[schema(max_length = 200)]
     pub model: Option<String>,
     #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    #[schema(min_length = 1, max_length = 100)]
     pub operator_name: Option<String>,
     #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
+    #[schema(minimum = 1, maximum = 10000)]
     pub data_gb_per_month: Option<i32>,
     #[validate(range(min = 1, max = 120, message = "must be 1 to 120"))]
+    #[schema(minimum = 1, maximum = 120)]
     pub months: Option<i32>,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub product: Option<String>,
     pub earmark_admin_unit: Option<String>,
     pub earmark_school_id: Option<i64>,
@@ -236,6 +245,7 @@ pub struct PledgeTransition {
     /// `cancelled` or `lapsed`.
     pub to: PledgeStatus,
     #[validate(length(min = 1, max = 1000, message = "say why, in 1 to 1000 characters"))]
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }
 

@@ -9,6 +9,7 @@ use crate::campaigns::CampaignStatus;
 use crate::db::schema::{pledge_instalments, pledges};
 use crate::db::{with_conn, DbConn, WriteLock};
 use crate::donors::DonorScope;
+use crate::error::OrUnknown;
 use crate::error::{ApiError, FieldError};
 use crate::http::pagination::PageRequest;
 
@@ -27,10 +28,12 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<PledgeRow, ApiError> {
 
 /// A pledge the caller may see; another donor's is "not found".
 pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<PledgeRow, ApiError> {
-    find(conn, id)
-        .ok()
-        .filter(|p| scope.allows(p.donor_id))
-        .ok_or_else(|| ApiError::not_found(format!("pledge {id} not found")))
+    let pledge = find(conn, id)?;
+    if scope.allows(pledge.donor_id) {
+        Ok(pledge)
+    } else {
+        Err(ApiError::not_found(format!("pledge {id} not found")))
+    }
 }
 
 /// The pledges with their instalments and overdue flags.
@@ -152,7 +155,7 @@ pub fn create(
     conn.transaction(|conn| {
         let donor_id = match (scope, input.donor_id) {
             (DonorScope::All, Some(id)) => crate::donors::queries::find(conn, id)
-                .map_err(|_| ApiError::invalid_field("donor_id", "unknown", "no such donor"))?
+                .or_unknown("donor_id")?
                 .id,
             (DonorScope::All, None) => return Err(ApiError::invalid_field("donor_id", "required", "name the donor")),
             (DonorScope::Only(own), None) => own,
@@ -163,7 +166,7 @@ pub fn create(
         // pledge after its close.
         conn.lock(WriteLock::Campaign(input.campaign_id))?;
         let campaign = crate::campaigns::queries::find(conn, input.campaign_id)
-            .map_err(|_| ApiError::invalid_field("campaign_id", "unknown", "no such campaign"))?;
+            .or_unknown("campaign_id")?;
         if campaign.status != CampaignStatus::Open {
             return Err(ApiError::conflict(format!(
                 "campaign {} is {}: it takes no pledges",
@@ -177,7 +180,7 @@ pub fn create(
         }
         if let Some(school) = input.earmark_school_id {
             crate::schools::queries::find(conn, school)
-                .map_err(|_| ApiError::invalid_field("earmark_school_id", "unknown", "no such school"))?;
+                .or_unknown("earmark_school_id")?;
         }
         let staff = scope == DonorScope::All;
         let now = crate::db::now();

@@ -12,7 +12,6 @@ use actix_web::web::Bytes;
 use actix_web::{get, web, HttpResponse};
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -21,6 +20,7 @@ use crate::db::schema::{
     admin_units, allocations, donors, handovers, inventory_items, needs, receipts,
 };
 use crate::db::{with_conn, DbConn};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::needs::workflow::NeedStatus;
 use crate::pledges::DonationKind;
@@ -31,12 +31,60 @@ use cache::PublicPage;
 /// What public outputs call a donor who asked not to be named.
 pub const ANONYMOUS: &str = "Nhà hảo tâm ẩn danh";
 
+/// A count shown to the public: the number, or the string `"<5"` when it
+/// is between 1 and 4 (small-number protection: a handful of children in a
+/// commune could be recognised).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicCount {
+    Exact(i64),
+    FewerThanFive,
+}
+
 /// Small-number protection: 1 to 4 become "<5".
-pub fn protect(count: i64) -> Value {
+pub fn protect(count: i64) -> PublicCount {
     if (1..5).contains(&count) {
-        Value::from("<5")
+        PublicCount::FewerThanFive
     } else {
-        Value::from(count)
+        PublicCount::Exact(count)
+    }
+}
+
+impl Serialize for PublicCount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PublicCount::Exact(n) => serializer.serialize_i64(*n),
+            PublicCount::FewerThanFive => serializer.serialize_str("<5"),
+        }
+    }
+}
+
+impl utoipa::PartialSchema for PublicCount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Int64,
+                    )))
+                    .minimum(Some(0)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["<5"])),
+            )
+            .description(Some(
+                "A count of children, needs or handovers: the number, or the string `<5` when it is between 1 and 4.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PublicCount {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PublicCount")
     }
 }
 
@@ -78,9 +126,7 @@ pub struct PublicProgressLine {
     pub admin_unit: String,
     pub name: String,
     pub level: String,
-    /// A number, or "<5".
-    #[schema(value_type = Object)]
-    pub students: Value,
+    pub students: PublicCount,
     /// Percent ready; absent when fewer than 5 students.
     pub percent_ready: Option<f64>,
 }
@@ -144,6 +190,9 @@ fn progress(conn: &mut DbConn) -> Result<PublicProgress, ApiError> {
 }
 
 /// How close each province and district is to "every student ready".
+///
+/// No token. Counts between 1 and 4 are `"<5"`. Cached by the service for
+/// `SONGMAY_PUBLIC_CACHE_SECONDS`.
 #[utoipa::path(tag = "public", responses((status = 200, description = "Readiness and totals", body = PublicProgress)))]
 #[get("/progress")]
 pub async fn public_progress(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -156,12 +205,13 @@ pub struct NeedsBoardLine {
     pub commune_name: String,
     pub district: Option<String>,
     pub kind: String,
-    /// Open needs: a number, or "<5".
-    #[schema(value_type = Object)]
-    pub open_needs: Value,
+    /// Open needs.
+    pub open_needs: PublicCount,
 }
 
-/// Where help is missing: open needs by commune and kind. Never a student.
+/// Where help is missing: open needs by commune and kind.
+///
+/// No token; never a student. Counts between 1 and 4 are `"<5"`.
 #[utoipa::path(tag = "public", responses((status = 200, description = "Open needs by commune and kind", body = Vec<NeedsBoardLine>)))]
 #[get("/needs-board")]
 pub async fn needs_board(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -213,7 +263,9 @@ pub struct PublicDonation {
     pub received: i64,
 }
 
-/// Who gave what (what arrived), respecting donors who asked to stay anonymous.
+/// Who gave what (what arrived).
+///
+/// No token. Donors who asked to stay anonymous appear as "Nhà hảo tâm ẩn danh".
 #[utoipa::path(tag = "public", responses((status = 200, description = "Gifts received, by donor and kind", body = Vec<PublicDonation>)))]
 #[get("/donations")]
 pub async fn public_donations(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -284,17 +336,17 @@ pub struct DonationTrace {
     pub kind: String,
     pub amount_vnd: Option<i64>,
     pub quantity: Option<i32>,
-    /// Students who received a device of this gift: a number, or "<5".
-    #[schema(value_type = Object)]
-    pub students_reached: Value,
-    /// District code → students reached there (a number, or "<5").
-    #[schema(value_type = Object)]
-    pub by_district: Value,
+    /// Students who received a device of this gift.
+    pub students_reached: PublicCount,
+    /// District code → students reached there.
+    pub by_district: BTreeMap<String, PublicCount>,
     /// For money: what the campaign's fund paid for.
     pub campaign_spent_vnd: Option<i64>,
 }
 
 /// Follow a donation by its bank reference or receipt number.
+///
+/// No token. How many students the gift reached, by district — never who.
 #[utoipa::path(
     tag = "public",
     params(("receipt_ref" = String, Path, description = "The bank transfer reference, or the receipt number")),
@@ -321,7 +373,7 @@ pub async fn trace(
                 .or_else(|| reference.parse::<i64>().ok())
                 .ok_or_else(|| ApiError::not_found("no receipt with this reference"))?;
             let receipt = crate::receipts::queries::find(conn, id)
-                .map_err(|_| ApiError::not_found("no receipt with this reference"))?;
+                .or_not_found(|| "no receipt with this reference".to_owned())?;
             let donor = match receipt.donor_id {
                 Some(d) => {
                     let d = crate::donors::queries::find(conn, d)?;
@@ -372,10 +424,10 @@ pub async fn trace(
                 amount_vnd: receipt.amount_vnd,
                 quantity: receipt.quantity,
                 students_reached: protect(reached.len() as i64),
-                by_district: json!(districts
+                by_district: districts
                     .into_iter()
                     .map(|(d, n)| (d, protect(n)))
-                    .collect::<BTreeMap<_, _>>()),
+                    .collect(),
                 campaign_spent_vnd: campaign_spent,
             })
         })

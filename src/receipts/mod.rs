@@ -19,10 +19,12 @@ use crate::http::pagination::PageQuery;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::startup::AppState;
 
-/// Record what arrived (admin, warehouse officers). Updates the pledge's
-/// received totals and status and, for money, the ledger, in one
-/// transaction. A bank reference can be recorded once (409). Honours
-/// `Idempotency-Key`.
+/// Record what arrived (admin, warehouse officers).
+///
+/// Updates the pledge's received totals and status and, for money, the ledger,
+/// in one transaction. A bank reference can be recorded once (409). An
+/// unknown `campaign_id`, `pledge_id`, `donor_id` or `purchase_id` is 422.
+/// Honours `Idempotency-Key`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -57,7 +59,10 @@ pub async fn create_receipt(
     Ok(answer.into_response(replayed))
 }
 
-/// List receipts (admins and warehouse officers: all; a donor: their own).
+/// List receipts.
+///
+/// Admins and warehouse officers see all; a donor sees their own. Page with
+/// `limit` and `cursor`.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -85,6 +90,8 @@ pub async fn list_receipts(
 }
 
 /// One receipt in the caller's scope.
+///
+/// Another donor's receipt is 404.
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -112,8 +119,11 @@ pub async fn get_receipt(
     Ok(web::Json(row.into()))
 }
 
-/// Reverse a receipt (admin): a new receipt with the opposite amount or
-/// quantity; the pledge and the ledger follow. A receipt is reversed once.
+/// Reverse a receipt (admin).
+///
+/// A new receipt with the opposite amount or quantity; the pledge and the
+/// ledger follow. A receipt is reversed once (409), and money already spent
+/// cannot be reversed (409).
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -142,8 +152,9 @@ pub async fn reverse_receipt(
     Ok(HttpResponse::Created().json(Receipt::from(row)))
 }
 
-/// The thank-you letter for a receipt: JSON, or printable HTML with
-/// `?format=html` (admin, warehouse officers, the donor).
+/// The thank-you letter for a receipt.
+///
+/// JSON, or printable HTML with `?format=html` (admin, warehouse officers, the donor).
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
@@ -161,15 +172,7 @@ pub async fn acknowledge(
     query: web::Query<AcknowledgementQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::WarehouseOfficer, Role::Donor])?;
-    let html = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("html") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "format must be json or html, not {other}"
-            )))
-        }
-    };
+    let html = query.format == Some(LetterFormat::Html);
     let id = id.into_inner();
     let ack = state
         .db

@@ -107,14 +107,18 @@ pub struct CreateReceipt {
     pub receipt_type: ReceiptType,
     pub kind: DonationKind,
     #[validate(range(min = 1, message = "must be a positive number of đồng"))]
+    #[schema(minimum = 1)]
     pub amount_vnd: Option<i64>,
     #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: Option<i32>,
     pub device_type: Option<DeviceType>,
     pub received_on: NaiveDate,
     #[validate(length(min = 1, max = 64, message = "must be 1 to 64 characters"))]
+    #[schema(min_length = 1, max_length = 64)]
     pub bank_reference: Option<String>,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -123,6 +127,7 @@ pub struct CreateReceipt {
 #[schema(example = json!({"reason": "recorded twice by mistake"}))]
 pub struct ReverseReceipt {
     #[validate(length(min = 1, max = 1000, message = "say why, in 1 to 1000 characters"))]
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }
 
@@ -143,7 +148,17 @@ pub struct ReceiptPage {
 #[into_params(parameter_in = Query)]
 pub struct AcknowledgementQuery {
     /// `json` (default) or `html` (printable).
-    pub format: Option<String>,
+    pub format: Option<LetterFormat>,
+}
+
+text_enum! {
+    /// The form of a thank-you letter.
+    pub enum LetterFormat {
+        /// The letter's parts as JSON.
+        Json => "json",
+        /// A printable page (Vietnamese).
+        Html => "html",
+    }
 }
 
 /// A thank-you letter for a receipt.

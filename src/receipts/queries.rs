@@ -5,6 +5,7 @@ use super::model::*;
 use crate::db::schema::receipts;
 use crate::db::{with_conn, DbConn, WriteLock};
 use crate::donors::DonorScope;
+use crate::error::OrUnknown;
 use crate::error::{ApiError, FieldError};
 use crate::funds::queries::{append, balance, fund_account};
 use crate::funds::EntryType;
@@ -21,10 +22,12 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<ReceiptRow, ApiError> {
 }
 
 pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<ReceiptRow, ApiError> {
-    find(conn, id)
-        .ok()
-        .filter(|r| scope == DonorScope::All || r.donor_id.is_some_and(|d| scope.allows(d)))
-        .ok_or_else(|| ApiError::not_found(format!("receipt {id} not found")))
+    let receipt = find(conn, id)?;
+    if scope == DonorScope::All || receipt.donor_id.is_some_and(|d| scope.allows(d)) {
+        Ok(receipt)
+    } else {
+        Err(ApiError::not_found(format!("receipt {id} not found")))
+    }
 }
 
 fn check_shape(input: &CreateReceipt) -> Vec<FieldError> {
@@ -108,7 +111,7 @@ pub fn create(
         // one after the other.
         conn.lock(WriteLock::Campaign(input.campaign_id))?;
         let campaign = crate::campaigns::queries::find(conn, input.campaign_id)
-            .map_err(|_| ApiError::invalid_field("campaign_id", "unknown", "no such campaign"))?;
+            .or_unknown("campaign_id")?;
         if let Some(reference) = &input.bank_reference {
             let existing: Option<i64> = with_conn!(conn, |c| receipts::table
                 .filter(receipts::bank_reference.eq(reference))
@@ -124,7 +127,7 @@ pub fn create(
         let pledge = match input.pledge_id {
             Some(pledge_id) => {
                 let pledge = crate::pledges::queries::find(conn, pledge_id)
-                    .map_err(|_| ApiError::invalid_field("pledge_id", "unknown", "no such pledge"))?;
+                    .or_unknown("pledge_id")?;
                 if pledge.campaign_id != campaign.id {
                     return Err(ApiError::invalid_field(
                         "pledge_id",
@@ -150,11 +153,11 @@ pub fn create(
         };
         if let Some(donor) = donor_id {
             crate::donors::queries::find(conn, donor)
-                .map_err(|_| ApiError::invalid_field("donor_id", "unknown", "no such donor"))?;
+                .or_unknown("donor_id")?;
         }
         if let Some(purchase_id) = input.purchase_id {
             let purchase = crate::funds::queries::find_purchase(conn, purchase_id)
-                .map_err(|_| ApiError::invalid_field("purchase_id", "unknown", "no such purchase"))?;
+                .or_unknown("purchase_id")?;
             if purchase.campaign_id != campaign.id || purchase.kind != input.kind || purchase.device_type != input.device_type {
                 return Err(ApiError::invalid_field("purchase_id", "mismatch", "the purchase is of another campaign, kind or device type"));
             }

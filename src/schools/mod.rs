@@ -15,6 +15,7 @@ pub use model::{
 
 use crate::auth::{Principal, Role};
 use crate::db::DbConn;
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::http::pagination::PageQuery;
 use crate::http::versioning;
@@ -28,6 +29,8 @@ fn with_etag(status: actix_web::http::StatusCode, row: SchoolRow) -> HttpRespons
 }
 
 /// Create a school (admin; district officer inside their subtree).
+///
+/// The MOET code is unique (409). An unknown `admin_unit_code` is 422.
 #[utoipa::path(
     tag = "schools",
     security(("bearer" = [])),
@@ -51,20 +54,17 @@ pub async fn create_school(
         .run(move |conn| {
             principal
                 .ensure_admin_unit_in_scope(conn, &input.admin_unit_code)
-                .map_err(|_| {
-                    ApiError::invalid_field(
-                        "admin_unit_code",
-                        "unknown",
-                        "no such admin unit in your scope",
-                    )
-                })?;
+                .or_unknown("admin_unit_code")?;
             queries::create(conn, &principal.actor(), input)
         })
         .await?;
     Ok(with_etag(actix_web::http::StatusCode::CREATED, row))
 }
 
-/// List schools, filtered by admin-unit subtree, level, name and activity.
+/// List schools.
+///
+/// Filter by admin-unit subtree, level, name (`q`) and activity; page with
+/// `limit` and `cursor`.
 #[utoipa::path(
     tag = "schools",
     security(("bearer" = [])),
@@ -94,7 +94,9 @@ pub async fn list_schools(
     Ok(web::Json(schools))
 }
 
-/// One school, with its version as ETag.
+/// One school.
+///
+/// The `ETag` header is its version, for `If-Match` on PATCH.
 #[utoipa::path(
     tag = "schools",
     security(("bearer" = [])),
@@ -116,6 +118,8 @@ pub async fn get_school(
 }
 
 /// One school by its MOET code.
+///
+/// 404 when no school has this code.
 #[utoipa::path(
     tag = "schools",
     security(("bearer" = [])),

@@ -104,15 +104,20 @@ fn default_true() -> bool {
 #[schema(example = json!({"moet_code": "17150001", "name": "Trường Tiểu học Đà Bắc", "admin_unit_code": "04831", "level": "primary", "has_mobile_coverage": true}))]
 pub struct SchoolInput {
     #[validate(length(min = 1, max = 32, message = "must be 1 to 32 characters"))]
+    #[schema(min_length = 1, max_length = 32)]
     pub moet_code: String,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[validate(length(min = 1, max = 16, message = "must be a GSO admin unit code"))]
+    #[schema(min_length = 1, max_length = 16)]
     pub admin_unit_code: String,
     pub level: SchoolLevel,
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[schema(max_length = 200)]
     pub contact: Option<String>,
     #[serde(default)]
     pub has_mobile_coverage: bool,
@@ -128,13 +133,17 @@ pub struct SchoolInput {
 #[schema(example = json!({"has_mobile_coverage": true}))]
 pub struct SchoolPatch {
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     #[validate(length(min = 1, max = 16, message = "must be a GSO admin unit code"))]
+    #[schema(min_length = 1, max_length = 16)]
     pub admin_unit_code: Option<String>,
     pub level: Option<SchoolLevel>,
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[schema(max_length = 200)]
     pub contact: Option<String>,
     pub has_mobile_coverage: Option<bool>,
     pub has_fixed_internet: Option<bool>,

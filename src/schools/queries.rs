@@ -7,6 +7,7 @@ use serde_json::json;
 use super::model::*;
 use crate::db::schema::{admin_units, schools};
 use crate::db::{with_conn, DbConn};
+use crate::error::OrUnknown;
 use crate::error::{ApiError, FieldError};
 use crate::http::pagination::PageRequest;
 use crate::sync::batch::{self, BatchReport, Decoded};
@@ -198,7 +199,7 @@ pub fn update(
     conn.transaction(|conn| {
         let current = find(conn, id)?;
         in_scope(conn, &current.admin_unit_code)
-            .map_err(|_| ApiError::not_found(format!("school {id} not found")))?;
+            .or_not_found(|| format!("school {id} not found"))?;
         crate::http::versioning::ensure_current(expected_version, current.version)?;
         let next = SchoolInput {
             moet_code: current.moet_code.clone(),

@@ -36,7 +36,7 @@ pub struct CoverageQuery {
     /// How to break the subtree down (default `admin_unit`: its child units).
     pub group_by: Option<GroupBy>,
     /// `json` (default), `csv` or `xlsx`.
-    pub format: Option<String>,
+    pub format: Option<crate::http::tabular::Format>,
 }
 
 /// One line of the coverage table.

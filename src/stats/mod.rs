@@ -57,12 +57,16 @@ pub fn root_for(
 }
 
 /// Readiness coverage of a subtree and its parts.
+///
+/// Admins and statistics readers anywhere, district officers in their
+/// subtree. Active students, those with a device, a connection and both, the
+/// percentage ready, open needs by kind and needs by status. JSON, CSV or XLSX.
 #[utoipa::path(
     tag = "stats",
     security(("bearer" = [])),
     params(CoverageQuery),
     responses(
-        (status = 200, description = "Totals and one row per part", content((Coverage = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "Totals and one row per part", content((Coverage = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 404, description = "No such admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -75,7 +79,7 @@ pub async fn coverage_stats(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(STATS_ROLES)?;
     let query = query.into_inner();
-    let format = negotiate(&req, query.format.as_deref())?;
+    let format = negotiate(&req, query.format)?;
     let result = state
         .db
         .run(move |conn| {
@@ -99,7 +103,7 @@ pub struct DonationStatsQuery {
     pub campaign: Option<i64>,
     /// Only pledges earmarked for this admin unit's subtree.
     pub admin_unit: Option<String>,
-    pub format: Option<String>,
+    pub format: Option<crate::http::tabular::Format>,
 }
 
 /// One kind of gift: promised, arrived, handed out.
@@ -265,11 +269,13 @@ fn donation_stats(
 }
 
 /// Pledged, received and distributed per kind; money received, spent and left.
+///
+/// Admins, statistics readers, district officers in their subtree. JSON, CSV or XLSX.
 #[utoipa::path(
     tag = "stats",
     security(("bearer" = [])),
     params(DonationStatsQuery),
-    responses((status = 200, description = "The donation figures", content((DonationStats = "application/json"), (String = "text/csv"))))
+    responses((status = 200, description = "The donation figures", content((DonationStats = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))))
 )]
 #[get("/stats/donations")]
 pub async fn donations_stats(
@@ -280,7 +286,7 @@ pub async fn donations_stats(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::StatsReader])?;
     let query = query.into_inner();
-    let format = negotiate(&req, query.format.as_deref())?;
+    let format = negotiate(&req, query.format)?;
     let admin_unit = query.admin_unit.clone();
     let mut stats = state
         .db
@@ -297,7 +303,7 @@ pub async fn donations_stats(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
-    pub format: Option<String>,
+    pub format: Option<crate::http::tabular::Format>,
 }
 
 /// Stock of one warehouse, kind and status.
@@ -320,13 +326,15 @@ pub struct InventoryStats {
     pub waiting_for_wipe: i64,
 }
 
-/// Stock by warehouse, kind and status (from the stock ledger), with age,
-/// and the devices waiting for repair or wipe.
+/// Stock by warehouse, kind and status.
+///
+/// From the stock ledger, with average age, and the devices waiting for
+/// repair or wipe. JSON, CSV or XLSX.
 #[utoipa::path(
     tag = "stats",
     security(("bearer" = [])),
     params(FormatQuery),
-    responses((status = 200, description = "The stock figures", content((InventoryStats = "application/json"), (String = "text/csv"))))
+    responses((status = 200, description = "The stock figures", content((InventoryStats = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))))
 )]
 #[get("/stats/inventory")]
 pub async fn inventory_stats(
@@ -336,7 +344,7 @@ pub async fn inventory_stats(
     query: web::Query<FormatQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::StatsReader])?;
-    let format = negotiate(&req, query.format.as_deref())?;
+    let format = negotiate(&req, query.format)?;
     let stats = state
         .db
         .run(|conn| {
@@ -435,7 +443,7 @@ pub struct TimeseriesQuery {
     pub interval: Interval,
     /// The subtree (needs metrics only).
     pub admin_unit: Option<String>,
-    pub format: Option<String>,
+    pub format: Option<crate::http::tabular::Format>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -453,12 +461,15 @@ pub struct Timeseries {
     pub points: Vec<TimeseriesPoint>,
 }
 
-/// A metric over time, counted from the events (not from today's state).
+/// A metric over time.
+///
+/// Counted from the events (not from today's state), per week or month. JSON,
+/// CSV or XLSX.
 #[utoipa::path(
     tag = "stats",
     security(("bearer" = [])),
     params(TimeseriesQuery),
-    responses((status = 200, description = "One point per week or month", content((Timeseries = "application/json"), (String = "text/csv"))))
+    responses((status = 200, description = "One point per week or month", content((Timeseries = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))))
 )]
 #[get("/stats/timeseries")]
 pub async fn timeseries(
@@ -469,7 +480,7 @@ pub async fn timeseries(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(STATS_ROLES)?;
     let query = query.into_inner();
-    let format = negotiate(&req, query.format.as_deref())?;
+    let format = negotiate(&req, query.format)?;
     let (metric, interval) = (query.metric, query.interval);
     let dates: Vec<NaiveDate> = state
         .db

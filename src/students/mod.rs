@@ -33,8 +33,11 @@ pub struct ImportOptions {
     pub atomic: Option<bool>,
 }
 
-/// List the students the caller may see (admin; district officer: their
-/// subtree; school staff: their school).
+/// List the students the caller may see.
+///
+/// Admins all; district officers their subtree; school staff their school.
+/// Filter by school, admin unit, grade, statuses, name and activity; page
+/// with `limit` and `cursor`. Personal data: never cache or log it.
 #[utoipa::path(
     tag = "students",
     security(("bearer" = [])),
@@ -69,7 +72,9 @@ pub async fn list_students(
     }))
 }
 
-/// One student in the caller's scope, with its version as ETag.
+/// One student in the caller's scope.
+///
+/// The `ETag` header is its version, for `If-Match` on PATCH and DELETE.
 #[utoipa::path(
     tag = "students",
     security(("bearer" = [])),
@@ -101,8 +106,8 @@ pub async fn get_student(
 
 /// Correct a student (admin, district officer, school staff in scope).
 ///
-/// `If-Match` with the version you read is required: 428 without it, 412
-/// when somebody changed the student in between.
+/// `If-Match` with the version you read is required: 428 without it, 412 when
+/// somebody changed the student in between.
 #[utoipa::path(
     tag = "students",
     security(("bearer" = [])),
@@ -143,8 +148,10 @@ pub async fn update_student(
         .json(Student::from_row(row, code)))
 }
 
-/// Soft-delete a student (admin, district officer in scope). The record and
-/// its history stay; the change feed reports a `delete`.
+/// Soft-delete a student (admin, district officer in scope).
+///
+/// The record and its history stay; the change feed reports a `delete`.
+/// `If-Match` is optional (412 when stale).
 #[utoipa::path(
     tag = "students",
     security(("bearer" = [])),
@@ -183,8 +190,8 @@ pub async fn delete_student(
 ///
 /// UTF-8 with the header `external_id,school_code,grade,full_name,birth_date,gender,household_status,device_status,connectivity_status`
 /// (any order, extra columns ignored). Lines are upserted by `external_id`
-/// exactly like a sync batch, into schools in the caller's scope; invalid
-/// lines are reported by line. Supports `Idempotency-Key`.
+/// exactly like a sync batch, into schools in the caller's scope; invalid lines
+/// are reported by line. Supports `Idempotency-Key`.
 #[utoipa::path(
     tag = "students",
     security(("bearer" = [])),
@@ -217,8 +224,10 @@ pub async fn import_students(
     .await
 }
 
-/// Export the students the caller may see as CSV (the import format plus
-/// `active` and `version`), with the same filters as the list.
+/// Export the students the caller may see as CSV.
+///
+/// The import format plus `active` and `version`, with the same filters as
+/// the list: an exported file imports back unchanged.
 #[utoipa::path(
     tag = "students",
     security(("bearer" = [])),

@@ -141,12 +141,16 @@ fn plausible_birth_date(date: &NaiveDate) -> Result<(), ValidationError> {
 }))]
 pub struct StudentRecord {
     #[validate(length(min = 1, max = 64, message = "must be 1 to 64 characters"))]
+    #[schema(min_length = 1, max_length = 64)]
     pub external_id: String,
     #[validate(length(min = 1, max = 32, message = "must be 1 to 32 characters"))]
+    #[schema(min_length = 1, max_length = 32)]
     pub school_code: String,
     #[validate(range(min = 1, max = 12, message = "must be 1 to 12"))]
+    #[schema(minimum = 1, maximum = 12)]
     pub grade: i32,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: String,
     /// `YYYY-MM-DD`.
     #[validate(custom(function = "plausible_birth_date"))]
@@ -163,8 +167,10 @@ pub struct StudentRecord {
 #[schema(example = json!({"device_status": "adequate"}))]
 pub struct StudentPatch {
     #[validate(range(min = 1, max = 12, message = "must be 1 to 12"))]
+    #[schema(minimum = 1, maximum = 12)]
     pub grade: Option<i32>,
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: Option<String>,
     #[validate(custom(function = "plausible_birth_date"))]
     pub birth_date: Option<NaiveDate>,
@@ -229,6 +235,7 @@ pub struct ChangePage {
 pub struct CompleteRun {
     /// The `run_id` every batch of this full roster was sent with.
     #[validate(length(min = 1, max = 64, message = "must be 1 to 64 characters"))]
+    #[schema(min_length = 1, max_length = 64)]
     pub run_id: String,
 }
 

@@ -236,11 +236,11 @@ pub fn patch(
     scope: &StudentScope,
     id: i64,
     patch: StudentPatch,
-    expected_version: i64,
+    expected_version: Option<i64>,
 ) -> Result<(StudentRow, String), ApiError> {
     conn.transaction(|conn| {
         let (current, school) = find_visible(conn, scope, id)?;
-        crate::http::versioning::ensure_current(Some(expected_version), current.version)?;
+        crate::http::versioning::ensure_current(expected_version, current.version)?;
         let grade = patch.grade.unwrap_or(current.grade);
         check_grade(grade, &school).map_err(|e| ApiError::validation(vec![e]))?;
         let next = StudentRow {
@@ -286,10 +286,7 @@ pub fn patch(
         .optional())?;
         let Some(row) = row else {
             let (now, _) = find_visible(conn, scope, id)?;
-            return Err(ApiError::changed_meanwhile(
-                now.version,
-                Some(expected_version),
-            ));
+            return Err(ApiError::changed_meanwhile(now.version, expected_version));
         };
         record_changes(conn, actor, ChangeOperation::Update, &[row.id])?;
         crate::audit::record(

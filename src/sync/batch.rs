@@ -19,6 +19,48 @@ use crate::startup::AppState;
 /// Most records one batch may carry.
 pub const MAX_BATCH: usize = 5_000;
 
+/// The schema of a batch body: an array of 1 to [`MAX_BATCH`] records, from
+/// the same constant the parser enforces.
+fn batch_schema<T: ToSchema>() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name(T::name()))
+        .min_items(Some(1))
+        .max_items(Some(MAX_BATCH))
+        .into()
+}
+
+/// Declares a named batch schema over a record type.
+macro_rules! batch_of {
+    ($(#[doc = $doc:literal])* $name:ident => $record:ty) => {
+        $(#[doc = $doc])*
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                batch_schema::<$record>()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn schemas(
+                schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+            ) {
+                schemas.push((<$record as ToSchema>::name().into_owned(), <$record as utoipa::PartialSchema>::schema()));
+                <$record as ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+
+batch_of! {
+    /// A sync batch of students.
+    StudentBatch => crate::students::StudentRecord
+}
+batch_of! {
+    /// A sync batch of schools.
+    SchoolBatch => crate::schools::SchoolInput
+}
+
 /// Why one record of a batch was not applied.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RowReport {

@@ -44,8 +44,8 @@ impl SyncOptions {
 
 /// Upsert up to 5,000 students by `external_id` (sync client, admin).
 ///
-/// The body is a JSON array of student records. Invalid records are reported
-/// in `rejected_rows` by index while the valid ones are applied, or with
+/// The body is a JSON array of student records. Invalid records are reported in
+/// `rejected_rows` by index while the valid ones are applied, or with
 /// `atomic=true` nothing is applied (422). Identical records are counted as
 /// `unchanged` and keep their version. The batch is one transaction. An
 /// `Idempotency-Key` makes a retry return the first answer without applying
@@ -54,7 +54,7 @@ impl SyncOptions {
     tag = "sync",
     security(("bearer" = [])),
     params(SyncOptions, ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    request_body(content = Vec<StudentRecord>, description = "1 to 5,000 students"),
+    request_body(content = batch::StudentBatch, description = "1 to 5,000 students"),
     responses((status = 200, description = "What was applied, and why records were rejected", body = BatchReport))
 )]
 #[post("/sync/students")]
@@ -92,13 +92,13 @@ pub async fn sync_students(
 
 /// Upsert up to 5,000 schools by `moet_code` (sync client, admin).
 ///
-/// Same rules as the student sync: per-record report, `atomic`,
-/// `Idempotency-Key`, one transaction.
+/// Same rules as the student sync: per-record report, `atomic`, `Idempotency-Key`,
+/// one transaction.
 #[utoipa::path(
     tag = "sync",
     security(("bearer" = [])),
     params(SyncOptions, ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    request_body(content = Vec<SchoolInput>, description = "1 to 5,000 schools"),
+    request_body(content = batch::SchoolBatch, description = "1 to 5,000 schools"),
     responses((status = 200, description = "What was applied, and why records were rejected", body = BatchReport))
 )]
 #[post("/sync/schools")]
@@ -123,10 +123,11 @@ pub async fn sync_schools(
     .await
 }
 
-/// End a full-roster run: students not sent in any batch of `run_id` become inactive.
+/// End a full-roster run.
 ///
-/// Send every batch of a complete roster with the same `?run_id=`, then call
-/// this once. Refused (409) if no batch carried the run id.
+/// Students not sent in any batch of `run_id` become inactive. Send every
+/// batch of a complete roster with the same `?run_id=`, then call this once.
+/// Refused (409) if no batch carried the run id.
 #[utoipa::path(
     tag = "sync",
     security(("bearer" = [])),
@@ -156,9 +157,9 @@ pub async fn complete_run(
 
 /// The change feed: every insert, update and delete of a student, in commit order.
 ///
-/// Start without `cursor`; store `next_cursor` and pass it next time. A
-/// consumer that does so never misses nor repeats a change, even while
-/// writes go on. Each item carries the student as it is now.
+/// Start without `cursor`; store `next_cursor` and pass it next time. A consumer
+/// that does so never misses nor repeats a change, even while writes go on.
+/// Each item carries the student as it is now.
 #[utoipa::path(
     tag = "sync",
     security(("bearer" = [])),

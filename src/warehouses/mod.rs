@@ -16,6 +16,7 @@ use validator::Validate;
 use crate::auth::{Account, Principal, Role};
 use crate::db::schema::{warehouse_staff, warehouses};
 use crate::db::{with_conn, DbConn};
+use crate::error::OrUnknown;
 use crate::error::ApiError;
 use crate::http::pagination::{PageQuery, PageRequest};
 use crate::startup::AppState;
@@ -38,9 +39,11 @@ pub struct Warehouse {
 #[schema(example = json!({"name": "Kho Phòng GD&ĐT Đà Bắc", "admin_unit_code": "150"}))]
 pub struct CreateWarehouse {
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub admin_unit_code: String,
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
 }
 
@@ -129,6 +132,8 @@ pub fn all(conn: &mut DbConn) -> Result<Vec<Warehouse>, ApiError> {
 }
 
 /// Create a warehouse (admin).
+///
+/// In an admin unit; officers are assigned with `POST /warehouses/{id}/officers`.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -212,6 +217,8 @@ pub fn page(
 }
 
 /// The warehouses the caller works with, oldest first.
+///
+/// Admins see all, warehouse officers their own; page with `limit` and `cursor`.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -237,6 +244,8 @@ pub async fn list_warehouses(
 }
 
 /// Let a warehouse officer work in a warehouse (admin).
+///
+/// An unknown `user_id`, or a user who is not a warehouse officer, is 422.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
@@ -262,7 +271,7 @@ pub async fn assign_officer(
             conn.transaction(|conn| {
                 find(conn, warehouse)?;
                 let user = crate::accounts::queries::find_user(conn, user_id)
-                    .map_err(|_| ApiError::invalid_field("user_id", "unknown", "no such user"))?;
+                    .or_unknown("user_id")?;
                 if user.role != Role::WarehouseOfficer {
                     return Err(ApiError::invalid_field(
                         "user_id",

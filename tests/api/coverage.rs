@@ -210,7 +210,7 @@ async fn operators_report_progress_and_officers_confirm() {
         .patch_if_match(
             &gap_path,
             &admin,
-            &read.to_string(),
+            &format!("\"{read}\""),
             &json!({"operator_id": viettel}),
         )
         .await
@@ -219,7 +219,7 @@ async fn operators_report_progress_and_officers_confirm() {
     app.patch_if_match(
         &gap_path,
         &admin,
-        &read.to_string(),
+        &format!("\"{read}\""),
         &json!({"students_affected": 1}),
     )
     .await

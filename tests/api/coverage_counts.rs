@@ -250,7 +250,7 @@ async fn coverage_counts_equal_the_rows_after_every_kind_of_write() {
                 if rng.random_bool(0.5) {
                     body["grade"] = json!(rng.random_range(grades.clone()));
                 }
-                let version = pick["version"].to_string();
+                let version = format!("\"{}\"", pick["version"]);
                 app.patch_if_match(&format!("/api/v1/students/{id}"), &admin, &version, &body)
                     .await
                     .ok(200);

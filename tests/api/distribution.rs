@@ -516,7 +516,7 @@ async fn stock_rules_hold() {
     .problem(404);
     app.post("/api/v1/inventory/intake", Some(&other), &json!({"receipt_id": w.receipt, "warehouse_id": w.warehouse, "condition": "new", "devices": [{"serial": "Z"}]}))
         .await
-        .problem(404);
+        .problem_naming(422, "warehouse_id", "unknown");
 
     // New devices need no wipe; write-off needs a reason; a transfer goes through in_transit.
     let (a, b) = (ids[0], ids[1]);
@@ -891,7 +891,7 @@ async fn data_packages_are_stock_drawn_down_by_allocation() {
         &json!({"receipt_id": receipt, "warehouse_id": w.warehouse}),
     )
     .await
-    .problem(404);
+    .problem_naming(422, "warehouse_id", "unknown");
     let package = app
         .post(
             "/api/v1/inventory/packages",

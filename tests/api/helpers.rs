@@ -168,6 +168,18 @@ impl Reply {
         problem
     }
 
+    /// Asserts a problem with this status whose `errors` name `field` with
+    /// `code`, and returns it.
+    #[track_caller]
+    pub fn problem_naming(&self, status: u16, field: &str, code: &str) -> Value {
+        let problem = self.problem(status);
+        let named = problem["errors"]
+            .as_array()
+            .is_some_and(|errors| errors.iter().any(|e| e["field"] == field && e["code"] == code));
+        assert!(named, "the problem does not name {field} ({code}): {problem}");
+        problem
+    }
+
     /// Asserts a success with this status and returns the JSON body.
     #[track_caller]
     pub fn ok(&self, status: u16) -> Value {
@@ -210,6 +222,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, Strin
     TestApp { base, db, client }
 }
 
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        crate::contract::record_count();
+    }
+}
+
 impl TestApp {
     /// Sends a request with these headers and reads the whole answer.
     pub async fn send(
@@ -219,6 +237,7 @@ impl TestApp {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Reply {
+        let method_name = method.to_string();
         let mut request = self
             .client
             .request(method, format!("{}{}", self.base, path));
@@ -232,11 +251,19 @@ impl TestApp {
             .await
             .expect("body read")
             .to_vec();
-        Reply {
+        let reply = Reply {
             status: response.status(),
             headers: response.headers().clone(),
             body,
-        }
+        };
+        crate::contract::assert_conforms(
+            &method_name,
+            path,
+            reply.status.as_u16(),
+            reply.header("content-type").as_deref(),
+            &reply.body,
+        );
+        reply
     }
 
     pub async fn request(

@@ -5,6 +5,7 @@ mod accounts;
 mod admin_units;
 mod audit;
 mod auth;
+mod contract;
 mod coverage;
 mod coverage_counts;
 mod distribution;

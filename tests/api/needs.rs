@@ -245,7 +245,7 @@ async fn needs_stay_inside_the_callers_scope() {
         &json!({"kind": "device", "student_id": students["N-POOR"]}),
     )
     .await
-    .problem(404);
+    .problem_naming(422, "student_id", "unknown");
     let own = app
         .post(
             "/api/v1/needs",
@@ -292,7 +292,7 @@ async fn needs_stay_inside_the_callers_scope() {
         &json!({"kind": "device", "school_id": dabac}),
     )
     .await
-    .problem(404);
+    .problem_naming(422, "school_id", "unknown");
 
     for role in ["donor", "warehouse_officer"] {
         let token = app.user_token(&format!("u.{role}"), role, json!({})).await;
@@ -357,7 +357,7 @@ async fn generating_twice_creates_nothing_new() {
         &json!({"admin_unit_code": "148"}),
     )
     .await
-    .problem(404);
+    .problem_naming(422, "admin_unit_code", "unknown");
     app.post("/api/v1/needs/generate", Some(&officer), &json!({}))
         .await
         .problem(422);

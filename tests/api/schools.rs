@@ -155,7 +155,7 @@ async fn school_writes_are_checked() {
         .patch_if_match(
             &format!("/api/v1/schools/{own}"),
             &officer,
-            "1",
+            "\"1\"",
             &json!({"active": false}),
         )
         .await;

@@ -97,7 +97,7 @@ async fn each_role_sees_only_its_scope() {
     app.patch_if_match(
         &format!("/api/v1/students/{tp3}"),
         &staff,
-        "1",
+        "\"1\"",
         &json!({"device_status": "adequate"}),
     )
     .await
@@ -148,18 +148,18 @@ async fn updates_need_the_current_version() {
         .problem(400);
 
     let level = app
-        .patch_if_match(&path, &admin, "2", &json!({"grade": 9}))
+        .patch_if_match(&path, &admin, "\"2\"", &json!({"grade": 9}))
         .await
         .problem(422);
     assert_eq!(level["errors"][0]["code"], "school_level");
-    app.patch_if_match(&path, &admin, "2", &json!({"full_name": ""}))
+    app.patch_if_match(&path, &admin, "\"2\"", &json!({"full_name": ""}))
         .await
         .problem(422);
-    app.patch_if_match(&path, &admin, "2", &json!({"school_id": 3}))
+    app.patch_if_match(&path, &admin, "\"2\"", &json!({"school_id": 3}))
         .await
         .problem(422);
     let same = app
-        .patch_if_match(&path, &admin, "2", &json!({"device_status": "shared"}))
+        .patch_if_match(&path, &admin, "\"2\"", &json!({"device_status": "shared"}))
         .await
         .ok(200);
     assert_eq!(
@@ -171,7 +171,7 @@ async fn updates_need_the_current_version() {
     app.patch_if_match(
         &path,
         &admin,
-        "2",
+        "\"2\"",
         &json!({"full_name": "Lò Thị Mới", "household_status": "near_poor", "grade": 4}),
     )
     .await
@@ -481,7 +481,7 @@ async fn personal_data_stays_out_of_audit_and_errors() {
         .patch_if_match(
             &format!("/api/v1/students/{id}"),
             &admin,
-            "1",
+            "\"1\"",
             &json!({"grade": "Vàng Thị Riêng Tư"}),
         )
         .await;

@@ -263,7 +263,7 @@ async fn a_retried_batch_with_the_same_key_is_applied_once() {
     app.patch_if_match(
         &format!("/api/v1/students/{sid}"),
         &admin,
-        "1",
+        "\"1\"",
         &json!({"device_status": "adequate"}),
     )
     .await
@@ -455,7 +455,7 @@ async fn the_change_feed_lists_every_change_in_order() {
     app.patch_if_match(
         &format!("/api/v1/students/{c1}"),
         &admin,
-        "1",
+        "\"1\"",
         &json!({"connectivity_status": "fixed"}),
     )
     .await
