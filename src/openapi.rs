@@ -23,7 +23,8 @@ use crate::http::tabular::XLSX;
     info(
         title = "songmay",
         description = "Sóng và máy tính cho em — Hòa Bình's programme to give every student a device and a connection for online learning. Needs, pledges, inventory and distribution.\n\nErrors are RFC 9457 `application/problem+json` (`type`, `title`, `status`, `detail`, and for invalid input `errors`: one `{field, code, message}` per problem; messages never repeat the value sent). An unknown id named in a request body is 422 with `code: unknown` on that field; an unknown id in the path is 404, as is a record outside the caller's scope. Lists use keyset pagination (`limit`, `cursor`, `next_cursor`). Counts on public pages that are between 1 and 4 are the string `\"<5\"` (see `PublicCount`).",
-        license(name = "MIT")
+        license(name = "MIT"),
+        contact(name = "Sở Giáo dục và Đào tạo (the Department of Education and Training), which runs the service")
     ),
     tags(
         (name = "auth", description = "Tokens and the current caller"),
@@ -42,7 +43,7 @@ use crate::http::tabular::XLSX;
         (name = "public", description = "Public transparency pages: no token, aggregates only"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, crate::http::tabular::Format, crate::receipts::LetterFormat)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -116,8 +117,8 @@ const COMMON_ERRORS: &[CommonError] = &[
     (
         "409",
         "Conflict",
-        "The request conflicts with the data (the `detail` says how), or a request with the same `Idempotency-Key` is still being processed",
-        |op| op.idempotent,
+        "The request conflicts with the data (the `detail` says how): the record changed while you were updating it, or a request with the same `Idempotency-Key` is still being processed",
+        |op| op.idempotent || op.if_match.is_some(),
     ),
     (
         "412",

@@ -102,7 +102,13 @@ pub struct RunRequest {
     /// Plan only; nothing is written.
     #[serde(default)]
     pub dry_run: bool,
+    /// At most this many allocations per school in this run.
+    #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub quota_per_school: Option<u32>,
+    /// At most this many allocations per district in this run.
+    #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub quota_per_district: Option<u32>,
 }
 

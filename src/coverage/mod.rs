@@ -187,7 +187,6 @@ pub async fn get_gap(
         (status = 200, description = "The gap", body = CoverageGap),
         (status = 404, description = "No such gap in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "It changed while you were updating it", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "It changed since you read it", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/coverage-gaps/{id}")]

@@ -24,7 +24,10 @@ use crate::startup::AppState;
     tag = "donations",
     security(("bearer" = [])),
     params(CampaignQuery, PageQuery),
-    responses((status = 200, description = "A page of ledger entries", body = LedgerPage))
+    responses(
+        (status = 200, description = "A page of ledger entries", body = LedgerPage),
+        (status = 404, description = "No such campaign", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/funds/ledger")]
 pub async fn ledger(
@@ -84,7 +87,10 @@ pub async fn balance(
     tag = "donations",
     security(("bearer" = [])),
     request_body = CreateSupplier,
-    responses((status = 201, description = "The supplier", body = Supplier))
+    responses(
+        (status = 201, description = "The supplier", body = Supplier),
+        (status = 409, description = "A supplier with this tax code exists", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[post("/suppliers")]
 pub async fn create_supplier(
@@ -173,7 +179,10 @@ pub async fn create_purchase(
     tag = "donations",
     security(("bearer" = [])),
     params(CampaignQuery, PageQuery),
-    responses((status = 200, description = "A page of purchases", body = PurchasePage))
+    responses(
+        (status = 200, description = "A page of purchases", body = PurchasePage),
+        (status = 404, description = "No such campaign", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/purchases")]
 pub async fn list_purchases(
@@ -188,7 +197,10 @@ pub async fn list_purchases(
     Ok(web::Json(
         state
             .db
-            .run(move |conn| queries::purchases_of(conn, campaign, &page))
+            .run(move |conn| {
+                crate::campaigns::queries::find(conn, campaign)?;
+                queries::purchases_of(conn, campaign, &page)
+            })
             .await?,
     ))
 }

@@ -159,7 +159,6 @@ pub async fn get_school_by_code(
         (status = 200, description = "The school after the change", body = School),
         (status = 404, description = "No such school in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The school changed while you were updating it (no If-Match sent)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The school changed since you read it", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/schools/{id}")]

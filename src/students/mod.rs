@@ -119,8 +119,6 @@ pub async fn get_student(
     responses(
         (status = 200, description = "The student after the change", body = Student),
         (status = 404, description = "No such student in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The student changed since you read it", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is missing", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/students/{id}")]
@@ -163,7 +161,6 @@ pub async fn update_student(
         (status = 204, description = "Deleted (or already deleted)"),
         (status = 404, description = "No such student in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The student changed while you were deleting it (no If-Match sent)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The student changed since you read it", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/students/{id}")]

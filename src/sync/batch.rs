@@ -21,9 +21,23 @@ pub const MAX_BATCH: usize = 5_000;
 
 /// The schema of a batch body: an array of 1 to [`MAX_BATCH`] records, from
 /// the same constant the parser enforces.
+///
+/// Each record is read on its own: one that is not a valid record (a wrong
+/// type, a missing field, not even an object) does not refuse the batch but
+/// is reported in `rejected_rows` (or, with `atomic=true`, refuses it with
+/// 422). So the items are "a record, or anything else, reported".
 fn batch_schema<T: ToSchema>() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    utoipa::openapi::schema::ArrayBuilder::new()
-        .items(utoipa::openapi::Ref::from_schema_name(T::name()))
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaType};
+    let anything = ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+    let item = AnyOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name(T::name()))
+        .item(anything)
+        .description(Some(format!(
+            "A `{}`; anything else is reported in `rejected_rows` (or refuses an atomic batch)",
+            T::name()
+        )));
+    ArrayBuilder::new()
+        .items(item)
         .min_items(Some(1))
         .max_items(Some(MAX_BATCH))
         .into()

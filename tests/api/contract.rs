@@ -217,13 +217,17 @@ pub fn assert_conforms(
     if let Err(reason) = contract().check(method, path, status, content_type, body) {
         panic!("response breaks openapi/openapi.json: {reason}");
     }
-    VALIDATED.fetch_add(1, Ordering::Relaxed);
+    record_one();
 }
 
-/// Writes how many responses this process validated, for CI's summary.
-/// Called as test apps are dropped; the last write holds the total.
-pub fn record_count() {
+/// Counts one validated response and, when CI asks for it
+/// (`SONGMAY_VALIDATED_COUNT_FILE`), writes the running total there, under
+/// a lock so the file always ends with the final count.
+fn record_one() {
+    static WRITING: Mutex<()> = Mutex::new(());
+    let _guard = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    let total = VALIDATED.fetch_add(1, Ordering::Relaxed) + 1;
     if let Ok(file) = std::env::var("SONGMAY_VALIDATED_COUNT_FILE") {
-        let _ = std::fs::write(file, VALIDATED.load(Ordering::Relaxed).to_string());
+        let _ = std::fs::write(file, total.to_string());
     }
 }

@@ -222,12 +222,6 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, Strin
     TestApp { base, db, client }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        crate::contract::record_count();
-    }
-}
-
 impl TestApp {
     /// Sends a request with these headers and reads the whole answer.
     pub async fn send(
