@@ -13,8 +13,8 @@ use validator::Validate;
 pub use model::*;
 
 use crate::auth::{Principal, Role};
-use crate::error::OrUnknown;
 use crate::error::ApiError;
+use crate::error::OrUnknown;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 use crate::students::queries::StudentScope;

@@ -9,8 +9,8 @@ use crate::db::schema::{
     admin_units, allocations, inventory_items, inventory_packages, needs, warehouses,
 };
 use crate::db::{with_conn, DbConn, WriteLock};
-use crate::error::OrUnknown;
 use crate::error::ApiError;
+use crate::error::OrUnknown;
 use crate::http::pagination::PageRequest;
 use crate::inventory::queries::{move_item, package_counts, package_key, record, MovementRecord};
 use crate::inventory::{ItemRow, ItemStatus, Movement, PackageRow};
@@ -149,7 +149,8 @@ pub fn allocate(
         let parents = parents(conn)?;
         match (input.item_id, input.package_id, stock_kind(need.kind)) {
             (Some(item_id), None, StockKind::Device) => {
-                let item = crate::inventory::queries::find_item(conn, item_id).or_unknown("item_id")?;
+                let item =
+                    crate::inventory::queries::find_item(conn, item_id).or_unknown("item_id")?;
                 if item.status != ItemStatus::Ready {
                     return Err(ApiError::conflict(format!(
                         "device {item_id} is {}, not ready",

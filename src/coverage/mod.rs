@@ -14,8 +14,8 @@ pub use model::*;
 use queries::GapScope;
 
 use crate::auth::{Principal, Role};
-use crate::error::OrUnknown;
 use crate::error::ApiError;
+use crate::error::OrUnknown;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 

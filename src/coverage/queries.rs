@@ -8,8 +8,8 @@ use super::model::*;
 use crate::auth::{Principal, Role, Scope};
 use crate::db::schema::{coverage_gaps, operators};
 use crate::db::{with_conn, DbConn};
-use crate::error::OrUnknown;
 use crate::error::ApiError;
+use crate::error::OrUnknown;
 use crate::http::pagination::PageRequest;
 
 /// The gaps a caller may see.

@@ -5,8 +5,8 @@ use super::model::*;
 use crate::auth::{Account, Principal, Role};
 use crate::db::schema::donors;
 use crate::db::{with_conn, DbConn};
-use crate::error::OrUnknown;
 use crate::error::ApiError;
+use crate::error::OrUnknown;
 use crate::http::pagination::PageRequest;
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<DonorRow, ApiError> {

@@ -4,8 +4,8 @@ use serde_json::json;
 use super::model::*;
 use crate::db::schema::{ledger_entries, purchases, suppliers};
 use crate::db::{with_conn, DbConn, WriteLock};
-use crate::error::OrUnknown;
 use crate::error::ApiError;
+use crate::error::OrUnknown;
 use crate::http::pagination::PageRequest;
 use crate::pledges::DonationKind;
 

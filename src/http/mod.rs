@@ -91,7 +91,10 @@ pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error, _req| {
         let detail = match &error {
             QueryPayloadError::Deserialize(e) => {
-                format!("invalid query parameter: {}", without_quoted_values(&e.to_string()))
+                format!(
+                    "invalid query parameter: {}",
+                    without_quoted_values(&e.to_string())
+                )
             }
             other => format!(
                 "invalid query string: {}",
@@ -109,7 +112,10 @@ pub fn path_config() -> web::PathConfig {
                 "invalid path parameter: {}",
                 without_quoted_values(&e.to_string())
             ),
-            other => format!("invalid path: {}", without_quoted_values(&other.to_string())),
+            other => format!(
+                "invalid path: {}",
+                without_quoted_values(&other.to_string())
+            ),
         };
         ApiError::bad_request(detail).into()
     })

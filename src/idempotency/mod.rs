@@ -41,7 +41,9 @@ impl IdempotencyKey {
         let key = value
             .to_str()
             .ok()
-            .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+            .filter(|k| {
+                (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x21..=0x7e).contains(&b))
+            })
             .ok_or_else(|| {
                 ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
             })?;

@@ -538,10 +538,12 @@ pub fn package_intake(
     request: PackageIntake,
 ) -> Result<PackageRow, ApiError> {
     conn.transaction(|conn| {
-        scope.check(request.warehouse_id).or_unknown("warehouse_id")?;
+        scope
+            .check(request.warehouse_id)
+            .or_unknown("warehouse_id")?;
         crate::warehouses::find(conn, request.warehouse_id).or_unknown("warehouse_id")?;
-        let receipt = crate::receipts::queries::find(conn, request.receipt_id)
-            .or_unknown("receipt_id")?;
+        let receipt =
+            crate::receipts::queries::find(conn, request.receipt_id).or_unknown("receipt_id")?;
         if !matches!(
             receipt.kind,
             DonationKind::DataPackage | DonationKind::Software

@@ -20,8 +20,8 @@ use crate::db::schema::{
     admin_units, allocations, donors, handovers, inventory_items, needs, receipts,
 };
 use crate::db::{with_conn, DbConn};
-use crate::error::OrUnknown;
 use crate::error::ApiError;
+use crate::error::OrUnknown;
 use crate::needs::workflow::NeedStatus;
 use crate::pledges::DonationKind;
 use crate::startup::AppState;

@@ -15,8 +15,8 @@ pub use model::{
 
 use crate::auth::{Principal, Role};
 use crate::db::DbConn;
-use crate::error::OrUnknown;
 use crate::error::ApiError;
+use crate::error::OrUnknown;
 use crate::http::pagination::PageQuery;
 use crate::http::versioning;
 use crate::startup::AppState;

@@ -16,8 +16,8 @@ use validator::Validate;
 use crate::auth::{Account, Principal, Role};
 use crate::db::schema::{warehouse_staff, warehouses};
 use crate::db::{with_conn, DbConn};
-use crate::error::OrUnknown;
 use crate::error::ApiError;
+use crate::error::OrUnknown;
 use crate::http::pagination::{PageQuery, PageRequest};
 use crate::startup::AppState;
 
@@ -270,8 +270,8 @@ pub async fn assign_officer(
         .run(move |conn| {
             conn.transaction(|conn| {
                 find(conn, warehouse)?;
-                let user = crate::accounts::queries::find_user(conn, user_id)
-                    .or_unknown("user_id")?;
+                let user =
+                    crate::accounts::queries::find_user(conn, user_id).or_unknown("user_id")?;
                 if user.role != Role::WarehouseOfficer {
                     return Err(ApiError::invalid_field(
                         "user_id",

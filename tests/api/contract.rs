@@ -41,7 +41,11 @@ fn contract() -> &'static Contract {
                     .split('/')
                     .filter(|s| !s.is_empty() && !s.starts_with('{'))
                     .count();
-                (ResourceDef::new(template.as_str()), template.clone(), literal)
+                (
+                    ResourceDef::new(template.as_str()),
+                    template.clone(),
+                    literal,
+                )
             })
             .collect();
         Contract {

@@ -112,7 +112,11 @@ fn curl(
             None => request.send().await.unwrap(),
         };
         let bytes = response.body().await.unwrap();
-        let path = url.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or_default();
+        let path = url
+            .splitn(4, '/')
+            .nth(3)
+            .map(|p| format!("/{p}"))
+            .unwrap_or_default();
         crate::contract::assert_conforms(
             if body.is_some() { "POST" } else { "GET" },
             &path,
@@ -340,10 +344,7 @@ fn cli_migrates_imports_and_prints_the_spec() {
     let (ok, out, _) = run(&["openapi"]);
     assert!(ok);
     let spec: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(
-        spec,
-        songmay::startup::openapi()
-    );
+    assert_eq!(spec, songmay::startup::openapi());
 
     let (ok, _, err) = run(&["frobnicate"]);
     assert!(!ok && err.contains("usage"));

@@ -173,10 +173,15 @@ impl Reply {
     #[track_caller]
     pub fn problem_naming(&self, status: u16, field: &str, code: &str) -> Value {
         let problem = self.problem(status);
-        let named = problem["errors"]
-            .as_array()
-            .is_some_and(|errors| errors.iter().any(|e| e["field"] == field && e["code"] == code));
-        assert!(named, "the problem does not name {field} ({code}): {problem}");
+        let named = problem["errors"].as_array().is_some_and(|errors| {
+            errors
+                .iter()
+                .any(|e| e["field"] == field && e["code"] == code)
+        });
+        assert!(
+            named,
+            "the problem does not name {field} ({code}): {problem}"
+        );
         problem
     }
 

@@ -89,10 +89,9 @@ fn every_operation_documents_itself_its_security_and_its_errors() {
             for (status, response) in responses {
                 if status.starts_with('4') || status.starts_with('5') {
                     let content = match response["$ref"].as_str() {
-                        Some(reference) => {
-                            spec.pointer(reference.trim_start_matches('#')).unwrap()["content"]
-                                .clone()
-                        }
+                        Some(reference) => spec.pointer(reference.trim_start_matches('#')).unwrap()
+                            ["content"]
+                            .clone(),
                         None => response["content"].clone(),
                     };
                     assert!(
@@ -115,7 +114,16 @@ fn enum_schemas_list_the_words_on_the_wire() {
     let role = &schemas["Role"]["enum"];
     assert_eq!(
         role,
-        &json!(["admin", "district_officer", "school_staff", "warehouse_officer", "donor", "telecom", "sync_client", "stats_reader"])
+        &json!([
+            "admin",
+            "district_officer",
+            "school_staff",
+            "warehouse_officer",
+            "donor",
+            "telecom",
+            "sync_client",
+            "stats_reader"
+        ])
     );
     let mut enums = 0;
     for (name, schema) in schemas {
@@ -124,7 +132,8 @@ fn enum_schemas_list_the_words_on_the_wire() {
             for word in words {
                 let word = word.as_str().unwrap();
                 assert!(
-                    word.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()),
+                    word.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()),
                     "{name}: `{word}` is not a word the server speaks"
                 );
             }
@@ -182,12 +191,19 @@ fn every_example_validates_against_its_schema() {
             .build(&Value::Object(wrapped))
             .unwrap_or_else(|e| panic!("{at}: the schema does not compile: {e}"));
         checked += 1;
-        let first_error = validator.iter_errors(&example).next().map(|e| e.to_string());
+        let first_error = validator
+            .iter_errors(&example)
+            .next()
+            .map(|e| e.to_string());
         if let Some(error) = first_error {
             broken.push(format!("{at}: {error}"));
         }
     }
-    assert!(broken.is_empty(), "examples break their schemas:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "examples break their schemas:\n{}",
+        broken.join("\n")
+    );
     assert!(checked >= 30, "only {checked} examples checked");
 }
 
@@ -230,13 +246,20 @@ async fn routing_is_exact_and_allow_is_true() {
             reply.problem(404);
         } else {
             reply.problem(405);
-            assert_eq!(reply.header("allow").as_deref(), Some(allow), "{method} {path}");
+            assert_eq!(
+                reply.header("allow").as_deref(),
+                Some(allow),
+                "{method} {path}"
+            );
         }
     }
     // An id that is not a number is a bad request, and the value is not echoed.
     let reply = app.get("/api/v1/needs/abc%22def", &admin).await;
     let problem = reply.problem(400);
-    assert!(!problem["detail"].as_str().unwrap().contains("abc"), "{problem}");
+    assert!(
+        !problem["detail"].as_str().unwrap().contains("abc"),
+        "{problem}"
+    );
     // An unknown admin unit is 404 for everyone, admins included.
     let flag = json!({"lockdown": true, "lockdown_from": "2021-07-19"});
     app.request(
