@@ -27,7 +27,7 @@ use crate::public::cache::PublicCache;
 pub struct AppState {
     pub db: Db,
     pub tokens: TokenKeys,
-    pub public_cache: PublicCache,
+    pub public_cache: PublicCache<std::sync::Arc<crate::public::PublicFigures>>,
 }
 
 #[derive(Debug, thiserror::Error)]

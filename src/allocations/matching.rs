@@ -16,6 +16,19 @@ use std::collections::{BTreeSet, HashMap};
 pub enum StockKind {
     Device,
     DataPackage,
+    /// Software licences (package stock of kind `software`).
+    Software,
+}
+
+impl StockKind {
+    /// The word a match carries (`Match::kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StockKind::Device => "device",
+            StockKind::DataPackage => "data_package",
+            StockKind::Software => "software",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +178,7 @@ pub fn plan(
             let what = match need.kind {
                 StockKind::Device => "no ready device",
                 StockKind::DataPackage => "no data package in stock",
+                StockKind::Software => "no software licence in stock",
             };
             unmatched.push(Unmatched {
                 need_id: need.id,
@@ -178,10 +192,7 @@ pub fn plan(
         line.available -= 1;
         matches.push(Match {
             need_id: need.id,
-            kind: match need.kind {
-                StockKind::Device => "device",
-                StockKind::DataPackage => "data_package",
-            },
+            kind: need.kind.as_str(),
             stock_id,
             warehouse_id: line.warehouse_id,
             priority: need.priority,

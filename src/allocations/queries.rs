@@ -55,6 +55,15 @@ fn stock_kind(kind: NeedKind) -> StockKind {
     match kind {
         NeedKind::Device => StockKind::Device,
         NeedKind::Connectivity | NeedKind::DataPackage => StockKind::DataPackage,
+        NeedKind::Software => StockKind::Software,
+    }
+}
+
+/// The kind of package stock a package-taking need draws from.
+fn package_kind(kind: StockKind) -> crate::pledges::DonationKind {
+    match kind {
+        StockKind::Software => crate::pledges::DonationKind::Software,
+        _ => crate::pledges::DonationKind::DataPackage,
     }
 }
 
@@ -166,7 +175,7 @@ pub fn allocate(
                 }
                 write(conn, actor, &need, Some(&item), None)
             }
-            (None, Some(package_id), StockKind::DataPackage) => {
+            (None, Some(package_id), kind @ (StockKind::DataPackage | StockKind::Software)) => {
                 let package = crate::inventory::queries::find_package(conn, package_id)
                     .or_unknown("package_id")?;
                 if !in_earmark(&parents, &need.admin_unit_code, &package.earmark_admin_unit) {
@@ -178,9 +187,16 @@ pub fn allocate(
                     .get(&package_id)
                     .copied()
                     .unwrap_or(0);
-                if available < 1 || package.kind != crate::pledges::DonationKind::DataPackage {
+                if package.kind != package_kind(kind) {
+                    return Err(ApiError::invalid_field(
+                        "package_id",
+                        "kind",
+                        format!("a {} need takes a package of kind {}", need.kind, package_kind(kind)),
+                    ));
+                }
+                if available < 1 {
                     return Err(ApiError::conflict(format!(
-                        "package {package_id} has no data package left"
+                        "package {package_id} has no unit left"
                     )));
                 }
                 write(conn, actor, &need, None, Some(&package))
@@ -188,7 +204,7 @@ pub fn allocate(
             _ => Err(ApiError::invalid_field(
                 "item_id",
                 "kind",
-                "a device need takes item_id; a connectivity or data-package need takes package_id",
+                "a device need takes item_id; a connectivity, data-package or software need takes package_id",
             )),
         }
     })
@@ -356,9 +372,12 @@ pub fn candidates(
             }
         }));
     }
-    if needs.iter().any(|n| n.kind == StockKind::DataPackage) {
+    for kind in [StockKind::DataPackage, StockKind::Software] {
+        if !needs.iter().any(|n| n.kind == kind) {
+            continue;
+        }
         let packages: Vec<PackageRow> = with_conn!(conn, |c| inventory_packages::table
-            .filter(inventory_packages::kind.eq(crate::pledges::DonationKind::DataPackage))
+            .filter(inventory_packages::kind.eq(package_kind(kind)))
             .select(PackageRow::as_select())
             .load(c))?;
         let ids: Vec<i64> = packages.iter().map(|p| p.id).collect();
@@ -366,7 +385,7 @@ pub fn candidates(
         stock.extend(packages.into_iter().map(|p| {
             StockCandidate {
                 id: p.id,
-                kind: StockKind::DataPackage,
+                kind,
                 warehouse_id: p.warehouse_id,
                 warehouse_unit: warehouse_units
                     .get(&p.warehouse_id)

@@ -90,6 +90,10 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// The programme handed the student a device (until it comes back).
+        held_device -> Bool,
+        /// The programme handed the student a data package.
+        held_connectivity -> Bool,
     }
 }
 
@@ -445,6 +449,7 @@ diesel::table! {
         needs_approved -> Integer,
         needs_allocated -> Integer,
         needs_fulfilled -> Integer,
+        open_software_needs -> Integer,
     }
 }
 
@@ -464,6 +469,7 @@ diesel::table! {
         needs_approved -> Integer,
         needs_allocated -> Integer,
         needs_fulfilled -> Integer,
+        open_software_needs -> Integer,
     }
 }
 
@@ -520,4 +526,21 @@ diesel::allow_columns_to_appear_in_same_group_by_clause!(
     needs::kind,
     needs::status,
     students::grade,
+);
+
+// Donation figures group package stock by the package's kind and the
+// ledger's status.
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    inventory_packages::kind,
+    stock_movements::to_status,
+    stock_movements::from_status,
+);
+
+// The public donations page groups gifts by donor, kind and earmark.
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    receipts::donor_id,
+    receipts::kind,
+    receipts::device_type,
+    pledges::earmark_admin_unit,
+    schools::admin_unit_code,
 );

@@ -80,6 +80,43 @@ pub async fn balance(
     Ok(web::Json(balance))
 }
 
+/// The trial balance: every account's debits, credits and balance.
+///
+/// Admins, warehouse officers and statistics readers. Summed from the
+/// ledger, whose entries each move a positive amount from a credit account
+/// to a debit account (chart of accounts in README): total debits equal
+/// total credits, and a campaign's `fund:<id>` balance equals
+/// `GET /funds/balance`. `campaign_id` restricts it to one campaign (404 if
+/// there is no such campaign).
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(TrialBalanceQuery),
+    responses(
+        (status = 200, description = "Debits, credits and balance per account, in đồng", body = TrialBalance),
+        (status = 404, description = "No such campaign", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/funds/trial-balance")]
+pub async fn trial_balance(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<TrialBalanceQuery>,
+) -> Result<web::Json<TrialBalance>, ApiError> {
+    principal.require(&[Role::StatsReader, Role::WarehouseOfficer])?;
+    let campaign = query.campaign_id;
+    let trial = state
+        .db
+        .run(move |conn| {
+            if let Some(campaign) = campaign {
+                crate::campaigns::queries::find(conn, campaign)?;
+            }
+            queries::trial_balance(conn, campaign)
+        })
+        .await?;
+    Ok(web::Json(trial))
+}
+
 /// Register a supplier (admin).
 ///
 /// A tax code can belong to one supplier only (409).
@@ -208,6 +245,7 @@ pub async fn list_purchases(
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ledger)
         .service(balance)
+        .service(trial_balance)
         .service(create_supplier)
         .service(list_suppliers)
         .service(create_purchase)

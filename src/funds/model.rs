@@ -27,10 +27,13 @@ pub struct LedgerEntry {
     pub campaign_id: i64,
     pub entry_type: EntryType,
     /// Where the money went (`fund:<campaign>`, `supplier:<id>`, `donor:<id>`).
+    #[schema(example = "fund:1")]
     pub debit_account: String,
     /// Where it came from.
+    #[schema(example = "donor:3")]
     pub credit_account: String,
-    /// Into the campaign fund (+) or out of it (−), in đồng.
+    /// The amount moved, in đồng: always positive.
+    #[schema(minimum = 1)]
     pub amount_vnd: i64,
     pub receipt_id: Option<i64>,
     pub purchase_id: Option<i64>,
@@ -45,6 +48,42 @@ pub struct LedgerPage {
     pub next_cursor: Option<String>,
 }
 
+/// One account of the trial balance.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct AccountBalance {
+    /// `fund:<campaign>`, `donor:<id>` (or `donor:unknown`), `supplier:<id>`.
+    #[schema(example = "fund:1")]
+    pub account: String,
+    /// `fund`, `donor` or `supplier`.
+    #[schema(example = "fund")]
+    pub kind: String,
+    /// Money into this account, in đồng.
+    pub debits_vnd: i64,
+    /// Money out of it.
+    pub credits_vnd: i64,
+    /// Debits − credits: a fund's money left; a donor's minus what they
+    /// gave; a supplier's what it was paid.
+    pub balance_vnd: i64,
+}
+
+/// Every account's debits, credits and balance, summed from the ledger.
+/// Debits equal credits: every entry has one of each.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct TrialBalance {
+    /// The campaign (absent: every campaign).
+    pub campaign_id: Option<i64>,
+    pub debits_vnd: i64,
+    pub credits_vnd: i64,
+    pub accounts: Vec<AccountBalance>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrialBalanceQuery {
+    /// One campaign's accounts (default: all campaigns).
+    pub campaign_id: Option<i64>,
+}
+
 /// A campaign's money, derived from its ledger.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Balance {
@@ -53,9 +92,10 @@ pub struct Balance {
     pub received_vnd: i64,
     /// Paid to suppliers.
     pub spent_vnd: i64,
-    /// Net of corrections (negative when receipts were reversed).
+    /// Gifts undone by reversals, as a negative number (0 when none).
     pub reversed_vnd: i64,
-    /// received + reversed − spent.
+    /// received + reversed − spent: the fund account's balance in the
+    /// trial balance.
     pub balance_vnd: i64,
 }
 

@@ -9,29 +9,97 @@ use crate::error::OrUnknown;
 use crate::http::pagination::PageRequest;
 use crate::pledges::DonationKind;
 
+/// The chart of accounts, in one place. Every entry moves a positive amount
+/// from its credit account to its debit account:
+/// - `fund:<campaign>`: the campaign's money. Debit-normal: its balance
+///   (debits − credits) is what is left to spend.
+/// - `donor:<id>` (`donor:unknown` for a gift without a known donor): where
+///   gifts come from. Credit-normal: its balance is minus what was given.
+/// - `supplier:<id>`: what was paid for goods. Debit-normal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posting {
+    /// Money arrives: donor → fund.
+    Donation {
+        donor_id: Option<i64>,
+        receipt_id: i64,
+    },
+    /// A gift is undone: fund → donor.
+    Reversal {
+        donor_id: Option<i64>,
+        receipt_id: i64,
+    },
+    /// Goods are paid for: fund → supplier.
+    Purchase { supplier_id: i64, purchase_id: i64 },
+}
+
 /// The account of a campaign's fund in the ledger.
 pub fn fund_account(campaign_id: i64) -> String {
     format!("fund:{campaign_id}")
 }
 
-/// One movement; `amount_vnd` is + into the fund, − out of it.
-#[allow(clippy::too_many_arguments)]
-pub fn append(
+fn donor_account(donor_id: Option<i64>) -> String {
+    donor_id.map_or_else(|| "donor:unknown".to_owned(), |d| format!("donor:{d}"))
+}
+
+impl Posting {
+    /// (entry type, debit account, credit account, receipt, purchase).
+    fn entry(self, campaign_id: i64) -> (EntryType, String, String, Option<i64>, Option<i64>) {
+        let fund = fund_account(campaign_id);
+        match self {
+            Posting::Donation {
+                donor_id,
+                receipt_id,
+            } => (
+                EntryType::Donation,
+                fund,
+                donor_account(donor_id),
+                Some(receipt_id),
+                None,
+            ),
+            Posting::Reversal {
+                donor_id,
+                receipt_id,
+            } => (
+                EntryType::Reversal,
+                donor_account(donor_id),
+                fund,
+                Some(receipt_id),
+                None,
+            ),
+            Posting::Purchase {
+                supplier_id,
+                purchase_id,
+            } => (
+                EntryType::Purchase,
+                format!("supplier:{supplier_id}"),
+                fund,
+                None,
+                Some(purchase_id),
+            ),
+        }
+    }
+}
+
+/// Writes one ledger entry of a positive `amount_vnd` (same transaction as
+/// the receipt or purchase it records).
+pub fn post(
     conn: &mut DbConn,
     campaign_id: i64,
-    entry_type: EntryType,
-    debit: &str,
-    credit: &str,
+    posting: Posting,
     amount_vnd: i64,
-    receipt_id: Option<i64>,
-    purchase_id: Option<i64>,
 ) -> Result<(), ApiError> {
+    if amount_vnd <= 0 {
+        return Err(ApiError::internal(format!(
+            "a ledger entry must move a positive amount, not {amount_vnd}"
+        )));
+    }
+    let (entry_type, debit, credit, receipt_id, purchase_id) = posting.entry(campaign_id);
     with_conn!(conn, |c| diesel::insert_into(ledger_entries::table)
         .values((
             ledger_entries::campaign_id.eq(campaign_id),
             ledger_entries::entry_type.eq(entry_type),
-            ledger_entries::debit_account.eq(debit),
-            ledger_entries::credit_account.eq(credit),
+            ledger_entries::debit_account.eq(&debit),
+            ledger_entries::credit_account.eq(&credit),
             ledger_entries::amount_vnd.eq(amount_vnd),
             ledger_entries::receipt_id.eq(receipt_id),
             ledger_entries::purchase_id.eq(purchase_id),
@@ -41,7 +109,52 @@ pub fn append(
     Ok(())
 }
 
-/// The balance, summed from the ledger (never stored).
+/// The sums of the entries debiting and crediting each account (of one
+/// campaign, or all), by account.
+fn account_sums(
+    conn: &mut DbConn,
+    campaign_id: Option<i64>,
+) -> Result<std::collections::BTreeMap<String, (i64, i64)>, ApiError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let debits: Vec<(String, i64)> = with_conn!(conn, |c| {
+        let mut query = ledger_entries::table
+            .group_by(ledger_entries::debit_account)
+            .select((
+                ledger_entries::debit_account,
+                sql::<BigInt>("CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT)"),
+            ))
+            .into_boxed();
+        if let Some(campaign) = campaign_id {
+            query = query.filter(ledger_entries::campaign_id.eq(campaign));
+        }
+        query.load(c)
+    })?;
+    let credits: Vec<(String, i64)> = with_conn!(conn, |c| {
+        let mut query = ledger_entries::table
+            .group_by(ledger_entries::credit_account)
+            .select((
+                ledger_entries::credit_account,
+                sql::<BigInt>("CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT)"),
+            ))
+            .into_boxed();
+        if let Some(campaign) = campaign_id {
+            query = query.filter(ledger_entries::campaign_id.eq(campaign));
+        }
+        query.load(c)
+    })?;
+    let mut sums: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    for (account, amount) in debits {
+        sums.entry(account).or_default().0 += amount;
+    }
+    for (account, amount) in credits {
+        sums.entry(account).or_default().1 += amount;
+    }
+    Ok(sums)
+}
+
+/// The balance, summed from the ledger (never stored): the fund account's
+/// debits minus its credits, split by what moved the money.
 pub fn balance(conn: &mut DbConn, campaign_id: i64) -> Result<Balance, ApiError> {
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
@@ -61,15 +174,44 @@ pub fn balance(conn: &mut DbConn, campaign_id: i64) -> Result<Balance, ApiError>
     };
     let (received, spent, reversed) = (
         of(EntryType::Donation),
-        -of(EntryType::Purchase),
+        of(EntryType::Purchase),
         of(EntryType::Reversal),
     );
     Ok(Balance {
         campaign_id,
         received_vnd: received,
         spent_vnd: spent,
-        reversed_vnd: reversed,
-        balance_vnd: received + reversed - spent,
+        reversed_vnd: -reversed,
+        balance_vnd: received - reversed - spent,
+    })
+}
+
+/// Per account: debits, credits and balance; debits equal credits overall.
+pub fn trial_balance(
+    conn: &mut DbConn,
+    campaign_id: Option<i64>,
+) -> Result<TrialBalance, ApiError> {
+    let sums = account_sums(conn, campaign_id)?;
+    let accounts: Vec<AccountBalance> = sums
+        .into_iter()
+        .map(|(account, (debits, credits))| AccountBalance {
+            kind: account
+                .split_once(':')
+                .map(|(kind, _)| kind.to_owned())
+                .unwrap_or_default(),
+            account,
+            debits_vnd: debits,
+            credits_vnd: credits,
+            balance_vnd: debits - credits,
+        })
+        .collect();
+    let debits_vnd = accounts.iter().map(|a| a.debits_vnd).sum();
+    let credits_vnd = accounts.iter().map(|a| a.credits_vnd).sum();
+    Ok(TrialBalance {
+        campaign_id,
+        debits_vnd,
+        credits_vnd,
+        accounts,
     })
 }
 
@@ -227,15 +369,14 @@ pub fn purchase(
             ))
             .returning(Purchase::as_returning())
             .get_result(c))?;
-        append(
+        post(
             conn,
             row.campaign_id,
-            EntryType::Purchase,
-            &format!("supplier:{}", row.supplier_id),
-            &fund_account(row.campaign_id),
-            -total,
-            None,
-            Some(row.id),
+            Posting::Purchase {
+                supplier_id: row.supplier_id,
+                purchase_id: row.id,
+            },
+            total,
         )?;
         crate::audit::record(
             conn,

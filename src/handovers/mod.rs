@@ -24,7 +24,7 @@ use crate::inventory::queries::{move_item, package_key, record, MovementRecord};
 use crate::inventory::{ItemStatus, Movement};
 use crate::needs::workflow::{Mover, NeedStatus};
 use crate::startup::AppState;
-use crate::students::queries::StudentScope;
+use crate::students::queries::{Holding, StudentScope};
 
 text_enum! {
     pub enum Relation {
@@ -107,6 +107,18 @@ pub struct ReturnDevice {
 
 const HANDOVER_ROLES: &[Role] = &[Role::DistrictOfficer, Role::SchoolStaff];
 
+/// What a fulfilled need of `kind` makes the student hold: a device need a
+/// device; a connectivity or data-package need a connection. A software
+/// licence does not change readiness.
+fn holding_of(kind: crate::needs::NeedKind) -> Option<Holding> {
+    use crate::needs::NeedKind;
+    match kind {
+        NeedKind::Device => Some(Holding::Device),
+        NeedKind::Connectivity | NeedKind::DataPackage => Some(Holding::Connectivity),
+        NeedKind::Software => None,
+    }
+}
+
 fn trace(
     conn: &mut DbConn,
     allocation: &crate::allocations::AllocationRow,
@@ -184,7 +196,11 @@ fn hand_over(
                 reason: None,
             })?;
         }
-        crate::needs::queries::transition(conn, actor, Mover::Distribution, &StudentScope::All, allocation.need_id, NeedStatus::Fulfilled, None)?;
+        let need = crate::needs::queries::transition(conn, actor, Mover::Distribution, &StudentScope::All, allocation.need_id, NeedStatus::Fulfilled, None)?;
+        // Progress moves at the handover, in this transaction.
+        if let (Some(student), Some(holding)) = (need.student_id, holding_of(need.kind)) {
+            crate::students::queries::set_holding(conn, actor, student, holding, true)?;
+        }
         let row: HandoverRow = with_conn!(conn, |c| diesel::insert_into(handovers::table)
             .values((
                 handovers::allocation_id.eq(allocation.id),
@@ -345,6 +361,21 @@ pub async fn return_device(
                     Movement::Return,
                     Some(&input.reason),
                 )?;
+                // The student no longer holds it: progress moves back.
+                let need = crate::needs::queries::find_visible(
+                    conn,
+                    &StudentScope::All,
+                    allocation.need_id,
+                )?;
+                if let Some(student) = need.student_id {
+                    crate::students::queries::set_holding(
+                        conn,
+                        &actor,
+                        student,
+                        Holding::Device,
+                        false,
+                    )?;
+                }
                 // A returned device is checked (and wiped) again before reuse.
                 with_conn!(conn, |c| diesel::update(
                     crate::db::schema::inventory_items::table.find(item_id)

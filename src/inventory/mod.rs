@@ -37,7 +37,10 @@ fn intake_answer(rows: Vec<ItemRow>) -> HttpResponse {
     tag = "inventory",
     security(("bearer" = [])),
     request_body = IntakeRequest,
-    responses((status = 201, description = "The registered devices", body = IntakeReport))
+    responses(
+        (status = 201, description = "The registered devices", body = IntakeReport),
+        (status = 409, description = "The receipt was reversed", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[post("/inventory/intake")]
 pub async fn intake(
@@ -66,7 +69,10 @@ pub async fn intake(
     security(("bearer" = [])),
     params(IntakeCsvQuery),
     request_body(content = String, content_type = "text/csv", description = "serial,imei,model"),
-    responses((status = 201, description = "The registered devices", body = IntakeReport))
+    responses(
+        (status = 201, description = "The registered devices", body = IntakeReport),
+        (status = 409, description = "The receipt was reversed", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[post("/inventory/intake/csv")]
 pub async fn intake_csv(
@@ -230,7 +236,10 @@ pub async fn transition_item(
     tag = "inventory",
     security(("bearer" = [])),
     request_body = PackageIntake,
-    responses((status = 201, description = "The package stock", body = Package))
+    responses(
+        (status = 201, description = "The package stock", body = Package),
+        (status = 409, description = "The receipt was reversed, or is in stock already", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[post("/inventory/packages")]
 pub async fn package_intake(

@@ -171,6 +171,12 @@ pub fn intake(
             _ => return Err(ApiError::invalid_field("receipt_id", "not_devices", "the receipt is not a line of devices")),
         };
         conn.lock(crate::db::WriteLock::ReceiptIntake(receipt.id))?;
+        if crate::receipts::queries::is_reversed(conn, receipt.id)? {
+            return Err(ApiError::conflict(format!(
+                "receipt {} was reversed: nothing of it arrived",
+                receipt.id
+            )));
+        }
         let registered: i64 = with_conn!(conn, |c| inventory_items::table
             .filter(inventory_items::receipt_id.eq(receipt.id))
             .count()
@@ -554,6 +560,13 @@ pub fn package_intake(
                 "not_packages",
                 "the receipt is not a line of data packages or licences",
             ));
+        }
+        conn.lock(crate::db::WriteLock::ReceiptIntake(receipt.id))?;
+        if crate::receipts::queries::is_reversed(conn, receipt.id)? {
+            return Err(ApiError::conflict(format!(
+                "receipt {} was reversed: nothing of it arrived",
+                receipt.id
+            )));
         }
         let (name, months) = match receipt.pledge_id {
             Some(pledge) => {

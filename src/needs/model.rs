@@ -18,6 +18,8 @@ text_enum! {
         Connectivity => "connectivity",
         /// A mobile data package (students only).
         DataPackage => "data_package",
+        /// A licence of teaching software (for a student or a school).
+        Software => "software",
     }
 }
 

@@ -2,13 +2,12 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::model::*;
-use crate::db::schema::receipts;
+use crate::db::schema::{inventory_items, inventory_packages, receipts};
 use crate::db::{with_conn, DbConn, WriteLock};
 use crate::donors::DonorScope;
 use crate::error::OrUnknown;
 use crate::error::{ApiError, FieldError};
-use crate::funds::queries::{append, balance, fund_account};
-use crate::funds::EntryType;
+use crate::funds::queries::{balance, post, Posting};
 use crate::http::pagination::PageRequest;
 use crate::pledges::{DonationKind, PledgeStatus};
 
@@ -19,6 +18,16 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<ReceiptRow, ApiError> {
         .first(c)
         .optional())?;
     row.ok_or_else(|| ApiError::not_found(format!("receipt {id} not found")))
+}
+
+/// Whether a reversing receipt undid receipt `id`.
+pub fn is_reversed(conn: &mut DbConn, id: i64) -> Result<bool, ApiError> {
+    let reversal: Option<i64> = with_conn!(conn, |c| receipts::table
+        .filter(receipts::reverses_id.eq(id))
+        .select(receipts::id)
+        .first(c)
+        .optional())?;
+    Ok(reversal.is_some())
 }
 
 pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<ReceiptRow, ApiError> {
@@ -186,8 +195,7 @@ pub fn create(
             crate::pledges::queries::add_received(conn, pledge, input.amount_vnd.unwrap_or(0), input.quantity.unwrap_or(0))?;
         }
         if let Some(amount) = input.amount_vnd {
-            let source = donor_id.map_or("donor:unknown".to_owned(), |d| format!("donor:{d}"));
-            append(conn, campaign.id, EntryType::Donation, &fund_account(campaign.id), &source, amount, Some(row.id), None)?;
+            post(conn, campaign.id, Posting::Donation { donor_id, receipt_id: row.id }, amount)?;
         }
         crate::audit::record(
             conn,
@@ -226,6 +234,26 @@ pub fn reverse(
             return Err(ApiError::conflict(format!(
                 "receipt {id} was already reversed by receipt {reversal}"
             )));
+        }
+        // Goods already taken into stock are not undone by a reversal: the
+        // devices or packages exist; write them off instead.
+        if original.kind != DonationKind::Money {
+            // The intake's lock: an intake of this receipt running now
+            // either finishes first (and is seen here) or sees the reversal.
+            conn.lock(WriteLock::ReceiptIntake(id))?;
+            let registered: i64 = with_conn!(conn, |c| inventory_items::table
+                .filter(inventory_items::receipt_id.eq(id))
+                .count()
+                .get_result(c))?;
+            let packaged: i64 = with_conn!(conn, |c| inventory_packages::table
+                .filter(inventory_packages::receipt_id.eq(id))
+                .count()
+                .get_result(c))?;
+            if registered + packaged > 0 {
+                return Err(ApiError::conflict(format!(
+                    "goods of receipt {id} are already in stock: write them off instead of reversing the receipt"
+                )));
+            }
         }
         if let Some(amount) = original.amount_vnd {
             let available = balance(conn, original.campaign_id)?.balance_vnd;
@@ -266,18 +294,14 @@ pub fn reverse(
             )?;
         }
         if let Some(amount) = original.amount_vnd {
-            let source = original
-                .donor_id
-                .map_or("donor:unknown".to_owned(), |d| format!("donor:{d}"));
-            append(
+            post(
                 conn,
                 original.campaign_id,
-                EntryType::Reversal,
-                &source,
-                &fund_account(original.campaign_id),
-                -amount,
-                Some(row.id),
-                None,
+                Posting::Reversal {
+                    donor_id: original.donor_id,
+                    receipt_id: row.id,
+                },
+                amount,
             )?;
         }
         crate::audit::record(

@@ -47,9 +47,11 @@ pub struct CoverageRow {
     pub name: String,
     /// Active students (not deleted).
     pub students: i64,
-    /// With an adequate device.
+    /// With an adequate device: the roster says so, or the programme
+    /// handed one over (from the handover on, until it comes back).
     pub with_device: i64,
-    /// With a usable connection (`mobile_ok` or `fixed`).
+    /// With a usable connection: the roster says `mobile_ok` or `fixed`,
+    /// or the programme handed over a data package.
     pub with_connectivity: i64,
     /// Both: ready for online learning.
     pub ready: i64,
@@ -58,6 +60,7 @@ pub struct CoverageRow {
     pub open_device_needs: i64,
     pub open_connectivity_needs: i64,
     pub open_data_package_needs: i64,
+    pub open_software_needs: i64,
     pub needs_reported: i64,
     pub needs_verified: i64,
     pub needs_approved: i64,
@@ -80,6 +83,7 @@ impl CoverageRow {
             approved,
             allocated,
             fulfilled,
+            open_software,
         ) = *sums;
         self.students += students;
         self.with_device += with_device;
@@ -93,6 +97,7 @@ impl CoverageRow {
         self.needs_approved += approved;
         self.needs_allocated += allocated;
         self.needs_fulfilled += fulfilled;
+        self.open_software_needs += open_software;
     }
 
     fn finish(mut self) -> Self {
@@ -114,11 +119,33 @@ pub struct Coverage {
     pub rows: Vec<CoverageRow>,
 }
 
-/// The twelve counted columns of the count tables, summed over a group, in
-/// the order of `CoverageRow`'s numbers.
-type Sums = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+/// The thirteen counted columns of the count tables, summed over a group:
+/// `CoverageRow`'s numbers in the order of the count tables' columns.
+type Sums = (
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
 
-/// The twelve sums of a group of count rows (`coverage_counts` or
+/// True when every sum is zero (tuples this long have no `PartialEq`).
+fn is_zero(sums: &Sums) -> bool {
+    let (a, b, c, d, e, f, g, h, i, j, k, l, m) = *sums;
+    [a, b, c, d, e, f, g, h, i, j, k, l, m]
+        .iter()
+        .all(|v| *v == 0)
+}
+
+/// The thirteen sums of a group of count rows (`coverage_counts` or
 /// `coverage_school_counts`), as BIGINT on both backends.
 macro_rules! sums {
     () => {
@@ -135,6 +162,7 @@ macro_rules! sums {
             sql::<BigInt>("CAST(SUM(needs_approved) AS BIGINT)"),
             sql::<BigInt>("CAST(SUM(needs_allocated) AS BIGINT)"),
             sql::<BigInt>("CAST(SUM(needs_fulfilled) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(open_software_needs) AS BIGINT)"),
         )
     };
 }
@@ -231,7 +259,7 @@ pub fn coverage(
     let mut rows: BTreeMap<String, CoverageRow> = BTreeMap::new();
     for (key, name, sums) in groups {
         // Count rows left at zero by later changes are not a part.
-        if sums == Sums::default() {
+        if is_zero(&sums) {
             continue;
         }
         total.add(&sums);

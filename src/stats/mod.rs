@@ -4,8 +4,9 @@
 //! CSV (`Accept: text/csv` or `?format=csv`) or XLSX (`?format=xlsx`).
 
 pub mod coverage;
+pub mod donations;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{Datelike, NaiveDate};
@@ -15,14 +16,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use coverage::{Coverage, CoverageQuery, GroupBy};
+use donations::{donation_stats, DonationStats, DonationStatsQuery};
 
 use crate::auth::{Principal, Role, Scope};
-use crate::db::schema::{handovers, inventory_items, need_events, pledges, receipts};
+use crate::db::schema::{handovers, inventory_items, need_events};
 use crate::db::{with_conn, DbConn};
 use crate::error::ApiError;
 use crate::http::tabular::{negotiate, respond};
 use crate::inventory::{ItemCondition, ItemStatus};
-use crate::pledges::{DeviceType, DonationKind, PledgeStatus};
 use crate::startup::AppState;
 
 const STATS_ROLES: &[Role] = &[Role::StatsReader, Role::DistrictOfficer];
@@ -97,180 +98,15 @@ pub async fn coverage_stats(
     respond(format, "coverage", &result, &rows)
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DonationStatsQuery {
-    pub campaign: Option<i64>,
-    /// Only pledges earmarked for this admin unit's subtree.
-    pub admin_unit: Option<String>,
-    pub format: Option<crate::http::tabular::Format>,
-}
-
-/// One kind of gift: promised, arrived, handed out.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
-pub struct DonationLine {
-    /// `money`, `device:<type>`, `data_package` or `software`.
-    pub kind: String,
-    /// VND for money, a count otherwise.
-    pub pledged: i64,
-    pub pledged_earmarked: i64,
-    pub pledged_general: i64,
-    pub received: i64,
-    /// Devices handed over to students (counted from the devices).
-    pub distributed: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DonationStats {
-    pub campaign: Option<i64>,
-    pub admin_unit: Option<String>,
-    pub donors: i64,
-    pub money_received_vnd: i64,
-    pub money_spent_vnd: i64,
-    pub money_balance_vnd: i64,
-    pub lines: Vec<DonationLine>,
-}
-
-fn kind_key(kind: DonationKind, device: Option<DeviceType>) -> String {
-    match (kind, device) {
-        (DonationKind::Device, Some(device)) => format!("device:{device}"),
-        (kind, _) => kind.to_string(),
-    }
-}
-
-fn donation_stats(
-    conn: &mut DbConn,
-    campaign: Option<i64>,
-    units: Option<&[String]>,
-) -> Result<DonationStats, ApiError> {
-    type PledgeLine = (
-        i64,
-        i64,
-        DonationKind,
-        Option<DeviceType>,
-        Option<i64>,
-        Option<i32>,
-        i64,
-        i32,
-        Option<String>,
-        PledgeStatus,
-    );
-    let rows: Vec<PledgeLine> = with_conn!(conn, |c| {
-        let mut query = pledges::table
-            .select((
-                pledges::donor_id,
-                pledges::campaign_id,
-                pledges::kind,
-                pledges::device_type,
-                pledges::amount_vnd,
-                pledges::quantity,
-                pledges::received_amount_vnd,
-                pledges::received_quantity,
-                pledges::earmark_admin_unit,
-                pledges::status,
-            ))
-            .into_boxed();
-        if let Some(campaign) = campaign {
-            query = query.filter(pledges::campaign_id.eq(campaign));
-        }
-        if let Some(units) = units {
-            query = query.filter(pledges::earmark_admin_unit.eq_any(units));
-        }
-        query.load(c)
-    })?;
-    let mut lines: BTreeMap<String, DonationLine> = BTreeMap::new();
-    let mut donors: HashSet<i64> = HashSet::new();
-    let mut campaigns: HashSet<i64> = HashSet::new();
-    for (
-        donor,
-        campaign_id,
-        kind,
-        device,
-        amount,
-        quantity,
-        received_amount,
-        received_quantity,
-        earmark,
-        status,
-    ) in rows
-    {
-        if matches!(status, PledgeStatus::Cancelled | PledgeStatus::Lapsed) {
-            continue;
-        }
-        donors.insert(donor);
-        campaigns.insert(campaign_id);
-        let key = kind_key(kind, device);
-        let line = lines.entry(key.clone()).or_insert_with(|| DonationLine {
-            kind: key,
-            ..Default::default()
-        });
-        let promised = amount.unwrap_or(quantity.unwrap_or(0) as i64);
-        line.pledged += promised;
-        if earmark.is_some() {
-            line.pledged_earmarked += promised;
-        } else {
-            line.pledged_general += promised;
-        }
-        line.received += if kind == DonationKind::Money {
-            received_amount
-        } else {
-            received_quantity as i64
-        };
-    }
-    // Devices handed over, by type, from the campaign's receipts.
-    let handed: Vec<(DeviceType, i64)> = with_conn!(conn, |c| {
-        let mut query = inventory_items::table
-            .inner_join(receipts::table.on(receipts::id.eq(inventory_items::receipt_id)))
-            .filter(inventory_items::status.eq(ItemStatus::HandedOver))
-            .group_by(inventory_items::device_type)
-            .select((inventory_items::device_type, diesel::dsl::count_star()))
-            .into_boxed();
-        if let Some(campaign) = campaign {
-            query = query.filter(receipts::campaign_id.eq(campaign));
-        }
-        if let Some(units) = units {
-            query = query.filter(inventory_items::earmark_admin_unit.eq_any(units));
-        }
-        query.load(c)
-    })?;
-    for (device, count) in handed {
-        let key = kind_key(DonationKind::Device, Some(device));
-        lines
-            .entry(key.clone())
-            .or_insert_with(|| DonationLine {
-                kind: key,
-                ..Default::default()
-            })
-            .distributed += count;
-    }
-    let campaign_ids: Vec<i64> = match campaign {
-        Some(c) => vec![c],
-        None => crate::campaigns::queries::list(conn)?
-            .into_iter()
-            .map(|c| c.id)
-            .collect(),
-    };
-    let (mut received, mut spent, mut balance) = (0, 0, 0);
-    for id in campaign_ids {
-        let b = crate::funds::queries::balance(conn, id)?;
-        received += b.received_vnd + b.reversed_vnd;
-        spent += b.spent_vnd;
-        balance += b.balance_vnd;
-    }
-    Ok(DonationStats {
-        campaign,
-        admin_unit: None,
-        donors: donors.len() as i64,
-        money_received_vnd: received,
-        money_spent_vnd: spent,
-        money_balance_vnd: balance,
-        lines: lines.into_values().collect(),
-    })
-}
-
-/// Pledged, received and distributed per kind; money received, spent and left.
+/// Every kind of gift on one basis: pledged, received, bought, and where it is now.
 ///
-/// Admins, statistics readers, district officers in their subtree. JSON, CSV or XLSX.
+/// Admins and statistics readers. Per kind (money, each device type, data
+/// packages, software): pledged, received as gifts (with or without a
+/// pledge, net of reversals), bought with campaign money, awaiting intake,
+/// in stock, allocated, handed over, returned, written off, and for money
+/// spent; `received_as_gifts + bought = awaiting_intake + in_stock +
+/// allocated + handed_over + written_off + spent` on every line. JSON, CSV
+/// or XLSX.
 #[utoipa::path(
     tag = "stats",
     security(("bearer" = [])),

@@ -65,6 +65,21 @@ pub struct StudentRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub held_device: bool,
+    pub held_connectivity: bool,
+}
+
+impl StudentRow {
+    /// The roster does not (yet) show what the programme handed over: it
+    /// says the student lacks a device, or a connection, that they hold.
+    pub fn roster_conflict(&self) -> bool {
+        (self.held_device && self.device_status != DeviceStatus::Adequate)
+            || (self.held_connectivity
+                && !matches!(
+                    self.connectivity_status,
+                    ConnectivityStatus::MobileOk | ConnectivityStatus::Fixed
+                ))
+    }
 }
 
 /// A student. Personal data (name, birth date, gender, household status):
@@ -92,6 +107,16 @@ pub struct Student {
     pub active: bool,
     /// Removed by an officer; kept for history.
     pub deleted: bool,
+    /// The programme handed the student a device that has not come back:
+    /// they count as having one, whatever `device_status` says.
+    pub held_device: bool,
+    /// The programme handed the student a data package: they count as
+    /// connected, whatever `connectivity_status` says.
+    pub held_connectivity: bool,
+    /// The roster says the student lacks what the programme handed over
+    /// (the education data system has not caught up, or disagrees): a
+    /// case for an officer to look at. Filter with `?roster_conflict=true`.
+    pub roster_conflict: bool,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -99,6 +124,7 @@ pub struct Student {
 
 impl Student {
     pub fn from_row(row: StudentRow, school_code: String) -> Self {
+        let roster_conflict = row.roster_conflict();
         Self {
             id: row.id,
             external_id: row.external_id,
@@ -113,6 +139,9 @@ impl Student {
             connectivity_status: row.connectivity_status,
             active: row.active,
             deleted: row.deleted,
+            roster_conflict,
+            held_device: row.held_device,
+            held_connectivity: row.held_connectivity,
             version: row.version,
             created_at: crate::db::to_utc(row.created_at),
             updated_at: crate::db::to_utc(row.updated_at),
@@ -192,6 +221,9 @@ pub struct StudentFilter {
     pub active: Option<bool>,
     /// `true` lists only soft-deleted students (default: only the others).
     pub deleted: Option<bool>,
+    /// `true`: only students whose roster says they lack what the programme
+    /// handed them (see `Student.roster_conflict`); `false`: only the others.
+    pub roster_conflict: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

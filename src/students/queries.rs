@@ -108,6 +108,21 @@ pub fn list(
         if let Some(active) = filter.active {
             query = query.filter(students::active.eq(active));
         }
+        if let Some(conflict) = filter.roster_conflict {
+            // The same rule as StudentRow::roster_conflict, in SQL.
+            let device_conflict =
+                students::held_device.and(students::device_status.ne(DeviceStatus::Adequate));
+            let connectivity_conflict = students::held_connectivity.and(
+                students::connectivity_status
+                    .ne_all([ConnectivityStatus::MobileOk, ConnectivityStatus::Fixed]),
+            );
+            let either = device_conflict.or(connectivity_conflict);
+            query = if conflict {
+                query.filter(either)
+            } else {
+                query.filter(diesel::dsl::not(either))
+            };
+        }
         query.load(c)
     })?;
     Ok(page.finish(rows, |(row, _)| row.id))
@@ -168,6 +183,57 @@ fn record_changes(
                 student_changes::changed_at,
             ))
             .execute(c))?;
+    }
+    Ok(())
+}
+
+/// What the programme handed a student and still counts as theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    /// A device: they count as having one (`held_device`).
+    Device,
+    /// A data package: they count as connected (`held_connectivity`).
+    Connectivity,
+}
+
+/// Records that the student now holds (or no longer holds) what the
+/// programme handed over, in the caller's transaction: the coverage counts
+/// move at once (the count triggers read `held_*`), the student gets a new
+/// version and the change feed tells the education data system. The
+/// roster's own columns are not touched: a later sync that still says
+/// `none` leaves the holding in place, and the student shows
+/// `roster_conflict` until the roster agrees.
+pub fn set_holding(
+    conn: &mut DbConn,
+    actor: &str,
+    student_id: i64,
+    holding: Holding,
+    held: bool,
+) -> Result<(), ApiError> {
+    let now = crate::db::now();
+    let student = students::table.find(student_id);
+    let changed = match holding {
+        Holding::Device => with_conn!(conn, |c| diesel::update(
+            student.filter(students::held_device.ne(held))
+        )
+        .set((
+            students::held_device.eq(held),
+            students::version.eq(students::version + 1),
+            students::updated_at.eq(now),
+        ))
+        .execute(c))?,
+        Holding::Connectivity => with_conn!(conn, |c| diesel::update(
+            student.filter(students::held_connectivity.ne(held))
+        )
+        .set((
+            students::held_connectivity.eq(held),
+            students::version.eq(students::version + 1),
+            students::updated_at.eq(now),
+        ))
+        .execute(c))?,
+    };
+    if changed > 0 {
+        record_changes(conn, actor, ChangeOperation::Update, &[student_id])?;
     }
     Ok(())
 }

@@ -15,8 +15,8 @@ use songmay::db::with_conn;
 
 use crate::helpers::{spawn_app, student, TestApp};
 
-/// The twelve counted columns, in `coverage_counts` order.
-type Counts = [i64; 12];
+/// The thirteen counted columns, in `coverage_counts` order.
+type Counts = [i64; 13];
 
 const OPEN: [&str; 4] = ["reported", "verified", "approved", "allocated"];
 
@@ -26,19 +26,21 @@ fn recount(app: &TestApp) -> BTreeMap<(i64, i32), Counts> {
     let db = app.db.connect();
     let mut conn = db.get().unwrap();
     let conn = &mut conn;
-    let student_rows: Vec<(i64, i64, i32, String, String, bool, bool)> =
-        with_conn!(conn, |c| students::table
-            .select((
-                students::id,
-                students::school_id,
-                students::grade,
-                students::device_status,
-                students::connectivity_status,
-                students::active,
-                students::deleted,
-            ))
-            .load(c))
-        .unwrap();
+    type StudentCounted = (i64, i64, i32, String, String, bool, bool, bool, bool);
+    let student_rows: Vec<StudentCounted> = with_conn!(conn, |c| students::table
+        .select((
+            students::id,
+            students::school_id,
+            students::grade,
+            students::device_status,
+            students::connectivity_status,
+            students::active,
+            students::deleted,
+            students::held_device,
+            students::held_connectivity,
+        ))
+        .load(c))
+    .unwrap();
     let need_rows: Vec<(i64, Option<i64>, String, String)> = with_conn!(conn, |c| needs::table
         .select((
             needs::school_id,
@@ -50,13 +52,25 @@ fn recount(app: &TestApp) -> BTreeMap<(i64, i32), Counts> {
     .unwrap();
     let mut grade_of = BTreeMap::new();
     let mut counts: BTreeMap<(i64, i32), Counts> = BTreeMap::new();
-    for (id, school, grade, device, connectivity, active, deleted) in student_rows {
+    for (
+        id,
+        school,
+        grade,
+        device,
+        connectivity,
+        active,
+        deleted,
+        held_device,
+        held_connectivity,
+    ) in student_rows
+    {
         grade_of.insert(id, grade);
         if !active || deleted {
             continue;
         }
-        let has_device = device == "adequate";
-        let connected = connectivity == "mobile_ok" || connectivity == "fixed";
+        // What the roster says, or what the programme handed over.
+        let has_device = device == "adequate" || held_device;
+        let connected = connectivity == "mobile_ok" || connectivity == "fixed" || held_connectivity;
         let c = counts.entry((school, grade)).or_default();
         c[0] += 1;
         c[1] += has_device as i64;
@@ -70,7 +84,9 @@ fn recount(app: &TestApp) -> BTreeMap<(i64, i32), Counts> {
             match kind.as_str() {
                 "device" => c[4] += 1,
                 "connectivity" => c[5] += 1,
-                _ => c[6] += 1,
+                "data_package" => c[6] += 1,
+                "software" => c[12] += 1,
+                other => panic!("a need of kind {other}"),
             }
         }
         match status.as_str() {
@@ -95,7 +111,21 @@ macro_rules! kept {
         let conn = &mut conn;
         let rows: Vec<(
             _,
-            (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32),
+            (
+                i32,
+                i32,
+                i32,
+                i32,
+                i32,
+                i32,
+                i32,
+                i32,
+                i32,
+                i32,
+                i32,
+                i32,
+                i32,
+            ),
         )> = with_conn!(conn, |c| $counts::table
             .select((
                 $key,
@@ -112,13 +142,14 @@ macro_rules! kept {
                     $counts::needs_approved,
                     $counts::needs_allocated,
                     $counts::needs_fulfilled,
+                    $counts::open_software_needs,
                 ),
             ))
             .load(c))
         .unwrap();
         rows.into_iter()
-            .map(|(key, (a, b, c, d, e, f, g, h, i, j, k, l))| {
-                (key, [a, b, c, d, e, f, g, h, i, j, k, l].map(i64::from))
+            .map(|(key, (a, b, c, d, e, f, g, h, i, j, k, l, m))| {
+                (key, [a, b, c, d, e, f, g, h, i, j, k, l, m].map(i64::from))
             })
             .filter(|(_, c)| *c != Counts::default())
             .collect::<BTreeMap<_, Counts>>()
@@ -157,7 +188,7 @@ pub async fn assert_counts_match_rows(app: &TestApp, token: &str, step: &str) {
     let mut open_needs: BTreeMap<i64, i64> = BTreeMap::new();
     for ((school, _), c) in &rows {
         *by_school.entry(*school).or_default() += c[0];
-        *open_needs.entry(*school).or_default() += c[4] + c[5] + c[6];
+        *open_needs.entry(*school).or_default() += c[4] + c[5] + c[6] + c[12];
     }
     for row in coverage["rows"].as_array().unwrap() {
         let school: i64 = row["key"].as_str().unwrap().parse().unwrap();
@@ -166,10 +197,25 @@ pub async fn assert_counts_match_rows(app: &TestApp, token: &str, step: &str) {
             by_school.get(&school).copied().unwrap_or(0),
             "students of school {school} after {step}"
         );
+        let (ready, with_device): (i64, i64) = rows
+            .iter()
+            .filter(|((s, _), _)| *s == school)
+            .fold((0, 0), |(r, d), (_, c)| (r + c[3], d + c[1]));
+        assert_eq!(
+            row["ready"].as_i64().unwrap(),
+            ready,
+            "ready at school {school} after {step}"
+        );
+        assert_eq!(
+            row["with_device"].as_i64().unwrap(),
+            with_device,
+            "with a device at school {school} after {step}"
+        );
         let open = [
             "open_device_needs",
             "open_connectivity_needs",
             "open_data_package_needs",
+            "open_software_needs",
         ]
         .iter()
         .map(|f| row[f].as_i64().unwrap())

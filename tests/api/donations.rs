@@ -195,8 +195,9 @@ async fn the_open_letter_story_adds_up_to_the_dong() {
         entries,
         vec![
             ("donation".to_owned(), 20_000_000),
-            ("purchase".to_owned(), -14_900_000)
-        ]
+            ("purchase".to_owned(), 14_900_000)
+        ],
+        "every entry moves a positive amount from one account to another"
     );
     assert_eq!(
         ledger["items"][0]["credit_account"],
