@@ -96,8 +96,8 @@ pub struct RunRequest {
     /// Need kinds to serve (default: all): devices from ready devices,
     /// connectivity and data packages from data-package stock.
     #[serde(default)]
-    #[validate(length(max = 3, message = "name each of the 3 kinds at most once"))]
-    #[schema(max_items = 3)]
+    #[validate(length(max = 4, message = "name each of the 4 kinds at most once"))]
+    #[schema(max_items = 4)]
     pub kinds: Vec<NeedKind>,
     /// Plan only; nothing is written.
     #[serde(default)]

@@ -16,6 +16,7 @@ mod health;
 mod helpers;
 mod needs;
 mod openapi;
+mod reconciliation;
 mod schools;
 mod stats;
 mod students;
