@@ -33,4 +33,5 @@ pub mod startup;
 pub mod stats;
 pub mod students;
 pub mod sync;
+pub mod text;
 pub mod warehouses;

@@ -169,7 +169,7 @@ impl Application {
                 .split_for_parts();
             app.app_data(state.clone())
                 .app_data(known_routes.clone())
-                .app_data(crate::http::json_config(settings.max_json_bytes))
+                .app_data(crate::http::json::JsonLimit(settings.max_json_bytes))
                 .app_data(crate::http::payload_config(settings.max_upload_bytes))
                 .app_data(crate::http::query_config())
                 .app_data(crate::http::path_config())
@@ -180,6 +180,7 @@ impl Application {
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(unmatched))
                 .wrap(from_fn(exact_methods))
+                .wrap(from_fn(crate::http::target::clean_target))
                 .wrap(cors(&settings.cors_origins))
                 .wrap(from_fn(problem_fallback))
                 // Method, path without query string, status, duration: no

@@ -12,6 +12,7 @@ use model::*;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 
@@ -35,7 +36,7 @@ use crate::startup::AppState;
 pub async fn create_user(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateUser>,
+    body: Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();
@@ -125,7 +126,7 @@ pub async fn update_user(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<UpdateUser>,
+    body: Json<UpdateUser>,
 ) -> Result<web::Json<User>, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();
@@ -153,7 +154,7 @@ pub async fn update_user(
 pub async fn create_client(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateClient>,
+    body: Json<CreateClient>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();
@@ -209,7 +210,7 @@ pub async fn update_client(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<UpdateClient>,
+    body: Json<UpdateClient>,
 ) -> Result<web::Json<ApiClient>, ApiError> {
     principal.require_admin()?;
     let (actor, id, input) = (principal.actor(), id.into_inner(), body.into_inner());

@@ -15,6 +15,7 @@ pub use model::*;
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::error::OrUnknown;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 use crate::students::queries::StudentScope;
@@ -40,7 +41,7 @@ use crate::students::queries::StudentScope;
 pub async fn create_allocation(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateAllocation>,
+    body: Json<CreateAllocation>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let input = body.into_inner();
@@ -109,7 +110,7 @@ pub async fn cancel_allocation(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<CancelAllocation>,
+    body: Json<CancelAllocation>,
 ) -> Result<web::Json<Allocation>, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let input = body.into_inner();
@@ -144,7 +145,7 @@ pub async fn cancel_allocation(
 pub async fn run_allocation(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<RunRequest>,
+    body: Json<RunRequest>,
 ) -> Result<web::Json<RunReport>, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let request = body.into_inner();

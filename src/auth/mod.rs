@@ -17,6 +17,7 @@ pub use principal::{Account, Principal, Scope};
 
 use crate::db::text_enum;
 use crate::error::{ApiError, FieldError};
+use crate::http::json::Json;
 use crate::startup::AppState;
 
 text_enum! {
@@ -169,7 +170,7 @@ pub struct TokenResponse {
 #[post("/token")]
 pub async fn issue_token(
     state: web::Data<AppState>,
-    body: web::Json<TokenRequest>,
+    body: Json<TokenRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let credentials = body.into_inner().credentials()?;
     let principal = state

@@ -12,6 +12,7 @@ pub use model::*;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 
@@ -28,7 +29,7 @@ use crate::startup::AppState;
 pub async fn create_campaign(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateCampaign>,
+    body: Json<CreateCampaign>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();
@@ -107,7 +108,7 @@ pub async fn set_campaign_status(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<SetCampaignStatus>,
+    body: Json<SetCampaignStatus>,
 ) -> Result<web::Json<Campaign>, ApiError> {
     principal.require_admin()?;
     let (id, to) = (id.into_inner(), body.into_inner().status);

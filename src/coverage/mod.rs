@@ -16,6 +16,7 @@ use queries::GapScope;
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::error::OrUnknown;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 
@@ -39,7 +40,7 @@ const GAP_ROLES: &[Role] = &[Role::DistrictOfficer, Role::Telecom, Role::StatsRe
 pub async fn create_operator(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateOperator>,
+    body: Json<CreateOperator>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();
@@ -90,7 +91,7 @@ pub async fn list_operators(
 pub async fn report_gap(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<ReportGap>,
+    body: Json<ReportGap>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let input = body.into_inner();
@@ -195,7 +196,7 @@ pub async fn update_gap(
     principal: Principal,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<UpdateGap>,
+    body: Json<UpdateGap>,
 ) -> Result<web::Json<CoverageGap>, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let expected = crate::http::versioning::if_match(&req)?;
@@ -233,7 +234,7 @@ pub async fn transition_gap(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<GapTransition>,
+    body: Json<GapTransition>,
 ) -> Result<web::Json<CoverageGap>, ApiError> {
     principal.require(&[Role::DistrictOfficer, Role::Telecom])?;
     let input = body.into_inner();

@@ -14,6 +14,7 @@ pub use queries::DonorScope;
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 
@@ -34,7 +35,7 @@ use crate::startup::AppState;
 pub async fn create_donor(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateDonor>,
+    body: Json<CreateDonor>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();

@@ -12,6 +12,7 @@ pub use model::*;
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::startup::AppState;
@@ -133,7 +134,7 @@ pub async fn trial_balance(
 pub async fn create_supplier(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateSupplier>,
+    body: Json<CreateSupplier>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();
@@ -191,7 +192,7 @@ pub async fn create_purchase(
     state: web::Data<AppState>,
     principal: Principal,
     req: HttpRequest,
-    body: web::Json<CreatePurchase>,
+    body: Json<CreatePurchase>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();

@@ -19,6 +19,7 @@ use crate::db::schema::{allocations, handovers};
 use crate::db::{text_enum, with_conn, DbConn, WriteLock};
 use crate::error::ApiError;
 use crate::error::OrUnknown;
+use crate::http::json::Json;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::inventory::queries::{move_item, package_key, record, MovementRecord};
 use crate::inventory::{ItemStatus, Movement};
@@ -261,7 +262,7 @@ pub async fn create_handover(
     state: web::Data<AppState>,
     principal: Principal,
     req: HttpRequest,
-    body: web::Json<CreateHandover>,
+    body: Json<CreateHandover>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(HANDOVER_ROLES)?;
     let input = body.into_inner();
@@ -330,7 +331,7 @@ pub async fn return_device(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<ReturnDevice>,
+    body: Json<ReturnDevice>,
 ) -> Result<web::Json<Handover>, ApiError> {
     principal.require(HANDOVER_ROLES)?;
     let input = body.into_inner();

@@ -3,41 +3,16 @@
 //! default error into problem+json.
 
 pub mod fallback;
+pub mod json;
 pub mod pagination;
 pub mod tabular;
+pub mod target;
 pub mod versioning;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::web;
 
 use crate::error::ApiError;
-
-/// JSON bodies: size limit, content type and error shape. Syntax errors are
-/// 400; well-formed JSON with missing fields or wrong types is 422.
-pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(move |error, _req| json_error(error, limit).into())
-}
-
-fn json_error(error: JsonPayloadError, limit: usize) -> ApiError {
-    match error {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::payload_too_large(limit)
-        }
-        JsonPayloadError::ContentType => ApiError::unsupported_media_type("application/json"),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            let (field, code) = field_of(&e, "body");
-            ApiError::invalid_field(&field, code, describe_serde(&e))
-        }
-        JsonPayloadError::Deserialize(e) => ApiError::malformed_json(format!(
-            "the body is not valid JSON: {}",
-            describe_serde(&e)
-        )),
-        JsonPayloadError::Payload(e) => ApiError::bad_request(format!("cannot read the body: {e}")),
-        other => ApiError::bad_request(format!("cannot read the body: {other}")),
-    }
-}
 
 /// serde_json's message with its position, minus any quoted value from the
 /// body: a misplaced student name must not come back in an error body.

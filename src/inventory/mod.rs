@@ -14,6 +14,7 @@ pub use model::*;
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 use crate::warehouses::WarehouseScope;
@@ -46,7 +47,7 @@ fn intake_answer(rows: Vec<ItemRow>) -> HttpResponse {
 pub async fn intake(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<IntakeRequest>,
+    body: Json<IntakeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::WarehouseOfficer])?;
     let request = body.into_inner();
@@ -178,7 +179,7 @@ pub async fn check_item(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<CheckRequest>,
+    body: Json<CheckRequest>,
 ) -> Result<web::Json<Item>, ApiError> {
     principal.require(&[Role::WarehouseOfficer])?;
     let (id, request) = (id.into_inner(), body.into_inner());
@@ -212,7 +213,7 @@ pub async fn transition_item(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<ItemTransition>,
+    body: Json<ItemTransition>,
 ) -> Result<web::Json<Item>, ApiError> {
     principal.require(&[Role::WarehouseOfficer])?;
     let request = body.into_inner();
@@ -245,7 +246,7 @@ pub async fn transition_item(
 pub async fn package_intake(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<PackageIntake>,
+    body: Json<PackageIntake>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::WarehouseOfficer])?;
     let request = body.into_inner();

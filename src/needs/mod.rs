@@ -20,6 +20,7 @@ use workflow::Mover;
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::startup::AppState;
 use crate::students::queries::StudentScope;
@@ -43,7 +44,7 @@ use crate::students::STUDENT_ROLES;
 pub async fn report_need(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<ReportNeed>,
+    body: Json<ReportNeed>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(STUDENT_ROLES)?;
     let input = body.into_inner();
@@ -145,7 +146,7 @@ pub async fn transition_need(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<TransitionRequest>,
+    body: Json<TransitionRequest>,
 ) -> Result<web::Json<Need>, ApiError> {
     principal.require(STUDENT_ROLES)?;
     let input = body.into_inner();
@@ -217,7 +218,7 @@ pub async fn need_events(
 pub async fn generate_needs(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<GenerateRequest>,
+    body: Json<GenerateRequest>,
 ) -> Result<web::Json<GenerateReport>, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let target = body.into_inner();
@@ -245,7 +246,7 @@ pub async fn generate_needs(
 pub async fn bulk_transition(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<BulkTransition>,
+    body: Json<BulkTransition>,
 ) -> Result<web::Json<BulkReport>, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let input = body.into_inner();
@@ -490,7 +491,7 @@ pub async fn set_rule(
     state: web::Data<AppState>,
     principal: Principal,
     rule: web::Path<String>,
-    body: web::Json<SetPoints>,
+    body: Json<SetPoints>,
 ) -> Result<web::Json<RuleChanged>, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();
@@ -564,7 +565,7 @@ pub async fn set_flags(
     state: web::Data<AppState>,
     principal: Principal,
     code: web::Path<String>,
-    body: web::Json<SetFlag>,
+    body: Json<SetFlag>,
 ) -> Result<web::Json<FlagChanged>, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let input = body.into_inner();

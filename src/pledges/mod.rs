@@ -13,6 +13,7 @@ pub use model::*;
 use crate::auth::{Principal, Role};
 use crate::donors::DonorScope;
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::startup::AppState;
@@ -37,7 +38,7 @@ pub async fn create_pledge(
     state: web::Data<AppState>,
     principal: Principal,
     req: HttpRequest,
-    body: web::Json<CreatePledge>,
+    body: Json<CreatePledge>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::Donor])?;
     let input = body.into_inner();
@@ -166,7 +167,7 @@ pub async fn close_pledge(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<PledgeTransition>,
+    body: Json<PledgeTransition>,
 ) -> Result<web::Json<Pledge>, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();

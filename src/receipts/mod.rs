@@ -15,6 +15,7 @@ pub use model::*;
 use crate::auth::{Principal, Role};
 use crate::donors::DonorScope;
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::startup::AppState;
@@ -40,7 +41,7 @@ pub async fn create_receipt(
     state: web::Data<AppState>,
     principal: Principal,
     req: HttpRequest,
-    body: web::Json<CreateReceipt>,
+    body: Json<CreateReceipt>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::WarehouseOfficer])?;
     let input = body.into_inner();
@@ -139,7 +140,7 @@ pub async fn reverse_receipt(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<ReverseReceipt>,
+    body: Json<ReverseReceipt>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();

@@ -17,6 +17,7 @@ use crate::auth::{Principal, Role};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::error::OrUnknown;
+use crate::http::json::Json;
 use crate::http::pagination::PageQuery;
 use crate::http::versioning;
 use crate::startup::AppState;
@@ -44,7 +45,7 @@ fn with_etag(status: actix_web::http::StatusCode, row: SchoolRow) -> HttpRespons
 pub async fn create_school(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<SchoolInput>,
+    body: Json<SchoolInput>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let input = body.into_inner();
@@ -167,7 +168,7 @@ pub async fn update_school(
     principal: Principal,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<SchoolPatch>,
+    body: Json<SchoolPatch>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::DistrictOfficer])?;
     let expected = versioning::if_match(&req)?;

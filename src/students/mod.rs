@@ -18,6 +18,7 @@ use queries::StudentScope;
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::{PageQuery, PageRequest};
 use crate::http::versioning;
 use crate::startup::AppState;
@@ -127,7 +128,7 @@ pub async fn update_student(
     principal: Principal,
     req: HttpRequest,
     id: web::Path<i64>,
-    body: web::Json<StudentPatch>,
+    body: Json<StudentPatch>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(STUDENT_ROLES)?;
     let expected = versioning::required_if_match(&req)?;

@@ -187,14 +187,7 @@ pub fn parse_array(body: &[u8]) -> Result<Vec<serde_json::Value>, ApiError> {
 pub fn decode<T: DeserializeOwned + Validate>(
     value: serde_json::Value,
 ) -> Result<T, Vec<FieldError>> {
-    let record: T = serde_json::from_value(value).map_err(|e| {
-        let (field, code) = crate::http::field_of(&e, "record");
-        vec![FieldError::new(
-            &field,
-            code,
-            crate::http::describe_serde(&e),
-        )]
-    })?;
+    let record: T = crate::http::json::decode_value(value, "record")?;
     record
         .validate()
         .map_err(|errors| ApiError::from(errors).errors().to_vec())?;

@@ -14,6 +14,7 @@ use batch::BatchReport;
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::http::json::Json;
 use crate::http::pagination::{encode_cursor, PageQuery};
 use crate::schools::queries::upsert_batch as upsert_schools;
 use crate::schools::SchoolInput;
@@ -141,7 +142,7 @@ pub async fn sync_schools(
 pub async fn complete_run(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CompleteRun>,
+    body: Json<CompleteRun>,
 ) -> Result<web::Json<CompleteReport>, ApiError> {
     principal.require(&[Role::SyncClient])?;
     let input = body.into_inner();

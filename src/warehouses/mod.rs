@@ -18,6 +18,7 @@ use crate::db::schema::{warehouse_staff, warehouses};
 use crate::db::{with_conn, DbConn};
 use crate::error::ApiError;
 use crate::error::OrUnknown;
+use crate::http::json::Json;
 use crate::http::pagination::{PageQuery, PageRequest};
 use crate::startup::AppState;
 
@@ -144,7 +145,7 @@ pub fn all(conn: &mut DbConn) -> Result<Vec<Warehouse>, ApiError> {
 pub async fn create_warehouse(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateWarehouse>,
+    body: Json<CreateWarehouse>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let input = body.into_inner();
@@ -261,7 +262,7 @@ pub async fn assign_officer(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<i64>,
-    body: web::Json<AssignOfficer>,
+    body: Json<AssignOfficer>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_admin()?;
     let (warehouse, user_id) = (id.into_inner(), body.into_inner().user_id);

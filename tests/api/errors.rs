@@ -135,7 +135,7 @@ async fn validation_errors_name_each_field() {
         ),
         (
             json!({"username": "x.user", "password": "long enough password", "role": 5}),
-            "body",
+            "role",
             "invalid",
         ),
     ] {

@@ -222,7 +222,7 @@ async fn school_sync_reports_bad_records_and_keeps_identical_ones() {
         vec![
             (0, "moet_code".into()),
             (1, "admin_unit_code".into()),
-            (2, "record".into()),
+            (2, "level".into()),
             (3, "moet_code".into())
         ]
     );

@@ -334,7 +334,7 @@ async fn spreadsheets_import_and_export_round_trip() {
         rejected,
         vec![
             (4, "school_code".into()),
-            (5, "record".into()),
+            (5, "birth_date".into()),
             (6, "line".into())
         ]
     );
