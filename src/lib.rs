@@ -23,6 +23,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod inventory;
+pub mod money;
 pub mod needs;
 pub mod openapi;
 pub mod pledges;

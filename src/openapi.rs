@@ -43,7 +43,7 @@ use crate::http::tabular::XLSX;
         (name = "public", description = "Public transparency pages: no token, aggregates only"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
-    components(schemas(Problem, FieldError, crate::http::tabular::Format, crate::receipts::LetterFormat)),
+    components(schemas(Problem, FieldError, crate::http::tabular::Format, crate::http::tabular::Lang, crate::receipts::LetterFormat)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;

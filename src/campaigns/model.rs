@@ -20,12 +20,12 @@ text_enum! {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Targets {
-    pub money_vnd: Option<i64>,
+    pub money_vnd: Option<crate::money::Vnd>,
     /// Devices by type (`laptop`, `tablet`, `phone`, `desktop`).
     #[serde(default)]
-    pub devices: std::collections::BTreeMap<String, i64>,
-    pub data_packages: Option<i64>,
-    pub software_licences: Option<i64>,
+    pub devices: std::collections::BTreeMap<crate::pledges::DeviceType, u32>,
+    pub data_packages: Option<u32>,
+    pub software_licences: Option<u32>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -57,11 +57,15 @@ pub fn create(
             "must not be before starts_on",
         ));
     }
-    let negative = input.targets.money_vnd.is_some_and(|v| v < 0)
-        || input.targets.devices.values().any(|v| *v < 0)
-        || input.targets.data_packages.is_some_and(|v| v < 0)
-        || input.targets.software_licences.is_some_and(|v| v < 0);
-    if negative {
+    // Counts are unsigned and money is a bounded amount: what is left to
+    // refuse is an absurd count.
+    let absurd = input.targets.devices.values().any(|v| *v > 10_000_000)
+        || input.targets.data_packages.is_some_and(|v| v > 10_000_000)
+        || input
+            .targets
+            .software_licences
+            .is_some_and(|v| v > 10_000_000);
+    if absurd {
         return Err(ApiError::invalid_field(
             "targets",
             "range",

@@ -166,9 +166,7 @@ pub struct CreatePurchase {
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
     #[schema(max_length = 500)]
     pub description: Option<String>,
-    #[validate(range(min = 1, message = "must be a positive number of đồng"))]
-    #[schema(minimum = 1)]
-    pub unit_price_vnd: i64,
+    pub unit_price_vnd: crate::money::Vnd,
     #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
     #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: i32,

@@ -115,28 +115,23 @@ fn account_sums(
     conn: &mut DbConn,
     campaign_id: Option<i64>,
 ) -> Result<std::collections::BTreeMap<String, (i64, i64)>, ApiError> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::BigInt;
-    let debits: Vec<(String, i64)> = with_conn!(conn, |c| {
+    use crate::money::{join, split_sum};
+    let debits: Vec<(String, i64, i64)> = with_conn!(conn, |c| {
+        let (high, low) = split_sum("amount_vnd");
         let mut query = ledger_entries::table
             .group_by(ledger_entries::debit_account)
-            .select((
-                ledger_entries::debit_account,
-                sql::<BigInt>("CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT)"),
-            ))
+            .select((ledger_entries::debit_account, high, low))
             .into_boxed();
         if let Some(campaign) = campaign_id {
             query = query.filter(ledger_entries::campaign_id.eq(campaign));
         }
         query.load(c)
     })?;
-    let credits: Vec<(String, i64)> = with_conn!(conn, |c| {
+    let credits: Vec<(String, i64, i64)> = with_conn!(conn, |c| {
+        let (high, low) = split_sum("amount_vnd");
         let mut query = ledger_entries::table
             .group_by(ledger_entries::credit_account)
-            .select((
-                ledger_entries::credit_account,
-                sql::<BigInt>("CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT)"),
-            ))
+            .select((ledger_entries::credit_account, high, low))
             .into_boxed();
         if let Some(campaign) = campaign_id {
             query = query.filter(ledger_entries::campaign_id.eq(campaign));
@@ -144,11 +139,13 @@ fn account_sums(
         query.load(c)
     })?;
     let mut sums: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
-    for (account, amount) in debits {
-        sums.entry(account).or_default().0 += amount;
+    for (account, high, low) in debits {
+        let sum = &mut sums.entry(account).or_default().0;
+        *sum = sum.saturating_add(join(high, low));
     }
-    for (account, amount) in credits {
-        sums.entry(account).or_default().1 += amount;
+    for (account, high, low) in credits {
+        let sum = &mut sums.entry(account).or_default().1;
+        *sum = sum.saturating_add(join(high, low));
     }
     Ok(sums)
 }
@@ -156,21 +153,17 @@ fn account_sums(
 /// The balance, summed from the ledger (never stored): the fund account's
 /// debits minus its credits, split by what moved the money.
 pub fn balance(conn: &mut DbConn, campaign_id: i64) -> Result<Balance, ApiError> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::BigInt;
-    let sums: Vec<(EntryType, i64)> = with_conn!(conn, |c| ledger_entries::table
+    let (high, low) = crate::money::split_sum("amount_vnd");
+    let sums: Vec<(EntryType, i64, i64)> = with_conn!(conn, |c| ledger_entries::table
         .filter(ledger_entries::campaign_id.eq(campaign_id))
         .group_by(ledger_entries::entry_type)
-        .select((
-            ledger_entries::entry_type,
-            sql::<BigInt>("CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT)")
-        ))
+        .select((ledger_entries::entry_type, high, low))
         .load(c))?;
     let of = |kind: EntryType| {
         sums.iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, v)| *v)
-            .sum::<i64>()
+            .filter(|(k, ..)| *k == kind)
+            .map(|(_, high, low)| crate::money::join(*high, *low))
+            .fold(0i64, i64::saturating_add)
     };
     let (received, spent, reversed) = (
         of(EntryType::Donation),
@@ -181,8 +174,8 @@ pub fn balance(conn: &mut DbConn, campaign_id: i64) -> Result<Balance, ApiError>
         campaign_id,
         received_vnd: received,
         spent_vnd: spent,
-        reversed_vnd: -reversed,
-        balance_vnd: received - reversed - spent,
+        reversed_vnd: reversed.saturating_neg(),
+        balance_vnd: received.saturating_sub(reversed).saturating_sub(spent),
     })
 }
 
@@ -332,10 +325,16 @@ pub fn purchase(
             "device purchases, and only they, name a device_type",
         ));
     }
-    let total = input
-        .unit_price_vnd
-        .checked_mul(input.quantity as i64)
-        .ok_or_else(|| ApiError::invalid_field("quantity", "overflow", "the total is too large"))?;
+    // Bounded factors, so no overflow; the total is an amount like any other.
+    let total = crate::money::Vnd::new(input.unit_price_vnd.get() * input.quantity as i64)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "quantity",
+                "total",
+                "the total (unit price × quantity) must be at most 1000000000000 đồng",
+            )
+        })?
+        .get();
     conn.transaction(|conn| {
         conn.lock(WriteLock::Campaign(input.campaign_id))?;
         crate::campaigns::queries::find(conn, input.campaign_id)

@@ -380,9 +380,7 @@ pub async fn export_needs(
             let scope = StudentScope::of(conn, &principal)?;
             let units =
                 crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
-            let fail = |e: csv::Error| ApiError::internal(format!("cannot write CSV: {e}"));
-            let mut out = csv::Writer::from_writer(Vec::new());
-            out.write_record([
+            let mut out = crate::http::tabular::CsvOut::new(&[
                 "id",
                 "kind",
                 "status",
@@ -395,8 +393,7 @@ pub async fn export_needs(
                 "quantity",
                 "reported_by",
                 "created_at",
-            ])
-            .map_err(fail)?;
+            ])?;
             let mut page = crate::http::pagination::PageRequest {
                 limit: 5_000,
                 after: None,
@@ -409,7 +406,7 @@ pub async fn export_needs(
                         .iter()
                         .map(|r| r.rule.as_str())
                         .collect();
-                    out.write_record([
+                    let cells = [
                         need.id.to_string(),
                         need.kind.to_string(),
                         need.status.to_string(),
@@ -423,22 +420,18 @@ pub async fn export_needs(
                         need.reported_by.clone(),
                         need.created_at
                             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    ])
-                    .map_err(fail)?;
+                    ];
+                    out.row(cells.iter().map(String::as_str))?;
                 }
                 page.after = chunk.items.last().map(|n| (n.priority, n.id));
                 if chunk.next_cursor.is_none() {
                     break;
                 }
             }
-            out.into_inner()
-                .map_err(|e| ApiError::internal(format!("cannot finish CSV: {e}")))
+            out.finish()
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", "attachment; filename=\"needs.csv\""))
-        .body(csv))
+    Ok(crate::http::tabular::csv_response("needs", csv))
 }
 
 /// The priority rule set: points per reason.

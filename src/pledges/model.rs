@@ -6,6 +6,7 @@ use validator::Validate;
 
 use crate::db::schema::{pledge_instalments, pledges};
 use crate::db::text_enum;
+use crate::money::Vnd;
 
 text_enum! {
     /// What is given: money, devices, data packages or teaching software.
@@ -89,13 +90,18 @@ impl PledgeRow {
 }
 
 /// One part of a money pledge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Queryable, ToSchema, Validate)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Queryable, ToSchema)]
 pub struct Instalment {
     pub due_on: NaiveDate,
-    #[validate(range(min = 1, message = "must be a positive number of đồng"))]
-    #[schema(minimum = 1)]
     pub amount_vnd: i64,
+}
+
+/// One part of a money pledge, as a pledge is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPledgeInstalment {
+    pub due_on: NaiveDate,
+    pub amount_vnd: Vnd,
 }
 
 #[derive(Debug, Insertable)]
@@ -207,13 +213,11 @@ pub struct CreatePledge {
     pub donor_id: Option<i64>,
     pub campaign_id: i64,
     pub kind: DonationKind,
-    #[validate(range(min = 1, message = "must be a positive number of đồng"))]
-    #[schema(minimum = 1)]
-    pub amount_vnd: Option<i64>,
+    pub amount_vnd: Option<Vnd>,
     #[serde(default)]
-    #[validate(nested, length(max = 60, message = "at most 60 instalments"))]
+    #[validate(length(max = 60, message = "at most 60 instalments"))]
     #[schema(max_items = 60)]
-    pub instalments: Vec<Instalment>,
+    pub instalments: Vec<NewPledgeInstalment>,
     #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
     #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: Option<i32>,

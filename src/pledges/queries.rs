@@ -128,8 +128,8 @@ fn check_shape(input: &CreatePledge) -> Vec<FieldError> {
         let total = input
             .instalments
             .iter()
-            .try_fold(0i64, |sum, i| sum.checked_add(i.amount_vnd));
-        if total != input.amount_vnd {
+            .try_fold(0i64, |sum, i| sum.checked_add(i.amount_vnd.get()));
+        if total != input.amount_vnd.map(|a| a.get()) {
             errors.push(FieldError::new(
                 "instalments",
                 "sum",
@@ -211,7 +211,7 @@ pub fn create(
         let parts: Vec<NewInstalment> = input
             .instalments
             .iter()
-            .map(|i| NewInstalment { pledge_id: row.id, due_on: i.due_on, amount_vnd: i.amount_vnd })
+            .map(|i| NewInstalment { pledge_id: row.id, due_on: i.due_on, amount_vnd: i.amount_vnd.get() })
             .collect();
         for part in &parts {
             with_conn!(conn, |c| diesel::insert_into(pledge_instalments::table).values(part).execute(c))?;
@@ -362,8 +362,8 @@ pub fn add_received(
     amount_vnd: i64,
     quantity: i32,
 ) -> Result<PledgeRow, ApiError> {
-    let amount = pledge.received_amount_vnd + amount_vnd;
-    let count = pledge.received_quantity + quantity;
+    let amount = pledge.received_amount_vnd.saturating_add(amount_vnd);
+    let count = pledge.received_quantity.saturating_add(quantity);
     let received = if pledge.kind == DonationKind::Money {
         amount
     } else {

@@ -317,9 +317,10 @@ impl PublicFigures {
                 Some(r) => gift.earmark.as_deref().is_some_and(|e| self.within(e, r)),
             };
             if inside {
-                *totals
+                let total = totals
                     .entry((gift.donor.clone(), gift.kind.clone()))
-                    .or_default() += gift.received;
+                    .or_default();
+                *total = total.saturating_add(gift.received);
             }
         }
         totals
@@ -380,7 +381,9 @@ fn gifts(conn: &mut DbConn) -> Result<Vec<GiftLine>, ApiError> {
         Option<String>,
         Option<String>,
         i64,
+        i64,
     );
+    let (high, low) = crate::money::split_sum("COALESCE(receipts.amount_vnd, receipts.quantity)");
     let rows: Vec<Row> = with_conn!(conn, |c| receipts::table
         .left_join(pledges::table.on(pledges::id.nullable().eq(receipts::pledge_id)))
         .left_join(schools::table.on(schools::id.nullable().eq(pledges::earmark_school_id)))
@@ -398,7 +401,8 @@ fn gifts(conn: &mut DbConn) -> Result<Vec<GiftLine>, ApiError> {
             receipts::device_type,
             pledges::earmark_admin_unit.nullable(),
             schools::admin_unit_code.nullable(),
-            sql::<BigInt>("CAST(SUM(COALESCE(receipts.amount_vnd, receipts.quantity)) AS BIGINT)"),
+            high,
+            low,
         ))
         .load(c))?;
     let names: HashMap<i64, String> = with_conn!(conn, |c| donors::table
@@ -419,13 +423,13 @@ fn gifts(conn: &mut DbConn) -> Result<Vec<GiftLine>, ApiError> {
     Ok(rows
         .into_iter()
         .map(
-            |(donor, kind, device, unit, school_unit, received)| GiftLine {
+            |(donor, kind, device, unit, school_unit, high, low)| GiftLine {
                 donor: donor
                     .and_then(|d| names.get(&d).cloned())
                     .unwrap_or_else(|| ANONYMOUS.to_owned()),
                 kind: kind_key(kind, device),
                 earmark: unit.or(school_unit),
-                received,
+                received: crate::money::join(high, low),
             },
         )
         .collect())

@@ -106,9 +106,7 @@ pub struct CreateReceipt {
     pub purchase_id: Option<i64>,
     pub receipt_type: ReceiptType,
     pub kind: DonationKind,
-    #[validate(range(min = 1, message = "must be a positive number of đồng"))]
-    #[schema(minimum = 1)]
-    pub amount_vnd: Option<i64>,
+    pub amount_vnd: Option<crate::money::Vnd>,
     #[validate(range(min = 1, max = 1000000, message = "must be 1 to 1000000"))]
     #[schema(minimum = 1, maximum = 1000000)]
     pub quantity: Option<i32>,

@@ -154,7 +154,7 @@ pub fn create(
                     return Err(ApiError::invalid_field("donor_id", "pledge_donor", "the pledge belongs to another donor"));
                 }
                 donor_id = Some(pledge.donor_id);
-                let arriving = input.amount_vnd.unwrap_or(input.quantity.unwrap_or(0) as i64);
+                let arriving = input.amount_vnd.map_or(input.quantity.unwrap_or(0) as i64, |a| a.get());
                 over_pledge = pledge.received() + arriving > pledge.promised();
                 Some(pledge)
             }
@@ -192,10 +192,10 @@ pub fn create(
             .returning(ReceiptRow::as_returning())
             .get_result(c))?;
         if let Some(pledge) = &pledge {
-            crate::pledges::queries::add_received(conn, pledge, input.amount_vnd.unwrap_or(0), input.quantity.unwrap_or(0))?;
+            crate::pledges::queries::add_received(conn, pledge, input.amount_vnd.map_or(0, |a| a.get()), input.quantity.unwrap_or(0))?;
         }
         if let Some(amount) = input.amount_vnd {
-            post(conn, campaign.id, Posting::Donation { donor_id, receipt_id: row.id }, amount)?;
+            post(conn, campaign.id, Posting::Donation { donor_id, receipt_id: row.id }, amount.get())?;
         }
         crate::audit::record(
             conn,

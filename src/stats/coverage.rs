@@ -37,6 +37,8 @@ pub struct CoverageQuery {
     pub group_by: Option<GroupBy>,
     /// `json` (default), `csv` or `xlsx`.
     pub format: Option<crate::http::tabular::Format>,
+    /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`.
+    pub lang: Option<crate::http::tabular::Lang>,
 }
 
 /// One line of the coverage table.

@@ -25,6 +25,7 @@ use crate::db::schema::{
 use crate::db::{with_conn, DbConn};
 use crate::error::ApiError;
 use crate::inventory::{ItemStatus, Movement};
+use crate::money::{join, split_sum};
 use crate::pledges::{DeviceType, DonationKind, PledgeStatus};
 use crate::receipts::ReceiptType;
 
@@ -37,6 +38,8 @@ pub struct DonationStatsQuery {
     /// left are per campaign and absent under this filter.
     pub admin_unit: Option<String>,
     pub format: Option<crate::http::tabular::Format>,
+    /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`.
+    pub lang: Option<crate::http::tabular::Lang>,
 }
 
 /// One kind of gift on one basis (VND for money, a count otherwise).
@@ -146,17 +149,12 @@ pub fn donation_stats(
 
     // Pledged: in all, and earmarked (the rest is general).
     for only_earmarked in [false, true] {
-        let pledged: Vec<(DonationKind, Option<DeviceType>, i64)> = with_conn!(conn, |c| {
+        let pledged: Vec<(DonationKind, Option<DeviceType>, i64, i64)> = with_conn!(conn, |c| {
+            let (high, low) = split_sum("COALESCE(pledges.amount_vnd, pledges.quantity)");
             let mut query = pledges::table
                 .filter(pledges::status.ne_all([PledgeStatus::Cancelled, PledgeStatus::Lapsed]))
                 .group_by((pledges::kind, pledges::device_type))
-                .select((
-                    pledges::kind,
-                    pledges::device_type,
-                    sql::<BigInt>(
-                        "CAST(SUM(COALESCE(pledges.amount_vnd, pledges.quantity)) AS BIGINT)",
-                    ),
-                ))
+                .select((pledges::kind, pledges::device_type, high, low))
                 .into_boxed();
             if only_earmarked {
                 query = query.filter(
@@ -173,21 +171,23 @@ pub fn donation_stats(
             }
             query.load(c)
         })?;
-        for (kind, device, amount) in pledged {
+        for (kind, device, high, low) in pledged {
+            let amount = join(high, low);
             let entry = line_of(&mut lines, kind_key(kind, device));
             if only_earmarked {
-                entry.pledged_earmarked += amount;
+                entry.pledged_earmarked = entry.pledged_earmarked.saturating_add(amount);
             } else {
-                entry.pledged += amount;
+                entry.pledged = entry.pledged.saturating_add(amount);
             }
         }
     }
     for entry in lines.values_mut() {
-        entry.pledged_general = entry.pledged - entry.pledged_earmarked;
+        entry.pledged_general = entry.pledged.saturating_sub(entry.pledged_earmarked);
     }
     // Arrived: gifts and purchases, reversal rows included (they are negative).
-    type ReceiptSum = (ReceiptType, DonationKind, Option<DeviceType>, i64);
+    type ReceiptSum = (ReceiptType, DonationKind, Option<DeviceType>, i64, i64);
     let arrived: Vec<ReceiptSum> = with_conn!(conn, |c| {
+        let (high, low) = split_sum("COALESCE(receipts.amount_vnd, receipts.quantity)");
         let mut query = receipts::table
             .group_by((
                 receipts::receipt_type,
@@ -198,9 +198,8 @@ pub fn donation_stats(
                 receipts::receipt_type,
                 receipts::kind,
                 receipts::device_type,
-                sql::<BigInt>(
-                    "CAST(SUM(COALESCE(receipts.amount_vnd, receipts.quantity)) AS BIGINT)",
-                ),
+                high,
+                low,
             ))
             .into_boxed();
         if let Some(campaign) = campaign {
@@ -211,12 +210,14 @@ pub fn donation_stats(
         }
         query.load(c)
     })?;
-    for (receipt_type, kind, device, amount) in arrived {
+    for (receipt_type, kind, device, high, low) in arrived {
+        let amount = join(high, low);
         let entry = line_of(&mut lines, kind_key(kind, device));
-        match receipt_type {
-            ReceiptType::Donation => entry.received_as_gifts += amount,
-            ReceiptType::Purchase => entry.bought += amount,
-        }
+        let total = match receipt_type {
+            ReceiptType::Donation => &mut entry.received_as_gifts,
+            ReceiptType::Purchase => &mut entry.bought,
+        };
+        *total = total.saturating_add(amount);
     }
 
     // Devices, one row each, by status.
@@ -351,27 +352,29 @@ pub fn donation_stats(
     let money_received = match &earmarked {
         None => lines.get("money").map_or(0, |l| l.received_as_gifts),
         Some(ids) => {
-            let amount: Option<i64> = with_conn!(conn, |c| {
+            let (high, low): (i64, i64) = with_conn!(conn, |c| {
+                let (high, low) = split_sum("receipts.amount_vnd");
                 let mut query = receipts::table
                     .filter(receipts::kind.eq(DonationKind::Money))
                     .filter(receipts::pledge_id.eq_any(ids))
-                    .select(sql::<diesel::sql_types::Nullable<BigInt>>(
-                        "CAST(SUM(receipts.amount_vnd) AS BIGINT)",
-                    ))
+                    .select((high, low))
                     .into_boxed();
                 if let Some(campaign) = campaign {
                     query = query.filter(receipts::campaign_id.eq(campaign));
                 }
                 query.first(c)
             })?;
-            amount.unwrap_or(0)
+            join(high, low)
         }
     };
 
     // Goods that arrived but are not registered yet.
     for entry in lines.values_mut().filter(|l| l.kind != "money") {
         let registered = entry.in_stock + entry.allocated + entry.handed_over + entry.written_off;
-        entry.awaiting_intake = entry.received_as_gifts + entry.bought - registered;
+        entry.awaiting_intake = entry
+            .received_as_gifts
+            .saturating_add(entry.bought)
+            .saturating_sub(registered);
     }
 
     Ok(DonationStats {

@@ -81,6 +81,7 @@ pub async fn coverage_stats(
     principal.require(STATS_ROLES)?;
     let query = query.into_inner();
     let format = negotiate(&req, query.format)?;
+    let lang = query.lang;
     let result = state
         .db
         .run(move |conn| {
@@ -95,7 +96,7 @@ pub async fn coverage_stats(
         .await?;
     let mut rows = vec![result.total.clone()];
     rows.extend(result.rows.iter().cloned());
-    respond(format, "coverage", &result, &rows)
+    respond(format, lang, "coverage", &result, &rows)
 }
 
 /// Every kind of gift on one basis: pledged, received, bought, and where it is now.
@@ -123,6 +124,7 @@ pub async fn donations_stats(
     principal.require(&[Role::StatsReader])?;
     let query = query.into_inner();
     let format = negotiate(&req, query.format)?;
+    let lang = query.lang;
     let admin_unit = query.admin_unit.clone();
     let mut stats = state
         .db
@@ -133,13 +135,15 @@ pub async fn donations_stats(
         })
         .await?;
     stats.admin_unit = admin_unit;
-    respond(format, "donations", &stats, &stats.lines)
+    respond(format, lang, "donations", &stats, &stats.lines)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     pub format: Option<crate::http::tabular::Format>,
+    /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`.
+    pub lang: Option<crate::http::tabular::Lang>,
 }
 
 /// Stock of one warehouse, kind and status.
@@ -251,7 +255,7 @@ pub async fn inventory_stats(
             })
         })
         .await?;
-    respond(format, "inventory", &stats, &stats.lines)
+    respond(format, query.lang, "inventory", &stats, &stats.lines)
 }
 
 crate::db::text_enum! {
@@ -277,9 +281,11 @@ crate::db::text_enum! {
 pub struct TimeseriesQuery {
     pub metric: Metric,
     pub interval: Interval,
-    /// The subtree (needs metrics only).
+    /// The subtree.
     pub admin_unit: Option<String>,
     pub format: Option<crate::http::tabular::Format>,
+    /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`.
+    pub lang: Option<crate::http::tabular::Lang>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -317,6 +323,7 @@ pub async fn timeseries(
     principal.require(STATS_ROLES)?;
     let query = query.into_inner();
     let format = negotiate(&req, query.format)?;
+    let lang = query.lang;
     let (metric, interval) = (query.metric, query.interval);
     let dates: Vec<NaiveDate> = state
         .db
@@ -376,7 +383,7 @@ pub async fn timeseries(
         interval,
         points,
     };
-    respond(format, "timeseries", &series, &series.points)
+    respond(format, lang, "timeseries", &series, &series.points)
 }
 
 pub fn configure(cfg: &mut ServiceConfig) {

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::model::{Student, StudentRecord};
 use crate::error::{ApiError, FieldError};
+use crate::http::tabular::CsvOut;
 use crate::sync::batch;
 use crate::sync::batch::Decoded;
 
@@ -98,7 +99,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Decoded<StudentRecord>>, ApiError> {
         let line = record.position().map(|p| p.line());
         let mut object = Map::new();
         for (name, position) in HEADERS.iter().zip(&positions) {
-            let text = position.and_then(|p| record.get(p)).unwrap_or("");
+            // A cell this service exported with a protective apostrophe
+            // reads back as it was.
+            let text = crate::http::tabular::unneutralise(
+                position.and_then(|p| record.get(p)).unwrap_or(""),
+            );
             let value = match (*name, text.parse::<i64>()) {
                 ("grade", Ok(number)) => Value::from(number),
                 _ => Value::from(text),
@@ -125,10 +130,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Decoded<StudentRecord>>, ApiError> {
 }
 
 /// Writes students in the import format plus `active` and `version`.
-pub fn write(students: &[Student], out: &mut csv::Writer<Vec<u8>>) -> Result<(), ApiError> {
-    let fail = |e: csv::Error| ApiError::internal(format!("cannot write CSV: {e}"));
+pub fn write(students: &[Student], out: &mut CsvOut) -> Result<(), ApiError> {
     for s in students {
-        out.write_record([
+        out.row([
             s.external_id.as_str(),
             s.school_code.as_str(),
             &s.grade.to_string(),
@@ -140,15 +144,14 @@ pub fn write(students: &[Student], out: &mut csv::Writer<Vec<u8>>) -> Result<(),
             s.connectivity_status.as_str(),
             if s.active { "true" } else { "false" },
             &s.version.to_string(),
-        ])
-        .map_err(fail)?;
+        ])?;
     }
     Ok(())
 }
 
-pub fn header_line(out: &mut csv::Writer<Vec<u8>>) -> Result<(), ApiError> {
+/// A new export file: the import format's header plus `active` and `version`.
+pub fn export_file() -> Result<CsvOut, ApiError> {
     let mut header: Vec<&str> = HEADERS.to_vec();
     header.extend(["active", "version"]);
-    out.write_record(&header)
-        .map_err(|e| ApiError::internal(format!("cannot write CSV: {e}")))
+    CsvOut::new(&header)
 }

@@ -246,8 +246,7 @@ pub async fn export_students(
             let scope = StudentScope::of(conn, &principal)?;
             let units =
                 crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
-            let mut out = csv::Writer::from_writer(Vec::new());
-            csv_format::header_line(&mut out)?;
+            let mut out = csv_format::export_file()?;
             let mut page = PageRequest {
                 limit: 5_000,
                 after: None,
@@ -264,17 +263,10 @@ pub async fn export_students(
                     break;
                 }
             }
-            out.into_inner()
-                .map_err(|e| ApiError::internal(format!("cannot finish CSV: {e}")))
+            out.finish()
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"students.csv\"",
-        ))
-        .body(csv))
+    Ok(crate::http::tabular::csv_response("students", csv))
 }
 
 pub fn configure(cfg: &mut ServiceConfig) {

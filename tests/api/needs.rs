@@ -723,7 +723,7 @@ async fn officers_verify_in_bulk_and_the_summary_adds_up() {
     let text = String::from_utf8(csv.body).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4);
-    assert!(lines[0].starts_with("id,kind,status,priority,reasons"));
+    assert!(lines[0].starts_with("\u{feff}id,kind,status,priority,reasons"));
     assert!(lines[1].contains(",55,household_poor;no_device,"), "{text}");
     assert!(
         lines[2].contains(",50,household_poor;no_connection,"),

@@ -148,7 +148,10 @@ async fn coverage_reconciles_with_the_rows() {
         .await;
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
     let text = String::from_utf8(csv.body).unwrap();
-    assert!(text.starts_with("key,name,students,with_device"));
+    assert!(
+        text.starts_with("\u{feff}key,name,students,with_device"),
+        "a byte order mark, then the header: {text}"
+    );
     assert_eq!(text.lines().count(), 1 + 1 + 2);
     let accept = app
         .send(

@@ -361,7 +361,11 @@ async fn spreadsheets_import_and_export_round_trip() {
         .starts_with("text/csv"));
     let text = String::from_utf8(export.body.clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], format!("{CSV_HEADER},active,version"));
+    assert_eq!(
+        lines[0],
+        format!("\u{feff}{CSV_HEADER},active,version"),
+        "a byte order mark, then the header"
+    );
     assert_eq!(lines.len(), 3);
     assert!(lines[2].contains("\"Bùi Văn Dũng, Jr\""));
 
