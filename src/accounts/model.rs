@@ -22,6 +22,8 @@ pub struct UserRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub operator_id: Option<i64>,
+    /// Bumped by a password reset, a disable or an enable: tokens name it.
+    pub token_version: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -144,6 +146,8 @@ pub struct ClientRow {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Bumped by a disable or an enable: tokens name it.
+    pub token_version: i64,
 }
 
 #[derive(Debug, Insertable)]

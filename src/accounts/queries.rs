@@ -49,6 +49,7 @@ fn user_principal(row: UserRow) -> Principal {
             row.operator_id,
         ),
         role: row.role,
+        token_version: row.token_version,
         account: Account::User {
             id: row.id,
             username: row.username,
@@ -60,6 +61,7 @@ fn client_principal(row: ClientRow) -> Principal {
     Principal {
         scope: Scope::for_role(row.role, None, None, None),
         role: row.role,
+        token_version: row.token_version,
         account: Account::Client {
             id: row.id,
             client_id: row.client_id,
@@ -94,9 +96,12 @@ pub fn principal_for_claims(conn: &mut DbConn, claims: &Claims) -> Result<Princi
         _ => None,
     }
     .ok_or_else(gone)?;
-    if principal.role != claims.role || principal.scope.claim() != claims.scope {
+    if principal.role != claims.role
+        || principal.scope.claim() != claims.scope
+        || principal.token_version != claims.ver
+    {
         return Err(ApiError::unauthorized(
-            "the account's role or scope has changed; request a new token",
+            "the account's password, role, scope or status has changed since this token was issued; request a new token",
         ));
     }
     Ok(principal)
@@ -282,10 +287,15 @@ pub fn update_user(
         let hash = password_hash
             .clone()
             .unwrap_or_else(|| current.password_hash.clone());
+        // A new password, or a change of status, ends every token issued
+        // before it (they name the old version).
+        let ends_tokens = password_hash.is_some() || disabled != current.disabled;
+        let version = current.token_version + i64::from(ends_tokens);
         let row: UserRow = with_conn!(conn, |c| diesel::update(users::table.find(id))
             .set((
                 users::disabled.eq(disabled),
                 users::password_hash.eq(&hash),
+                users::token_version.eq(version),
                 users::updated_at.eq(now),
             ))
             .returning(UserRow::as_returning())
@@ -396,9 +406,11 @@ pub fn update_client(
             .optional())?;
         let current =
             current.ok_or_else(|| ApiError::not_found(format!("API client {id} not found")))?;
+        let version = current.token_version + i64::from(current.disabled != input.disabled);
         let row: ClientRow = with_conn!(conn, |c| diesel::update(api_clients::table.find(id))
             .set((
                 api_clients::disabled.eq(input.disabled),
+                api_clients::token_version.eq(version),
                 api_clients::updated_at.eq(crate::db::now())
             ))
             .returning(ClientRow::as_returning())

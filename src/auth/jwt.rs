@@ -28,6 +28,8 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub aud: String,
+    /// The account's token version when the token was issued.
+    pub ver: i64,
 }
 
 #[derive(Clone)]
@@ -63,6 +65,7 @@ impl TokenKeys {
         sub: String,
         role: Role,
         scope: Option<String>,
+        version: i64,
     ) -> Result<String, ApiError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
@@ -73,6 +76,7 @@ impl TokenKeys {
             exp: now + self.lifetime.as_secs() as i64,
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
+            ver: version,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| ApiError::internal(format!("cannot sign token: {e}")))

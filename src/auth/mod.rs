@@ -182,6 +182,7 @@ pub async fn issue_token(
         principal.account.subject(),
         principal.role,
         principal.scope.claim(),
+        principal.token_version,
     )?;
     Ok(web::Json(TokenResponse {
         access_token: token,

@@ -82,6 +82,8 @@ pub struct Principal {
     pub account: Account,
     pub role: Role,
     pub scope: Scope,
+    /// The account's token version: a token naming another one is void.
+    pub token_version: i64,
 }
 
 impl Principal {

@@ -25,6 +25,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         operator_id -> Nullable<BigInt>,
+        token_version -> BigInt,
     }
 }
 
@@ -38,6 +39,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        token_version -> BigInt,
     }
 }
 
@@ -315,6 +317,8 @@ diesel::table! {
         over_pledge -> Bool,
         note -> Nullable<Text>,
         created_at -> Timestamp,
+        /// What a donor follows the gift by (unguessable).
+        public_ref -> Nullable<Text>,
     }
 }
 
@@ -473,6 +477,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One-off data maintenance, once per database.
+    maintenance_runs (name) {
+        name -> Text,
+        ran_at -> Timestamp,
+        report -> Text,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
 diesel::joinable!(inventory_items -> warehouses (warehouse_id));
 diesel::joinable!(allocations -> needs (need_id));
@@ -488,6 +501,7 @@ diesel::joinable!(students -> schools (school_id));
 diesel::joinable!(coverage_school_counts -> schools (school_id));
 diesel::joinable!(student_changes -> students (student_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    maintenance_runs,
     admin_units,
     users,
     api_clients,

@@ -28,7 +28,7 @@ use crate::db::schema::{
     admin_units, allocations, handovers, inventory_items, inventory_packages, needs, receipts,
 };
 use crate::db::{with_conn, DbConn};
-use crate::error::{ApiError, OrUnknown};
+use crate::error::ApiError;
 use crate::inventory::ItemStatus;
 use crate::pledges::DonationKind;
 use crate::receipts::{ReceiptRow, ReceiptType};
@@ -300,22 +300,20 @@ pub fn trace(conn: &mut DbConn, receipt: ReceiptRow) -> Result<DonationTrace, Ap
     })
 }
 
-/// The receipt a public reference names: the bank transfer's reference,
-/// or the receipt number. Reversal rows are not gifts: 404.
+/// The receipt a public reference names: the reference printed on the
+/// thank-you letter, or the bank transfer's reference. Not the receipt
+/// number: numbers are sequential, and anyone could walk through every
+/// gift. Reversal rows are not gifts: 404.
 pub fn find_by_reference(conn: &mut DbConn, reference: &str) -> Result<ReceiptRow, ApiError> {
-    let by_reference: Option<i64> = with_conn!(conn, |c| receipts::table
-        .filter(receipts::bank_reference.eq(reference))
-        .select(receipts::id)
+    let found: Option<ReceiptRow> = with_conn!(conn, |c| receipts::table
+        .filter(
+            receipts::public_ref
+                .eq(reference)
+                .or(receipts::bank_reference.eq(reference)),
+        )
+        .filter(receipts::reverses_id.is_null())
+        .select(ReceiptRow::as_select())
         .first(c)
         .optional())?;
-    let not_found = || ApiError::not_found("no gift with this reference");
-    let id = by_reference
-        .or_else(|| reference.parse::<i64>().ok())
-        .ok_or_else(not_found)?;
-    let receipt = crate::receipts::queries::find(conn, id)
-        .or_not_found(|| "no gift with this reference".to_owned())?;
-    if receipt.reverses_id.is_some() {
-        return Err(not_found());
-    }
-    Ok(receipt)
+    found.ok_or_else(|| ApiError::not_found("no gift with this reference"))
 }

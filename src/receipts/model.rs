@@ -37,6 +37,7 @@ pub struct ReceiptRow {
     pub over_pledge: bool,
     pub note: Option<String>,
     pub created_at: NaiveDateTime,
+    pub public_ref: Option<String>,
 }
 
 /// What arrived. Receipts are never edited or deleted: a correction is a
@@ -67,6 +68,11 @@ pub struct Receipt {
     pub over_pledge: bool,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The reference printed on the thank-you letter, by which anyone may
+    /// follow the gift (`GET /api/v1/public/donations/{public_ref}/trace`).
+    /// Unguessable; absent on a reversal.
+    #[schema(example = "7KQ2M9XV4TPA")]
+    pub public_ref: Option<String>,
 }
 
 impl From<ReceiptRow> for Receipt {
@@ -89,6 +95,7 @@ impl From<ReceiptRow> for Receipt {
             over_pledge: row.over_pledge,
             note: row.note,
             created_at: crate::db::to_utc(row.created_at),
+            public_ref: row.public_ref,
         }
     }
 }

@@ -20,6 +20,18 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<ReceiptRow, ApiError> {
     row.ok_or_else(|| ApiError::not_found(format!("receipt {id} not found")))
 }
 
+/// A reference a donor can follow a gift by and nobody can guess: 12
+/// characters from an alphabet without look-alikes (no 0/O, 1/I), about 60
+/// bits from the operating system's generator.
+pub fn public_reference() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut rng = rand::rng();
+    (0..12)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
 /// Whether a reversing receipt undid receipt `id`.
 pub fn is_reversed(conn: &mut DbConn, id: i64) -> Result<bool, ApiError> {
     let reversal: Option<i64> = with_conn!(conn, |c| receipts::table
@@ -188,6 +200,7 @@ pub fn create(
                 receipts::over_pledge.eq(over_pledge),
                 receipts::note.eq(&input.note),
                 receipts::created_at.eq(crate::db::now()),
+                receipts::public_ref.eq(public_reference()),
             ))
             .returning(ReceiptRow::as_returning())
             .get_result(c))?;

@@ -254,6 +254,7 @@ async fn scope_guard_hides_rows_outside_the_subtree() {
         },
         role,
         scope,
+        token_version: 1,
     };
     let officer = principal(
         Role::DistrictOfficer,
@@ -287,6 +288,15 @@ async fn scope_guard_hides_rows_outside_the_subtree() {
     admin
         .ensure_admin_unit_in_scope(&mut conn, city_commune)
         .unwrap();
+    // Admins too get 404 for a code that names no unit.
+    assert_eq!(
+        admin
+            .ensure_admin_unit_in_scope(&mut conn, "99999")
+            .unwrap_err()
+            .status()
+            .as_u16(),
+        404
+    );
     let donor = principal(Role::Donor, Scope::OwnRecords);
     assert_eq!(
         donor

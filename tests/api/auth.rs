@@ -18,7 +18,7 @@ fn claims(overrides: serde_json::Value) -> serde_json::Value {
     let now = chrono::Utc::now().timestamp();
     let mut claims = json!({
         "sub": "user:1", "role": "admin", "iat": now, "exp": now + 600,
-        "iss": "songmay", "aud": "songmay-api"
+        "iss": "songmay", "aud": "songmay-api", "ver": 1
     });
     claims
         .as_object_mut()
@@ -140,6 +140,15 @@ async fn bad_tokens_are_401() {
             c.as_object_mut().unwrap().remove("exp");
             sign(&c, JWT_SECRET)
         }),
+        ("no token version", {
+            let mut c = claims(json!({}));
+            c.as_object_mut().unwrap().remove("ver");
+            sign(&c, JWT_SECRET)
+        }),
+        (
+            "an old token version",
+            sign(&claims(json!({"ver": 0})), JWT_SECRET),
+        ),
         (
             "unknown account",
             sign(&claims(json!({"sub": "user:999"})), JWT_SECRET),
@@ -273,7 +282,63 @@ async fn disabling_a_user_ends_their_tokens_at_once() {
     )
     .await
     .ok(200);
+    // Re-enabling does not revive tokens issued before the disable.
+    app.get("/api/v1/me", &token).await.problem(401);
+    let fresh = app.token_for("reader.one", "a password long enough").await;
+    app.get("/api/v1/me", &fresh).await.ok(200);
+}
+
+/// A password reset ends every token issued before it, at once (a stolen
+/// token must not outlive the reset that answers the theft).
+#[actix_rt::test]
+async fn a_password_reset_ends_the_old_tokens_at_once() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let token = app
+        .user_token(
+            "officer.pw",
+            "district_officer",
+            json!({"admin_unit_code": "150"}),
+        )
+        .await;
     app.get("/api/v1/me", &token).await.ok(200);
+    let id = app
+        .get("/api/v1/users?role=district_officer", &admin)
+        .await
+        .ok(200)["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        &json!({"password": "a brand new passphrase"}),
+    )
+    .await
+    .ok(200);
+    let refused = app.get("/api/v1/me", &token).await.problem(401);
+    assert!(refused["detail"].as_str().unwrap().contains("changed"));
+    // The old password no longer works; the new one does.
+    app.post(
+        "/api/v1/auth/token",
+        None,
+        &json!({"username": "officer.pw", "password": "a password long enough"}),
+    )
+    .await
+    .problem(401);
+    let fresh = app.token_for("officer.pw", "a brand new passphrase").await;
+    app.get("/api/v1/me", &fresh).await.ok(200);
+    // An admin resetting their own password ends their own old token too.
+    let admin_id = app.get("/api/v1/me", &admin).await.ok(200)["id"]
+        .as_i64()
+        .unwrap();
+    app.patch(
+        &format!("/api/v1/users/{admin_id}"),
+        &admin,
+        &json!({"password": "the admin's new passphrase"}),
+    )
+    .await
+    .ok(200);
+    app.get("/api/v1/me", &admin).await.problem(401);
 }
 
 #[actix_rt::test]

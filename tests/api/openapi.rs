@@ -214,7 +214,10 @@ async fn the_served_spec_is_the_committed_one_and_docs_load() {
         .request(Method::GET, "/api-docs/openapi.json", None, None, vec![])
         .await
         .ok(200);
-    assert_eq!(served, committed());
+    assert!(
+        served == committed(),
+        "/api-docs/openapi.json differs from openapi/openapi.json"
+    );
 
     let docs = app.request(Method::GET, "/docs/", None, None, vec![]).await;
     assert_eq!(docs.status.as_u16(), 200);

@@ -934,18 +934,19 @@ async fn assert_figures_reconcile(app: &TestApp, s: &Story, step: &str) -> Rows 
     // Every goods gift's trace: the students who hold it now.
     let db = app.db.connect();
     let mut conn = db.get().unwrap();
-    let goods: Vec<i64> = with_conn!(&mut conn, |c| receipts::table
+    let goods: Vec<(i64, Option<String>)> = with_conn!(&mut conn, |c| receipts::table
         .filter(receipts::campaign_id.eq(s.campaign))
         .filter(receipts::reverses_id.is_null())
         .filter(receipts::kind.ne("money"))
-        .select(receipts::id)
+        .select((receipts::id, receipts::public_ref))
         .load(c))
     .unwrap();
-    for receipt in goods {
+    for (receipt, reference) in goods {
+        let reference = reference.expect("every gift has a public reference");
         let trace = app
             .request(
                 actix_web::http::Method::GET,
-                &format!("/api/v1/public/donations/{receipt}/trace"),
+                &format!("/api/v1/public/donations/{reference}/trace"),
                 None,
                 None,
                 vec![],
@@ -1476,10 +1477,28 @@ async fn every_kind_of_gift_is_traced_to_the_students_it_reached() {
     s.packages(&app, packages).await;
     s.allocate_and_hand_over(&app, &["connectivity"], || true)
         .await;
+    let reference = app
+        .get(&format!("/api/v1/receipts/{packages}"), &s.admin)
+        .await
+        .ok(200)["public_ref"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(reference.len(), 12);
+    // The receipt number is not a public reference: gifts cannot be enumerated.
+    app.request(
+        actix_web::http::Method::GET,
+        &format!("/api/v1/public/donations/{packages}/trace"),
+        None,
+        None,
+        vec![],
+    )
+    .await
+    .problem(404);
     let trace = app
         .request(
             actix_web::http::Method::GET,
-            &format!("/api/v1/public/donations/{packages}/trace"),
+            &format!("/api/v1/public/donations/{reference}/trace"),
             None,
             None,
             vec![],
