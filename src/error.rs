@@ -384,6 +384,14 @@ impl<T> OrUnknown<T> for Result<T, ApiError> {
 }
 
 impl From<DieselError> for ApiError {
+    /// By the kind of error, never by its message (PostgreSQL translates
+    /// its messages). Inputs are checked before they reach the database
+    /// (text, numbers, references), so an error the database raises for its
+    /// own reasons — a deadlock it broke, a lock or statement timeout, a
+    /// connection lost or terminated mid-transaction, a server shutting
+    /// down, SQLite's busy lock — is transient: nothing was written, and the
+    /// client may retry (503). A constraint rejecting a value the service
+    /// validated is a bug (500).
     fn from(error: DieselError) -> Self {
         match error {
             DieselError::NotFound => Self::not_found("no such record"),
@@ -402,24 +410,16 @@ impl From<DieselError> for ApiError {
                         info.message()
                     ))
                 }
-                DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ClosedConnection => {
-                    Self::unavailable(info.message().to_owned())
-                }
-                // SQLite reports lock time-outs, and PostgreSQL a deadlock it
-                // broke by aborting this transaction, as unknown errors; both
-                // leave nothing written and succeed when retried.
-                _ if is_transient(info.message()) => Self::unavailable(info.message().to_owned()),
-                _ => Self::internal(format!("database error: {}", info.message())),
+                _ => Self::unavailable(format!("{kind:?}: {}", info.message())),
             },
+            // The transaction could not be finished or rolled back, most
+            // often because the connection went away: nothing was committed.
+            DieselError::BrokenTransactionManager | DieselError::RollbackErrorOnCommit { .. } => {
+                Self::unavailable(format!("transaction not completed: {error}"))
+            }
             other => Self::internal(format!("database error: {other}")),
         }
     }
-}
-
-fn is_transient(message: &str) -> bool {
-    message.contains("database is locked")
-        || message.contains("database is busy")
-        || message.contains("deadlock detected")
 }
 
 impl From<diesel::r2d2::PoolError> for ApiError {

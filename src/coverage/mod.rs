@@ -102,6 +102,14 @@ pub async fn report_gap(
             principal
                 .ensure_admin_unit_in_scope(conn, &input.admin_unit_code)
                 .or_unknown("admin_unit_code")?;
+            // The schools cut off must be ones the caller may see: an
+            // officer cannot attach another district's school to a gap.
+            for school in &input.school_ids {
+                let row = crate::schools::queries::find(conn, *school).or_unknown("school_ids")?;
+                principal
+                    .ensure_admin_unit_in_scope(conn, &row.admin_unit_code)
+                    .or_unknown("school_ids")?;
+            }
             queries::report(conn, &principal.actor(), input)
         })
         .await?;

@@ -454,8 +454,10 @@ pub async fn list_rules(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"points": 40}))]
 pub struct SetPoints {
-    #[validate(range(min = -1000, max = 1000, message = "must be -1000 to 1000"))]
-    #[schema(minimum = -1000, maximum = 1000)]
+    /// 0 to 1000: a rule raises a need's priority or does nothing; a
+    /// negative weight would push the neediest students down the list.
+    #[validate(range(min = 0, max = 1000, message = "must be 0 to 1000"))]
+    #[schema(minimum = 0, maximum = 1000)]
     pub points: i32,
 }
 

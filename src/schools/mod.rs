@@ -23,10 +23,49 @@ use crate::http::versioning;
 use crate::startup::AppState;
 
 /// A success answer carrying the school's version as its ETag.
-fn with_etag(status: actix_web::http::StatusCode, row: SchoolRow) -> HttpResponse {
+fn with_etag(
+    status: actix_web::http::StatusCode,
+    row: SchoolRow,
+    readers: &ContactReaders,
+) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(versioning::etag(row.version))
-        .json(School::from(row))
+        .json(readers.show(&row, School::from(row.clone())))
+}
+
+/// Who may read a school's `contact` (the office's phone or e-mail): the
+/// people who work with the school — admins, the education data system
+/// that supplies it, district officers whose subtree holds it, and its own
+/// staff. Everyone else sees every other field, and no contact.
+pub enum ContactReaders {
+    All,
+    Some(crate::students::queries::StudentScope),
+    Nobody,
+}
+
+impl ContactReaders {
+    pub fn of(conn: &mut crate::db::DbConn, principal: &Principal) -> Result<Self, ApiError> {
+        Ok(match principal.role {
+            Role::Admin | Role::SyncClient => ContactReaders::All,
+            Role::DistrictOfficer | Role::SchoolStaff => {
+                ContactReaders::Some(crate::students::queries::StudentScope::of(conn, principal)?)
+            }
+            _ => ContactReaders::Nobody,
+        })
+    }
+
+    /// The school as this caller may see it.
+    pub fn show(&self, row: &SchoolRow, mut school: School) -> School {
+        let allowed = match self {
+            ContactReaders::All => true,
+            ContactReaders::Some(scope) => scope.allows(row),
+            ContactReaders::Nobody => false,
+        };
+        if !allowed {
+            school.contact = None;
+        }
+        school
+    }
 }
 
 /// Create a school (admin; district officer inside their subtree).
@@ -56,10 +95,15 @@ pub async fn create_school(
             principal
                 .ensure_admin_unit_in_scope(conn, &input.admin_unit_code)
                 .or_unknown("admin_unit_code")?;
-            queries::create(conn, &principal.actor(), input)
+            let row = queries::create(conn, &principal.actor(), input)?;
+            Ok((row, ContactReaders::of(conn, &principal)?))
         })
         .await?;
-    Ok(with_etag(actix_web::http::StatusCode::CREATED, row))
+    Ok(with_etag(
+        actix_web::http::StatusCode::CREATED,
+        row.0,
+        &row.1,
+    ))
 }
 
 /// List schools.
@@ -78,7 +122,7 @@ pub async fn create_school(
 #[get("/schools")]
 pub async fn list_schools(
     state: web::Data<AppState>,
-    _principal: Principal,
+    principal: Principal,
     filter: web::Query<SchoolFilter>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<SchoolPage>, ApiError> {
@@ -89,7 +133,15 @@ pub async fn list_schools(
         .run(move |conn| {
             let units =
                 crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
-            queries::list(conn, &filter, units.as_deref(), &page)
+            let readers = ContactReaders::of(conn, &principal)?;
+            let (rows, next_cursor) = queries::list_rows(conn, &filter, units.as_deref(), &page)?;
+            Ok(SchoolPage {
+                items: rows
+                    .into_iter()
+                    .map(|row| readers.show(&row, School::from(row.clone())))
+                    .collect(),
+                next_cursor,
+            })
         })
         .await?;
     Ok(web::Json(schools))
@@ -110,12 +162,20 @@ pub async fn list_schools(
 #[get("/schools/{id}")]
 pub async fn get_school(
     state: web::Data<AppState>,
-    _principal: Principal,
+    principal: Principal,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let row = state.db.run(move |conn| queries::find(conn, id)).await?;
-    Ok(with_etag(actix_web::http::StatusCode::OK, row))
+    let (row, readers) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                queries::find(conn, id)?,
+                ContactReaders::of(conn, &principal)?,
+            ))
+        })
+        .await?;
+    Ok(with_etag(actix_web::http::StatusCode::OK, row, &readers))
 }
 
 /// One school by its MOET code.
@@ -133,15 +193,20 @@ pub async fn get_school(
 #[get("/schools/by-code/{code}")]
 pub async fn get_school_by_code(
     state: web::Data<AppState>,
-    _principal: Principal,
+    principal: Principal,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let code = code.into_inner();
-    let row = state
+    let (row, readers) = state
         .db
-        .run(move |conn| queries::find_by_code(conn, &code))
+        .run(move |conn| {
+            Ok((
+                queries::find_by_code(conn, &code)?,
+                ContactReaders::of(conn, &principal)?,
+            ))
+        })
         .await?;
-    Ok(with_etag(actix_web::http::StatusCode::OK, row))
+    Ok(with_etag(actix_web::http::StatusCode::OK, row, &readers))
 }
 
 /// Change a school (admin; district officer inside their subtree).
@@ -180,10 +245,11 @@ pub async fn update_school(
         .run(move |conn| {
             let in_scope =
                 |conn: &mut DbConn, code: &str| principal.ensure_admin_unit_in_scope(conn, code);
-            queries::update(conn, &principal.actor(), id, patch, expected, &in_scope)
+            let row = queries::update(conn, &principal.actor(), id, patch, expected, &in_scope)?;
+            Ok((row, ContactReaders::of(conn, &principal)?))
         })
         .await?;
-    Ok(with_etag(actix_web::http::StatusCode::OK, row))
+    Ok(with_etag(actix_web::http::StatusCode::OK, row.0, &row.1))
 }
 
 pub fn configure(cfg: &mut ServiceConfig) {

@@ -45,13 +45,14 @@ pub fn by_codes(conn: &mut DbConn, codes: &[&str]) -> Result<HashMap<String, Sch
     Ok(found)
 }
 
-/// `admin_units` limits the list to schools in those units (a subtree).
-pub fn list(
+/// `admin_units` limits the list to schools in those units (a subtree);
+/// the page's rows and the next cursor.
+pub fn list_rows(
     conn: &mut DbConn,
     filter: &SchoolFilter,
     admin_units: Option<&[String]>,
     page: &PageRequest<i64>,
-) -> Result<SchoolPage, ApiError> {
+) -> Result<(Vec<SchoolRow>, Option<String>), ApiError> {
     let pattern = filter.q.as_deref().map(|q| {
         let escaped = q
             .to_lowercase()
@@ -83,11 +84,7 @@ pub fn list(
         }
         query.load(c)
     })?;
-    let (rows, next_cursor) = page.finish(rows, |row| row.id);
-    Ok(SchoolPage {
-        items: rows.into_iter().map(School::from).collect(),
-        next_cursor,
-    })
+    Ok(page.finish(rows, |row| row.id))
 }
 
 fn admin_unit_exists(conn: &mut DbConn, code: &str) -> Result<bool, ApiError> {

@@ -330,9 +330,20 @@ pub async fn timeseries(
         .run(move |conn| {
             let (_, units) = root_for(conn, &principal, query.admin_unit.as_deref())?;
             let dates: Vec<NaiveDate> = match metric {
-                Metric::Handovers => with_conn!(conn, |c| handovers::table
-                    .select(handovers::handed_on)
-                    .load(c))?,
+                // Handovers of needs in the caller's subtree, like the need metrics.
+                Metric::Handovers => with_conn!(conn, |c| {
+                    let mut q = handovers::table
+                        .inner_join(
+                            crate::db::schema::allocations::table
+                                .inner_join(crate::db::schema::needs::table),
+                        )
+                        .select(handovers::handed_on)
+                        .into_boxed();
+                    if let Some(units) = &units {
+                        q = q.filter(crate::db::schema::needs::admin_unit_code.eq_any(units));
+                    }
+                    q.load(c)
+                })?,
                 Metric::NeedsFulfilled | Metric::NeedsReported => {
                     let to = if metric == Metric::NeedsFulfilled {
                         "fulfilled"
