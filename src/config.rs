@@ -44,10 +44,18 @@ pub struct Config {
     pub token_lifetime: Duration,
     /// `SONGMAY_CORS_ORIGINS`: comma-separated origins allowed by CORS (none by default).
     pub cors_origins: Vec<String>,
-    /// `SONGMAY_TOKEN_RATE_PER_MINUTE`: token requests per client IP and minute, sustained.
+    /// `SONGMAY_TOKEN_RATE_PER_MINUTE`: token requests per account name and minute, sustained.
     pub token_rate_per_minute: u32,
-    /// `SONGMAY_TOKEN_RATE_BURST`: token requests a client IP may make at once.
+    /// `SONGMAY_TOKEN_RATE_BURST`: token requests for one account name at once.
     pub token_rate_burst: u32,
+    /// `SONGMAY_TOKEN_IP_RATE_PER_MINUTE`: token requests per client address and minute.
+    pub token_ip_rate_per_minute: u32,
+    /// `SONGMAY_TOKEN_IP_RATE_BURST`: token requests a client address may make at once.
+    pub token_ip_rate_burst: u32,
+    /// `SONGMAY_TOKEN_GLOBAL_RATE_PER_MINUTE`: token requests per minute for the whole process.
+    pub token_global_rate_per_minute: u32,
+    /// `SONGMAY_TOKEN_GLOBAL_RATE_BURST`: token requests the whole process takes at once.
+    pub token_global_rate_burst: u32,
     /// `SONGMAY_PUBLIC_RATE_PER_MINUTE`: public-page requests per client IP and minute.
     pub public_rate_per_minute: u32,
     /// `SONGMAY_PUBLIC_RATE_BURST`: public-page requests a client IP may make at once.
@@ -140,6 +148,11 @@ impl Config {
                 .unwrap_or_default(),
             token_rate_per_minute: number("SONGMAY_TOKEN_RATE_PER_MINUTE", 10)? as u32,
             token_rate_burst: number("SONGMAY_TOKEN_RATE_BURST", 5)? as u32,
+            token_ip_rate_per_minute: number("SONGMAY_TOKEN_IP_RATE_PER_MINUTE", 60)? as u32,
+            token_ip_rate_burst: number("SONGMAY_TOKEN_IP_RATE_BURST", 30)? as u32,
+            token_global_rate_per_minute: number("SONGMAY_TOKEN_GLOBAL_RATE_PER_MINUTE", 1200)?
+                as u32,
+            token_global_rate_burst: number("SONGMAY_TOKEN_GLOBAL_RATE_BURST", 200)? as u32,
             public_rate_per_minute: number("SONGMAY_PUBLIC_RATE_PER_MINUTE", 600)? as u32,
             public_rate_burst: number("SONGMAY_PUBLIC_RATE_BURST", 100)? as u32,
             public_cache_ttl: Duration::from_secs(whole_number(

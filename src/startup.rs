@@ -28,6 +28,8 @@ pub struct AppState {
     pub db: Db,
     pub tokens: TokenKeys,
     pub public_cache: PublicCache<std::sync::Arc<crate::public::PublicFigures>>,
+    /// Token requests per account name and overall (per address: middleware).
+    pub token_limits: crate::auth::rate_limit::TokenLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,14 +128,28 @@ fn cors(origins: &[String]) -> Cors {
             |cors, origin| cors.allowed_origin(origin),
         )
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        // Exactly the request headers the API reads, and the response
+        // headers a browser application needs to see.
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
             header::IF_MATCH,
+            header::IF_NONE_MATCH,
             header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
         ])
-        .expose_headers([header::LOCATION, header::ETAG, header::RETRY_AFTER])
+        .expose_headers([
+            header::LOCATION,
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::CONTENT_DISPOSITION,
+            header::HeaderName::from_static("idempotent-replayed"),
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("ratelimit"),
+            header::HeaderName::from_static("ratelimit-policy"),
+        ])
         .max_age(3600)
 }
 
@@ -153,6 +169,7 @@ impl Application {
             db,
             tokens: TokenKeys::new(&secret, config.token_lifetime),
             public_cache: PublicCache::new(config.public_cache_ttl),
+            token_limits: crate::auth::rate_limit::TokenLimits::new(&config),
         });
         let api = openapi();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&api));
@@ -183,6 +200,7 @@ impl Application {
                 .wrap(from_fn(crate::http::target::clean_target))
                 .wrap(cors(&settings.cors_origins))
                 .wrap(from_fn(problem_fallback))
+                .wrap(from_fn(crate::http::security::security_headers))
                 // Method, path without query string, status, duration: no
                 // tokens, no bodies, no personal data.
                 .wrap(

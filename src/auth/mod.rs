@@ -157,7 +157,9 @@ pub struct TokenResponse {
 ///
 /// Users send `username` and `password`; machine clients send `client_id`
 /// and `client_secret`. Wrong credentials, unknown and disabled accounts all
-/// get the same 401 after the same amount of work. Rate-limited per client IP.
+/// get the same 401 after the same amount of work. Rate-limited per account
+/// name, per client address (a higher limit, for offices behind one address)
+/// and overall.
 #[utoipa::path(
     tag = "auth",
     request_body = TokenRequest,
@@ -173,6 +175,10 @@ pub async fn issue_token(
     body: Json<TokenRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let credentials = body.into_inner().credentials()?;
+    state.token_limits.attempt(match &credentials {
+        Credentials::User { username, .. } => username,
+        Credentials::Client { client_id, .. } => client_id,
+    })?;
     let principal = state
         .db
         .run(move |conn| crate::accounts::queries::authenticate(conn, &credentials))

@@ -5,6 +5,7 @@
 pub mod fallback;
 pub mod json;
 pub mod pagination;
+pub mod security;
 pub mod tabular;
 pub mod target;
 pub mod versioning;

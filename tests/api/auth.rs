@@ -341,11 +341,16 @@ async fn a_password_reset_ends_the_old_tokens_at_once() {
     app.get("/api/v1/me", &admin).await.problem(401);
 }
 
+/// Guessing one account's password is limited per account name, however
+/// many addresses it comes from; colleagues behind the same address are not
+/// locked out by it; and an address, and the whole service, have ceilings.
 #[actix_rt::test]
-async fn token_attempts_are_rate_limited_per_address() {
+async fn token_attempts_are_limited_per_account_per_address_and_overall() {
     let app = spawn_app_with(|env| {
         env.insert("SONGMAY_TOKEN_RATE_BURST", "3".into());
         env.insert("SONGMAY_TOKEN_RATE_PER_MINUTE", "1".into());
+        env.insert("SONGMAY_TOKEN_IP_RATE_BURST", "8".into());
+        env.insert("SONGMAY_TOKEN_IP_RATE_PER_MINUTE", "1".into());
     })
     .await;
     let attempt = json!({"username": "admin", "password": "guess"});
@@ -364,6 +369,57 @@ async fn token_attempts_are_rate_limited_per_address() {
         "/api/v1/auth/token",
         None,
         &json!({"username": "admin", "password": ADMIN_PASSWORD}),
+    )
+    .await
+    .problem(429);
+    // A colleague at the same address still signs in (their own account).
+    app.post(
+        "/api/v1/auth/token",
+        None,
+        &json!({"username": "colleague", "password": "whatever it is"}),
+    )
+    .await
+    .problem(401);
+    // But the address as a whole has its ceiling: 8 requests (6 so far).
+    for name in ["a", "b"] {
+        app.post(
+            "/api/v1/auth/token",
+            None,
+            &json!({"username": name, "password": "x"}),
+        )
+        .await
+        .problem(401);
+    }
+    app.post(
+        "/api/v1/auth/token",
+        None,
+        &json!({"username": "c", "password": "x"}),
+    )
+    .await
+    .problem(429);
+}
+
+/// The global ceiling holds across account names.
+#[actix_rt::test]
+async fn token_attempts_have_a_global_ceiling() {
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_TOKEN_GLOBAL_RATE_BURST", "4".into());
+        env.insert("SONGMAY_TOKEN_GLOBAL_RATE_PER_MINUTE", "1".into());
+    })
+    .await;
+    for name in ["a", "b", "c", "d"] {
+        app.post(
+            "/api/v1/auth/token",
+            None,
+            &json!({"username": name, "password": "x"}),
+        )
+        .await
+        .problem(401);
+    }
+    app.post(
+        "/api/v1/auth/token",
+        None,
+        &json!({"username": "e", "password": "x"}),
     )
     .await
     .problem(429);

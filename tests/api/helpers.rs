@@ -214,6 +214,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, Strin
         ("SONGMAY_DB_POOL_SIZE", "4".to_owned()),
         ("SONGMAY_TOKEN_RATE_BURST", "1000".to_owned()),
         ("SONGMAY_TOKEN_RATE_PER_MINUTE", "6000".to_owned()),
+        ("SONGMAY_TOKEN_IP_RATE_BURST", "100000".to_owned()),
+        ("SONGMAY_TOKEN_IP_RATE_PER_MINUTE", "60000".to_owned()),
+        ("SONGMAY_TOKEN_GLOBAL_RATE_BURST", "100000".to_owned()),
+        ("SONGMAY_TOKEN_GLOBAL_RATE_PER_MINUTE", "60000".to_owned()),
     ]);
     adjust(&mut env);
     let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test config");
