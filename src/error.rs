@@ -262,14 +262,30 @@ impl ApiError {
         error
     }
 
+    /// Seconds a client is asked to wait after a 503.
+    pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
     /// 503: the database is down, overloaded or busy; the client may retry.
     pub fn unavailable(cause: impl Into<String>) -> Self {
-        Self::new(
+        let mut error = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the service cannot reach its database right now; retry shortly",
         )
-        .with_cause(cause)
+        .with_cause(cause);
+        // A hint for clients and proxies; an idempotent retry is safe.
+        error.0.headers.push((
+            header::RETRY_AFTER,
+            Self::UNAVAILABLE_RETRY_AFTER_SECS.to_string(),
+        ));
+        error
+    }
+
+    /// 404 for an administrative unit code that names no unit, or one
+    /// outside the caller's scope (the same answer, so scope leaks nothing).
+    /// The code itself is not repeated: refusals never echo what was sent.
+    pub fn unknown_admin_unit() -> Self {
+        Self::not_found("no administrative unit with this code is known to you")
     }
 
     /// 500: a bug or an unexpected failure. The cause is logged, not sent.

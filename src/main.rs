@@ -1,5 +1,6 @@
 //! The `songmay` command: `serve` (default), `migrate`, `openapi`,
-//! `import-admin-units FILE`, `create-user USERNAME ROLE [SCOPE]`.
+//! `import-admin-units FILE`, `create-user USERNAME ROLE [SCOPE]`,
+//! `normalise-identifiers [--dry-run]`.
 
 use std::process::ExitCode;
 
@@ -7,7 +8,7 @@ use songmay::config::Config;
 use songmay::db::Db;
 use songmay::startup::{prepare_database, Application};
 
-const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units FILE | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID]]
+const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units FILE | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID] | normalise-identifiers [--dry-run]]
 settings come from the environment; see README.md";
 
 fn main() -> ExitCode {
@@ -26,6 +27,8 @@ fn main() -> ExitCode {
         ["create-user", username, role, scope @ ..] if scope.len() <= 1 => {
             create_user(username, role, scope.first().copied())
         }
+        ["normalise-identifiers"] => normalise_identifiers(false),
+        ["normalise-identifiers", "--dry-run"] => normalise_identifiers(true),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
@@ -68,6 +71,19 @@ fn migrate() -> Result<(), String> {
         applied.len(),
         config.database.describe()
     );
+    Ok(())
+}
+
+/// Brings stored names and identifiers to the forms new input has, and
+/// prints what changed (or would) and which pairs of rows need a person.
+fn normalise_identifiers(dry_run: bool) -> Result<(), String> {
+    let config = config()?;
+    let db = open_prepared_db(&config)?;
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    let report = songmay::maintenance::normalise_identifiers(&mut conn, dry_run)
+        .map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    println!("{json}");
     Ok(())
 }
 

@@ -159,7 +159,7 @@ const COMMON_ERRORS: &[CommonError] = &[
     (
         "503",
         "Unavailable",
-        "The database is unreachable or busy; nothing was written; retry",
+        "The database is unreachable or busy; nothing was written; retry after `Retry-After` seconds",
         |_| true,
     ),
 ];
@@ -237,7 +237,7 @@ pub fn finish(api: OpenApiDoc) -> Value {
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         });
         match *status {
-            "429" => {
+            "429" | "503" => {
                 response["headers"] =
                     json!({"Retry-After": {"$ref": "#/components/headers/RetryAfter"}})
             }

@@ -106,6 +106,19 @@ pub fn prepare_database(db: &Db, config: &Config) -> Result<(), StartupError> {
             report.inserted
         );
     }
+    if let Some(report) = crate::maintenance::run_once_at_start(&mut conn)? {
+        // Counts and row ids only: never the values themselves.
+        log::info!(
+            "normalised stored names and identifiers: {}",
+            serde_json::to_string(&report).unwrap_or_default()
+        );
+        if !report.collisions.is_empty() {
+            log::warn!(
+                "{} pair(s) of rows would share one key once normalised and were left as they are; see `songmay normalise-identifiers --dry-run`",
+                report.collisions.len()
+            );
+        }
+    }
     let configured = config.admin_password.as_ref().map(|s| s.expose());
     if let Some(generated) =
         crate::accounts::queries::ensure_bootstrap_admin(&mut conn, configured)?

@@ -63,8 +63,7 @@ pub fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<AdminUnitRow>, ApiE
                 "admin unit {code} has a parent loop"
             )));
         }
-        let row = find(conn, &current)?
-            .ok_or_else(|| ApiError::not_found(format!("admin unit {current} not found")))?;
+        let row = find(conn, &current)?.ok_or_else(ApiError::unknown_admin_unit)?;
         next = row.parent_code.clone();
         chain.push(row);
     }
@@ -112,7 +111,7 @@ pub fn subtree_nodes(conn: &mut DbConn, root: Option<&str>) -> Result<Vec<UnitNo
         .select(NODE_COLUMNS)
         .load(c))?;
     if all.is_empty() {
-        return Err(ApiError::not_found(format!("admin unit {root} not found")));
+        return Err(ApiError::unknown_admin_unit());
     }
     all.extend(units_below(conn, root)?);
     Ok(all)

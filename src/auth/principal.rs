@@ -125,7 +125,7 @@ impl Principal {
         conn: &mut DbConn,
         code: &str,
     ) -> Result<(), ApiError> {
-        let hidden = || ApiError::not_found(format!("admin unit {code} not found"));
+        let hidden = ApiError::unknown_admin_unit;
         match &self.scope {
             Scope::Everywhere => match crate::admin_units::queries::find(conn, code)? {
                 Some(_) => Ok(()),

@@ -80,13 +80,16 @@ pub struct CreateDonor {
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub inside_province: bool,
-    #[validate(length(min = 10, max = 14, message = "must be a 10 to 14 character tax code"))]
-    #[schema(min_length = 10, max_length = 14)]
-    pub tax_code: Option<String>,
-    #[validate(length(min = 8, max = 20, message = "must be 8 to 20 characters"))]
-    #[schema(min_length = 8, max_length = 20)]
-    pub phone: Option<String>,
-    #[validate(email(message = "must be an e-mail address"))]
+    /// Spaces are dropped: `0100 109 106` is `0100109106`.
+    pub tax_code: Option<crate::identifiers::TaxCode>,
+    /// Kept as `+84…`: `0912 345 670` and `+84912345670` are one number.
+    pub phone: Option<crate::identifiers::Phone>,
+    /// Kept in lowercase.
+    #[validate(
+        email(message = "must be an e-mail address"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
+    #[schema(max_length = 254)]
     pub email: Option<String>,
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
     #[schema(max_length = 500)]

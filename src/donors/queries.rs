@@ -71,9 +71,12 @@ fn duplicate_of(
     conn: &mut DbConn,
     input: &CreateDonor,
 ) -> Result<Option<(i64, &'static str)>, ApiError> {
+    // Canonical forms, so a number written another way is still the same.
+    let tax_code = input.tax_code.as_ref().map(|t| t.as_str().to_owned());
+    let phone = input.phone.as_ref().map(|p| p.as_str().to_owned());
     for (field, value) in [
-        ("tax_code", &input.tax_code),
-        ("phone", &input.phone),
+        ("tax_code", &tax_code),
+        ("phone", &phone),
         ("email", &input.email),
     ] {
         let Some(value) = value else { continue };
@@ -119,8 +122,8 @@ pub fn create(
                 donors::kind.eq(input.kind),
                 donors::name.eq(&input.name),
                 donors::inside_province.eq(input.inside_province),
-                donors::tax_code.eq(&input.tax_code),
-                donors::phone.eq(&input.phone),
+                donors::tax_code.eq(input.tax_code.as_ref().map(|t| t.as_str())),
+                donors::phone.eq(input.phone.as_ref().map(|p| p.as_str())),
                 donors::email.eq(&input.email),
                 donors::address.eq(&input.address),
                 donors::anonymous_publicly.eq(input.anonymous_publicly),

@@ -125,9 +125,8 @@ pub struct CreateSupplier {
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    #[validate(length(min = 10, max = 14, message = "must be a 10 to 14 character tax code"))]
-    #[schema(min_length = 10, max_length = 14)]
-    pub tax_code: Option<String>,
+    /// Spaces are dropped: `5400 987 654` is `5400987654`.
+    pub tax_code: Option<crate::identifiers::TaxCode>,
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
     #[schema(max_length = 200)]
     pub contact: Option<String>,

@@ -238,7 +238,7 @@ pub fn create_supplier(
         let row: Supplier = with_conn!(conn, |c| diesel::insert_into(suppliers::table)
             .values((
                 suppliers::name.eq(&input.name),
-                suppliers::tax_code.eq(&input.tax_code),
+                suppliers::tax_code.eq(input.tax_code.as_ref().map(|t| t.as_str())),
                 suppliers::contact.eq(&input.contact),
                 suppliers::created_at.eq(crate::db::now()),
             ))

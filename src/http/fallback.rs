@@ -88,10 +88,7 @@ pub async fn unmatched(
 ) -> Result<HttpResponse, ApiError> {
     let methods = routes.allowed(req.path());
     if methods.is_empty() {
-        Err(ApiError::not_found(format!(
-            "no resource at {}",
-            req.path()
-        )))
+        Err(ApiError::not_found("no resource at this path"))
     } else {
         Err(ApiError::method_not_allowed(&methods))
     }

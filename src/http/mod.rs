@@ -39,26 +39,41 @@ pub fn describe_serde(error: &serde_json::Error) -> String {
     without_quoted_values(&error.to_string())
 }
 
-/// A parser's message with every quoted part (`"…"` or `` `…` ``) elided:
-/// parsers quote the value they could not read, and a value may be a
-/// child's name typed into the wrong field.
+/// A parser's message with every quoted value elided: parsers quote the
+/// value they could not read, and a value may be a child's name typed into
+/// the wrong field. What the parser takes from the schema stays: a field's
+/// name (``missing field `grade` ``) and the accepted words after
+/// "expected" (``expected one of `female`, `male` ``).
 pub fn without_quoted_values(message: &str) -> String {
+    const LONGEST_NAME: usize = 64;
     let mut out = String::with_capacity(message.len());
-    let mut open: Option<char> = None;
+    let mut open: Option<(char, bool)> = None;
+    let mut quoted = String::new();
     for c in message.chars() {
         match (c, open) {
             ('"' | '`', None) => {
-                open = Some(c);
+                // `out` holds no value text (values are elided), so these
+                // tests look at the parser's own words only.
+                let keep = out.ends_with("field ") || out.contains("expected");
+                open = Some((c, keep));
+                quoted.clear();
                 out.push(c);
-                out.push('…');
             }
-            (c, Some(q)) if c == q => {
+            (c, Some((q, keep))) if c == q => {
+                if keep && quoted.chars().count() <= LONGEST_NAME {
+                    out.push_str(&quoted);
+                } else {
+                    out.push('…');
+                }
                 open = None;
                 out.push(c);
             }
-            (_, Some(_)) => {}
+            (c, Some(_)) => quoted.push(c),
             (c, None) => out.push(c),
         }
+    }
+    if open.is_some() {
+        out.push('…');
     }
     out
 }

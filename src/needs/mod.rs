@@ -329,9 +329,7 @@ pub async fn need_summary(
                 (Some(code), StudentScope::Units(units)) if units.contains(code) => {
                     Some(code.clone())
                 }
-                (Some(code), _) => {
-                    return Err(ApiError::not_found(format!("admin unit {code} not found")))
-                }
+                (Some(_), _) => return Err(ApiError::unknown_admin_unit()),
                 (None, StudentScope::Units(_)) => match &principal.scope {
                     crate::auth::Scope::AdminUnit { admin_unit_code } => {
                         Some(admin_unit_code.clone())

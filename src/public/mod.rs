@@ -53,9 +53,7 @@ impl PublicFilter {
     /// The unit asked for, 404 when the service knows no such unit.
     fn root<'a>(&'a self, figures: &PublicFigures) -> Result<Option<&'a str>, ApiError> {
         match self.admin_unit.as_deref() {
-            Some(code) if !figures.knows(code) => {
-                Err(ApiError::not_found(format!("no admin unit {code}")))
-            }
+            Some(code) if !figures.knows(code) => Err(ApiError::unknown_admin_unit()),
             other => Ok(other),
         }
     }

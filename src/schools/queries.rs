@@ -29,7 +29,7 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<SchoolRow, ApiError
         .select(SchoolRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("no school has the code {code}")))
+    row.ok_or_else(|| ApiError::not_found("no school has this code"))
 }
 
 /// The schools with these MOET codes, by code.

@@ -196,6 +196,13 @@ pub enum Holding {
     Connectivity,
 }
 
+/// Records, in the change feed, students rewritten by data maintenance
+/// (`crate::maintenance`), so the education data system hears of them as
+/// of any other update. Call inside the maintenance transaction.
+pub fn record_maintenance_changes(conn: &mut DbConn, ids: &[i64]) -> Result<(), ApiError> {
+    record_changes(conn, "maintenance", ChangeOperation::Update, ids)
+}
+
 /// Records that the student now holds (or no longer holds) what the
 /// programme handed over, in the caller's transaction: the coverage counts
 /// move at once (the count triggers read `held_*`), the student gets a new

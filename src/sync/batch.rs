@@ -194,12 +194,14 @@ pub fn decode<T: DeserializeOwned + Validate>(
     Ok(record)
 }
 
-/// The key of a raw record, for the report.
+/// The key of a raw record, for the report: the sender's own identifier
+/// of the row, so it can match the report to its rows. Only a key the text
+/// rule accepts is repeated (in its normalised form); a key that is itself
+/// refused is left out, and the row is known by its index.
 pub fn raw_key(value: &serde_json::Value, field: &str) -> Option<String> {
-    value
-        .get(field)
-        .and_then(|v| v.as_str())
-        .map(|s| s.chars().take(64).collect())
+    let key = value.get(field)?.as_str()?;
+    let key = crate::text::clean(key).ok()?;
+    Some(key.chars().take(64).collect())
 }
 
 /// Reads a JSON array body and decodes each record; `key_field` names the

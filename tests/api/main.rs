@@ -12,6 +12,7 @@ mod distribution;
 mod donations;
 mod errors;
 mod first_start;
+mod hardening;
 mod health;
 mod helpers;
 mod needs;

@@ -20,7 +20,7 @@ use songmay::db::with_conn;
 use crate::helpers::{spawn_app_with, student, TestApp};
 
 /// A valid IMEI: 14 digits and their Luhn check digit.
-fn imei(n: u64) -> String {
+pub(crate) fn imei(n: u64) -> String {
     let body = format!("35693804{n:06}");
     let sum: u32 = body
         .bytes()
@@ -39,7 +39,7 @@ fn imei(n: u64) -> String {
     format!("{body}{}", (10 - sum % 10) % 10)
 }
 
-async fn uncached_app() -> TestApp {
+pub(crate) async fn uncached_app() -> TestApp {
     spawn_app_with(|env| {
         env.insert("SONGMAY_PUBLIC_CACHE_SECONDS", "0".into());
         env.insert("SONGMAY_PUBLIC_RATE_BURST", "100000".into());
@@ -49,17 +49,17 @@ async fn uncached_app() -> TestApp {
 }
 
 /// The people and places of a story.
-struct Story {
-    admin: String,
-    officer: String,
-    kho: String,
-    campaign: i64,
-    donors: Vec<i64>,
-    supplier: i64,
-    warehouse: i64,
+pub(crate) struct Story {
+    pub(crate) admin: String,
+    pub(crate) officer: String,
+    pub(crate) kho: String,
+    pub(crate) campaign: i64,
+    pub(crate) donors: Vec<i64>,
+    pub(crate) supplier: i64,
+    pub(crate) warehouse: i64,
 }
 
-async fn story(app: &TestApp) -> Story {
+pub(crate) async fn story(app: &TestApp) -> Story {
     let admin = app.admin_token().await;
     app.seed_schools(&admin).await;
     let officer = app
@@ -155,7 +155,7 @@ async fn story(app: &TestApp) -> Story {
 }
 
 impl Story {
-    async fn pledge(&self, app: &TestApp, body: Value) -> i64 {
+    pub(crate) async fn pledge(&self, app: &TestApp, body: Value) -> i64 {
         let mut body = body;
         body["campaign_id"] = json!(self.campaign);
         app.post("/api/v1/pledges", Some(&self.admin), &body)
@@ -165,7 +165,7 @@ impl Story {
             .unwrap()
     }
 
-    async fn receipt(&self, app: &TestApp, body: Value) -> i64 {
+    pub(crate) async fn receipt(&self, app: &TestApp, body: Value) -> i64 {
         let mut body = body;
         body["campaign_id"] = json!(self.campaign);
         if body.get("received_on").is_none() {
@@ -179,7 +179,13 @@ impl Story {
     }
 
     /// Registers `n` devices of a receipt and makes them ready.
-    async fn devices(&self, app: &TestApp, receipt: i64, n: u64, serial: &mut u64) -> Vec<i64> {
+    pub(crate) async fn devices(
+        &self,
+        app: &TestApp,
+        receipt: i64,
+        n: u64,
+        serial: &mut u64,
+    ) -> Vec<i64> {
         let devices: Vec<Value> = (0..n)
             .map(|_| {
                 *serial += 1;
@@ -219,7 +225,7 @@ impl Story {
         ids
     }
 
-    async fn packages(&self, app: &TestApp, receipt: i64) -> i64 {
+    pub(crate) async fn packages(&self, app: &TestApp, receipt: i64) -> i64 {
         app.post(
             "/api/v1/inventory/packages",
             Some(&self.kho),
@@ -233,7 +239,14 @@ impl Story {
 
     /// `n` students without a device or a connection at `school`, with
     /// approved device and connectivity needs.
-    async fn students(&self, app: &TestApp, prefix: &str, n: usize, school: &str, grade: i64) {
+    pub(crate) async fn students(
+        &self,
+        app: &TestApp,
+        prefix: &str,
+        n: usize,
+        school: &str,
+        grade: i64,
+    ) {
         let roster: Vec<Value> = (0..n)
             .map(|i| {
                 let mut s = student(&format!("{prefix}-{i}"), school, grade);
@@ -258,7 +271,44 @@ impl Story {
         self.approve_reported(app).await;
     }
 
-    async fn approve_reported(&self, app: &TestApp) {
+    /// One student at TH-DABAC with a working connection but no device, an
+    /// approved device need, and one donated tablet ready in the warehouse.
+    /// Returns the student's sync record.
+    pub(crate) async fn one_student_and_a_tablet_for_them(
+        &self,
+        app: &TestApp,
+        external_id: &str,
+    ) -> Value {
+        let mut record = student(external_id, "TH-DABAC", 3);
+        record["connectivity_status"] = json!("mobile_ok");
+        app.sync_students(&self.admin, "", &[record.clone()])
+            .await
+            .ok(200);
+        let school = app
+            .get("/api/v1/schools/by-code/TH-DABAC", &self.admin)
+            .await
+            .ok(200)["id"]
+            .clone();
+        app.post(
+            "/api/v1/needs/generate",
+            Some(&self.officer),
+            &json!({"school_id": school}),
+        )
+        .await
+        .ok(200);
+        self.approve_reported(app).await;
+        let pledge = self
+            .pledge(app, json!({"donor_id": self.donors[0], "kind": "device", "device_type": "tablet", "quantity": 1, "device_condition": "used"}))
+            .await;
+        let receipt = self
+            .receipt(app, json!({"pledge_id": pledge, "receipt_type": "donation", "kind": "device", "device_type": "tablet", "quantity": 1}))
+            .await;
+        let mut serial = 100;
+        self.devices(app, receipt, 1, &mut serial).await;
+        record
+    }
+
+    pub(crate) async fn approve_reported(&self, app: &TestApp) {
         let reported = app
             .get("/api/v1/needs?status=reported&limit=500", &self.officer)
             .await
@@ -285,7 +335,7 @@ impl Story {
 
     /// Runs the automatic allocation and hands over the active allocations
     /// `hand_over` picks.
-    async fn allocate_and_hand_over(
+    pub(crate) async fn allocate_and_hand_over(
         &self,
         app: &TestApp,
         kinds: &[&str],
@@ -1278,33 +1328,7 @@ async fn a_handover_moves_progress_at_once_a_resync_keeps_it_and_a_return_undoes
     let app = uncached_app().await;
     let s = story(&app).await;
     // One student at TH-DABAC with a working connection but no device.
-    let mut record = student("HO-1", "TH-DABAC", 3);
-    record["connectivity_status"] = json!("mobile_ok");
-    app.sync_students(&s.admin, "", &[record.clone()])
-        .await
-        .ok(200);
-    let school = app
-        .get("/api/v1/schools/by-code/TH-DABAC", &s.admin)
-        .await
-        .ok(200)["id"]
-        .clone();
-    app.post(
-        "/api/v1/needs/generate",
-        Some(&s.officer),
-        &json!({"school_id": school}),
-    )
-    .await
-    .ok(200);
-    s.approve_reported(&app).await;
-    let donor = s.donors[0];
-    let pledge = s
-        .pledge(&app, json!({"donor_id": donor, "kind": "device", "device_type": "tablet", "quantity": 1, "device_condition": "used"}))
-        .await;
-    let receipt = s
-        .receipt(&app, json!({"pledge_id": pledge, "receipt_type": "donation", "kind": "device", "device_type": "tablet", "quantity": 1}))
-        .await;
-    let mut serial = 100;
-    s.devices(&app, receipt, 1, &mut serial).await;
+    let record = s.one_student_and_a_tablet_for_them(&app, "HO-1").await;
     async fn coverage(app: &TestApp, token: &str) -> (i64, i64) {
         let c = app
             .get("/api/v1/stats/coverage?admin_unit=150", token)
@@ -1376,7 +1400,7 @@ async fn a_handover_moves_progress_at_once_a_resync_keeps_it_and_a_return_undoes
     assert_eq!(last["student"]["held_device"], true);
 
     // A later sync that still says `none` does not erase it; the officer sees the case.
-    app.sync_students(&s.admin, "", &[record.clone()])
+    app.sync_students(&s.admin, "", std::slice::from_ref(&record))
         .await
         .ok(200);
     assert_eq!(
