@@ -141,7 +141,7 @@ pub async fn public_donations(
     Ok(public_json(&figures.donations(root)))
 }
 
-/// Follow a donation by its bank reference or receipt number.
+/// Follow a donation by the reference on its thank-you letter.
 ///
 /// No token. How many students hold something of the gift now, by
 /// district — never who: devices, data packages and licences of the gift
@@ -150,7 +150,7 @@ pub async fn public_donations(
 /// protected like every public count.
 #[utoipa::path(
     tag = "public",
-    params(("receipt_ref" = String, Path, description = "The bank transfer reference, or the receipt number")),
+    params(("receipt_ref" = String, Path, description = "The receipt's `public_ref` (printed on the thank-you letter) or the bank transfer reference; not the sequential receipt number")),
     responses(
         (status = 200, description = "Where the gift went", body = DonationTrace),
         (status = 404, description = "No such receipt", body = crate::error::Problem, content_type = "application/problem+json"),
