@@ -164,6 +164,330 @@ const COMMON_ERRORS: &[CommonError] = &[
     ),
 ];
 
+/// Who may call each operation that needs a token, published as the
+/// operation's `x-roles` (and a line of its description) so front-ends know
+/// which buttons to show. The handlers' own guards decide; the route-wide
+/// test (`routes::every_role_the_operation_leaves_out_gets_403_and_the_others_do_not`)
+/// proves on the wire that each role left out here gets 403 and each role
+/// named does not, so this table cannot drift from them. Scope still
+/// applies within a role (a record outside it answers 404).
+const ACCESS: &[(&str, &str, &[&str])] = &[
+    ("get", "/api/v1/me", EVERY_ROLE),
+    ("get", "/api/v1/users", &["admin"]),
+    ("post", "/api/v1/users", &["admin"]),
+    ("get", "/api/v1/users/{id}", &["admin"]),
+    ("patch", "/api/v1/users/{id}", &["admin"]),
+    ("get", "/api/v1/clients", &["admin"]),
+    ("post", "/api/v1/clients", &["admin"]),
+    ("patch", "/api/v1/clients/{id}", &["admin"]),
+    ("post", "/api/v1/admin-units/import", &["admin"]),
+    ("get", "/api/v1/admin-units", EVERY_ROLE),
+    ("get", "/api/v1/admin-units/{code}", EVERY_ROLE),
+    ("get", "/api/v1/audit-log", &["admin"]),
+    ("get", "/api/v1/schools", EVERY_ROLE),
+    ("post", "/api/v1/schools", &["admin", "district_officer"]),
+    ("get", "/api/v1/schools/by-code/{code}", EVERY_ROLE),
+    ("get", "/api/v1/schools/{id}", EVERY_ROLE),
+    (
+        "patch",
+        "/api/v1/schools/{id}",
+        &["admin", "district_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/students/import",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
+        "/api/v1/students/export",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
+        "/api/v1/students",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
+        "/api/v1/students/{id}",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "delete",
+        "/api/v1/students/{id}",
+        &["admin", "district_officer"],
+    ),
+    (
+        "patch",
+        "/api/v1/students/{id}",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    ("post", "/api/v1/sync/students", &["admin", "sync_client"]),
+    ("post", "/api/v1/sync/schools", &["admin", "sync_client"]),
+    (
+        "post",
+        "/api/v1/sync/students/complete",
+        &["admin", "sync_client"],
+    ),
+    (
+        "get",
+        "/api/v1/sync/students/changes",
+        &["admin", "sync_client"],
+    ),
+    (
+        "post",
+        "/api/v1/needs/generate",
+        &["admin", "district_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/needs/transitions",
+        &["admin", "district_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/needs/summary",
+        &["admin", "district_officer", "school_staff", "stats_reader"],
+    ),
+    (
+        "get",
+        "/api/v1/needs/export",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
+        "/api/v1/needs",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "post",
+        "/api/v1/needs",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
+        "/api/v1/needs/{id}",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "post",
+        "/api/v1/needs/{id}/transitions",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
+        "/api/v1/needs/{id}/events",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    ("get", "/api/v1/priority-rules", EVERY_ROLE),
+    ("put", "/api/v1/priority-rules/{rule}", &["admin"]),
+    ("get", "/api/v1/admin-units/{code}/flags", EVERY_ROLE),
+    (
+        "put",
+        "/api/v1/admin-units/{code}/flags",
+        &["admin", "district_officer"],
+    ),
+    ("get", "/api/v1/operators", EVERY_ROLE),
+    ("post", "/api/v1/operators", &["admin"]),
+    (
+        "get",
+        "/api/v1/coverage-gaps",
+        &["admin", "district_officer", "telecom", "stats_reader"],
+    ),
+    (
+        "post",
+        "/api/v1/coverage-gaps",
+        &["admin", "district_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/coverage-gaps/{id}",
+        &["admin", "district_officer", "telecom", "stats_reader"],
+    ),
+    (
+        "patch",
+        "/api/v1/coverage-gaps/{id}",
+        &["admin", "district_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/coverage-gaps/{id}/transitions",
+        &["admin", "district_officer", "telecom"],
+    ),
+    (
+        "get",
+        "/api/v1/donors",
+        &["admin", "warehouse_officer", "donor"],
+    ),
+    ("post", "/api/v1/donors", &["admin"]),
+    (
+        "get",
+        "/api/v1/donors/{id}",
+        &["admin", "warehouse_officer", "donor"],
+    ),
+    ("get", "/api/v1/campaigns", EVERY_ROLE),
+    ("post", "/api/v1/campaigns", &["admin"]),
+    ("get", "/api/v1/campaigns/{id}", EVERY_ROLE),
+    ("post", "/api/v1/campaigns/{id}/status", &["admin"]),
+    (
+        "get",
+        "/api/v1/pledges",
+        &["admin", "warehouse_officer", "donor"],
+    ),
+    ("post", "/api/v1/pledges", &["admin", "donor"]),
+    (
+        "get",
+        "/api/v1/pledges/{id}",
+        &["admin", "warehouse_officer", "donor"],
+    ),
+    ("post", "/api/v1/pledges/{id}/confirm", &["admin"]),
+    ("post", "/api/v1/pledges/{id}/transitions", &["admin"]),
+    (
+        "get",
+        "/api/v1/receipts",
+        &["admin", "warehouse_officer", "donor"],
+    ),
+    ("post", "/api/v1/receipts", &["admin", "warehouse_officer"]),
+    (
+        "get",
+        "/api/v1/receipts/{id}",
+        &["admin", "warehouse_officer", "donor"],
+    ),
+    ("post", "/api/v1/receipts/{id}/reversal", &["admin"]),
+    (
+        "get",
+        "/api/v1/receipts/{id}/acknowledgement",
+        &["admin", "warehouse_officer", "donor"],
+    ),
+    ("get", "/api/v1/funds/ledger", &["admin", "stats_reader"]),
+    (
+        "get",
+        "/api/v1/funds/balance",
+        &["admin", "warehouse_officer", "stats_reader"],
+    ),
+    (
+        "get",
+        "/api/v1/funds/trial-balance",
+        &["admin", "warehouse_officer", "stats_reader"],
+    ),
+    ("get", "/api/v1/suppliers", &["admin", "warehouse_officer"]),
+    ("post", "/api/v1/suppliers", &["admin"]),
+    ("get", "/api/v1/purchases", &["admin", "warehouse_officer"]),
+    ("post", "/api/v1/purchases", &["admin"]),
+    (
+        "get",
+        "/api/v1/warehouses",
+        &["admin", "district_officer", "warehouse_officer"],
+    ),
+    ("post", "/api/v1/warehouses", &["admin"]),
+    ("post", "/api/v1/warehouses/{id}/officers", &["admin"]),
+    (
+        "post",
+        "/api/v1/inventory/intake/csv",
+        &["admin", "warehouse_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/inventory/intake",
+        &["admin", "warehouse_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/inventory/items",
+        &["admin", "district_officer", "warehouse_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/inventory/items/{id}",
+        &["admin", "district_officer", "warehouse_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/inventory/items/{id}/check",
+        &["admin", "warehouse_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/inventory/items/{id}/transitions",
+        &["admin", "warehouse_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/inventory/packages",
+        &["admin", "district_officer", "warehouse_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/inventory/packages",
+        &["admin", "warehouse_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/inventory/stock",
+        &["admin", "district_officer", "warehouse_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/allocations/run",
+        &["admin", "district_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/allocations",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "post",
+        "/api/v1/allocations",
+        &["admin", "district_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/allocations/{id}/cancel",
+        &["admin", "district_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/handovers",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
+        "/api/v1/handovers/{id}",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "post",
+        "/api/v1/handovers/{id}/return",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
+        "/api/v1/stats/coverage",
+        &["admin", "district_officer", "stats_reader"],
+    ),
+    ("get", "/api/v1/stats/donations", &["admin", "stats_reader"]),
+    ("get", "/api/v1/stats/inventory", &["admin", "stats_reader"]),
+    (
+        "get",
+        "/api/v1/stats/timeseries",
+        &["admin", "district_officer", "stats_reader"],
+    ),
+];
+
+/// Every role, for operations any signed-in caller may use.
+const EVERY_ROLE: &[&str] = &[
+    "admin",
+    "district_officer",
+    "school_staff",
+    "telecom",
+    "warehouse_officer",
+    "donor",
+    "sync_client",
+    "stats_reader",
+];
+
 /// The routes behind a per-address rate limit.
 fn is_rate_limited(path: &str) -> bool {
     path == "/api/v1/auth/token" || path.starts_with("/api/v1/public/")
@@ -254,16 +578,16 @@ pub fn finish(api: OpenApiDoc) -> Value {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
-        for (_, operation) in item.iter_mut() {
+        for (method, operation) in item.iter_mut() {
             if let Some(operation) = operation.as_object_mut() {
-                finish_operation(path, operation);
+                finish_operation(method, path, operation);
             }
         }
     }
     doc
 }
 
-fn finish_operation(path: &str, op: &mut Map<String, Value>) {
+fn finish_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     let secured = op
         .get("security")
         .and_then(Value::as_array)
@@ -271,6 +595,24 @@ fn finish_operation(path: &str, op: &mut Map<String, Value>) {
     if !secured {
         // Public: say so, rather than leave it to the reader's guess.
         op.insert("security".into(), json!([]));
+    }
+    if let Some((_, _, roles)) = ACCESS
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .filter(|_| secured)
+    {
+        let names: Vec<String> = roles.iter().map(|r| format!("`{r}`")).collect();
+        let line = if roles.len() == EVERY_ROLE.len() {
+            "Roles: any signed-in caller.".to_owned()
+        } else {
+            format!("Roles: {}.", names.join(", "))
+        };
+        let description = match op.get("description").and_then(Value::as_str) {
+            Some(text) => format!("{text}\n\n{line}"),
+            None => line,
+        };
+        op.insert("description".into(), Value::from(description));
+        op.insert("x-roles".into(), json!(roles));
     }
     let mut if_match = None;
     let mut names_a_unit = false;

@@ -122,7 +122,7 @@ pub fn find_user(conn: &mut DbConn, id: i64) -> Result<UserRow, ApiError> {
         .select(UserRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("user {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no user has this id")))
 }
 
 /// Role and scope must agree: district officers have an admin unit, school
@@ -404,8 +404,8 @@ pub fn update_client(
             .select(ClientRow::as_select())
             .first(c)
             .optional())?;
-        let current =
-            current.ok_or_else(|| ApiError::not_found(format!("API client {id} not found")))?;
+        let current = current
+            .ok_or_else(|| ApiError::not_found(String::from("no API client has this id")))?;
         let version = current.token_version + i64::from(current.disabled != input.disabled);
         let row: ClientRow = with_conn!(conn, |c| diesel::update(api_clients::table.find(id))
             .set((

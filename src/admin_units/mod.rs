@@ -95,7 +95,7 @@ pub async fn get_admin_unit(
 #[utoipa::path(
     tag = "admin-units",
     security(("bearer" = [])),
-    request_body(content = String, content_type = "text/csv", description = "CSV with header code,parent_code,level,name"),
+    request_body(content = String, content_type = "text/csv", description = "CSV with header code,parent_code,level,name", example = json!("code,parent_code,level,name\n17,,province,Tỉnh Hòa Bình\n148,17,district,Thành phố Hòa Bình\n")),
     responses(
         (status = 200, description = "What changed", body = ImportReport),
     )

@@ -24,7 +24,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<AllocationRow, ApiError> {
         .select(AllocationRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("allocation {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no allocation has this id")))
 }
 
 /// The parent of every admin unit (the whole tree, once per operation).
@@ -223,7 +223,7 @@ pub fn cancel(
         conn.lock(WriteLock::Allocation)?;
         let allocation = find(conn, id)?;
         crate::needs::queries::find_visible(conn, scope, allocation.need_id)
-            .or_not_found(|| format!("allocation {id} not found"))?;
+            .or_not_found(|| String::from("no allocation has this id"))?;
         if allocation.status != AllocationStatus::Active {
             return Err(ApiError::conflict(format!(
                 "allocation {id} is {}",

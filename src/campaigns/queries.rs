@@ -13,7 +13,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<CampaignRow, ApiError> {
         .select(CampaignRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("campaign {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no campaign has this id")))
 }
 
 /// A page of campaigns, oldest first.

@@ -52,7 +52,7 @@ pub fn find_operator(conn: &mut DbConn, id: i64) -> Result<Operator, ApiError> {
         .select(Operator::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("operator {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no operator has this id")))
 }
 
 /// A page of operators, oldest first.
@@ -118,7 +118,7 @@ pub fn find_visible(conn: &mut DbConn, scope: &GapScope, id: i64) -> Result<GapR
         .first(c)
         .optional())?;
     row.filter(|gap| scope.allows(gap))
-        .ok_or_else(|| ApiError::not_found(format!("coverage gap {id} not found")))
+        .ok_or_else(|| ApiError::not_found(String::from("no coverage gap has this id")))
 }
 
 pub fn report(conn: &mut DbConn, actor: &str, input: ReportGap) -> Result<GapRow, ApiError> {

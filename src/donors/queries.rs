@@ -15,7 +15,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<DonorRow, ApiError> {
         .select(DonorRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("donor {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no donor has this id")))
 }
 
 /// The donor a `donor` user manages, if any.
@@ -62,7 +62,7 @@ pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<Don
     if scope.allows(donor.id) {
         Ok(donor)
     } else {
-        Err(ApiError::not_found(format!("donor {id} not found")))
+        Err(ApiError::not_found(String::from("no donor has this id")))
     }
 }
 

@@ -279,7 +279,7 @@ pub fn find_purchase(conn: &mut DbConn, id: i64) -> Result<Purchase, ApiError> {
         .select(Purchase::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("purchase {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no purchase has this id")))
 }
 
 /// A page of a campaign's purchases, oldest first.

@@ -233,10 +233,10 @@ fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<Hand
         .select(HandoverRow::as_select())
         .first(c)
         .optional())?;
-    let row = row.ok_or_else(|| ApiError::not_found(format!("handover {id} not found")))?;
+    let row = row.ok_or_else(|| ApiError::not_found(String::from("no handover has this id")))?;
     let allocation = crate::allocations::queries::find(conn, row.allocation_id)?;
     crate::needs::queries::find_visible(conn, scope, allocation.need_id)
-        .or_not_found(|| format!("handover {id} not found"))?;
+        .or_not_found(|| String::from("no handover has this id"))?;
     Ok(row)
 }
 

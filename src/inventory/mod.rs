@@ -69,7 +69,7 @@ pub async fn intake(
     tag = "inventory",
     security(("bearer" = [])),
     params(IntakeCsvQuery),
-    request_body(content = String, content_type = "text/csv", description = "serial,imei,model"),
+    request_body(content = String, content_type = "text/csv", description = "serial,imei,model", example = json!("serial,imei,model\nSN-0001,356938035643809,Galaxy Tab A9\n")),
     responses(
         (status = 201, description = "The registered devices", body = IntakeReport),
         (status = 409, description = "The receipt was reversed", body = crate::error::Problem, content_type = "application/problem+json"),

@@ -111,7 +111,7 @@ pub fn find_item(conn: &mut DbConn, id: i64) -> Result<ItemRow, ApiError> {
         .select(ItemRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("device {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no device has this id")))
 }
 
 pub fn find_visible_item(
@@ -123,7 +123,7 @@ pub fn find_visible_item(
     if scope.allows(item.warehouse_id) || item.transfer_to.is_some_and(|to| scope.allows(to)) {
         Ok(item)
     } else {
-        Err(ApiError::not_found(format!("device {id} not found")))
+        Err(ApiError::not_found(String::from("no device has this id")))
     }
 }
 
@@ -729,7 +729,7 @@ pub fn find_package(conn: &mut DbConn, id: i64) -> Result<PackageRow, ApiError> 
         .select(PackageRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("package {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no package has this id")))
 }
 
 /// Stock per warehouse, kind and status, summed from the ledger.

@@ -257,7 +257,8 @@ pub fn set_points(
             .returning(PriorityRule::as_returning())
             .get_result(c)
             .optional())?;
-    let row = row.ok_or_else(|| ApiError::not_found(format!("no priority rule {rule}")))?;
+    let row =
+        row.ok_or_else(|| ApiError::not_found(String::from("no priority rule has this name")))?;
     crate::audit::record(
         conn,
         actor,

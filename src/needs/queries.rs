@@ -33,7 +33,7 @@ pub fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<
         .first(c)
         .optional())?;
     row.filter(|need| visible(scope, need))
-        .ok_or_else(|| ApiError::not_found(format!("need {id} not found")))
+        .ok_or_else(|| ApiError::not_found(String::from("no need has this id")))
 }
 
 fn open_statuses() -> Vec<NeedStatus> {

@@ -23,7 +23,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<PledgeRow, ApiError> {
         .select(PledgeRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("pledge {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no pledge has this id")))
 }
 
 /// A pledge the caller may see; another donor's is "not found".
@@ -32,7 +32,7 @@ pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<Ple
     if scope.allows(pledge.donor_id) {
         Ok(pledge)
     } else {
-        Err(ApiError::not_found(format!("pledge {id} not found")))
+        Err(ApiError::not_found(String::from("no pledge has this id")))
     }
 }
 

@@ -17,7 +17,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<ReceiptRow, ApiError> {
         .select(ReceiptRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("receipt {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no receipt has this id")))
 }
 
 /// A reference a donor can follow a gift by and nobody can guess: 12
@@ -47,7 +47,7 @@ pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<Rec
     if scope == DonorScope::All || receipt.donor_id.is_some_and(|d| scope.allows(d)) {
         Ok(receipt)
     } else {
-        Err(ApiError::not_found(format!("receipt {id} not found")))
+        Err(ApiError::not_found(String::from("no receipt has this id")))
     }
 }
 

@@ -20,7 +20,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<SchoolRow, ApiError> {
         .select(SchoolRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("school {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no school has this id")))
 }
 
 pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<SchoolRow, ApiError> {
@@ -196,7 +196,7 @@ pub fn update(
     conn.transaction(|conn| {
         let current = find(conn, id)?;
         in_scope(conn, &current.admin_unit_code)
-            .or_not_found(|| format!("school {id} not found"))?;
+            .or_not_found(|| String::from("no school has this id"))?;
         crate::http::versioning::ensure_current(expected_version, current.version)?;
         let next = SchoolInput {
             moet_code: current.moet_code.clone(),

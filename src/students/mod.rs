@@ -194,7 +194,7 @@ pub async fn delete_student(
     tag = "students",
     security(("bearer" = [])),
     params(ImportOptions, ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    request_body(content = String, content_type = "text/csv", description = "Students, one per line"),
+    request_body(content = String, content_type = "text/csv", description = "Students, one per line", example = json!("external_id,school_code,grade,full_name,birth_date,gender,household_status,device_status,connectivity_status\nHB-2026-000123,TH-DABAC,4,Lò Văn An,2017-03-02,male,poor,none,mobile_weak\n")),
     responses((status = 200, description = "What was applied, and why lines were rejected", body = BatchReport))
 )]
 #[post("/students/import")]

@@ -143,7 +143,7 @@ pub fn find_visible(
         .optional())?;
     found
         .filter(|(_, school)| scope.allows(school))
-        .ok_or_else(|| ApiError::not_found(format!("student {id} not found")))
+        .ok_or_else(|| ApiError::not_found(String::from("no student has this id")))
 }
 
 /// Appends one change per student in `ids` (at its current version) to the

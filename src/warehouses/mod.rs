@@ -108,9 +108,7 @@ impl WarehouseScope {
         if self.allows(warehouse_id) {
             Ok(())
         } else {
-            Err(ApiError::not_found(format!(
-                "warehouse {warehouse_id} not found"
-            )))
+            Err(ApiError::not_found("no warehouse has this id"))
         }
     }
 }
@@ -121,7 +119,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<Warehouse, ApiError> {
         .select(Warehouse::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(format!("warehouse {id} not found")))
+    row.ok_or_else(|| ApiError::not_found(String::from("no warehouse has this id")))
 }
 
 pub fn all(conn: &mut DbConn) -> Result<Vec<Warehouse>, ApiError> {

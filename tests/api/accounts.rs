@@ -368,4 +368,7 @@ async fn admins_disabling_each_other_at_once_leave_one() {
         }
     }
     assert!(left >= 1, "no admin is left: {codes:?}");
+    // Every disable that answered 200 took effect and no other did.
+    let disabled = codes.iter().filter(|c| **c == 200).count();
+    assert_eq!(left + disabled, 6, "{codes:?}");
 }

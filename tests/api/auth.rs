@@ -145,6 +145,11 @@ async fn bad_tokens_are_401() {
             c.as_object_mut().unwrap().remove("ver");
             sign(&c, JWT_SECRET)
         }),
+        ("no subject", without(&claims(json!({})), "sub")),
+        ("no role", without(&claims(json!({})), "role")),
+        ("no issued-at", without(&claims(json!({})), "iat")),
+        ("no issuer", without(&claims(json!({})), "iss")),
+        ("no audience", without(&claims(json!({})), "aud")),
         (
             "an old token version",
             sign(&claims(json!({"ver": 0})), JWT_SECRET),
@@ -423,4 +428,14 @@ async fn token_attempts_have_a_global_ceiling() {
     )
     .await
     .problem(429);
+}
+
+/// A signed token whose claims lack `claim` (README: every claim is required).
+fn without(claims: &serde_json::Value, claim: &str) -> String {
+    let mut claims = claims.clone();
+    assert!(
+        claims.as_object_mut().unwrap().remove(claim).is_some(),
+        "the test token had {claim}"
+    );
+    sign(&claims, JWT_SECRET)
 }

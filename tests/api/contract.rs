@@ -27,6 +27,11 @@ struct Contract {
     validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
 
+/// The committed OpenAPI document, as the tests read it.
+pub fn spec() -> &'static Value {
+    &contract().spec
+}
+
 fn contract() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
     CONTRACT.get_or_init(|| {

@@ -190,6 +190,20 @@ pub async fn assert_counts_match_rows(app: &TestApp, token: &str, step: &str) {
         *by_school.entry(*school).or_default() += c[0];
         *open_needs.entry(*school).or_default() += c[4] + c[5] + c[6] + c[12];
     }
+    // Every school with students has its line (so the loop below cannot
+    // pass by seeing nothing).
+    let listed: std::collections::BTreeSet<i64> = coverage["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["key"].as_str().unwrap().parse().unwrap())
+        .collect();
+    for (school, students) in &by_school {
+        assert!(
+            *students == 0 || listed.contains(school),
+            "school {school} with {students} students has no coverage line after {step}"
+        );
+    }
     for row in coverage["rows"].as_array().unwrap() {
         let school: i64 = row["key"].as_str().unwrap().parse().unwrap();
         assert_eq!(

@@ -338,10 +338,20 @@ async fn a_donated_tablet_reaches_a_child() {
     assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));
     assert_eq!(retry.ok(201), handover);
     assert_eq!(handover["trace"]["receipt_id"], w.receipt);
-    assert!(
-        handover["trace"]["pledge_id"].is_i64() && handover["trace"]["donor_id"].is_i64(),
-        "traceable to the pledge: {handover}"
+    // Traceable to the pledge and donor the receipt was recorded against.
+    let receipt = app
+        .get(&format!("/api/v1/receipts/{}", w.receipt), &w.admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        handover["trace"]["pledge_id"], receipt["pledge_id"],
+        "{handover}"
     );
+    assert_eq!(
+        handover["trace"]["donor_id"], receipt["donor_id"],
+        "{handover}"
+    );
+    assert!(receipt["pledge_id"].is_i64(), "{receipt}");
     assert_eq!(
         app.get(&format!("/api/v1/needs/{need}"), &w.officer)
             .await
@@ -357,18 +367,38 @@ async fn a_donated_tablet_reaches_a_child() {
         .ok(200)["status"],
         "handed_over"
     );
-    app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "X", "relation": "student", "handed_on": "2021-10-26", "acknowledged": true}))
+    let before = app.row_counts();
+    let twice = app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "X", "relation": "student", "handed_on": "2021-10-26", "acknowledged": true}))
         .await
         .problem(409);
+    assert!(
+        twice["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to hand over"),
+        "{twice}"
+    );
     // A handed-over device cannot be allocated again.
     let other_need = w.approved.iter().find(|n| **n != need).copied().unwrap();
-    app.post(
-        "/api/v1/allocations",
-        Some(&w.officer),
-        &json!({"need_id": other_need, "item_id": item}),
-    )
-    .await
-    .problem(409);
+    let again = app
+        .post(
+            "/api/v1/allocations",
+            Some(&w.officer),
+            &json!({"need_id": other_need, "item_id": item}),
+        )
+        .await
+        .problem(409);
+    assert!(
+        again["detail"]
+            .as_str()
+            .unwrap()
+            .contains("handed_over, not ready"),
+        "{again}"
+    );
+    app.assert_nothing_written(
+        &before,
+        "a second handover and a second allocation of one device",
+    );
     let audit = app
         .get("/api/v1/audit-log?entity=handover", &w.admin)
         .await

@@ -498,6 +498,7 @@ async fn bad_donation_input_is_refused() {
         .as_i64()
         .unwrap();
     let buy = json!({"campaign_id": s.campaign, "supplier_id": supplier, "kind": "device", "device_type": "laptop", "unit_price_vnd": 9_000_000, "quantity": 1});
+    let before = app.row_counts();
     assert!(app
         .post("/api/v1/purchases", Some(&s.admin), &buy)
         .await
@@ -508,7 +509,8 @@ async fn bad_donation_input_is_refused() {
     let huge = json!({"campaign_id": s.campaign, "supplier_id": supplier, "kind": "device", "device_type": "laptop", "unit_price_vnd": i64::MAX, "quantity": 2});
     app.post("/api/v1/purchases", Some(&s.admin), &huge)
         .await
-        .problem(422);
+        .problem_naming(422, "unit_price_vnd", "invalid");
+    app.assert_nothing_written(&before, "purchases above the balance or the bounds");
 }
 
 /// Rounds of eight simultaneous purchases, each 6,000,000 đồng from a fund of
@@ -759,11 +761,13 @@ async fn pledges_are_cancelled_or_lapse_with_a_reason() {
         )
         .await
         .ok(200);
-    assert!(audit["items"]
+    let closes = audit["items"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|e| e["action"] == "close"));
+        .filter(|e| e["action"] == "close")
+        .count();
+    assert_eq!(closes, 1, "the close is audited once: {audit}");
 }
 
 /// Deliveries of one pledge recorded at the same moment by several

@@ -387,7 +387,11 @@ fn killing_the_server_mid_batch_leaves_all_or_none() {
 
     let direct = db.connect();
     let mut outcomes = Vec::new();
-    for (attempt, delay_ms) in [0u64, 15, 40, 80, 160, 400].into_iter().enumerate() {
+    // `None`: kill as soon as the batch's transaction is seen open (it must
+    // then leave nothing); a delay: kill at that moment, wherever the
+    // request is (it must leave all or nothing).
+    let plan = [None, None, None, Some(0u64), Some(40), Some(160), Some(400)];
+    for (attempt, delay_ms) in plan.into_iter().enumerate() {
         let batch: Vec<serde_json::Value> = (0..5_000)
             .map(|i| crate::helpers::student(&format!("K{attempt}-{i}"), "K-SCHOOL", 1 + i % 12))
             .collect();
@@ -406,7 +410,23 @@ fn killing_the_server_mid_batch_leaves_all_or_none() {
                     .ok()
             })
         });
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        let caught_inside = match delay_ms {
+            Some(delay_ms) => {
+                std::thread::sleep(Duration::from_millis(delay_ms));
+                false
+            }
+            None => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(20);
+                while !a_write_is_open(&db) {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "attempt {attempt}: the batch never opened its transaction"
+                    );
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                true
+            }
+        };
         drop(server); // SIGKILL, then wait
         let _ = sender.join();
 
@@ -420,8 +440,53 @@ fn killing_the_server_mid_batch_leaves_all_or_none() {
             stored == 0 || stored == 5_000,
             "attempt {attempt}: {stored} of 5000 rows survived the kill"
         );
+        if caught_inside {
+            assert_eq!(
+                stored, 0,
+                "attempt {attempt}: killed inside the transaction, yet rows were kept"
+            );
+        }
         outcomes.push(stored);
         server = start(server_cmd());
     }
     eprintln!("rows kept per killed batch: {outcomes:?}");
+}
+
+/// Whether another connection holds an open write transaction on the
+/// test database: on PostgreSQL a backend holding a row lock on `students`
+/// inside a transaction; on SQLite the write lock (a `BEGIN IMMEDIATE`
+/// that cannot start at once).
+fn a_write_is_open(db: &crate::helpers::TestDatabase) -> bool {
+    use diesel::{Connection, RunQueryDsl};
+    match db {
+        crate::helpers::TestDatabase::Postgres { url, .. } => {
+            #[derive(diesel::QueryableByName)]
+            struct Open {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let mut conn = diesel::PgConnection::establish(url).expect("connect");
+            diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                 WHERE c.relname = 'students' AND l.mode = 'RowExclusiveLock'
+                   AND l.pid <> pg_backend_pid()",
+            )
+            .get_result::<Open>(&mut conn)
+            .expect("pg_locks")
+            .n > 0
+        }
+        crate::helpers::TestDatabase::Sqlite { url, .. } => {
+            let mut conn = diesel::SqliteConnection::establish(url).expect("open");
+            diesel::sql_query("PRAGMA busy_timeout = 0")
+                .execute(&mut conn)
+                .unwrap();
+            match diesel::sql_query("BEGIN IMMEDIATE").execute(&mut conn) {
+                Ok(_) => {
+                    diesel::sql_query("ROLLBACK").execute(&mut conn).unwrap();
+                    false
+                }
+                Err(_) => true,
+            }
+        }
+    }
 }

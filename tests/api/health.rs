@@ -20,6 +20,10 @@ async fn health_answers_and_ready_names_the_migrated_backend() {
         "sqlite"
     };
     assert_eq!(ready["database"], expected);
+    // CI reads this back to prove the PostgreSQL pass ran on PostgreSQL.
+    if let Ok(file) = std::env::var("SONGMAY_SEEN_BACKEND_FILE") {
+        std::fs::write(file, ready["database"].as_str().unwrap()).expect("backend file written");
+    }
 }
 
 #[actix_rt::test]

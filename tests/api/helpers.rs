@@ -519,3 +519,61 @@ pub fn query_escape(value: &str) -> String {
         })
         .collect()
 }
+
+#[derive(diesel::QueryableByName)]
+struct TableRows {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl TestApp {
+    /// The number of rows in every table of the schema (the audit log and
+    /// the change feed included), read directly from the database. The
+    /// tables are listed by the database itself, so a new one is counted
+    /// the day its migration lands.
+    pub fn row_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        let db = self.db.connect();
+        let mut conn = db.get().expect("a connection");
+        let list = if self.db.is_postgres() {
+            "SELECT table_name AS name, CAST(0 AS BIGINT) AS n FROM information_schema.tables
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+               AND table_name <> '__diesel_schema_migrations'"
+        } else {
+            "SELECT name, CAST(0 AS BIGINT) AS n FROM sqlite_master
+             WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+               AND name <> '__diesel_schema_migrations'"
+        };
+        let tables: Vec<TableRows> =
+            songmay::db::with_conn!(&mut conn, |c| diesel::sql_query(list).load(c))
+                .expect("list the tables");
+        assert!(tables.len() > 20, "found only {} tables", tables.len());
+        let query = tables
+            .iter()
+            .map(|t| format!("SELECT '{0}' AS name, COUNT(*) AS n FROM {0}", t.name))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let rows: Vec<TableRows> =
+            songmay::db::with_conn!(&mut conn, |c| diesel::sql_query(&query).load(c))
+                .expect("count the rows");
+        rows.into_iter().map(|r| (r.name, r.n)).collect()
+    }
+
+    /// Asserts that no table gained or lost a row since `before` (taken
+    /// with [`TestApp::row_counts`] just before a refused request).
+    #[track_caller]
+    pub fn assert_nothing_written(
+        &self,
+        before: &std::collections::BTreeMap<String, i64>,
+        what: &str,
+    ) {
+        let after = self.row_counts();
+        let changed: Vec<String> = after
+            .iter()
+            .filter(|(table, n)| before.get(*table) != Some(n))
+            .map(|(table, n)| format!("{table}: {:?} → {n}", before.get(table)))
+            .collect();
+        assert!(changed.is_empty(), "{what} wrote: {}", changed.join(", "));
+    }
+}

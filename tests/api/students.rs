@@ -424,20 +424,31 @@ async fn broken_spreadsheets_are_refused_clearly() {
         .unwrap()
         .contains("UTF-8"));
 
+    // Atomic: one bad line refuses the file, and the good line beside it is
+    // not written either (fresh ids, so a stored row would show).
+    let mut atomic_file =
+        format!("{CSV_HEADER}\nX3,TH-DABAC,1,Lò Văn C,2019-05-01,male,poor,none,none\n")
+            .into_bytes();
+    atomic_file
+        .extend_from_slice(b"X4,TH-DABAC,1,L\xff\xfe Van D,2019-05-01,male,poor,none,none\n");
+    let before = app.row_counts();
     let atomic = app
         .request(
             Method::POST,
             "/api/v1/students/import?atomic=true",
             Some(&admin),
             Some("text/csv"),
-            bad_utf8.clone(),
+            atomic_file.clone(),
         )
         .await;
-    atomic.problem(422);
+    let problem = atomic.problem(422);
+    assert!(problem.to_string().contains("UTF-8"), "{problem}");
+    app.assert_nothing_written(&before, "an atomic import with a bad line");
 
     import(&app, &admin, CSV_HEADER.as_bytes())
         .await
-        .problem(422);
+        .problem_naming(422, "body", "empty");
+    app.assert_nothing_written(&before, "a file with no lines");
     let json_body = app
         .request(
             Method::POST,
@@ -449,7 +460,9 @@ async fn broken_spreadsheets_are_refused_clearly() {
         .await;
     json_body.problem(415);
     let sync = app.client_token("sync_client").await;
+    let before = app.row_counts();
     import(&app, &sync, bad_utf8.as_slice()).await.problem(403);
+    app.assert_nothing_written(&before, "an import by a role that may not import");
 }
 
 /// Nothing personal reaches the audit log, the error bodies or the log of
@@ -463,6 +476,11 @@ async fn personal_data_stays_out_of_audit_and_errors() {
     let reply = app
         .sync_students(&admin, "?atomic=true", &[bad.clone()])
         .await;
+    let problem = reply.problem_naming(422, "body", "rejected_rows");
+    assert_eq!(
+        problem["rows"][0]["errors"][0]["field"], "grade",
+        "{problem}"
+    );
     assert!(!String::from_utf8_lossy(&reply.body).contains("Riêng Tư"));
     let reply = app
         .request(
@@ -475,6 +493,7 @@ async fn personal_data_stays_out_of_audit_and_errors() {
                 .to_vec(),
         )
         .await;
+    reply.problem(400);
     assert!(
         !String::from_utf8_lossy(&reply.body).contains("Vàng"),
         "{}",
@@ -489,6 +508,7 @@ async fn personal_data_stays_out_of_audit_and_errors() {
             &json!({"grade": "Vàng Thị Riêng Tư"}),
         )
         .await;
+    reply.problem_naming(422, "grade", "invalid");
     assert!(
         !String::from_utf8_lossy(&reply.body).contains("Riêng Tư"),
         "{}",

@@ -1,0 +1,313 @@
+//! README promises that had no test of their own: idempotency keys (per
+//! caller, bounded, bound to the body, kept 24 hours, on spreadsheet
+//! imports), a donor reading only their own gifts, workbooks of every
+//! statistic, the spreadsheet format's column rules and size cap, and the
+//! client address behind a trusted proxy.
+
+use actix_web::http::Method;
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, student, TestApp};
+use crate::reconciliation::story;
+
+const CSV_HEADER: &str = "external_id,school_code,grade,full_name,birth_date,gender,household_status,device_status,connectivity_status";
+
+fn students_at(app: &TestApp, prefix: &str) -> i64 {
+    use songmay::db::schema::students;
+    let db = app.db.connect();
+    let mut conn = db.get().unwrap();
+    songmay::db::with_conn!(&mut conn, |c| students::table
+        .filter(students::external_id.like(format!("{prefix}%")))
+        .count()
+        .get_result(c))
+    .unwrap()
+}
+
+#[actix_rt::test]
+async fn idempotency_keys_are_per_caller_bounded_bound_to_the_body_and_kept_a_day() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let first = app.client_token("sync_client").await;
+    let second = app.client_token("sync_client").await;
+    let batch = |prefix: &str| Value::from(vec![student(&format!("{prefix}-1"), "TH-DABAC", 2)]);
+
+    // Per caller: two clients may use the same key for different batches.
+    let a = app
+        .post_with_key("/api/v1/sync/students", &first, "batch-1", &batch("IA"))
+        .await;
+    assert_eq!(a.ok(200)["inserted"], 1);
+    let b = app
+        .post_with_key("/api/v1/sync/students", &second, "batch-1", &batch("IB"))
+        .await;
+    assert_eq!(b.header("idempotent-replayed"), None);
+    assert_eq!(b.ok(200)["inserted"], 1);
+    assert_eq!((students_at(&app, "IA-"), students_at(&app, "IB-")), (1, 1));
+
+    // The same key with another body is refused and applies nothing.
+    let before = app.row_counts();
+    app.post_with_key("/api/v1/sync/students", &first, "batch-1", &batch("IC"))
+        .await
+        .problem(422);
+    app.assert_nothing_written(&before, "a reused key with another body");
+
+    // 1 to 255 visible ASCII characters.
+    for key in ["k".repeat(256), "with space".into(), "khóa".into()] {
+        let reply = app
+            .post_with_key("/api/v1/sync/students", &first, &key, &batch("ID"))
+            .await;
+        let problem = reply.problem(reply.status.as_u16());
+        assert!(matches!(reply.status.as_u16(), 400 | 422), "{problem}");
+        assert!(problem.to_string().contains("Idempotency-Key"), "{problem}");
+        assert!(!problem.to_string().contains(&key), "{problem}");
+    }
+    assert_eq!(students_at(&app, "ID-"), 0);
+    let longest = "k".repeat(255);
+    app.post_with_key("/api/v1/sync/students", &first, &longest, &batch("IE"))
+        .await
+        .ok(200);
+
+    // Kept 24 hours: a day later the key is forgotten and the request is
+    // applied as new (here: an update of the same student, so `unchanged`).
+    {
+        use songmay::db::schema::idempotency_keys;
+        let db = app.db.connect();
+        let mut conn = db.get().unwrap();
+        let day_ago = chrono::Utc::now().naive_utc() - chrono::Duration::hours(25);
+        let aged = songmay::db::with_conn!(&mut conn, |c| diesel::update(
+            idempotency_keys::table.filter(idempotency_keys::idem_key.eq("batch-1"))
+        )
+        .set(idempotency_keys::created_at.eq(day_ago))
+        .execute(c))
+        .unwrap();
+        assert_eq!(aged, 2, "one key per caller");
+    }
+    let again = app
+        .post_with_key("/api/v1/sync/students", &first, "batch-1", &batch("IC"))
+        .await;
+    assert_eq!(again.header("idempotent-replayed"), None);
+    assert_eq!(again.ok(200)["inserted"], 1);
+
+    // A spreadsheet import replays too, and writes nothing the second time.
+    let file = format!("{CSV_HEADER}\nIF-1,TH-DABAC,1,Lò Văn F,2019-05-01,male,poor,none,none\n");
+    let once = import_with_key(&app, &admin, &file, "file-1").await;
+    assert_eq!(once.ok(200)["inserted"], 1);
+    let before = app.row_counts();
+    let twice = import_with_key(&app, &admin, &file, "file-1").await;
+    assert_eq!(twice.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(twice.ok(200)["inserted"], 1, "the first answer, again");
+    app.assert_nothing_written(&before, "a replayed import");
+}
+
+#[actix_rt::test]
+async fn a_donor_reads_only_their_own_gifts_and_letters() {
+    let app = spawn_app().await;
+    let s = story(&app).await;
+    let mut logins = Vec::new();
+    let mut receipts = Vec::new();
+    for (i, name) in ["donor.a", "donor.b"].into_iter().enumerate() {
+        let user = app
+            .post(
+                "/api/v1/users",
+                Some(&s.admin),
+                &json!({"username": name, "password": "a password long enough", "role": "donor"}),
+            )
+            .await
+            .ok(201);
+        let donor = app
+            .post(
+                "/api/v1/donors",
+                Some(&s.admin),
+                &json!({"kind": "individual", "name": format!("Nhà hảo tâm {i}"), "inside_province": true, "user_id": user["id"]}),
+            )
+            .await
+            .ok(201)["id"]
+            .as_i64()
+            .unwrap();
+        receipts.push(
+            s.receipt(
+                &app,
+                json!({"donor_id": donor, "receipt_type": "donation", "kind": "money", "amount_vnd": 1_000_000 * (i as i64 + 1), "bank_reference": format!("FT-DONOR-{i}")}),
+            )
+            .await,
+        );
+        logins.push((donor, app.token_for(name, "a password long enough").await));
+    }
+    let (own_donor, token) = &logins[0];
+    let listed = app.get("/api/v1/receipts", token).await.ok(200);
+    let ids: Vec<i64> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![receipts[0]], "only their own receipt");
+    app.get(&format!("/api/v1/receipts/{}", receipts[0]), token)
+        .await
+        .ok(200);
+    let letter = app
+        .get(
+            &format!("/api/v1/receipts/{}/acknowledgement", receipts[0]),
+            token,
+        )
+        .await;
+    assert_eq!(letter.status.as_u16(), 200);
+    for path in [
+        format!("/api/v1/receipts/{}", receipts[1]),
+        format!("/api/v1/receipts/{}/acknowledgement", receipts[1]),
+        format!("/api/v1/donors/{}", logins[1].0),
+    ] {
+        let problem = app.get(&path, token).await.problem(404);
+        assert!(!problem.to_string().contains("Nhà hảo tâm 1"), "{problem}");
+    }
+    let donors = app.get("/api/v1/donors", token).await.ok(200);
+    let visible: Vec<i64> = donors["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(visible, vec![*own_donor]);
+}
+
+#[actix_rt::test]
+async fn every_statistic_comes_as_a_workbook() {
+    let app = spawn_app().await;
+    let s = story(&app).await;
+    s.one_student_and_a_tablet_for_them(&app, "XL-1").await;
+    let reader = app.client_token("stats_reader").await;
+    for path in [
+        "/api/v1/stats/coverage?format=xlsx",
+        "/api/v1/stats/donations?format=xlsx",
+        "/api/v1/stats/inventory?format=xlsx",
+        "/api/v1/stats/timeseries?metric=needs_reported&interval=week&format=xlsx",
+        "/api/v1/stats/coverage?format=xlsx&lang=vi",
+    ] {
+        let reply = app.get(path, &reader).await;
+        assert_eq!(reply.status.as_u16(), 200, "{path}");
+        assert_eq!(
+            reply.header("content-type").as_deref(),
+            Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            "{path}"
+        );
+        assert!(reply.body.starts_with(b"PK"), "{path}: a zip container");
+        assert!(
+            reply.body.len() > 1000,
+            "{path}: {} bytes",
+            reply.body.len()
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn spreadsheet_columns_come_in_any_order_extra_ones_are_ignored_and_files_are_capped() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let shuffled = "note,grade,external_id,connectivity_status,school_code,device_status,full_name,gender,household_status,birth_date\n\
+                    không dùng,2,CO-1,none,TH-DABAC,none,Lò Thị Cột,female,poor,2018-04-02\n";
+    let report = app
+        .request(
+            Method::POST,
+            "/api/v1/students/import",
+            Some(&admin),
+            Some("text/csv"),
+            shuffled.as_bytes().to_vec(),
+        )
+        .await
+        .ok(200);
+    assert_eq!(report["inserted"], 1, "{report}");
+    let export = app.get("/api/v1/students/export", &admin).await;
+    assert_eq!(export.status.as_u16(), 200);
+    assert!(
+        export.body.starts_with("\u{feff}".as_bytes()),
+        "a byte order mark"
+    );
+    let text = String::from_utf8_lossy(&export.body[3..]).to_string();
+    assert!(
+        text.starts_with(&format!("{CSV_HEADER},active,version")),
+        "the documented column order: {}",
+        text.lines().next().unwrap_or_default()
+    );
+    assert!(text.contains("CO-1,TH-DABAC,2,Lò Thị Cột,2018-04-02,female,poor,none,none"));
+
+    let mut big = String::from(CSV_HEADER);
+    for i in 0..50_001 {
+        big.push_str(&format!(
+            "\nCAP-{i},TH-DABAC,1,Học Sinh,2019-05-01,male,other,none,none"
+        ));
+    }
+    let before = app.row_counts();
+    let reply = app
+        .request(
+            Method::POST,
+            "/api/v1/students/import",
+            Some(&admin),
+            Some("text/csv"),
+            big.into_bytes(),
+        )
+        .await;
+    let status = reply.status.as_u16();
+    let problem = reply.problem(status);
+    assert!(matches!(status, 413 | 422), "{status}: {problem}");
+    assert!(
+        problem.to_string().contains("50"),
+        "names the cap: {problem}"
+    );
+    app.assert_nothing_written(&before, "a file over the line cap");
+}
+
+#[actix_rt::test]
+async fn behind_a_trusted_proxy_each_client_address_has_its_own_limit() {
+    for trusted in [true, false] {
+        let app = spawn_app_with(|env| {
+            env.insert("SONGMAY_PUBLIC_RATE_BURST", "2".into());
+            env.insert("SONGMAY_PUBLIC_RATE_PER_MINUTE", "1".into());
+            env.insert("SONGMAY_TRUST_PROXY", trusted.to_string());
+        })
+        .await;
+        from(&app, "203.0.113.7").await.ok(200);
+        from(&app, "203.0.113.7").await.ok(200);
+        from(&app, "203.0.113.7").await.problem(429);
+        let other = from(&app, "198.51.100.9").await;
+        if trusted {
+            // Another client behind the same proxy has its own allowance.
+            other.ok(200);
+        } else {
+            // Untrusted, the header is ignored: everyone is the proxy.
+            other.problem(429);
+        }
+    }
+}
+
+async fn import_with_key(
+    app: &TestApp,
+    token: &str,
+    file: &str,
+    key: &str,
+) -> crate::helpers::Reply {
+    let headers = [
+        ("Authorization", format!("Bearer {token}")),
+        ("Content-Type", "text/csv".to_owned()),
+        ("Idempotency-Key", key.to_owned()),
+    ];
+    app.send(
+        Method::POST,
+        "/api/v1/students/import",
+        &headers,
+        file.as_bytes().to_vec(),
+    )
+    .await
+}
+
+async fn from(app: &TestApp, address: &str) -> crate::helpers::Reply {
+    let headers = [("X-Forwarded-For", address.to_owned())];
+    app.send(
+        Method::GET,
+        "/api/v1/public/needs-board",
+        &headers,
+        Vec::new(),
+    )
+    .await
+}
