@@ -165,7 +165,12 @@ fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiErro
             "school staff need the school they work at",
         )),
         (Role::SchoolStaff, Some(id)) => {
-            if crate::schools::queries::find(conn, id).is_err() {
+            // Only "no such row" is the client's mistake; a lost
+            // connection is the database's and must stay a 503.
+            if let Err(error) = crate::schools::queries::find(conn, id) {
+                if !error.is_not_found() {
+                    return Err(error);
+                }
                 errors.push(FieldError::new(
                     "school_id",
                     "unknown",
@@ -187,7 +192,12 @@ fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiErro
             "a telecom user needs the operator they work for",
         )),
         (Role::Telecom, Some(id)) => {
-            if crate::coverage::queries::find_operator(conn, id).is_err() {
+            // Only "no such row" is the client's mistake; a lost
+            // connection is the database's and must stay a 503.
+            if let Err(error) = crate::coverage::queries::find_operator(conn, id) {
+                if !error.is_not_found() {
+                    return Err(error);
+                }
                 errors.push(FieldError::new(
                     "operator_id",
                     "unknown",

@@ -216,9 +216,16 @@ pub fn update(
                 .unwrap_or(current.has_fixed_internet),
             active: patch.active.unwrap_or(current.active),
         };
+        // A unit outside the caller's scope is refused like an unknown one;
+        // a database failure while checking stays what it is (503).
+        let outside = |conn: &mut DbConn, code: &str| match in_scope(conn, code) {
+            Ok(()) => Ok(false),
+            Err(error) if error.status().is_client_error() => Ok(true),
+            Err(error) => Err(error),
+        };
         if next.admin_unit_code != current.admin_unit_code
             && (!admin_unit_exists(conn, &next.admin_unit_code)?
-                || in_scope(conn, &next.admin_unit_code).is_err())
+                || outside(conn, &next.admin_unit_code)?)
         {
             return Err(unknown_admin_unit(&next.admin_unit_code));
         }

@@ -1318,3 +1318,163 @@ async fn hostile_values_in_every_request_type_get_a_4xx_and_write_nothing() {
     assert!(refused > 50, "refused {refused}");
     assert!(accepted > 10, "accepted {accepted}");
 }
+
+// ---------------------------------------------------------------------------
+// A database that becomes unavailable in the middle of the writes that
+// matter most (a pledge, a receipt, an allocation, a handover) answers 503,
+// never a 404 or 422 made from a failed lookup, nor a 500.
+// ---------------------------------------------------------------------------
+
+/// Sends `request` while the database cannot serve it, and returns the
+/// answer. PostgreSQL: `table` is locked, the request waits on the lock
+/// inside the service, and its backend is terminated. SQLite: another
+/// process holds the write lock past the busy timeout.
+async fn while_unavailable<F>(app: &TestApp, table: &str, request: F) -> crate::helpers::Reply
+where
+    F: std::future::Future<Output = crate::helpers::Reply>,
+{
+    use diesel::Connection;
+    let url = app.db.url().to_owned();
+    if app.db.is_postgres() {
+        let mut holder = diesel::PgConnection::establish(&url).expect("connect");
+        diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
+        diesel::sql_query(format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            .execute(&mut holder)
+            .unwrap();
+        let terminate = async {
+            let mut waited = 0;
+            loop {
+                actix_rt::time::sleep(Duration::from_millis(100)).await;
+                let waiting = diesel::sql_query(
+                    "SELECT COUNT(*) AS n FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .get_result::<Counted>(&mut holder)
+                .unwrap()
+                .n;
+                if waiting > 0 {
+                    break;
+                }
+                waited += 1;
+                assert!(waited < 100, "the request never reached {table}");
+            }
+            diesel::sql_query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .execute(&mut holder)
+            .unwrap();
+            diesel::sql_query("ROLLBACK").execute(&mut holder).unwrap();
+        };
+        futures_util::future::join(request, terminate).await.0
+    } else {
+        let mut holder = diesel::SqliteConnection::establish(&url).expect("open");
+        diesel::sql_query("BEGIN EXCLUSIVE")
+            .execute(&mut holder)
+            .unwrap();
+        let reply = request.await;
+        diesel::sql_query("ROLLBACK").execute(&mut holder).unwrap();
+        reply
+    }
+}
+
+/// The answer is a 503 that wrote nothing; the same request then succeeds.
+#[track_caller]
+fn unavailable_and_nothing_written(
+    reply: &crate::helpers::Reply,
+    app: &TestApp,
+    before: &BTreeMap<String, i64>,
+    what: &str,
+) {
+    let status = reply.status.as_u16();
+    assert_eq!(status, 503, "{what}: {}", body_text(reply));
+    assert!(
+        reply.header("retry-after").is_some(),
+        "{what}: a retry hint"
+    );
+    assert_eq!(&data_snapshot(app), before, "{what} wrote nothing");
+}
+
+#[actix_rt::test]
+async fn pledges_receipts_allocations_and_handovers_answer_503_when_the_database_fails() {
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_DB_POOL_SIZE", "3".into());
+    })
+    .await;
+    let s = story(&app).await;
+    s.one_student_and_a_tablet_for_them(&app, "DOWN-1").await;
+
+    // A pledge.
+    let pledge = json!({"campaign_id": s.campaign, "donor_id": s.donors[2], "kind": "money", "amount_vnd": 5_000_000});
+    let before = data_snapshot(&app);
+    let reply = while_unavailable(
+        &app,
+        "pledges",
+        app.post("/api/v1/pledges", Some(&s.admin), &pledge),
+    )
+    .await;
+    unavailable_and_nothing_written(&reply, &app, &before, "a pledge");
+    let pledge_id = app
+        .post("/api/v1/pledges", Some(&s.admin), &pledge)
+        .await
+        .ok(201)["id"]
+        .clone();
+
+    // A receipt against it.
+    let receipt = json!({"campaign_id": s.campaign, "pledge_id": pledge_id, "receipt_type": "donation", "kind": "money", "amount_vnd": 5_000_000, "bank_reference": "FT-DOWN-1", "received_on": "2021-10-05"});
+    let before = data_snapshot(&app);
+    let reply = while_unavailable(
+        &app,
+        "receipts",
+        app.post("/api/v1/receipts", Some(&s.kho), &receipt),
+    )
+    .await;
+    unavailable_and_nothing_written(&reply, &app, &before, "a receipt");
+    app.post("/api/v1/receipts", Some(&s.kho), &receipt)
+        .await
+        .ok(201);
+
+    // An allocation of the ready tablet to the approved need.
+    let need = app
+        .get("/api/v1/needs?status=approved", &s.admin)
+        .await
+        .ok(200)["items"][0]["id"]
+        .clone();
+    let item = app
+        .get("/api/v1/inventory/items?status=ready", &s.admin)
+        .await
+        .ok(200)["items"][0]["id"]
+        .clone();
+    assert!(
+        need.is_i64() && item.is_i64(),
+        "a need {need} and a device {item}"
+    );
+    let allocation = json!({"need_id": need, "item_id": item});
+    let before = data_snapshot(&app);
+    let reply = while_unavailable(
+        &app,
+        "allocations",
+        app.post("/api/v1/allocations", Some(&s.officer), &allocation),
+    )
+    .await;
+    unavailable_and_nothing_written(&reply, &app, &before, "an allocation");
+    let allocation_id = app
+        .post("/api/v1/allocations", Some(&s.officer), &allocation)
+        .await
+        .ok(201)["id"]
+        .clone();
+
+    // Its handover.
+    let handover = json!({"allocation_id": allocation_id, "received_by_name": "Phụ huynh", "relation": "parent", "handed_on": "2021-10-25", "acknowledged": true});
+    let before = data_snapshot(&app);
+    let reply = while_unavailable(
+        &app,
+        "handovers",
+        app.post("/api/v1/handovers", Some(&s.officer), &handover),
+    )
+    .await;
+    unavailable_and_nothing_written(&reply, &app, &before, "a handover");
+    app.post("/api/v1/handovers", Some(&s.officer), &handover)
+        .await
+        .ok(201);
+}
