@@ -19,8 +19,10 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use songmay::db::schema::{admin_units, campaigns, inventory_items, needs, receipts, warehouses};
-use songmay::db::{with_conn, DatabaseLocation, Db, DbConn};
+use songmay::platform::db::schema::{
+    admin_units, campaigns, inventory_items, needs, receipts, warehouses,
+};
+use songmay::platform::db::{with_conn, DatabaseLocation, Db, DbConn};
 
 use common::{env_or, post, PgDatabase, Server, ADMIN_PASSWORD};
 
@@ -76,10 +78,10 @@ fn rss_mib() -> f64 {
 
 fn load(conn: &mut DbConn, need_count: usize, item_count: usize) {
     let vn = std::fs::read("data/admin_units_vn.csv").expect("run from the repository root");
-    songmay::admin_units::queries::import(
+    songmay::registry::admin_units::queries::import(
         conn,
         "bench",
-        songmay::admin_units::import::parse(&vn).unwrap(),
+        songmay::registry::admin_units::import::parse(&vn).unwrap(),
     )
     .unwrap();
     let units: Vec<(String, Option<String>, String)> = with_conn!(conn, |c| admin_units::table
@@ -95,7 +97,7 @@ fn load(conn: &mut DbConn, need_count: usize, item_count: usize) {
         .iter()
         .map(|(c, p, _)| (c.clone(), p.clone()))
         .collect();
-    let now = songmay::db::now();
+    let now = songmay::platform::db::now();
     let districts: Vec<&String> = units
         .iter()
         .filter(|(_, _, l)| l == "district")
@@ -228,7 +230,7 @@ fn loaded_database(
     item_count: usize,
 ) -> Option<(PgDatabase, Db, Duration)> {
     let database = PgDatabase::create(pg, name).filter(|_| !pg.is_empty())?;
-    let config = songmay::config::Config::from_lookup(|setting| match setting {
+    let config = songmay::platform::config::Config::from_lookup(|setting| match setting {
         "DATABASE_URL" => Some(database.url()),
         "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
         "SONGMAY_JWT_SECRET" => Some(common::SECRET.to_owned()),
@@ -236,7 +238,7 @@ fn loaded_database(
     })
     .unwrap();
     let db = Db::connect(&DatabaseLocation::parse(&database.url()), 1).unwrap();
-    songmay::startup::prepare_database(&db, &config).unwrap();
+    songmay::app::prepare_database(&db, &config).unwrap();
     let started = Instant::now();
     load(&mut db.get().unwrap(), need_count, item_count);
     Some((database, db, started.elapsed()))
@@ -286,7 +288,8 @@ fn main() {
     // The matching alone, in this process.
     let rss_before = rss_mib();
     let loaded = Instant::now();
-    let (needs, stock) = songmay::allocations::queries::candidates(&mut conn, None, &[]).unwrap();
+    let (needs, stock) =
+        songmay::distribution::allocations::queries::candidates(&mut conn, None, &[]).unwrap();
     let loading = loaded.elapsed();
     let parents: std::collections::HashMap<String, Option<String>> =
         with_conn!(&mut conn, |c| admin_units::table
@@ -296,8 +299,13 @@ fn main() {
         .into_iter()
         .collect();
     let matching = Instant::now();
-    let (matches, unmatched) =
-        songmay::allocations::matching::plan(needs, stock, &parents, &|_| None, Default::default());
+    let (matches, unmatched) = songmay::distribution::allocations::matching::plan(
+        needs,
+        stock,
+        &parents,
+        &|_| None,
+        Default::default(),
+    );
     let matching = matching.elapsed();
     println!(
         "\nin-process: loading candidates {:.2} s, matching {:.3} s ({} matched, {} unmatched); peak RSS {:.0} MiB (was {:.0})",

@@ -20,8 +20,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use songmay::db::schema::{needs, students};
-use songmay::db::{with_conn, DatabaseLocation, Db, DbConn};
+use songmay::platform::db::schema::{needs, students};
+use songmay::platform::db::{with_conn, DatabaseLocation, Db, DbConn};
 
 use common::{env_or, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
 
@@ -50,17 +50,18 @@ struct NeedInsert {
 fn load(conn: &mut DbConn, student_count: usize, need_count: usize) -> Duration {
     let started = Instant::now();
     let vn = std::fs::read("data/admin_units_vn.csv").expect("run from the repository root");
-    let lines = songmay::admin_units::import::parse(&vn).unwrap();
-    songmay::admin_units::queries::import(conn, "bench", lines).unwrap();
+    let lines = songmay::registry::admin_units::import::parse(&vn).unwrap();
+    songmay::registry::admin_units::queries::import(conn, "bench", lines).unwrap();
 
-    let communes: Vec<String> = with_conn!(conn, |c| songmay::db::schema::admin_units::table
-        .filter(songmay::db::schema::admin_units::level.eq("commune"))
-        .select(songmay::db::schema::admin_units::code)
-        .order(songmay::db::schema::admin_units::code)
-        .load(c))
-    .unwrap();
+    let communes: Vec<String> =
+        with_conn!(conn, |c| songmay::platform::db::schema::admin_units::table
+            .filter(songmay::platform::db::schema::admin_units::level.eq("commune"))
+            .select(songmay::platform::db::schema::admin_units::code)
+            .order(songmay::platform::db::schema::admin_units::code)
+            .load(c))
+        .unwrap();
     let levels = ["primary", "lower_secondary", "upper_secondary", "multi"];
-    let now = songmay::db::now();
+    let now = songmay::platform::db::now();
     let school_rows = common::school_per_commune(conn, &communes, |i| levels[i % 4]);
 
     let mut rng = StdRng::seed_from_u64(2021);
@@ -191,7 +192,7 @@ fn main() {
         println!("needs benchmark: skipped, no PostgreSQL at {pg}");
         return;
     };
-    let config = songmay::config::Config::from_lookup(|name| match name {
+    let config = songmay::platform::config::Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(database.url()),
         "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
         "SONGMAY_JWT_SECRET" => Some(common::SECRET.to_owned()),
@@ -199,7 +200,7 @@ fn main() {
     })
     .unwrap();
     let db = Db::connect(&DatabaseLocation::parse(&database.url()), 1).unwrap();
-    songmay::startup::prepare_database(&db, &config).unwrap();
+    songmay::app::prepare_database(&db, &config).unwrap();
     let loaded = load(&mut db.get().unwrap(), student_count, need_count);
     drop(db);
     println!(

@@ -21,11 +21,11 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use songmay::db::schema::{
+use songmay::platform::db::schema::{
     admin_units, allocations, campaigns, handovers, inventory_items, needs, receipts, students,
     warehouses,
 };
-use songmay::db::{with_conn, DatabaseLocation, Db, DbConn};
+use songmay::platform::db::{with_conn, DatabaseLocation, Db, DbConn};
 
 use common::{env_or, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
 
@@ -112,14 +112,15 @@ fn load(conn: &mut DbConn, whole_country: bool, student_count: usize) -> (String
     } else {
         "data/admin_units_hoa_binh.csv"
     };
-    let lines = songmay::admin_units::import::parse(&std::fs::read(file).unwrap()).unwrap();
-    songmay::admin_units::queries::import(conn, "bench", lines).unwrap();
+    let lines =
+        songmay::registry::admin_units::import::parse(&std::fs::read(file).unwrap()).unwrap();
+    songmay::registry::admin_units::queries::import(conn, "bench", lines).unwrap();
     let units: Vec<(String, String)> = with_conn!(conn, |c| admin_units::table
         .select((admin_units::code, admin_units::level))
         .order(admin_units::code)
         .load(c))
     .unwrap();
-    let now = songmay::db::now();
+    let now = songmay::platform::db::now();
     let communes: Vec<&String> = units
         .iter()
         .filter(|(_, l)| l == "commune")
@@ -394,7 +395,8 @@ fn measure(label: &str, database_url: &str, province: &str, district: &str, seco
 fn baseline(database_url: &str, base: &str, token: &str, province: &str) {
     let db = Db::connect(&DatabaseLocation::parse(database_url), 1).unwrap();
     let mut conn = db.get().unwrap();
-    let codes = songmay::admin_units::queries::subtree_codes(&mut conn, province).unwrap();
+    let codes =
+        songmay::registry::admin_units::queries::subtree_codes(&mut conn, province).unwrap();
     let list = codes
         .iter()
         .map(|c| format!("'{c}'"))
@@ -467,14 +469,14 @@ fn main() {
             PgDatabase::create(&pg, "songmay_bench_stats").filter(|_| !pg.is_empty())
         {
             let db = Db::connect(&DatabaseLocation::parse(&database.url()), 1).unwrap();
-            let config = songmay::config::Config::from_lookup(|n| match n {
+            let config = songmay::platform::config::Config::from_lookup(|n| match n {
                 "DATABASE_URL" => Some(database.url()),
                 "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
                 "SONGMAY_JWT_SECRET" => Some(common::SECRET.to_owned()),
                 _ => None,
             })
             .unwrap();
-            songmay::startup::prepare_database(&db, &config).unwrap();
+            songmay::app::prepare_database(&db, &config).unwrap();
             let started = Instant::now();
             let (province, district) = load(&mut db.get().unwrap(), true, count);
             println!(
@@ -498,13 +500,13 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stats.db").to_string_lossy().into_owned();
         let db = Db::connect(&DatabaseLocation::parse(&path), 1).unwrap();
-        let config = songmay::config::Config::from_lookup(|n| match n {
+        let config = songmay::platform::config::Config::from_lookup(|n| match n {
             "DATABASE_URL" => Some(path.clone()),
             "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
             _ => None,
         })
         .unwrap();
-        songmay::startup::prepare_database(&db, &config).unwrap();
+        songmay::app::prepare_database(&db, &config).unwrap();
         let started = Instant::now();
         let (province, district) = load(&mut db.get().unwrap(), false, count);
         println!(

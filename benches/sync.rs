@@ -22,8 +22,8 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use songmay::db::schema::{schools, students};
-use songmay::db::{with_conn, DatabaseLocation, Db};
+use songmay::platform::db::schema::{schools, students};
+use songmay::platform::db::{with_conn, DatabaseLocation, Db};
 
 use common::{env_or, post, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
 
@@ -227,16 +227,16 @@ fn sync_over_http(
 
 /// Loads the roster straight into a fresh, migrated database; rows/s.
 fn direct_load(database_url: &str, schools_list: &[School], roster: &[Value]) -> f64 {
-    let config = songmay::config::Config::from_lookup(|name| match name {
+    let config = songmay::platform::config::Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(database_url.to_owned()),
         "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
         _ => None,
     })
     .unwrap();
     let db = Db::connect(&DatabaseLocation::parse(database_url), 1).unwrap();
-    songmay::startup::prepare_database(&db, &config).unwrap();
+    songmay::app::prepare_database(&db, &config).unwrap();
     let mut conn = db.get().unwrap();
-    let now = songmay::db::now();
+    let now = songmay::platform::db::now();
     let school_values: Vec<_> = schools_list
         .iter()
         .map(|s| {
@@ -283,13 +283,13 @@ fn direct_load(database_url: &str, schools_list: &[School], roster: &[Value]) ->
         .collect();
     let started = Instant::now();
     match &mut conn {
-        songmay::db::DbConn::Postgres(c) => {
+        songmay::platform::db::DbConn::Postgres(c) => {
             diesel::copy_from(students::table)
                 .from_insertable(&rows)
                 .execute(&mut **c)
                 .unwrap();
         }
-        songmay::db::DbConn::Sqlite(c) => {
+        songmay::platform::db::DbConn::Sqlite(c) => {
             c.transaction(|c| {
                 for row in &rows {
                     diesel::insert_into(students::table)

@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use songmay::config::Config;
-use songmay::db::Db;
-use songmay::startup::{prepare_database, Application};
+use songmay::app::{prepare_database, Application};
+use songmay::platform::config::Config;
+use songmay::platform::db::Db;
 
 const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units FILE | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID] | normalise-identifiers [--dry-run]]
 settings come from the environment; see README.md";
@@ -88,8 +88,7 @@ fn normalise_identifiers(dry_run: bool) -> Result<(), String> {
 }
 
 fn print_openapi() -> Result<(), String> {
-    let json =
-        serde_json::to_string_pretty(&songmay::startup::openapi()).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&songmay::app::openapi()).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())
 }
@@ -97,10 +96,11 @@ fn print_openapi() -> Result<(), String> {
 fn import_admin_units(file: &str) -> Result<(), String> {
     let config = config()?;
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
-    let lines = songmay::admin_units::import::parse(&bytes).map_err(describe_api_error)?;
+    let lines =
+        songmay::registry::admin_units::import::parse(&bytes).map_err(describe_api_error)?;
     let db = open_prepared_db(&config)?;
     let mut conn = db.get().map_err(describe_api_error)?;
-    let report = songmay::admin_units::queries::import(&mut conn, "cli", lines)
+    let report = songmay::registry::admin_units::queries::import(&mut conn, "cli", lines)
         .map_err(describe_api_error)?;
     println!(
         "{file}: {} rows, {} inserted, {} updated, {} unchanged",
@@ -110,8 +110,8 @@ fn import_admin_units(file: &str) -> Result<(), String> {
 }
 
 fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), String> {
-    use songmay::accounts::model::CreateUser;
-    use songmay::auth::Role;
+    use songmay::platform::auth::Role;
+    use songmay::registry::accounts::model::CreateUser;
     let config = config()?;
     let role: Role = role.parse()?;
     let number = |text: &str| {
@@ -128,7 +128,7 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
     // The password comes from the environment so it stays out of shell history.
     let (password, generated) = match std::env::var("SONGMAY_NEW_USER_PASSWORD") {
         Ok(p) if !p.is_empty() => (p, false),
-        _ => (songmay::auth::random_token(18), true),
+        _ => (songmay::platform::auth::random_token(18), true),
     };
     let input = CreateUser {
         username: username.to_owned(),
@@ -141,7 +141,7 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
     validator::Validate::validate(&input).map_err(|e| describe_api_error(e.into()))?;
     let db = open_prepared_db(&config)?;
     let mut conn = db.get().map_err(describe_api_error)?;
-    let row = songmay::accounts::queries::create_user(&mut conn, "cli", input)
+    let row = songmay::registry::accounts::queries::create_user(&mut conn, "cli", input)
         .map_err(describe_api_error)?;
     println!(
         "created user {} (id {}, role {})",
@@ -153,7 +153,7 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
     Ok(())
 }
 
-fn describe_api_error(error: songmay::error::ApiError) -> String {
+fn describe_api_error(error: songmay::platform::error::ApiError) -> String {
     let problem = error.problem();
     let mut text = problem.detail;
     for e in problem.errors {

@@ -1,5 +1,5 @@
 //! One-off data maintenance: rows written before the text rule
-//! (`crate::text`) and the canonical identifiers (`crate::identifiers`)
+//! (`crate::platform::text`) and the canonical identifiers (`crate::platform::identifiers`)
 //! are brought to the same forms new rows have, so that an old "Hòa" typed
 //! with a combining accent and a new one typed precomposed are one record.
 //!
@@ -15,10 +15,10 @@ use std::collections::{BTreeMap, HashMap};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{donors, maintenance_runs, schools, students, suppliers};
-use crate::db::{with_conn, DbConn};
-use crate::error::ApiError;
-use crate::identifiers::{Phone, TaxCode};
+use crate::platform::db::schema::{donors, maintenance_runs, schools, students, suppliers};
+use crate::platform::db::{with_conn, DbConn};
+use crate::platform::error::ApiError;
+use crate::platform::identifiers::{Phone, TaxCode};
 
 /// The name under which the start-up run is recorded.
 pub const IDENTIFIERS_RUN: &str = "normalise-identifiers-2026-12";
@@ -48,7 +48,7 @@ pub struct Report {
 fn clean(text: &str) -> String {
     // Stored text that holds a forbidden character keeps it: the rule
     // refuses new input, it does not destroy what is there.
-    crate::text::clean(text)
+    crate::platform::text::clean(text)
         .map(|t| t.into_owned())
         .unwrap_or_else(|_| text.to_owned())
 }
@@ -123,14 +123,14 @@ fn normalise_students(conn: &mut DbConn, report: &mut Report) -> Result<(), Fail
                 students::external_id.eq(&key),
                 students::full_name.eq(&name),
                 students::version.eq(students::version + 1),
-                students::updated_at.eq(crate::db::now()),
+                students::updated_at.eq(crate::platform::db::now()),
             ))
             .execute(c))?;
         keys.insert(key, *id);
         changed.push(*id);
     }
     // The education data system hears of every rewritten student.
-    crate::students::queries::record_maintenance_changes(conn, &changed)?;
+    crate::registry::students::queries::record_maintenance_changes(conn, &changed)?;
     report.changed.insert("students", changed.len());
     Ok(())
 }
@@ -163,7 +163,7 @@ fn normalise_schools(conn: &mut DbConn, report: &mut Report) -> Result<(), Failu
                 schools::name.eq(&new_name),
                 schools::name_search.eq(new_name.to_lowercase()),
                 schools::version.eq(schools::version + 1),
-                schools::updated_at.eq(crate::db::now()),
+                schools::updated_at.eq(crate::platform::db::now()),
             ))
             .execute(c))?;
         keys.insert(key, *id);
@@ -241,7 +241,7 @@ fn normalise_donors(conn: &mut DbConn, report: &mut Report) -> Result<(), Failur
                 donors::tax_code.eq(&next[0].1),
                 donors::phone.eq(&next[1].1),
                 donors::email.eq(&next[2].1),
-                donors::updated_at.eq(crate::db::now()),
+                donors::updated_at.eq(crate::platform::db::now()),
             ))
             .execute(c))?;
         for (field, value) in next {
@@ -318,7 +318,7 @@ pub fn run_once_at_start(conn: &mut DbConn) -> Result<Option<Report>, ApiError> 
     with_conn!(conn, |c| diesel::insert_into(maintenance_runs::table)
         .values((
             maintenance_runs::name.eq(IDENTIFIERS_RUN),
-            maintenance_runs::ran_at.eq(crate::db::now()),
+            maintenance_runs::ran_at.eq(crate::platform::db::now()),
             maintenance_runs::report.eq(&text),
         ))
         .on_conflict_do_nothing()

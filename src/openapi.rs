@@ -15,8 +15,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
 
-use crate::error::{FieldError, Problem, PROBLEM_JSON};
-use crate::http::tabular::XLSX;
+use crate::platform::error::{FieldError, Problem, PROBLEM_JSON};
+use crate::platform::http::tabular::XLSX;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,7 +43,7 @@ use crate::http::tabular::XLSX;
         (name = "public", description = "Public transparency pages: no token, aggregates only"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
-    components(schemas(Problem, FieldError, crate::http::tabular::Format, crate::http::tabular::Lang, crate::receipts::LetterFormat)),
+    components(schemas(Problem, FieldError, crate::platform::http::tabular::Format, crate::platform::http::tabular::Lang, crate::donations::receipts::LetterFormat)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde_json::Value;
-use songmay::db::schema::{schools, students};
-use songmay::db::{with_conn, DbConn};
+use songmay::platform::db::schema::{schools, students};
+use songmay::platform::db::{with_conn, DbConn};
 
 /// The `p` quantile (0–1) of sorted timings, in milliseconds.
 pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -121,7 +121,7 @@ pub fn school_per_commune<S: AsRef<str>>(
     communes: &[S],
     level: impl Fn(usize) -> &'static str,
 ) -> Vec<(i64, String, String)> {
-    let now = songmay::db::now();
+    let now = songmay::platform::db::now();
     for (n, chunk) in communes.chunks(1000).enumerate() {
         let rows: Vec<_> = chunk
             .iter()

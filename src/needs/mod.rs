@@ -3,6 +3,7 @@
 //! things that drive it: the priority rule set and the lockdown flags of
 //! admin units (whose routes live here because they exist for needs).
 
+pub mod coverage;
 pub mod model;
 pub mod priority;
 pub mod queries;
@@ -18,13 +19,13 @@ pub use model::*;
 use priority::{AdminUnitFlag, PriorityRule, SetFlag};
 use workflow::Mover;
 
-use crate::auth::{Principal, Role};
-use crate::error::ApiError;
-use crate::http::json::Json;
-use crate::http::pagination::PageQuery;
-use crate::startup::AppState;
-use crate::students::queries::StudentScope;
-use crate::students::STUDENT_ROLES;
+use crate::platform::auth::{Principal, Role};
+use crate::platform::error::ApiError;
+use crate::platform::http::json::Json;
+use crate::platform::http::pagination::PageQuery;
+use crate::platform::state::AppState;
+use crate::registry::students::queries::StudentScope;
+use crate::registry::students::STUDENT_ROLES;
 
 /// Report a need for a student or a school.
 ///
@@ -37,7 +38,7 @@ use crate::students::STUDENT_ROLES;
     request_body = ReportNeed,
     responses(
         (status = 201, description = "The need, with its priority", body = Need),
-        (status = 409, description = "The student already has an open need of this kind", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The student already has an open need of this kind", body = crate::platform::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/needs")]
@@ -85,8 +86,10 @@ pub async fn list_needs(
         .db
         .run(move |conn| {
             let scope = StudentScope::of(conn, &principal)?;
-            let units =
-                crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
+            let units = crate::registry::admin_units::queries::subtree_filter(
+                conn,
+                filter.admin_unit.as_deref(),
+            )?;
             queries::list(conn, &scope, &filter, units.as_deref(), &page)
         })
         .await?;
@@ -102,7 +105,7 @@ pub async fn list_needs(
     params(("id" = i64, Path, description = "Need id")),
     responses(
         (status = 200, description = "The need", body = Need),
-        (status = 404, description = "No such need in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such need in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/needs/{id}")]
@@ -137,8 +140,8 @@ pub async fn get_need(
     request_body = TransitionRequest,
     responses(
         (status = 200, description = "The need in its new state", body = Need),
-        (status = 404, description = "No such need in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not allowed from the current state, or changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such need in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current state, or changed meanwhile", body = crate::platform::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/needs/{id}/transitions")]
@@ -180,7 +183,7 @@ pub async fn transition_need(
     params(("id" = i64, Path, description = "Need id")),
     responses(
         (status = 200, description = "The events", body = Vec<NeedEvent>),
-        (status = 404, description = "No such need in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such need in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/needs/{id}/events")]
@@ -306,7 +309,7 @@ pub async fn bulk_transition(
     params(SummaryQuery),
     responses(
         (status = 200, description = "The counts", body = NeedSummary),
-        (status = 404, description = "No such admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin unit in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/needs/summary")]
@@ -331,14 +334,15 @@ pub async fn need_summary(
                 }
                 (Some(_), _) => return Err(ApiError::unknown_admin_unit()),
                 (None, StudentScope::Units(_)) => match &principal.scope {
-                    crate::auth::Scope::AdminUnit { admin_unit_code } => {
+                    crate::platform::auth::Scope::AdminUnit { admin_unit_code } => {
                         Some(admin_unit_code.clone())
                     }
                     _ => None,
                 },
                 (None, _) => None,
             };
-            let units = crate::admin_units::queries::subtree_filter(conn, root.as_deref())?;
+            let units =
+                crate::registry::admin_units::queries::subtree_filter(conn, root.as_deref())?;
             let school = match scope {
                 StudentScope::School(id) => Some(id),
                 _ => None,
@@ -376,9 +380,11 @@ pub async fn export_needs(
         .db
         .run(move |conn| {
             let scope = StudentScope::of(conn, &principal)?;
-            let units =
-                crate::admin_units::queries::subtree_filter(conn, filter.admin_unit.as_deref())?;
-            let mut out = crate::http::tabular::CsvOut::new(&[
+            let units = crate::registry::admin_units::queries::subtree_filter(
+                conn,
+                filter.admin_unit.as_deref(),
+            )?;
+            let mut out = crate::platform::http::tabular::CsvOut::new(&[
                 "id",
                 "kind",
                 "status",
@@ -392,7 +398,7 @@ pub async fn export_needs(
                 "reported_by",
                 "created_at",
             ])?;
-            let mut page = crate::http::pagination::PageRequest {
+            let mut page = crate::platform::http::pagination::PageRequest {
                 limit: 5_000,
                 after: None,
             };
@@ -429,7 +435,7 @@ pub async fn export_needs(
             out.finish()
         })
         .await?;
-    Ok(crate::http::tabular::csv_response("needs", csv))
+    Ok(crate::platform::http::tabular::csv_response("needs", csv))
 }
 
 /// The priority rule set: points per reason.
@@ -476,7 +482,7 @@ pub struct RuleChanged {
     request_body = SetPoints,
     responses(
         (status = 200, description = "The rule and how many needs changed priority", body = RuleChanged),
-        (status = 404, description = "No such rule", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such rule", body = crate::platform::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/priority-rules/{rule}")]
@@ -512,7 +518,7 @@ pub async fn set_rule(
     params(("code" = String, Path, description = "GSO code")),
     responses(
         (status = 200, description = "The flag (lockdown false when never set)", body = AdminUnitFlag),
-        (status = 404, description = "No such admin unit", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin unit", body = crate::platform::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin-units/{code}/flags")]
@@ -525,7 +531,7 @@ pub async fn get_flags(
     let flag = state
         .db
         .run(move |conn| {
-            crate::admin_units::queries::ancestry(conn, &code)?;
+            crate::registry::admin_units::queries::ancestry(conn, &code)?;
             priority::flag_of(conn, &code)
         })
         .await?;
@@ -550,7 +556,7 @@ pub struct FlagChanged {
     request_body = SetFlag,
     responses(
         (status = 200, description = "The flag and how many needs changed priority", body = FlagChanged),
-        (status = 404, description = "No such admin unit in your scope", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin unit in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/admin-units/{code}/flags")]
@@ -570,7 +576,7 @@ pub async fn set_flags(
             principal.ensure_admin_unit_in_scope(conn, &code)?;
             conn.transaction(|conn| {
                 let flag = priority::set_flag(conn, &principal.actor(), &code, &input)?;
-                let units = crate::admin_units::queries::subtree_codes(conn, &code)?;
+                let units = crate::registry::admin_units::queries::subtree_codes(conn, &code)?;
                 let rescored = queries::rescore_open(conn, Some(&units))?;
                 Ok(FlagChanged { flag, rescored })
             })

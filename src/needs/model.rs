@@ -6,9 +6,9 @@ use validator::Validate;
 
 use super::priority::Reason;
 use super::workflow::NeedStatus;
-use crate::db::schema::needs;
-use crate::db::text_enum;
-use crate::schools::SchoolLevel;
+use crate::platform::db::schema::needs;
+use crate::platform::db::text_enum;
+use crate::registry::schools::SchoolLevel;
 
 text_enum! {
     pub enum NeedKind {
@@ -83,8 +83,8 @@ impl From<NeedRow> for Need {
             priority_reasons: serde_json::from_str(&row.priority_reasons).unwrap_or_default(),
             reported_by: row.reported_by,
             version: row.version,
-            created_at: crate::db::to_utc(row.created_at),
-            updated_at: crate::db::to_utc(row.updated_at),
+            created_at: crate::platform::db::to_utc(row.created_at),
+            updated_at: crate::platform::db::to_utc(row.updated_at),
         }
     }
 }
@@ -127,12 +127,8 @@ pub struct NeedEvent {
     pub actor: String,
     pub reason: Option<String>,
     #[schema(value_type = String, format = DateTime)]
-    #[serde(serialize_with = "crate::needs::model::utc")]
+    #[serde(serialize_with = "crate::platform::db::utc")]
     pub at: NaiveDateTime,
-}
-
-pub fn utc<S: serde::Serializer>(at: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
-    crate::db::to_utc(*at).serialize(serializer)
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

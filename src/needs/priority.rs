@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::NeedKind;
-use crate::db::schema::{admin_unit_flags, priority_rules};
-use crate::db::{with_conn, DbConn};
-use crate::error::ApiError;
-use crate::students::{ConnectivityStatus, DeviceStatus, HouseholdStatus, StudentRow};
+use crate::platform::db::schema::{admin_unit_flags, priority_rules};
+use crate::platform::db::{with_conn, DbConn};
+use crate::platform::error::ApiError;
+use crate::registry::students::{ConnectivityStatus, DeviceStatus, HouseholdStatus, StudentRow};
 
 /// One reason a need ranks where it does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -89,7 +89,7 @@ impl Scorer {
         if let Some(known) = self.lockdown_memo.get(admin_unit) {
             return Ok(*known);
         }
-        let chain = crate::admin_units::queries::ancestry(conn, admin_unit)?;
+        let chain = crate::registry::admin_units::queries::ancestry(conn, admin_unit)?;
         let flagged = chain.iter().any(|unit| self.flagged.contains(&unit.code));
         self.lockdown_memo.insert(admin_unit.to_owned(), flagged);
         Ok(flagged)
@@ -184,7 +184,7 @@ pub fn flag_of(conn: &mut DbConn, code: &str) -> Result<AdminUnitFlag, ApiError>
         lockdown_from: None,
         lockdown_until: None,
         note: None,
-        updated_at: crate::db::now(),
+        updated_at: crate::platform::db::now(),
     }))
 }
 
@@ -205,7 +205,7 @@ pub fn set_flag(
             ));
         }
     }
-    let now = crate::db::now();
+    let now = crate::platform::db::now();
     let row: AdminUnitFlag = with_conn!(conn, |c| diesel::insert_into(admin_unit_flags::table)
         .values((
             admin_unit_flags::admin_unit_code.eq(code),
@@ -226,7 +226,7 @@ pub fn set_flag(
         ))
         .returning(AdminUnitFlag::as_returning())
         .get_result(c))?;
-    crate::audit::record(
+    crate::platform::audit::record(
         conn,
         actor,
         "set_flag",
@@ -259,7 +259,7 @@ pub fn set_points(
             .optional())?;
     let row =
         row.ok_or_else(|| ApiError::not_found(String::from("no priority rule has this name")))?;
-    crate::audit::record(
+    crate::platform::audit::record(
         conn,
         actor,
         "update",

@@ -6,14 +6,14 @@ use serde_json::json;
 use super::model::*;
 use super::priority::{Facts, Scorer};
 use super::workflow::{self, Mover, NeedStatus, Refusal};
-use crate::db::schema::{need_events, needs, schools, students};
-use crate::db::{with_conn, DbConn};
-use crate::error::ApiError;
-use crate::error::OrUnknown;
-use crate::http::pagination::PageRequest;
-use crate::schools::SchoolRow;
-use crate::students::queries::StudentScope;
-use crate::students::{ConnectivityStatus, DeviceStatus, StudentRow};
+use crate::platform::db::schema::{need_events, needs, schools, students};
+use crate::platform::db::{with_conn, DbConn};
+use crate::platform::error::ApiError;
+use crate::platform::error::OrUnknown;
+use crate::platform::http::pagination::PageRequest;
+use crate::registry::schools::SchoolRow;
+use crate::registry::students::queries::StudentScope;
+use crate::registry::students::{ConnectivityStatus, DeviceStatus, StudentRow};
 
 const CHUNK: usize = 1_000;
 
@@ -55,7 +55,7 @@ fn insert_event(
             need_events::to_status.eq(to),
             need_events::actor.eq(actor),
             need_events::reason.eq(reason),
-            need_events::at.eq(crate::db::now()),
+            need_events::at.eq(crate::platform::db::now()),
         ))
         .execute(c))?;
     Ok(())
@@ -71,7 +71,7 @@ pub fn report(
     conn.transaction(|conn| {
         let (school, student) = match (input.student_id, input.school_id) {
             (Some(student_id), None) => {
-                let (student, school) = crate::students::queries::find_visible(conn, scope, student_id)
+                let (student, school) = crate::registry::students::queries::find_visible(conn, scope, student_id)
                     .or_unknown("student_id")?;
                 if student.deleted || !student.active {
                     return Err(ApiError::invalid_field(
@@ -86,7 +86,7 @@ pub fn report(
                 if input.kind == NeedKind::DataPackage {
                     return Err(ApiError::invalid_field("kind", "student_only", "data packages are for students"));
                 }
-                let school = crate::schools::queries::find(conn, school_id).or_unknown("school_id")?;
+                let school = crate::registry::schools::queries::find(conn, school_id).or_unknown("school_id")?;
                 if !scope.allows(&school) {
                     return Err(ApiError::unknown_reference("school_id"));
                 }
@@ -118,7 +118,7 @@ pub fn report(
             lockdown,
             student: student.as_ref(),
         });
-        let now = crate::db::now();
+        let now = crate::platform::db::now();
         let row: NeedRow = with_conn!(conn, |c| diesel::insert_into(needs::table)
             .values((
                 needs::kind.eq(input.kind),
@@ -138,7 +138,7 @@ pub fn report(
             .returning(NeedRow::as_returning())
             .get_result(c))?;
         insert_event(conn, row.id, None, NeedStatus::Reported, actor, None)?;
-        crate::audit::record(
+        crate::platform::audit::record(
             conn,
             actor,
             "create",
@@ -265,7 +265,7 @@ pub fn transition(
         .set((
             needs::status.eq(to),
             needs::version.eq(needs::version + 1),
-            needs::updated_at.eq(crate::db::now()),
+            needs::updated_at.eq(crate::platform::db::now()),
         ))
         .returning(NeedRow::as_returning())
         .get_result(c)
@@ -276,7 +276,7 @@ pub fn transition(
             ))
         })?;
         insert_event(conn, id, Some(need.status), to, actor, reason)?;
-        crate::audit::record(
+        crate::platform::audit::record(
             conn,
             actor,
             "transition",
@@ -355,7 +355,7 @@ pub fn generate(
         wanted.retain(|(_, s, k)| !open.contains(&(s.id, *k)));
 
         let mut scorer = Scorer::load(conn, chrono::Utc::now().date_naive())?;
-        let now = crate::db::now();
+        let now = crate::platform::db::now();
         let mut created: Vec<i64> = Vec::new();
         for chunk in wanted.chunks(CHUNK) {
             let mut values = Vec::with_capacity(chunk.len());
@@ -416,7 +416,7 @@ pub fn generate(
             created: created.len(),
             already_open,
         };
-        crate::audit::record(
+        crate::platform::audit::record(
             conn,
             actor,
             "generate",
@@ -516,7 +516,8 @@ pub fn target_schools(
 ) -> Result<Vec<SchoolRow>, ApiError> {
     match (target.school_id, &target.admin_unit_code) {
         (Some(id), None) => {
-            let school = crate::schools::queries::find(conn, id).or_unknown("school_id")?;
+            let school =
+                crate::registry::schools::queries::find(conn, id).or_unknown("school_id")?;
             if scope.allows(&school) {
                 Ok(vec![school])
             } else {
@@ -524,14 +525,15 @@ pub fn target_schools(
             }
         }
         (None, Some(code)) => {
-            crate::admin_units::queries::ancestry(conn, code).or_unknown("admin_unit_code")?;
+            crate::registry::admin_units::queries::ancestry(conn, code)
+                .or_unknown("admin_unit_code")?;
             let hidden = || ApiError::unknown_reference("admin_unit_code");
             match scope {
                 StudentScope::All => {}
                 StudentScope::Units(units) if units.contains(code) => {}
                 _ => return Err(hidden()),
             }
-            let units = crate::admin_units::queries::subtree_codes(conn, code)?;
+            let units = crate::registry::admin_units::queries::subtree_codes(conn, code)?;
             let rows: Vec<SchoolRow> = with_conn!(conn, |c| schools::table
                 .filter(schools::admin_unit_code.eq_any(&units))
                 .select(SchoolRow::as_select())
@@ -558,7 +560,7 @@ pub fn move_many(
 ) -> Result<(), ApiError> {
     use diesel::sql_types::{Nullable, Text, Timestamp};
     workflow::check(from, to, Mover::Distribution, None).map_err(|r| refusal(from, to, r))?;
-    let now = crate::db::now();
+    let now = crate::platform::db::now();
     // School by school: each statement then updates the count rows of a few
     // schools (triggers, migration 000007) instead of touching most of them.
     let mut by_school: Vec<(i64, i64)> = Vec::with_capacity(ids.len());

@@ -1,8 +1,8 @@
 //! The life of a need, as one table: which transitions exist and who may
 //! make them. Everything else asks [`check`].
 
-use crate::auth::Role;
-use crate::db::text_enum;
+use crate::platform::auth::Role;
+use crate::platform::db::text_enum;
 
 text_enum! {
     pub enum NeedStatus {

@@ -1,5 +1,5 @@
 use serde_json::json;
-use songmay::auth::{Account, Principal, Role, Scope};
+use songmay::platform::auth::{Account, Principal, Role, Scope};
 
 use crate::helpers::{column, spawn_app};
 
@@ -265,7 +265,7 @@ async fn scope_guard_hides_rows_outside_the_subtree() {
     let dabac_commune = "04831"; // Thị trấn Đà Bắc
     let city_commune = "04789"; // Phường Thái Bình, Thành phố Hòa Bình
     assert_eq!(
-        songmay::admin_units::queries::find(&mut conn, dabac_commune)
+        songmay::registry::admin_units::queries::find(&mut conn, dabac_commune)
             .unwrap()
             .unwrap()
             .parent_code

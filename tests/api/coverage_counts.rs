@@ -10,8 +10,8 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use songmay::db::schema::{coverage_counts, coverage_school_counts, needs, students};
-use songmay::db::with_conn;
+use songmay::platform::db::schema::{coverage_counts, coverage_school_counts, needs, students};
+use songmay::platform::db::with_conn;
 
 use crate::helpers::{spawn_app, student, TestApp};
 

@@ -344,7 +344,7 @@ fn cli_migrates_imports_and_prints_the_spec() {
     let (ok, out, _) = run(&["openapi"]);
     assert!(ok);
     let spec: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(spec, songmay::startup::openapi());
+    assert_eq!(spec, songmay::app::openapi());
 
     let (ok, _, err) = run(&["frobnicate"]);
     assert!(!ok && err.contains("usage"));
@@ -355,7 +355,7 @@ fn cli_migrates_imports_and_prints_the_spec() {
 #[test]
 fn killing_the_server_mid_batch_leaves_all_or_none() {
     use diesel::prelude::*;
-    use songmay::db::schema::students;
+    use songmay::platform::db::schema::students;
 
     let db = crate::helpers::TestDatabase::create();
     let dir = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
-use songmay::db::with_conn;
+use songmay::platform::db::with_conn;
 
 use crate::helpers::{query_escape, spawn_app, spawn_app_with, student, TestApp};
 use crate::reconciliation::{story, uncached_app};

@@ -37,11 +37,13 @@ async fn migrations_are_applied_and_seed_loaded_once_on_this_backend() {
     );
     // A second start over the same database applies nothing and seeds nothing.
     assert!(db.migrate().unwrap().is_empty());
-    assert!(songmay::admin_units::queries::seed_if_empty(&mut conn)
-        .unwrap()
-        .is_none());
+    assert!(
+        songmay::registry::admin_units::queries::seed_if_empty(&mut conn)
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
-        songmay::admin_units::queries::count(&mut conn).unwrap(),
+        songmay::registry::admin_units::queries::count(&mut conn).unwrap(),
         162
     );
 }
@@ -59,7 +61,7 @@ async fn sqlite_connections_use_wal_busy_timeout_and_foreign_keys() {
         return; // PostgreSQL has none of these pragmas; its foreign keys are always on.
     }
     let db = app.db.connect();
-    let songmay::db::DbConn::Sqlite(mut conn) = db.get().unwrap() else {
+    let songmay::platform::db::DbConn::Sqlite(mut conn) = db.get().unwrap() else {
         unreachable!()
     };
     use diesel::RunQueryDsl;

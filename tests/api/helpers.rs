@@ -10,8 +10,8 @@ use actix_web::http::{Method, StatusCode};
 use awc::http::header::HeaderMap;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::{json, Value};
-use songmay::config::Config;
-use songmay::startup::Application;
+use songmay::app::Application;
+use songmay::platform::config::Config;
 
 pub const ADMIN_PASSWORD: &str = "test admin password";
 pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
@@ -38,7 +38,7 @@ impl TestDatabase {
             Some(server_url) => {
                 let name = format!(
                     "songmay_test_{}",
-                    songmay::auth::random_token(9)
+                    songmay::platform::auth::random_token(9)
                         .to_lowercase()
                         .replace(['-', '_'], "x")
                 );
@@ -75,9 +75,12 @@ impl TestDatabase {
     }
 
     /// A direct connection, for checks that must not go through the API.
-    pub fn connect(&self) -> songmay::db::Db {
-        songmay::db::Db::connect(&songmay::db::DatabaseLocation::parse(self.url()), 2)
-            .expect("connect")
+    pub fn connect(&self) -> songmay::platform::db::Db {
+        songmay::platform::db::Db::connect(
+            &songmay::platform::db::DatabaseLocation::parse(self.url()),
+            2,
+        )
+        .expect("connect")
     }
 }
 
@@ -546,7 +549,7 @@ impl TestApp {
                AND name <> '__diesel_schema_migrations'"
         };
         let tables: Vec<TableRows> =
-            songmay::db::with_conn!(&mut conn, |c| diesel::sql_query(list).load(c))
+            songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(list).load(c))
                 .expect("list the tables");
         assert!(tables.len() > 20, "found only {} tables", tables.len());
         let query = tables
@@ -555,7 +558,7 @@ impl TestApp {
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
         let rows: Vec<TableRows> =
-            songmay::db::with_conn!(&mut conn, |c| diesel::sql_query(&query).load(c))
+            songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(&query).load(c))
                 .expect("count the rows");
         rows.into_iter().map(|r| (r.name, r.n)).collect()
     }

@@ -16,6 +16,7 @@ mod first_start;
 mod hardening;
 mod health;
 mod helpers;
+mod layout;
 mod needs;
 mod openapi;
 mod promises;

@@ -14,10 +14,10 @@ use crate::reconciliation::story;
 const CSV_HEADER: &str = "external_id,school_code,grade,full_name,birth_date,gender,household_status,device_status,connectivity_status";
 
 fn students_at(app: &TestApp, prefix: &str) -> i64 {
-    use songmay::db::schema::students;
+    use songmay::platform::db::schema::students;
     let db = app.db.connect();
     let mut conn = db.get().unwrap();
-    songmay::db::with_conn!(&mut conn, |c| students::table
+    songmay::platform::db::with_conn!(&mut conn, |c| students::table
         .filter(students::external_id.like(format!("{prefix}%")))
         .count()
         .get_result(c))
@@ -71,11 +71,11 @@ async fn idempotency_keys_are_per_caller_bounded_bound_to_the_body_and_kept_a_da
     // Kept 24 hours: a day later the key is forgotten and the request is
     // applied as new (here: an update of the same student, so `unchanged`).
     {
-        use songmay::db::schema::idempotency_keys;
+        use songmay::platform::db::schema::idempotency_keys;
         let db = app.db.connect();
         let mut conn = db.get().unwrap();
         let day_ago = chrono::Utc::now().naive_utc() - chrono::Duration::hours(25);
-        let aged = songmay::db::with_conn!(&mut conn, |c| diesel::update(
+        let aged = songmay::platform::db::with_conn!(&mut conn, |c| diesel::update(
             idempotency_keys::table.filter(idempotency_keys::idem_key.eq("batch-1"))
         )
         .set(idempotency_keys::created_at.eq(day_ago))

@@ -11,11 +11,11 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use songmay::db::schema::{
+use songmay::platform::db::schema::{
     admin_units, allocations, handovers, inventory_items, inventory_packages, ledger_entries,
     needs, pledges, receipts, schools, stock_movements, students,
 };
-use songmay::db::with_conn;
+use songmay::platform::db::with_conn;
 
 use crate::helpers::{spawn_app_with, student, TestApp};
 
@@ -1796,7 +1796,7 @@ fn the_ledger_migration_keeps_every_balance() {
         .expect("migrations up to 000007");
     let mut conn = db.get().unwrap();
     let conn = &mut conn;
-    use songmay::db::schema::campaigns;
+    use songmay::platform::db::schema::campaigns;
     let now = chrono::Utc::now().naive_utc();
     for id in [1i64, 2] {
         with_conn!(conn, |c| diesel::insert_into(campaigns::table)
@@ -1858,9 +1858,10 @@ fn the_ledger_migration_keeps_every_balance() {
         "every amount positive: {amounts:?}"
     );
     for (campaign, balance) in before {
-        let after = songmay::funds::queries::balance(conn, campaign).unwrap();
+        let after = songmay::donations::funds::queries::balance(conn, campaign).unwrap();
         assert_eq!(after.balance_vnd, balance, "campaign {campaign}");
-        let trial = songmay::funds::queries::trial_balance(conn, Some(campaign)).unwrap();
+        let trial =
+            songmay::donations::funds::queries::trial_balance(conn, Some(campaign)).unwrap();
         assert_eq!(trial.debits_vnd, trial.credits_vnd);
         let fund = trial.accounts.iter().find(|a| a.kind == "fund").unwrap();
         assert_eq!(

@@ -1,0 +1,108 @@
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::platform::db::schema::campaigns;
+use crate::platform::db::text_enum;
+
+text_enum! {
+    pub enum CampaignStatus {
+        Draft => "draft",
+        /// Accepting pledges.
+        Open => "open",
+        Closed => "closed",
+    }
+}
+
+/// What a campaign hopes to raise, per kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    pub money_vnd: Option<crate::platform::money::Vnd>,
+    /// Devices by type (`laptop`, `tablet`, `phone`, `desktop`).
+    #[serde(default)]
+    pub devices: std::collections::BTreeMap<crate::donations::kinds::DeviceType, u32>,
+    pub data_packages: Option<u32>,
+    pub software_licences: Option<u32>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = campaigns)]
+pub struct CampaignRow {
+    pub id: i64,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    pub status: CampaignStatus,
+    pub targets: String,
+    pub priority_admin_units: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A drive for donations: the open letter, or a later one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Campaign {
+    pub id: i64,
+    #[schema(example = "Thư ngỏ: Sóng và máy tính cho em")]
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    pub status: CampaignStatus,
+    pub targets: Targets,
+    /// Admin units the campaign favours (lockdown areas, say).
+    pub priority_admin_units: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<CampaignRow> for Campaign {
+    fn from(row: CampaignRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            starts_on: row.starts_on,
+            ends_on: row.ends_on,
+            status: row.status,
+            targets: serde_json::from_str(&row.targets).unwrap_or_default(),
+            priority_admin_units: serde_json::from_str(&row.priority_admin_units)
+                .unwrap_or_default(),
+            created_at: crate::platform::db::to_utc(row.created_at),
+            updated_at: crate::platform::db::to_utc(row.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Thư ngỏ: Sóng và máy tính cho em", "starts_on": "2021-09-01", "targets": {"money_vnd": 5000000000i64, "devices": {"tablet": 2000}}, "priority_admin_units": ["150"]}))]
+pub struct CreateCampaign {
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub targets: Targets,
+    #[serde(default)]
+    #[validate(length(max = 1000, message = "at most 1000 admin units"))]
+    #[schema(max_items = 1000)]
+    pub priority_admin_units: Vec<String>,
+}
+
+/// Open or close a campaign (`draft → open → closed`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "open"}))]
+pub struct SetCampaignStatus {
+    pub status: CampaignStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignPage {
+    /// Oldest first.
+    pub items: Vec<Campaign>,
+    pub next_cursor: Option<String>,
+}

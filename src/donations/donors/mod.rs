@@ -1,0 +1,112 @@
+//! Donors: the agencies, businesses and people who give. Admins register
+//! them (duplicates by tax code, phone or e-mail are refused); a donor user
+//! sees only their own donor.
+
+pub mod model;
+pub mod queries;
+
+use actix_web::{get, post, web, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+pub use model::*;
+pub use queries::DonorScope;
+
+use crate::platform::auth::{Principal, Role};
+use crate::platform::error::ApiError;
+use crate::platform::http::json::Json;
+use crate::platform::http::pagination::PageQuery;
+use crate::platform::state::AppState;
+
+/// Register a donor (admin).
+///
+/// 409 names a donor with the same tax code, phone or e-mail. A donor may ask
+/// to appear as anonymous on public pages (`anonymous_publicly`).
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    request_body = CreateDonor,
+    responses(
+        (status = 201, description = "The donor", body = Donor),
+        (status = 409, description = "A donor with the same tax code, phone or e-mail exists", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/donors")]
+pub async fn create_donor(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: Json<CreateDonor>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_admin()?;
+    let input = body.into_inner();
+    input.validate()?;
+    let row = state
+        .db
+        .run(move |conn| queries::create(conn, &principal.actor(), input))
+        .await?;
+    Ok(HttpResponse::Created().json(Donor::from(row)))
+}
+
+/// List donors.
+///
+/// Admins and warehouse officers see all; a donor user sees only their own.
+/// Page with `limit` and `cursor`.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, description = "A page of donors", body = DonorPage))
+)]
+#[get("/donors")]
+pub async fn list_donors(
+    state: web::Data<AppState>,
+    principal: Principal,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<DonorPage>, ApiError> {
+    principal.require(&[Role::WarehouseOfficer, Role::Donor])?;
+    let page = page.parse::<i64>()?;
+    let donors = state
+        .db
+        .run(move |conn| {
+            let scope = DonorScope::of(conn, &principal)?;
+            queries::list(conn, scope, &page)
+        })
+        .await?;
+    Ok(web::Json(donors))
+}
+
+/// One donor in the caller's scope.
+///
+/// Another donor's record is 404 for a donor user.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Donor id")),
+    responses(
+        (status = 200, description = "The donor", body = Donor),
+        (status = 404, description = "No such donor in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/donors/{id}")]
+pub async fn get_donor(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Donor>, ApiError> {
+    principal.require(&[Role::WarehouseOfficer, Role::Donor])?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| {
+            let scope = DonorScope::of(conn, &principal)?;
+            queries::find_visible(conn, scope, id)
+        })
+        .await?;
+    Ok(web::Json(row.into()))
+}
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_donor)
+        .service(list_donors)
+        .service(get_donor);
+}

@@ -1,0 +1,174 @@
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::model::*;
+use crate::platform::auth::{Account, Principal, Role};
+use crate::platform::db::schema::donors;
+use crate::platform::db::{with_conn, DbConn};
+use crate::platform::error::ApiError;
+use crate::platform::error::OrUnknown;
+use crate::platform::http::pagination::PageRequest;
+
+pub fn find(conn: &mut DbConn, id: i64) -> Result<DonorRow, ApiError> {
+    let row: Option<DonorRow> = with_conn!(conn, |c| donors::table
+        .find(id)
+        .select(DonorRow::as_select())
+        .first(c)
+        .optional())?;
+    row.ok_or_else(|| ApiError::not_found(String::from("no donor has this id")))
+}
+
+/// The donor a `donor` user manages, if any.
+pub fn of_user(conn: &mut DbConn, user_id: i64) -> Result<Option<DonorRow>, ApiError> {
+    let row = with_conn!(conn, |c| donors::table
+        .filter(donors::user_id.eq(user_id))
+        .select(DonorRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
+/// Which donor's records a caller may see: all (staff) or one (a donor user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DonorScope {
+    All,
+    Only(i64),
+    /// A donor user not linked to any donor yet.
+    Nothing,
+}
+
+impl DonorScope {
+    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, ApiError> {
+        match (&principal.account, principal.role) {
+            (Account::User { id, .. }, Role::Donor) => {
+                Ok(of_user(conn, *id)?.map_or(DonorScope::Nothing, |d| DonorScope::Only(d.id)))
+            }
+            (_, Role::Admin | Role::WarehouseOfficer) => Ok(DonorScope::All),
+            _ => Err(ApiError::forbidden("this role has no access to donations")),
+        }
+    }
+
+    pub fn allows(self, donor_id: i64) -> bool {
+        match self {
+            DonorScope::All => true,
+            DonorScope::Only(id) => id == donor_id,
+            DonorScope::Nothing => false,
+        }
+    }
+}
+
+pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<DonorRow, ApiError> {
+    let donor = find(conn, id)?;
+    if scope.allows(donor.id) {
+        Ok(donor)
+    } else {
+        Err(ApiError::not_found(String::from("no donor has this id")))
+    }
+}
+
+/// A donor with the same tax code, phone or e-mail, if one exists.
+fn duplicate_of(
+    conn: &mut DbConn,
+    input: &CreateDonor,
+) -> Result<Option<(i64, &'static str)>, ApiError> {
+    // Canonical forms, so a number written another way is still the same.
+    let tax_code = input.tax_code.as_ref().map(|t| t.as_str().to_owned());
+    let phone = input.phone.as_ref().map(|p| p.as_str().to_owned());
+    for (field, value) in [
+        ("tax_code", &tax_code),
+        ("phone", &phone),
+        ("email", &input.email),
+    ] {
+        let Some(value) = value else { continue };
+        let found: Option<i64> = with_conn!(conn, |c| {
+            let query = donors::table.select(donors::id).into_boxed();
+            let query = match field {
+                "tax_code" => query.filter(donors::tax_code.eq(value)),
+                "phone" => query.filter(donors::phone.eq(value)),
+                _ => query.filter(donors::email.eq(value.to_lowercase())),
+            };
+            query.first(c).optional()
+        })?;
+        if let Some(id) = found {
+            return Ok(Some((id, field)));
+        }
+    }
+    Ok(None)
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    actor: &str,
+    mut input: CreateDonor,
+) -> Result<DonorRow, ApiError> {
+    input.email = input.email.map(|e| e.to_lowercase());
+    conn.transaction(|conn| {
+        if let Some((existing, field)) = duplicate_of(conn, &input)? {
+            return Err(ApiError::conflict(format!("donor {existing} has the same {field}")));
+        }
+        if let Some(user_id) = input.user_id {
+            let user = crate::registry::accounts::queries::find_user(conn, user_id)
+                .or_unknown("user_id")?;
+            if user.role != Role::Donor {
+                return Err(ApiError::invalid_field("user_id", "role", "the user must have the role donor"));
+            }
+            if of_user(conn, user_id)?.is_some() {
+                return Err(ApiError::conflict(format!("user {user_id} already manages a donor")));
+            }
+        }
+        let now = crate::platform::db::now();
+        let row: DonorRow = with_conn!(conn, |c| diesel::insert_into(donors::table)
+            .values((
+                donors::kind.eq(input.kind),
+                donors::name.eq(&input.name),
+                donors::inside_province.eq(input.inside_province),
+                donors::tax_code.eq(input.tax_code.as_ref().map(|t| t.as_str())),
+                donors::phone.eq(input.phone.as_ref().map(|p| p.as_str())),
+                donors::email.eq(&input.email),
+                donors::address.eq(&input.address),
+                donors::anonymous_publicly.eq(input.anonymous_publicly),
+                donors::user_id.eq(input.user_id),
+                donors::created_at.eq(now),
+                donors::updated_at.eq(now),
+            ))
+            .returning(DonorRow::as_returning())
+            .get_result(c))?;
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "create",
+            "donor",
+            &row.id.to_string(),
+            json!({"kind": row.kind, "inside_province": row.inside_province, "user_id": row.user_id}),
+        )?;
+        Ok(row)
+    })
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    scope: DonorScope,
+    page: &PageRequest<i64>,
+) -> Result<DonorPage, ApiError> {
+    let rows: Vec<DonorRow> = with_conn!(conn, |c| {
+        let mut query = donors::table
+            .select(DonorRow::as_select())
+            .order(donors::id)
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(donors::id.gt(after));
+        }
+        match scope {
+            DonorScope::All => {}
+            DonorScope::Only(id) => query = query.filter(donors::id.eq(id)),
+            DonorScope::Nothing => query = query.filter(donors::id.eq(-1)),
+        }
+        query.load(c)
+    })?;
+    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(DonorPage {
+        items: rows.into_iter().map(Donor::from).collect(),
+        next_cursor,
+    })
+}

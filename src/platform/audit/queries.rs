@@ -1,0 +1,72 @@
+use diesel::prelude::*;
+
+use super::model::{AuditEntry, AuditFilter, AuditPage, AuditRow, NewAuditRow};
+use crate::platform::db::schema::audit_log;
+use crate::platform::db::{with_conn, DbConn};
+use crate::platform::error::ApiError;
+use crate::platform::http::pagination::PageRequest;
+
+/// Writes one audit row. Call it inside the transaction of the write it
+/// describes. `changes` must not contain personal data of students.
+pub fn record(
+    conn: &mut DbConn,
+    actor: &str,
+    action: &str,
+    entity: &str,
+    entity_id: &str,
+    changes: serde_json::Value,
+) -> Result<(), ApiError> {
+    let row = NewAuditRow {
+        at: crate::platform::db::now(),
+        actor,
+        action,
+        entity,
+        entity_id,
+        changes: changes.to_string(),
+    };
+    with_conn!(conn, |c| diesel::insert_into(audit_log::table)
+        .values(&row)
+        .execute(c))?;
+    Ok(())
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    filter: &AuditFilter,
+    page: &PageRequest<i64>,
+) -> Result<AuditPage, ApiError> {
+    let rows: Vec<AuditRow> = with_conn!(conn, |c| {
+        let mut query = audit_log::table
+            .select(AuditRow::as_select())
+            .order(audit_log::id.desc())
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(audit_log::id.lt(after));
+        }
+        if let Some(entity) = &filter.entity {
+            query = query.filter(audit_log::entity.eq(entity));
+        }
+        if let Some(entity_id) = &filter.entity_id {
+            query = query.filter(audit_log::entity_id.eq(entity_id));
+        }
+        if let Some(actor) = &filter.actor {
+            query = query.filter(audit_log::actor.eq(actor));
+        }
+        if let Some(action) = &filter.action {
+            query = query.filter(audit_log::action.eq(action));
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(audit_log::at.ge(since.naive_utc()));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(audit_log::at.lt(until.naive_utc()));
+        }
+        query.load(c)
+    })?;
+    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(AuditPage {
+        items: rows.into_iter().map(AuditEntry::from).collect(),
+        next_cursor,
+    })
+}

@@ -1,0 +1,152 @@
+//! Rate limiting with governor (through actix-governor).
+//!
+//! Token requests meet three limits: per account name (password guessing
+//! against one account, from however many addresses), per client address
+//! (set higher, so that a school or an office behind one NAT address is not
+//! locked out by one colleague's typos), and a global ceiling (guessing
+//! spread over many names and addresses). Public pages are limited per
+//! address.
+//!
+//! The counters live in each process: with N replicas a client gets at most
+//! N times the quota. That still stops guessing; a shared limit needs the
+//! load balancer or a shared store (README, "Scaling").
+
+use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
+use actix_governor::governor::middleware::NoOpMiddleware;
+use actix_governor::governor::{
+    DefaultDirectRateLimiter, DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter,
+};
+use actix_governor::{
+    GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
+};
+use actix_web::dev::ServiceRequest;
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use crate::platform::config::Config;
+use crate::platform::error::ApiError;
+
+/// Keys requests by the client IP: the TCP peer, or with `SONGMAY_TRUST_PROXY`
+/// the address the reverse proxy reports.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp {
+    trust_proxy: bool,
+}
+
+impl KeyExtractor for ClientIp {
+    type Key = IpAddr;
+    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
+
+    fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
+        let forwarded = self
+            .trust_proxy
+            .then(|| {
+                req.connection_info()
+                    .realip_remote_addr()
+                    .and_then(parse_ip)
+            })
+            .flatten();
+        forwarded
+            .or_else(|| req.peer_addr().map(|a| a.ip()))
+            .ok_or_else(|| SimpleKeyExtractionError::new("cannot tell the client address"))
+    }
+
+    fn exceed_rate_limit_response(
+        &self,
+        negative: &NotUntil<QuantaInstant>,
+        _response: HttpResponseBuilder,
+    ) -> HttpResponse {
+        let wait = negative.wait_time_from(DefaultClock::default().now());
+        ApiError::too_many_requests(wait.as_secs().max(1)).error_response()
+    }
+}
+
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+}
+
+pub type TokenRateLimit = GovernorConfig<ClientIp, NoOpMiddleware<QuantaInstant>>;
+
+/// The per-address quota for `POST /api/v1/auth/token`, shared by all
+/// workers of a process.
+pub fn token_rate_limit(config: &Config) -> TokenRateLimit {
+    per_client_ip(
+        config,
+        config.token_ip_rate_per_minute,
+        config.token_ip_rate_burst,
+    )
+}
+
+/// A quota of `per_minute` sustained and `burst` at once.
+fn quota(per_minute: u32, burst: u32) -> Quota {
+    let per_minute = per_minute.clamp(1, 60_000) as u64;
+    Quota::with_period(Duration::from_millis(60_000 / per_minute))
+        .expect("a period of at least one millisecond")
+        .allow_burst(NonZeroU32::new(burst.max(1)).expect("at least 1"))
+}
+
+/// The per-account and global limits of token requests (the per-address
+/// one is the middleware above).
+pub struct TokenLimits {
+    per_account: DefaultKeyedRateLimiter<String>,
+    global: DefaultDirectRateLimiter,
+}
+
+impl TokenLimits {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            per_account: RateLimiter::keyed(quota(
+                config.token_rate_per_minute,
+                config.token_rate_burst,
+            )),
+            global: RateLimiter::direct(quota(
+                config.token_global_rate_per_minute,
+                config.token_global_rate_burst,
+            )),
+        }
+    }
+
+    /// One attempt for the account `name`: 429 (with `Retry-After`) when the
+    /// account's quota or the global ceiling is spent.
+    pub fn attempt(&self, name: &str) -> Result<(), ApiError> {
+        let clock = DefaultClock::default();
+        let wait = |not_until: NotUntil<QuantaInstant>| {
+            ApiError::too_many_requests(not_until.wait_time_from(clock.now()).as_secs().max(1))
+        };
+        self.global.check().map_err(wait)?;
+        // Keyed by the name as written, lowercased (usernames are stored
+        // lowercased), and bounded so a long name cannot grow the map much.
+        let key: String = name.to_lowercase().chars().take(64).collect();
+        self.per_account.check_key(&key).map_err(wait)?;
+        // Forget accounts whose quota is full again, now and then.
+        if self.per_account.len() > 10_000 {
+            self.per_account.retain_recent();
+        }
+        Ok(())
+    }
+}
+
+/// The quota for the public pages (no token).
+pub fn public_rate_limit(config: &Config) -> TokenRateLimit {
+    per_client_ip(
+        config,
+        config.public_rate_per_minute,
+        config.public_rate_burst,
+    )
+}
+
+fn per_client_ip(config: &Config, per_minute: u32, burst: u32) -> TokenRateLimit {
+    let per_minute = per_minute.clamp(1, 60_000) as u64;
+    GovernorConfigBuilder::default()
+        .period(Duration::from_millis(60_000 / per_minute))
+        .burst_size(burst.max(1))
+        .key_extractor(ClientIp {
+            trust_proxy: config.trust_proxy,
+        })
+        .finish()
+        .expect("period and burst are at least 1")
+}

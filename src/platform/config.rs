@@ -1,0 +1,239 @@
+//! Every setting of the service, read from the environment in this one place.
+//! README.md lists them; secrets are wrapped so they never print.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::platform::db::DatabaseLocation;
+
+/// A value that must never reach a log line or a debug print.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Shortest JWT signing secret accepted (HS256 wants at least 256 bits).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: a SQLite path (`songmay.db`, `sqlite://…`) or `postgres://…`.
+    pub database: DatabaseLocation,
+    /// `SONGMAY_BIND`: address and port to listen on.
+    pub bind: String,
+    /// `SONGMAY_JWT_SECRET`: HS256 key; generated and kept beside a SQLite file when unset.
+    pub jwt_secret: Option<Secret>,
+    /// `SONGMAY_ADMIN_PASSWORD`: password of the bootstrap `admin` user (first start only).
+    pub admin_password: Option<Secret>,
+    /// `SONGMAY_DB_POOL_SIZE`: connections per process.
+    pub pool_size: u32,
+    /// `SONGMAY_TOKEN_TTL_SECONDS`: lifetime of an access token.
+    pub token_lifetime: Duration,
+    /// `SONGMAY_CORS_ORIGINS`: comma-separated origins allowed by CORS (none by default).
+    pub cors_origins: Vec<String>,
+    /// `SONGMAY_TOKEN_RATE_PER_MINUTE`: token requests per account name and minute, sustained.
+    pub token_rate_per_minute: u32,
+    /// `SONGMAY_TOKEN_RATE_BURST`: token requests for one account name at once.
+    pub token_rate_burst: u32,
+    /// `SONGMAY_TOKEN_IP_RATE_PER_MINUTE`: token requests per client address and minute.
+    pub token_ip_rate_per_minute: u32,
+    /// `SONGMAY_TOKEN_IP_RATE_BURST`: token requests a client address may make at once.
+    pub token_ip_rate_burst: u32,
+    /// `SONGMAY_TOKEN_GLOBAL_RATE_PER_MINUTE`: token requests per minute for the whole process.
+    pub token_global_rate_per_minute: u32,
+    /// `SONGMAY_TOKEN_GLOBAL_RATE_BURST`: token requests the whole process takes at once.
+    pub token_global_rate_burst: u32,
+    /// `SONGMAY_PUBLIC_RATE_PER_MINUTE`: public-page requests per client IP and minute.
+    pub public_rate_per_minute: u32,
+    /// `SONGMAY_PUBLIC_RATE_BURST`: public-page requests a client IP may make at once.
+    pub public_rate_burst: u32,
+    /// `SONGMAY_PUBLIC_CACHE_SECONDS`: how long the service reuses a computed public page (0: never).
+    pub public_cache_ttl: Duration,
+    /// `SONGMAY_TRUST_PROXY`: take the client IP from `X-Forwarded-For`/`Forwarded`
+    /// (only behind a reverse proxy that sets them).
+    pub trust_proxy: bool,
+    /// `SONGMAY_MAX_JSON_BYTES`: largest JSON body accepted.
+    pub max_json_bytes: usize,
+    /// `SONGMAY_MAX_UPLOAD_BYTES`: largest CSV upload accepted.
+    pub max_upload_bytes: usize,
+    /// `SONGMAY_WORKERS`: HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name} is invalid: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests can supply their own.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let whole_number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(text) => text.parse::<u64>().map_err(|_| ConfigError {
+                    name,
+                    reason: format!("expected a whole number, got `{text}`"),
+                }),
+            }
+        };
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match whole_number(name, default)? {
+                0 => Err(ConfigError {
+                    name,
+                    reason: "expected a positive whole number, got `0`".into(),
+                }),
+                n => Ok(n),
+            }
+        };
+        let jwt_secret = get("SONGMAY_JWT_SECRET").map(Secret::new);
+        if let Some(secret) = &jwt_secret {
+            if secret.expose().len() < MIN_JWT_SECRET_BYTES {
+                return Err(ConfigError {
+                    name: "SONGMAY_JWT_SECRET",
+                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
+                });
+            }
+        }
+        let trust_proxy = match get("SONGMAY_TRUST_PROXY").as_deref() {
+            None | Some("0") | Some("false") | Some("no") => false,
+            Some("1") | Some("true") | Some("yes") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "SONGMAY_TRUST_PROXY",
+                    reason: format!("expected true or false, got `{other}`"),
+                })
+            }
+        };
+        Ok(Self {
+            database: DatabaseLocation::parse(
+                &get("DATABASE_URL").unwrap_or_else(|| "songmay.db".into()),
+            ),
+            bind: get("SONGMAY_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            jwt_secret,
+            admin_password: get("SONGMAY_ADMIN_PASSWORD").map(Secret::new),
+            pool_size: number("SONGMAY_DB_POOL_SIZE", 10)? as u32,
+            token_lifetime: Duration::from_secs(number("SONGMAY_TOKEN_TTL_SECONDS", 3600)?),
+            cors_origins: get("SONGMAY_CORS_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            token_rate_per_minute: number("SONGMAY_TOKEN_RATE_PER_MINUTE", 10)? as u32,
+            token_rate_burst: number("SONGMAY_TOKEN_RATE_BURST", 5)? as u32,
+            token_ip_rate_per_minute: number("SONGMAY_TOKEN_IP_RATE_PER_MINUTE", 60)? as u32,
+            token_ip_rate_burst: number("SONGMAY_TOKEN_IP_RATE_BURST", 30)? as u32,
+            token_global_rate_per_minute: number("SONGMAY_TOKEN_GLOBAL_RATE_PER_MINUTE", 1200)?
+                as u32,
+            token_global_rate_burst: number("SONGMAY_TOKEN_GLOBAL_RATE_BURST", 200)? as u32,
+            public_rate_per_minute: number("SONGMAY_PUBLIC_RATE_PER_MINUTE", 600)? as u32,
+            public_rate_burst: number("SONGMAY_PUBLIC_RATE_BURST", 100)? as u32,
+            public_cache_ttl: Duration::from_secs(whole_number(
+                "SONGMAY_PUBLIC_CACHE_SECONDS",
+                60,
+            )?),
+            trust_proxy,
+            max_json_bytes: number("SONGMAY_MAX_JSON_BYTES", 1024 * 1024)? as usize,
+            max_upload_bytes: number("SONGMAY_MAX_UPLOAD_BYTES", 16 * 1024 * 1024)? as usize,
+            workers: get("SONGMAY_WORKERS")
+                .map(|_| number("SONGMAY_WORKERS", 1).map(|n| n as usize))
+                .transpose()?,
+        })
+    }
+
+    /// The JWT key: the configured one, or for a SQLite file one generated on
+    /// first start and kept in `<database>.jwt-secret` (mode 0600) so tokens
+    /// survive restarts. PostgreSQL deployments run several replicas that must
+    /// share the key, so there it must be configured.
+    pub fn resolve_jwt_secret(&self) -> Result<Secret, ConfigError> {
+        if let Some(secret) = &self.jwt_secret {
+            return Ok(secret.clone());
+        }
+        let missing = |reason: &str| ConfigError {
+            name: "SONGMAY_JWT_SECRET",
+            reason: reason.to_owned(),
+        };
+        match &self.database {
+            DatabaseLocation::Postgres(_) => Err(missing(
+                "required with PostgreSQL (every replica must share it); set at least 32 random bytes",
+            )),
+            DatabaseLocation::SqliteMemory => Ok(Secret::new(crate::platform::auth::random_token(32))),
+            DatabaseLocation::SqliteFile(path) => {
+                let file = secret_file_beside(path);
+                read_or_create_secret(&file).map_err(|e| ConfigError {
+                    name: "SONGMAY_JWT_SECRET",
+                    reason: format!("not set, and {} could not be used: {e}", file.display()),
+                })
+            }
+        }
+    }
+}
+
+fn secret_file_beside(database: &std::path::Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".jwt-secret");
+    PathBuf::from(name)
+}
+
+fn read_or_create_secret(file: &std::path::Path) -> std::io::Result<Secret> {
+    match std::fs::read_to_string(file) {
+        Ok(text) if text.trim().len() >= MIN_JWT_SECRET_BYTES => Ok(Secret::new(text.trim())),
+        Ok(_) => Err(std::io::Error::other(
+            "the file holds a key shorter than 32 bytes",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let secret = crate::platform::auth::random_token(48);
+            write_private(file, &secret)?;
+            log::info!("generated a JWT signing key in {}", file.display());
+            Ok(Secret::new(secret))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(file: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)?;
+    f.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(file: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(file, contents)
+}

@@ -1,0 +1,428 @@
+//! The database: backend choice, pools, embedded migrations and the one
+//! place where code learns which backend it runs on.
+//!
+//! Resource code takes a `&mut DbConn` and writes each diesel statement once
+//! inside [`with_conn!`]; the macro compiles that statement for SQLite and for
+//! PostgreSQL, so `RETURNING`, multi-row inserts and `ON CONFLICT` work on
+//! both without resource code ever matching on the backend. The one kind of
+//! exception (a bulk statement only PostgreSQL has, such as an UNNEST upsert)
+//! goes through [`per_backend!`], which keeps both versions side by side.
+
+pub mod schema;
+mod text_enum;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::platform::error::ApiError;
+
+pub(crate) use text_enum::text_enum;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How long a request waits for a pooled connection before answering 503.
+const POOL_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long SQLite waits on a write lock held by another connection.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+type SqliteManager = ConnectionManager<SqliteConnection>;
+type PgManager = ConnectionManager<PgConnection>;
+
+/// Where the data lives, parsed from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A SQLite file (created on first use).
+    SqliteFile(PathBuf),
+    /// An in-memory SQLite database (one connection; for experiments only).
+    SqliteMemory,
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl DatabaseLocation {
+    /// Accepts `postgres://…`/`postgresql://…`, `sqlite://path`, `sqlite:path`,
+    /// `:memory:` or a bare file path.
+    pub fn parse(url: &str) -> Self {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self::Postgres(url.to_owned());
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path == ":memory:" {
+            Self::SqliteMemory
+        } else {
+            Self::SqliteFile(PathBuf::from(path))
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// A name for logs that never contains a password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::SqliteFile(path) => format!("SQLite file {}", path.display()),
+            Self::SqliteMemory => "in-memory SQLite".to_owned(),
+            Self::Postgres(url) => {
+                let host = url.rsplit('@').next().unwrap_or("?");
+                format!("PostgreSQL at {host}")
+            }
+        }
+    }
+}
+
+/// Sets the pragmas every SQLite connection needs; they are per connection,
+/// so they run on each new pooled connection, not once.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;"
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// A pool of connections to one of the two backends.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(Pool<SqliteManager>),
+    Postgres(Pool<PgManager>),
+}
+
+/// One checked-out connection. Pass `&mut DbConn` to query functions.
+pub enum DbConn {
+    Sqlite(PooledConnection<SqliteManager>),
+    Postgres(PooledConnection<PgManager>),
+}
+
+/// Runs one diesel expression on the concrete connection inside a `DbConn`.
+/// The expression is compiled once per backend.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::platform::db::DbConn::Sqlite(pooled) => {
+                let $c: &mut ::diesel::SqliteConnection = &mut **pooled;
+                $body
+            }
+            $crate::platform::db::DbConn::Postgres(pooled) => {
+                let $c: &mut ::diesel::PgConnection = &mut **pooled;
+                $body
+            }
+        }
+    };
+}
+pub use with_conn;
+
+/// For the rare statement that must differ per backend (a bulk form only
+/// one of them has): one body per backend, side by side, so the portable
+/// and the special version are read and changed together.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, sqlite: |$s:ident| $sqlite:expr, postgres: |$p:ident| $postgres:expr $(,)?) => {
+        match $conn {
+            $crate::platform::db::DbConn::Sqlite(pooled) => {
+                let $s: &mut ::diesel::SqliteConnection = &mut **pooled;
+                $sqlite
+            }
+            $crate::platform::db::DbConn::Postgres(pooled) => {
+                let $p: &mut ::diesel::PgConnection = &mut **pooled;
+                $postgres
+            }
+        }
+    };
+}
+pub use per_backend;
+
+impl Db {
+    /// Opens a pool; does not migrate.
+    pub fn connect(location: &DatabaseLocation, pool_size: u32) -> Result<Self, DbSetupError> {
+        match location {
+            DatabaseLocation::Postgres(url) => {
+                let pool = Pool::builder()
+                    .max_size(pool_size.max(1))
+                    .connection_timeout(POOL_CHECKOUT_TIMEOUT)
+                    .build(PgManager::new(url))?;
+                Ok(Self::Postgres(pool))
+            }
+            DatabaseLocation::SqliteFile(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(DbSetupError::Io)?;
+                }
+                let manager = SqliteManager::new(path.to_string_lossy());
+                let pool = Pool::builder()
+                    .max_size(pool_size.max(1))
+                    .connection_timeout(POOL_CHECKOUT_TIMEOUT)
+                    .connection_customizer(Box::new(SqlitePragmas))
+                    .build(manager)?;
+                Ok(Self::Sqlite(pool))
+            }
+            DatabaseLocation::SqliteMemory => {
+                // Every connection to ":memory:" is a separate database, so one only.
+                let pool = Pool::builder()
+                    .max_size(1)
+                    .connection_timeout(POOL_CHECKOUT_TIMEOUT)
+                    .connection_customizer(Box::new(SqlitePragmas))
+                    .build(SqliteManager::new(":memory:"))?;
+                Ok(Self::Sqlite(pool))
+            }
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Checks out a connection, waiting at most the checkout timeout.
+    pub fn get(&self) -> Result<DbConn, ApiError> {
+        match self {
+            Self::Sqlite(pool) => pool.get().map(DbConn::Sqlite),
+            Self::Postgres(pool) => pool.get().map(DbConn::Postgres),
+        }
+        .map_err(ApiError::from)
+    }
+
+    /// Runs blocking database work on actix's blocking thread pool, so the
+    /// async workers never wait on the database.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// Applies every pending embedded migration of this backend.
+    pub fn migrate(&self) -> Result<Vec<String>, DbSetupError> {
+        let mut conn = self.get().map_err(|e| DbSetupError::Other(e.to_string()))?;
+        let applied = with_conn!(&mut conn, |c| {
+            let migrations = match self {
+                Self::Sqlite(_) => SQLITE_MIGRATIONS,
+                Self::Postgres(_) => POSTGRES_MIGRATIONS,
+            };
+            c.run_pending_migrations(migrations)
+                .map(|versions| versions.iter().map(|v| v.to_string()).collect())
+        });
+        applied.map_err(|e| DbSetupError::Other(format!("migration failed: {e}")))
+    }
+}
+
+impl Db {
+    /// Applies pending migrations one by one up to and including the one
+    /// whose version starts with `last` (a data migration's test builds the
+    /// schema before it, writes old rows, then migrates the rest).
+    pub fn migrate_until(&self, last: &str) -> Result<Vec<String>, DbSetupError> {
+        let mut conn = self.get().map_err(|e| DbSetupError::Other(e.to_string()))?;
+        let migrations = || match self {
+            Self::Sqlite(_) => SQLITE_MIGRATIONS,
+            Self::Postgres(_) => POSTGRES_MIGRATIONS,
+        };
+        let mut applied = Vec::new();
+        loop {
+            let version = with_conn!(&mut conn, |c| {
+                let pending = c
+                    .pending_migrations(migrations())
+                    .map_err(|e| DbSetupError::Other(format!("cannot list migrations: {e}")))?;
+                match pending.first() {
+                    None => Ok(None),
+                    Some(next) => c
+                        .run_migration(next.as_ref())
+                        .map(|v| Some(v.to_string()))
+                        .map_err(|e| DbSetupError::Other(format!("migration failed: {e}"))),
+                }
+            })?;
+            match version {
+                None => return Ok(applied),
+                Some(version) => {
+                    // Diesel names a version by the digits of its folder name.
+                    let digits =
+                        |v: &str| v.chars().filter(char::is_ascii_digit).collect::<String>();
+                    let done = digits(&version).starts_with(&digits(last));
+                    applied.push(version);
+                    if done {
+                        return Ok(applied);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Transaction-scoped locks for writes that must not interleave: held until
+/// commit on PostgreSQL; SQLite already runs one write transaction at a time.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteLock {
+    /// Appending to the student change feed (numbers in commit order).
+    ChangeFeed,
+    /// A campaign's money and pledges: its status changes, pledges,
+    /// receipts, reversals, purchases and pledge closes write one at a time,
+    /// so no two purchases overspend together, no receipt's addition to a
+    /// pledge is lost and no pledge enters a campaign being closed.
+    Campaign(i64),
+    /// Allocating stock: one allocation writer at a time, so no device or
+    /// need is taken twice and no two writers deadlock on each other's rows.
+    Allocation,
+    /// Registering the devices of one receipt: two intakes at once cannot
+    /// together register more devices than the receipt brought.
+    ReceiptIntake(i64),
+    /// Disabling an admin: two admins disabling each other at once cannot
+    /// leave the service without one.
+    Admins,
+}
+
+impl WriteLock {
+    fn key(self) -> i64 {
+        const NAMESPACE: i64 = 0x0073_6f6e_0000_0000;
+        match self {
+            WriteLock::ChangeFeed => NAMESPACE,
+            WriteLock::Allocation => NAMESPACE - 1,
+            WriteLock::Admins => NAMESPACE - 2,
+            WriteLock::Campaign(campaign) => NAMESPACE + 1 + campaign,
+            // Its own range, far above any campaign id.
+            WriteLock::ReceiptIntake(receipt) => NAMESPACE + (1 << 40) + receipt,
+        }
+    }
+}
+
+impl DbConn {
+    /// Call inside a write transaction right before appending to a change
+    /// feed: change numbers are then handed out in commit order, so a reader
+    /// that has seen number N can never later find a smaller one appear.
+    /// On PostgreSQL a transaction-scoped advisory lock (released at commit,
+    /// after the rows became visible) serialises the appends; SQLite already
+    /// serialises every write transaction (`BEGIN IMMEDIATE`).
+    pub fn lock_change_feed(&mut self) -> Result<(), ApiError> {
+        self.lock(WriteLock::ChangeFeed)
+    }
+
+    /// Takes `lock` until the end of the current transaction.
+    pub fn lock(&mut self, lock: WriteLock) -> Result<(), ApiError> {
+        if let DbConn::Postgres(conn) = self {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({})", lock.key()))
+                .execute(&mut **conn)?;
+        }
+        Ok(())
+    }
+
+    /// True when every embedded migration of this backend has been applied.
+    pub fn migrations_current(&mut self) -> Result<bool, ApiError> {
+        let pending = match self {
+            DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            DbConn::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+        };
+        pending
+            .map(|p| !p)
+            .map_err(|e| ApiError::unavailable(format!("cannot read migrations: {e}")))
+    }
+
+    /// Runs `work` in a transaction: committed if it returns `Ok`, rolled back
+    /// otherwise (and, should it panic, the pool discards the connection
+    /// because diesel reports a connection with an open transaction as broken).
+    /// SQLite write transactions start `IMMEDIATE` so that two writers queue on
+    /// the busy timeout instead of failing when both try to upgrade a read lock.
+    /// Nested calls become savepoints.
+    pub fn transaction<T, E, F>(&mut self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        with_conn!(self, |c| begin(c))?;
+        match work(self) {
+            Ok(value) => {
+                if let Err(commit_error) =
+                    with_conn!(self, |c| AnsiTransactionManager::commit_transaction(c))
+                {
+                    let _ = with_conn!(self, |c| AnsiTransactionManager::rollback_transaction(c));
+                    return Err(commit_error.into());
+                }
+                Ok(value)
+            }
+            Err(error) => {
+                with_conn!(self, |c| AnsiTransactionManager::rollback_transaction(c))?;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Opens a transaction, or a savepoint when one is already open.
+fn begin<C>(conn: &mut C) -> diesel::QueryResult<()>
+where
+    C: Connection<TransactionManager = AnsiTransactionManager> + BeginSql,
+{
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth()?;
+    match depth {
+        None => AnsiTransactionManager::begin_transaction_sql(conn, C::BEGIN),
+        Some(_) => AnsiTransactionManager::begin_transaction(conn),
+    }
+}
+
+/// The statement that opens an outermost write transaction on each backend.
+trait BeginSql {
+    const BEGIN: &'static str;
+}
+impl BeginSql for SqliteConnection {
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+}
+impl BeginSql for PgConnection {
+    const BEGIN: &'static str = "BEGIN";
+}
+
+/// Why the database could not be opened or migrated at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("cannot open the database pool: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("cannot create the database directory: {0}")]
+    Io(std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The current time as stored in the database: UTC, microsecond precision
+/// (PostgreSQL keeps microseconds; SQLite would keep more, and the two must agree).
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now().naive_utc();
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
+/// Renders a stored UTC timestamp for JSON.
+pub fn to_utc(at: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_naive_utc_and_offset(at, chrono::Utc)
+}
+
+/// Serialises a stored timestamp as UTC (`#[serde(serialize_with = …)]`).
+pub fn utc<S: serde::Serializer>(
+    at: &chrono::NaiveDateTime,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&to_utc(*at), serializer)
+}

@@ -1,0 +1,14 @@
+//! What every handler receives: the database, the token keys and the
+//! token limits. Domain caches are registered beside it by the app (each
+//! as its own `web::Data`), so the ground floor names no domain.
+
+use crate::platform::auth::jwt::TokenKeys;
+use crate::platform::db::Db;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub tokens: TokenKeys,
+    /// Token requests per account name and overall (per address: middleware).
+    pub token_limits: crate::platform::auth::rate_limit::TokenLimits,
+}

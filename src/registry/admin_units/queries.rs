@@ -1,0 +1,286 @@
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+
+use super::import::{self, UnitLine};
+use super::model::{AdminUnit, AdminUnitFilter, AdminUnitPage, AdminUnitRow, ImportReport, Level};
+use crate::platform::db::schema::admin_units;
+use crate::platform::db::{with_conn, DbConn};
+use crate::platform::error::ApiError;
+use crate::platform::http::pagination::PageRequest;
+
+/// Rows per INSERT statement: 6 binds each stays far below SQLite's limit.
+const INSERT_CHUNK: usize = 500;
+/// No real tree is deeper; guards against a corrupted parent loop.
+const MAX_DEPTH: usize = 8;
+
+pub fn list(
+    conn: &mut DbConn,
+    filter: &AdminUnitFilter,
+    page: &PageRequest<String>,
+) -> Result<AdminUnitPage, ApiError> {
+    let rows: Vec<AdminUnitRow> = with_conn!(conn, |c| {
+        let mut query = admin_units::table
+            .select(AdminUnitRow::as_select())
+            .order(admin_units::code.asc())
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = &page.after {
+            query = query.filter(admin_units::code.gt(after));
+        }
+        if let Some(parent) = &filter.parent_code {
+            query = query.filter(admin_units::parent_code.eq(parent));
+        }
+        if let Some(level) = filter.level {
+            query = query.filter(admin_units::level.eq(level));
+        }
+        query.load(c)
+    })?;
+    let (rows, next_cursor) = page.finish(rows, |row| row.code.clone());
+    Ok(AdminUnitPage {
+        items: rows.into_iter().map(AdminUnit::from).collect(),
+        next_cursor,
+    })
+}
+
+pub fn find(conn: &mut DbConn, code: &str) -> Result<Option<AdminUnitRow>, ApiError> {
+    let row = with_conn!(conn, |c| admin_units::table
+        .find(code)
+        .select(AdminUnitRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}
+
+/// The unit itself followed by its parent, grandparent, … up to the province.
+pub fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<AdminUnitRow>, ApiError> {
+    let mut chain = Vec::new();
+    let mut next = Some(code.to_owned());
+    while let Some(current) = next {
+        if chain.len() >= MAX_DEPTH {
+            return Err(ApiError::internal(format!(
+                "admin unit {code} has a parent loop"
+            )));
+        }
+        let row = find(conn, &current)?.ok_or_else(ApiError::unknown_admin_unit)?;
+        next = row.parent_code.clone();
+        chain.push(row);
+    }
+    Ok(chain)
+}
+
+/// `root` and every unit below it.
+pub fn subtree_codes(conn: &mut DbConn, root: &str) -> Result<Vec<String>, ApiError> {
+    let mut all = vec![root.to_owned()];
+    all.extend(units_below(conn, root)?.into_iter().map(|u| u.code));
+    Ok(all)
+}
+
+/// A unit of a tree with its name and the link to its parent.
+#[derive(Debug, Clone, Queryable)]
+pub struct UnitNode {
+    pub code: String,
+    pub parent_code: Option<String>,
+    pub level: Level,
+    pub name: String,
+}
+
+const NODE_COLUMNS: (
+    admin_units::code,
+    admin_units::parent_code,
+    admin_units::level,
+    admin_units::name,
+) = (
+    admin_units::code,
+    admin_units::parent_code,
+    admin_units::level,
+    admin_units::name,
+);
+
+/// `root` and every unit below it with names and parents (404 for an
+/// unknown root), or the whole tree when `root` is `None`.
+pub fn subtree_nodes(conn: &mut DbConn, root: Option<&str>) -> Result<Vec<UnitNode>, ApiError> {
+    let Some(root) = root else {
+        return Ok(with_conn!(conn, |c| admin_units::table
+            .select(NODE_COLUMNS)
+            .load(c))?);
+    };
+    let mut all: Vec<UnitNode> = with_conn!(conn, |c| admin_units::table
+        .find(root)
+        .select(NODE_COLUMNS)
+        .load(c))?;
+    if all.is_empty() {
+        return Err(ApiError::unknown_admin_unit());
+    }
+    all.extend(units_below(conn, root)?);
+    Ok(all)
+}
+
+/// The units under `root`, level by level (one query per level; communes
+/// have nothing below them, so a province takes two).
+fn units_below(conn: &mut DbConn, root: &str) -> Result<Vec<UnitNode>, ApiError> {
+    let mut all = Vec::new();
+    let mut frontier = vec![root.to_owned()];
+    for _ in 0..MAX_DEPTH {
+        if frontier.is_empty() {
+            break;
+        }
+        let children: Vec<UnitNode> = with_conn!(conn, |c| admin_units::table
+            .filter(admin_units::parent_code.eq_any(&frontier))
+            .select(NODE_COLUMNS)
+            .load(c))?;
+        frontier = children
+            .iter()
+            .filter(|u| u.level != Level::Commune)
+            .map(|u| u.code.clone())
+            .collect();
+        all.extend(children);
+    }
+    Ok(all)
+}
+
+/// For a `?admin_unit=` filter: the codes of that unit's subtree (404 for
+/// an unknown code), or `None` when no filter was given.
+pub fn subtree_filter(
+    conn: &mut DbConn,
+    code: Option<&str>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(code) = code else { return Ok(None) };
+    let nodes = subtree_nodes(conn, Some(code))?;
+    Ok(Some(nodes.into_iter().map(|u| u.code).collect()))
+}
+
+pub fn children_count(conn: &mut DbConn, code: &str) -> Result<i64, ApiError> {
+    let count = with_conn!(conn, |c| admin_units::table
+        .filter(admin_units::parent_code.eq(code))
+        .count()
+        .get_result(c))?;
+    Ok(count)
+}
+
+pub fn count(conn: &mut DbConn) -> Result<i64, ApiError> {
+    let count = with_conn!(conn, |c| admin_units::table.count().get_result(c))?;
+    Ok(count)
+}
+
+fn load_all(conn: &mut DbConn) -> Result<HashMap<String, AdminUnitRow>, ApiError> {
+    let rows: Vec<AdminUnitRow> = with_conn!(conn, |c| admin_units::table
+        .select(AdminUnitRow::as_select())
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.code.clone(), row))
+        .collect())
+}
+
+/// Applies a parsed file in one transaction: new codes are inserted,
+/// changed ones updated, identical ones left untouched (their `updated_at`
+/// keeps its value). Any error writes nothing.
+pub fn import(
+    conn: &mut DbConn,
+    actor: &str,
+    lines: Vec<UnitLine>,
+) -> Result<ImportReport, ApiError> {
+    conn.transaction(|conn| {
+        let existing = load_all(conn)?;
+        import::check_tree(&lines, &existing)?;
+
+        let now = crate::platform::db::now();
+        let total = lines.len();
+        let mut inserted = 0;
+        let mut changed: Vec<AdminUnitRow> = lines
+            .into_iter()
+            .filter_map(|unit| {
+                let row = AdminUnitRow {
+                    created_at: existing.get(&unit.code).map_or(now, |old| old.created_at),
+                    updated_at: now,
+                    code: unit.code,
+                    parent_code: unit.parent_code,
+                    level: unit.level,
+                    name: unit.name,
+                };
+                match existing.get(&row.code) {
+                    None => {
+                        inserted += 1;
+                        Some(row)
+                    }
+                    Some(old)
+                        if old.name != row.name
+                            || old.level != row.level
+                            || old.parent_code != row.parent_code =>
+                    {
+                        Some(row)
+                    }
+                    Some(_) => None,
+                }
+            })
+            .collect();
+        let updated = changed.len() - inserted;
+        // Parents before children, so the foreign key holds after every chunk.
+        changed.sort_by_key(|row| (row.level.rank(), row.code.clone()));
+        for chunk in changed.chunks(INSERT_CHUNK) {
+            // Explicit column = value tuples: a NULL parent is bound as NULL,
+            // where an Option field would ask for DEFAULT, which SQLite's
+            // multi-row INSERT cannot express.
+            let values: Vec<_> = chunk
+                .iter()
+                .map(|row| {
+                    (
+                        admin_units::code.eq(&row.code),
+                        admin_units::parent_code.eq(&row.parent_code),
+                        admin_units::level.eq(row.level),
+                        admin_units::name.eq(&row.name),
+                        admin_units::created_at.eq(row.created_at),
+                        admin_units::updated_at.eq(row.updated_at),
+                    )
+                })
+                .collect();
+            with_conn!(conn, |c| diesel::insert_into(admin_units::table)
+                .values(&values)
+                .on_conflict(admin_units::code)
+                .do_update()
+                .set((
+                    admin_units::parent_code.eq(excluded(admin_units::parent_code)),
+                    admin_units::level.eq(excluded(admin_units::level)),
+                    admin_units::name.eq(excluded(admin_units::name)),
+                    admin_units::updated_at.eq(excluded(admin_units::updated_at)),
+                ))
+                .execute(c))?;
+        }
+        let report = ImportReport {
+            total,
+            inserted,
+            updated,
+            unchanged: total - inserted - updated,
+        };
+        let codes: Vec<&str> = changed
+            .iter()
+            .take(20)
+            .map(|row| row.code.as_str())
+            .collect();
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "import",
+            "admin_units",
+            "*",
+            serde_json::json!({
+                "total": report.total,
+                "inserted": report.inserted,
+                "updated": report.updated,
+                "first_changed_codes": codes,
+            }),
+        )?;
+        Ok(report)
+    })
+}
+
+/// Loads the shipped Hòa Bình units into an empty table (first start).
+pub fn seed_if_empty(conn: &mut DbConn) -> Result<Option<ImportReport>, ApiError> {
+    if count(conn)? > 0 {
+        return Ok(None);
+    }
+    let lines = import::parse(super::SEED_CSV.as_bytes())?;
+    import(conn, "system", lines).map(Some)
+}

@@ -1,0 +1,196 @@
+//! Public transparency pages: no token, aggregates only, cached by the
+//! service ([`cache`]), clients and proxies for a minute and rate-limited
+//! per address. Never a student:
+//! no name, birth date, external id or household status, and any count of
+//! students (or needs, or handovers) between 1 and 4 is shown as "<5".
+
+pub mod cache;
+pub mod disclosure;
+pub mod figures;
+pub mod trace;
+
+use std::sync::Arc;
+
+use actix_web::{get, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::platform::auth::rate_limit::TokenRateLimit;
+use crate::platform::error::ApiError;
+use crate::platform::state::AppState;
+pub use disclosure::PublicCount;
+pub use figures::{
+    NeedsBoardLine, PublicDonation, PublicFigures, PublicProgressLine, PublicTotals, ANONYMOUS,
+};
+use trace::DonationTrace;
+
+/// What clients and proxies may do with a public page.
+const CACHE_CONTROL: (&str, &str) = ("Cache-Control", "public, max-age=60");
+
+/// The service's one cache of the public figures, registered by the app
+/// beside [`AppState`].
+pub type PublicFiguresCache = cache::PublicCache<Arc<PublicFigures>>;
+
+/// The public figures, from the service's cache (computed at most once per
+/// `SONGMAY_PUBLIC_CACHE_SECONDS`).
+async fn figures(
+    state: &AppState,
+    cache: &PublicFiguresCache,
+) -> Result<Arc<PublicFigures>, ApiError> {
+    cache
+        .get_or_compute(|| async {
+            let figures = state.db.run(PublicFigures::compute).await?;
+            Ok(Arc::new(figures))
+        })
+        .await
+}
+
+/// The filter of a public page.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PublicFilter {
+    /// A province, district or commune code: only that part of the country.
+    #[param(example = "150")]
+    pub admin_unit: Option<String>,
+}
+
+impl PublicFilter {
+    /// The unit asked for, 404 when the service knows no such unit.
+    fn root<'a>(&'a self, figures: &PublicFigures) -> Result<Option<&'a str>, ApiError> {
+        match self.admin_unit.as_deref() {
+            Some(code) if !figures.knows(code) => Err(ApiError::unknown_admin_unit()),
+            other => Ok(other),
+        }
+    }
+}
+
+fn public_json(body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Ok().insert_header(CACHE_CONTROL).json(body)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicProgress {
+    /// The filter (absent: the whole country).
+    pub admin_unit: Option<String>,
+    /// The unit asked for and its children; without a filter, every
+    /// province with students and its districts.
+    pub units: Vec<PublicProgressLine>,
+    pub totals: PublicTotals,
+    /// When the figures were computed (they are reused for up to a minute).
+    pub computed_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How close each province and district is to "every student ready".
+///
+/// No token. Counts between 1 and 4 are `"<5"`, and a count is withheld
+/// (`"x"`) where it and a shown total would give a `"<5"` away. `admin_unit`
+/// shows one unit and its parts (404 if there is no such unit). Cached by
+/// the service for `SONGMAY_PUBLIC_CACHE_SECONDS`.
+#[utoipa::path(
+    tag = "public",
+    params(PublicFilter),
+    responses((status = 200, description = "Readiness and totals", body = PublicProgress))
+)]
+#[get("/progress")]
+pub async fn public_progress(
+    state: web::Data<AppState>,
+    cache: web::Data<PublicFiguresCache>,
+    filter: web::Query<PublicFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let figures = figures(&state, &cache).await?;
+    let root = filter.root(&figures)?;
+    Ok(public_json(&PublicProgress {
+        admin_unit: root.map(str::to_owned),
+        units: figures.progress(root),
+        totals: figures.totals.clone(),
+        computed_at: figures.computed_at,
+    }))
+}
+
+/// Where help is missing: open needs by commune and kind.
+///
+/// No token; never a student. Counts between 1 and 4 are `"<5"`.
+/// `admin_unit` keeps the communes of that unit's subtree.
+#[utoipa::path(
+    tag = "public",
+    params(PublicFilter),
+    responses((status = 200, description = "Open needs by commune and kind", body = Vec<NeedsBoardLine>))
+)]
+#[get("/needs-board")]
+pub async fn needs_board(
+    state: web::Data<AppState>,
+    cache: web::Data<PublicFiguresCache>,
+    filter: web::Query<PublicFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let figures = figures(&state, &cache).await?;
+    let root = filter.root(&figures)?;
+    Ok(public_json(&figures.needs_board(root)))
+}
+
+/// Who gave what (what arrived).
+///
+/// No token. Gifts net of reversals, by donor and kind; donors who asked to
+/// stay anonymous appear as "Nhà hảo tâm ẩn danh". `admin_unit` keeps the
+/// gifts earmarked for that unit's subtree. By kind, the sum over donors
+/// equals `received_as_gifts` of `GET /stats/donations`.
+#[utoipa::path(
+    tag = "public",
+    params(PublicFilter),
+    responses((status = 200, description = "Gifts received, by donor and kind", body = Vec<PublicDonation>))
+)]
+#[get("/donations")]
+pub async fn public_donations(
+    state: web::Data<AppState>,
+    cache: web::Data<PublicFiguresCache>,
+    filter: web::Query<PublicFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let figures = figures(&state, &cache).await?;
+    let root = filter.root(&figures)?;
+    Ok(public_json(&figures.donations(root)))
+}
+
+/// Follow a donation by the reference on its thank-you letter.
+///
+/// No token. How many students hold something of the gift now, by
+/// district — never who: devices, data packages and licences of the gift
+/// that were handed over and not returned; for money, its share of what the
+/// campaign's purchases bought and reached (pro rata, README). Counts are
+/// protected like every public count.
+#[utoipa::path(
+    tag = "public",
+    params(("receipt_ref" = String, Path, description = "The receipt's `public_ref` (printed on the thank-you letter) or the bank transfer reference; not the sequential receipt number")),
+    responses(
+        (status = 200, description = "Where the gift went", body = DonationTrace),
+        (status = 404, description = "No such receipt", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/donations/{receipt_ref}/trace")]
+pub async fn donation_trace(
+    state: web::Data<AppState>,
+    receipt_ref: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let reference = receipt_ref.into_inner();
+    let answer: DonationTrace = state
+        .db
+        .run(move |conn| {
+            let receipt = trace::find_by_reference(conn, &reference)?;
+            trace::trace(conn, receipt)
+        })
+        .await?;
+    Ok(public_json(&answer))
+}
+
+/// Routes under `/api/v1/public`, rate-limited per client IP.
+pub fn configure(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg| {
+        cfg.service(
+            utoipa_actix_web::scope("/public")
+                .wrap(actix_governor::Governor::new(&rate_limit))
+                .service(public_progress)
+                .service(needs_board)
+                .service(public_donations)
+                .service(donation_trace),
+        );
+    }
+}

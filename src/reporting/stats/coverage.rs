@@ -1,0 +1,360 @@
+//! Readiness for online learning: students with an adequate device and a
+//! usable connection, and the needs still open, for a subtree and broken
+//! down by child unit, school, school level or grade. Read from the count
+//! tables `coverage_school_counts` (per school) and `coverage_counts` (per
+//! school and grade), which triggers keep equal to a count of the rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::platform::db::schema::{coverage_counts, coverage_school_counts, schools};
+use crate::platform::db::{with_conn, DbConn};
+use crate::platform::error::ApiError;
+use crate::registry::schools::SchoolLevel;
+
+crate::platform::db::text_enum! {
+    pub enum GroupBy {
+        AdminUnit => "admin_unit",
+        School => "school",
+        SchoolLevel => "school_level",
+        Grade => "grade",
+    }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CoverageQuery {
+    /// The subtree (default: the caller's scope; the whole country for admins).
+    pub admin_unit: Option<String>,
+    /// Only schools of this level.
+    pub level: Option<SchoolLevel>,
+    /// How to break the subtree down (default `admin_unit`: its child units).
+    pub group_by: Option<GroupBy>,
+    /// `json` (default), `csv` or `xlsx`.
+    pub format: Option<crate::platform::http::tabular::Format>,
+    /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`.
+    pub lang: Option<crate::platform::http::tabular::Lang>,
+}
+
+/// One line of the coverage table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct CoverageRow {
+    /// The admin unit code, school id, level or grade.
+    pub key: String,
+    pub name: String,
+    /// Active students (not deleted).
+    pub students: i64,
+    /// With an adequate device: the roster says so, or the programme
+    /// handed one over (from the handover on, until it comes back).
+    pub with_device: i64,
+    /// With a usable connection: the roster says `mobile_ok` or `fixed`,
+    /// or the programme handed over a data package.
+    pub with_connectivity: i64,
+    /// Both: ready for online learning.
+    pub ready: i64,
+    /// ready / students, in percent (two decimals).
+    pub percent_ready: f64,
+    pub open_device_needs: i64,
+    pub open_connectivity_needs: i64,
+    pub open_data_package_needs: i64,
+    pub open_software_needs: i64,
+    pub needs_reported: i64,
+    pub needs_verified: i64,
+    pub needs_approved: i64,
+    pub needs_allocated: i64,
+    pub needs_fulfilled: i64,
+}
+
+impl CoverageRow {
+    fn add(&mut self, sums: &Sums) {
+        let (
+            students,
+            with_device,
+            with_connectivity,
+            ready,
+            open_device,
+            open_connectivity,
+            open_data_package,
+            reported,
+            verified,
+            approved,
+            allocated,
+            fulfilled,
+            open_software,
+        ) = *sums;
+        self.students += students;
+        self.with_device += with_device;
+        self.with_connectivity += with_connectivity;
+        self.ready += ready;
+        self.open_device_needs += open_device;
+        self.open_connectivity_needs += open_connectivity;
+        self.open_data_package_needs += open_data_package;
+        self.needs_reported += reported;
+        self.needs_verified += verified;
+        self.needs_approved += approved;
+        self.needs_allocated += allocated;
+        self.needs_fulfilled += fulfilled;
+        self.open_software_needs += open_software;
+    }
+
+    fn finish(mut self) -> Self {
+        self.percent_ready = if self.students == 0 {
+            0.0
+        } else {
+            (self.ready as f64 * 10_000.0 / self.students as f64).round() / 100.0
+        };
+        self
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Coverage {
+    /// The subtree's root (absent: the whole country).
+    pub admin_unit: Option<String>,
+    pub group_by: GroupBy,
+    pub total: CoverageRow,
+    pub rows: Vec<CoverageRow>,
+}
+
+/// The thirteen counted columns of the count tables, summed over a group:
+/// `CoverageRow`'s numbers in the order of the count tables' columns.
+type Sums = (
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
+/// True when every sum is zero (tuples this long have no `PartialEq`).
+fn is_zero(sums: &Sums) -> bool {
+    let (a, b, c, d, e, f, g, h, i, j, k, l, m) = *sums;
+    [a, b, c, d, e, f, g, h, i, j, k, l, m]
+        .iter()
+        .all(|v| *v == 0)
+}
+
+/// The thirteen sums of a group of count rows (`coverage_counts` or
+/// `coverage_school_counts`), as BIGINT on both backends.
+macro_rules! sums {
+    () => {
+        (
+            sql::<BigInt>("CAST(SUM(students) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(with_device) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(with_connectivity) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(ready) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(open_device_needs) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(open_connectivity_needs) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(open_data_package_needs) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_reported) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_verified) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_approved) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_allocated) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(needs_fulfilled) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(open_software_needs) AS BIGINT)"),
+        )
+    };
+}
+
+/// Sums the per-school counts of the schools in `$units` (all when `None`)
+/// of `$level`, grouped by `$key` (columns of `schools`, which has none of
+/// the summed column names).
+macro_rules! school_sums_by {
+    ($conn:expr, $key:expr, $units:expr, $level:expr) => {
+        with_conn!($conn, |c| {
+            let mut query = coverage_school_counts::table
+                .inner_join(schools::table)
+                .group_by($key)
+                .select(($key, sums!()))
+                .into_boxed();
+            if let Some(units) = $units {
+                query = query.filter(schools::admin_unit_code.eq_any(units));
+            }
+            if let Some(level) = $level {
+                query = query.filter(schools::level.eq(level));
+            }
+            query.load(c)
+        })
+    };
+}
+
+/// Counts coverage for `root`'s subtree (the whole country when `None`),
+/// broken down by `group_by`. Reads only the count tables, which triggers
+/// keep in the same transaction as every student and need write (migration
+/// 000007), so the numbers equal a count of the rows.
+pub fn coverage(
+    conn: &mut DbConn,
+    root: Option<&str>,
+    level: Option<SchoolLevel>,
+    group_by: GroupBy,
+) -> Result<Coverage, ApiError> {
+    // The subtree's units: its schools, and the names of its parts.
+    let tree = if root.is_some() || group_by == GroupBy::AdminUnit {
+        UnitTree::new(crate::registry::admin_units::queries::subtree_nodes(
+            conn, root,
+        )?)
+    } else {
+        UnitTree::default()
+    };
+    let units: Option<Vec<String>> = root.map(|_| tree.names.keys().cloned().collect());
+    let units = units.as_deref();
+
+    // (key, name, sums) per group, before groups are merged into rows.
+    let groups: Vec<(String, String, Sums)> = match group_by {
+        GroupBy::AdminUnit => {
+            let by_unit: Vec<(String, Sums)> =
+                school_sums_by!(conn, schools::admin_unit_code, units, level)?;
+            by_unit
+                .into_iter()
+                .map(|(unit, sums)| {
+                    // A school directly at the root is counted under the root.
+                    let part = if root == Some(unit.as_str()) {
+                        unit
+                    } else {
+                        tree.child_of(root, &unit)
+                    };
+                    (part.clone(), tree.name(&part), sums)
+                })
+                .collect()
+        }
+        GroupBy::School => {
+            let by_school: Vec<((i64, String), Sums)> =
+                school_sums_by!(conn, (schools::id, schools::name), units, level)?;
+            by_school
+                .into_iter()
+                .map(|((id, name), sums)| (id.to_string(), name, sums))
+                .collect()
+        }
+        GroupBy::SchoolLevel => {
+            let by_level: Vec<(SchoolLevel, Sums)> =
+                school_sums_by!(conn, schools::level, units, level)?;
+            by_level
+                .into_iter()
+                .map(|(level, sums)| (level.to_string(), level.to_string(), sums))
+                .collect()
+        }
+        GroupBy::Grade => grade_sums(conn, units, level)?
+            .into_iter()
+            .map(|(grade, sums)| match grade {
+                0 => ("school".to_owned(), "school needs".to_owned(), sums),
+                g => (format!("{g:02}"), format!("grade {g}"), sums),
+            })
+            .collect(),
+    };
+
+    let mut total = CoverageRow {
+        key: root.unwrap_or("*").to_owned(),
+        name: root.map_or_else(|| "Việt Nam".to_owned(), |r| tree.name(r)),
+        ..Default::default()
+    };
+    let mut rows: BTreeMap<String, CoverageRow> = BTreeMap::new();
+    for (key, name, sums) in groups {
+        // Count rows left at zero by later changes are not a part.
+        if is_zero(&sums) {
+            continue;
+        }
+        total.add(&sums);
+        rows.entry(key.clone())
+            .or_insert_with(|| CoverageRow {
+                key,
+                name,
+                ..Default::default()
+            })
+            .add(&sums);
+    }
+    Ok(Coverage {
+        admin_unit: root.map(str::to_owned),
+        group_by,
+        total: total.finish(),
+        rows: rows.into_values().map(CoverageRow::finish).collect(),
+    })
+}
+
+/// The per-grade counts of the schools in `units` of `level`, by grade.
+fn grade_sums(
+    conn: &mut DbConn,
+    units: Option<&[String]>,
+    level: Option<SchoolLevel>,
+) -> Result<Vec<(i32, Sums)>, ApiError> {
+    let summed = |conn: &mut DbConn, ids: Option<&[i64]>| -> Result<Vec<(i32, Sums)>, ApiError> {
+        Ok(with_conn!(conn, |c| {
+            let mut query = coverage_counts::table
+                .group_by(coverage_counts::grade)
+                .select((coverage_counts::grade, sums!()))
+                .into_boxed();
+            if let Some(ids) = ids {
+                query = query.filter(coverage_counts::school_id.eq_any(ids));
+            }
+            query.load(c)
+        })?)
+    };
+    if units.is_none() && level.is_none() {
+        return summed(conn, None);
+    }
+    // By school ids rather than a join: PostgreSQL then reads only the
+    // scope's count rows instead of scanning them all.
+    let ids: Vec<i64> = with_conn!(conn, |c| {
+        let mut query = schools::table.select(schools::id).into_boxed();
+        if let Some(units) = units {
+            query = query.filter(schools::admin_unit_code.eq_any(units));
+        }
+        if let Some(level) = level {
+            query = query.filter(schools::level.eq(level));
+        }
+        query.load(c)
+    })?;
+    let mut by_grade = Vec::new();
+    // SQLite takes at most 32,766 parameters per statement.
+    for chunk in ids.chunks(5_000) {
+        by_grade.extend(summed(conn, Some(chunk))?);
+    }
+    Ok(by_grade)
+}
+
+/// The admin units of a subtree: names, and the way up to its root.
+#[derive(Default)]
+struct UnitTree {
+    parents: HashMap<String, Option<String>>,
+    names: HashMap<String, String>,
+}
+
+impl UnitTree {
+    fn new(nodes: Vec<crate::registry::admin_units::queries::UnitNode>) -> Self {
+        let mut tree = Self::default();
+        for node in nodes {
+            tree.parents.insert(node.code.clone(), node.parent_code);
+            tree.names.insert(node.code, node.name);
+        }
+        tree
+    }
+
+    fn name(&self, code: &str) -> String {
+        self.names.get(code).cloned().unwrap_or_default()
+    }
+
+    /// The child of `root` (or the province) on the way up from `unit`.
+    fn child_of(&self, root: Option<&str>, unit: &str) -> String {
+        let mut current = unit.to_owned();
+        loop {
+            let parent = self.parents.get(&current).cloned().flatten();
+            match (&parent, root) {
+                (Some(p), Some(r)) if p == r => return current,
+                (None, _) => return current,
+                (Some(p), _) => current = p.clone(),
+            }
+        }
+    }
+}
