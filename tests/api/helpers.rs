@@ -35,31 +35,63 @@ impl TestDatabase {
             .ok()
             .filter(|u| !u.is_empty())
         {
-            Some(server_url) => {
-                let name = format!(
-                    "songmay_test_{}",
-                    songmay::platform::auth::random_token(9)
-                        .to_lowercase()
-                        .replace(['-', '_'], "x")
-                );
-                let mut admin =
-                    server_connection(&server_url).expect("connect to SONGMAY_TEST_DATABASE_URL");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .expect("create test database");
-                let (path, query) = server_url.split_once('?').unwrap_or((&server_url, ""));
-                let base = path.rsplit_once('/').map(|(base, _)| base).unwrap_or(path);
-                let url = without_tls(&format!("{base}/{name}?{query}"));
-                TestDatabase::Postgres {
-                    server_url,
-                    name,
-                    url,
-                }
-            }
+            Some(server_url) => Self::create_empty_postgres(&server_url, None),
             None => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = dir.path().join("songmay.db").to_string_lossy().into_owned();
                 TestDatabase::Sqlite { _dir: dir, url }
+            }
+        }
+    }
+
+    /// A new PostgreSQL database, empty or a copy of `template`.
+    fn create_empty_postgres(server_url: &str, template: Option<&str>) -> Self {
+        let name = format!(
+            "songmay_test_{}",
+            songmay::platform::auth::random_token(9)
+                .to_lowercase()
+                .replace(['-', '_'], "x")
+        );
+        let mut admin =
+            server_connection(server_url).expect("connect to SONGMAY_TEST_DATABASE_URL");
+        let create = match template {
+            Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        // Copies of one template are made one at a time by PostgreSQL; a
+        // copy racing another may be told the template is busy: try again.
+        let mut attempts = 0;
+        while let Err(error) = diesel::sql_query(&create).execute(&mut admin) {
+            attempts += 1;
+            assert!(attempts < 50, "create test database: {error}");
+            std::thread::sleep(Duration::from_millis(20 * attempts));
+        }
+        TestDatabase::Postgres {
+            server_url: server_url.to_owned(),
+            url: database_url(server_url, &name),
+            name,
+        }
+    }
+
+    /// A database migrated and seeded exactly as a first start leaves it
+    /// (admin units, the bootstrap admin), cloned from a template made once
+    /// per test run: `CREATE DATABASE … TEMPLATE` on PostgreSQL, a file
+    /// copy on SQLite. Tests about the first start itself use
+    /// [`TestDatabase::create`].
+    pub fn prepared() -> Self {
+        let template = template();
+        match template {
+            Template::Sqlite { file, .. } => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("songmay.db");
+                std::fs::copy(file, &path).expect("copy the template");
+                TestDatabase::Sqlite {
+                    _dir: dir,
+                    url: path.to_string_lossy().into_owned(),
+                }
+            }
+            Template::Postgres { server_url, name } => {
+                Self::create_empty_postgres(server_url, Some(name))
             }
         }
     }
@@ -81,6 +113,109 @@ impl TestDatabase {
             2,
         )
         .expect("connect")
+    }
+}
+
+/// The URL of database `name` on the server of `server_url`.
+fn database_url(server_url: &str, name: &str) -> String {
+    let (path, query) = server_url.split_once('?').unwrap_or((server_url, ""));
+    let base = path.rsplit_once('/').map(|(base, _)| base).unwrap_or(path);
+    without_tls(&format!("{base}/{name}?{query}"))
+}
+
+/// The migrated, seeded database every test database is copied from.
+enum Template {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        file: std::path::PathBuf,
+    },
+    Postgres {
+        server_url: String,
+        name: String,
+    },
+}
+
+/// Makes the template on first use: migrations, the seed and the bootstrap
+/// admin, by the service's own start-up code. A PostgreSQL template is
+/// named after this process and dropped by the next run (a template cannot
+/// be dropped while the tests copy it, and a test process has no end hook).
+fn template() -> &'static Template {
+    static TEMPLATE: std::sync::OnceLock<Template> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let server_url = std::env::var("SONGMAY_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        let (template, url) = match &server_url {
+            Some(server_url) => {
+                let name = format!("songmay_template_{}", std::process::id());
+                let mut admin = server_connection(server_url).expect("connect");
+                drop_stale_templates(&mut admin);
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .expect("drop an old template");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create the template");
+                let url = database_url(server_url, &name);
+                (
+                    Template::Postgres {
+                        server_url: server_url.clone(),
+                        name,
+                    },
+                    url,
+                )
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let file = dir.path().join("template.db");
+                let url = file.to_string_lossy().into_owned();
+                (Template::Sqlite { _dir: dir, file }, url)
+            }
+        };
+        {
+            let config = Config::from_lookup(|name| match name {
+                "DATABASE_URL" => Some(url.clone()),
+                "SONGMAY_JWT_SECRET" => Some(JWT_SECRET.to_owned()),
+                "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
+                _ => None,
+            })
+            .expect("template config");
+            let db = songmay::platform::db::Db::connect(&config.database, 1).expect("connect");
+            songmay::app::prepare_database(&db, &config).expect("prepare the template");
+            if matches!(template, Template::Sqlite { .. }) {
+                // Everything into the main file, so a copy of it is whole.
+                let mut conn = db.get().expect("a connection");
+                songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                )
+                .execute(c))
+                .expect("checkpoint");
+            }
+            // The pool closes its connections here: a PostgreSQL template
+            // cannot be copied while anyone is connected to it.
+        }
+        template
+    })
+}
+
+/// Drops the templates of test runs whose process has ended.
+fn drop_stale_templates(admin: &mut PgConnection) {
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let names: Vec<Name> = diesel::sql_query(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'songmay_template_%'",
+    )
+    .load(admin)
+    .unwrap_or_default();
+    for Name { datname } in names {
+        let pid = datname.trim_start_matches("songmay_template_");
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)"))
+                .execute(admin);
+        }
     }
 }
 
@@ -207,7 +342,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the application with the test defaults, changed by `adjust`.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, String>)) -> TestApp {
-    let db = TestDatabase::create();
+    let db = TestDatabase::prepared();
     let mut env: HashMap<&'static str, String> = HashMap::from([
         ("DATABASE_URL", db.url().to_owned()),
         ("SONGMAY_BIND", "127.0.0.1:0".to_owned()),
