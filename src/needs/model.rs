@@ -1,3 +1,5 @@
+//! Needs: rows, kinds, statuses, events and the request and response shapes.
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

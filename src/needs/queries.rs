@@ -1,3 +1,6 @@
+//! Needs: reporting, generating from the roster, moving through the workflow
+//! one by one or in bulk, the summary, within the caller's scope.
+
 use std::collections::HashSet;
 
 use diesel::prelude::*;

@@ -1,3 +1,5 @@
+//! Allocations: rows, statuses and the request and response shapes.
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,7 @@
+//! Allocations: by hand and by automatic runs (the matching in
+//! `matching.rs`), cancelling, listing within scope; the stock moves they
+//! make.
+
 use std::collections::HashMap;
 
 use diesel::prelude::*;

@@ -1,3 +1,6 @@
+//! Devices, packages and stock movements: rows, statuses and the request and
+//! response shapes.
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

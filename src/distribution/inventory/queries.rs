@@ -1,3 +1,6 @@
+//! The stock: intake of devices and packages from receipts, checks and wipes,
+//! transfers, write-offs, the stock ledger and the stock report.
+
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;

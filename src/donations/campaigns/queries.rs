@@ -1,3 +1,6 @@
+//! Campaigns: creating them, reading them, and moving them through their
+//! statuses.
+
 use diesel::prelude::*;
 use serde_json::json;
 

@@ -1,3 +1,6 @@
+//! Donors: rows and what the API shows of them (contact details only to staff
+//! and the donor).
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

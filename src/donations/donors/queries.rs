@@ -1,3 +1,6 @@
+//! Donors: creating them (one record per phone, email or tax code), reading
+//! them within the caller's donor scope.
+
 use diesel::prelude::*;
 use serde_json::json;
 

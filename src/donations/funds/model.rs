@@ -1,3 +1,6 @@
+//! Ledger entries, balances, the trial balance, suppliers and purchases: rows
+//! and what the API shows of them.
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

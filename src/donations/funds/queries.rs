@@ -1,3 +1,6 @@
+//! The money ledger (double entry), balances, the trial balance, suppliers
+//! and purchases paid from a campaign's fund.
+
 use diesel::prelude::*;
 use serde_json::json;
 

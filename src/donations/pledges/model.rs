@@ -1,3 +1,6 @@
+//! Pledges and their instalments: rows, the request and response shapes, and
+//! their statuses.
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! Pledges: recording them (checked per kind), listing what a caller may see,
+//! confirming, cancelling and lapsing.
+
 use crate::donations::kinds::DonationKind;
 use std::collections::HashMap;
 

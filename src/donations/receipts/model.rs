@@ -1,3 +1,5 @@
+//! Receipts: rows, the request and response shapes, and the receipt types.
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! Receipts: recording what arrived (against a pledge or not), reversals, the
+//! ledger entries they post, and reading them in scope.
+
 use diesel::prelude::*;
 use serde_json::json;
 

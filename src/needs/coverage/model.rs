@@ -1,3 +1,6 @@
+//! Operators and coverage gaps: rows, statuses and the request and response
+//! shapes.
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

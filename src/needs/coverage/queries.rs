@@ -1,3 +1,6 @@
+//! Operators and coverage gaps: creating them, scope (an officer's subtree,
+//! an operator's own gaps), and the gap workflow.
+
 use std::collections::HashSet;
 
 use chrono::NaiveDate;

@@ -1,3 +1,5 @@
+//! The audit log's rows and the page of entries the admin reads.
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! Writing and reading the audit log: one row per write, naming the actor,
+//! the record and the changed fields (never their values).
+
 use diesel::prelude::*;
 
 use super::model::{AuditEntry, AuditFilter, AuditPage, AuditRow, NewAuditRow};

@@ -1,3 +1,7 @@
+//! `text_enum!`: enums stored and sent as one word each, with the diesel,
+//! serde and OpenAPI impls generated from the same word list (so the spec
+//! cannot drift from the wire).
+
 /// Declares an enum that is stored as TEXT (each table guards the column
 /// with a CHECK constraint listing the same words), serialised in JSON and
 /// documented in OpenAPI with those words, and parsed in exactly one place.

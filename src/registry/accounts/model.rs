@@ -1,3 +1,5 @@
+//! Accounts: the request and response shapes of users and machine clients.
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,7 @@
+//! Managing accounts: users and machine clients, their scope checks,
+//! disabling and password resets (which end older tokens), the bootstrap
+//! admin.
+
 use diesel::prelude::*;
 use serde_json::json;
 

@@ -1,3 +1,6 @@
+//! Administrative units (GSO codes): rows, levels and what the API shows of
+//! them.
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! Administrative units: lookups, ancestry and subtrees, paging, the seed and
+//! the import of the national list.
+
 use std::collections::HashMap;
 
 use diesel::prelude::*;

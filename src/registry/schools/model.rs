@@ -1,3 +1,5 @@
+//! Schools: rows, the sync record, the patch and the filters.
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! Schools: the batch upsert of the sync, creation and correction within
+//! scope, lookups by id and MOET code.
+
 use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;

@@ -1,3 +1,6 @@
+//! Students: rows, the sync record, the patch, the filters, and the statuses
+//! of device, connection and household.
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! Students: the batch upsert shared by sync and spreadsheets, reads within
+//! the caller's scope, corrections, soft deletes and the change feed.
+
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
