@@ -9,9 +9,7 @@ use serde_json::json;
 
 use super::matching::{self, NeedCandidate, Quotas, StockCandidate, StockKind};
 use super::model::*;
-use crate::distribution::inventory::queries::{
-    move_item, package_counts, package_key, record, MovementRecord,
-};
+use crate::distribution::inventory::queries::{move_item, move_package, package_counts};
 use crate::distribution::inventory::{ItemRow, ItemStatus, Movement, PackageRow};
 use crate::needs::workflow::{Mover, NeedStatus};
 use crate::needs::{NeedKind, NeedRow};
@@ -39,22 +37,6 @@ fn parents(conn: &mut DbConn) -> Result<HashMap<String, Option<String>>, ApiErro
         .select((admin_units::code, admin_units::parent_code))
         .load(c))?;
     Ok(rows.into_iter().collect())
-}
-
-fn in_earmark(
-    parents: &HashMap<String, Option<String>>,
-    unit: &str,
-    earmark: &Option<String>,
-) -> bool {
-    let Some(earmark) = earmark else { return true };
-    let mut current = Some(unit.to_owned());
-    while let Some(code) = current {
-        if &code == earmark {
-            return true;
-        }
-        current = parents.get(&code).cloned().flatten();
-    }
-    false
 }
 
 fn stock_kind(kind: NeedKind) -> StockKind {
@@ -108,20 +90,15 @@ fn write(
         )?;
     }
     if let Some(package) = package {
-        record(
+        move_package(
             conn,
             actor,
-            MovementRecord {
-                movement: Movement::Reserve,
-                warehouse_id: package.warehouse_id,
-                stock_key: package_key(package.id),
-                item_id: None,
-                package_id: Some(package.id),
-                from: Some(ItemStatus::Ready.as_str()),
-                to: Some(ItemStatus::Reserved.as_str()),
-                quantity: 1,
-                reason: None,
-            },
+            package,
+            ItemStatus::Ready,
+            ItemStatus::Reserved,
+            Movement::Reserve,
+            1,
+            None,
         )?;
     }
     crate::needs::queries::transition(
@@ -161,7 +138,12 @@ pub fn allocate(
                 need.id, need.status
             )));
         }
-        let parents = parents(conn)?;
+        // The need's unit and those above it: one short walk, not the tree.
+        let above: Vec<String> = crate::registry::admin_units::queries::ancestry(conn, &need.admin_unit_code)?
+            .into_iter()
+            .map(|unit| unit.code)
+            .collect();
+        let in_earmark = |earmark: &Option<String>| earmark.as_ref().is_none_or(|e| above.contains(e));
         match (input.item_id, input.package_id, stock_kind(need.kind)) {
             (Some(item_id), None, StockKind::Device) => {
                 let item =
@@ -172,7 +154,7 @@ pub fn allocate(
                         item.status
                     )));
                 }
-                if !in_earmark(&parents, &need.admin_unit_code, &item.earmark_admin_unit) {
+                if !in_earmark(&item.earmark_admin_unit) {
                     return Err(ApiError::conflict(format!(
                         "device {item_id} is earmarked for {}; need {} is outside it",
                         item.earmark_admin_unit.clone().unwrap_or_default(),
@@ -184,7 +166,7 @@ pub fn allocate(
             (None, Some(package_id), kind @ (StockKind::DataPackage | StockKind::Software)) => {
                 let package = crate::distribution::inventory::queries::find_package(conn, package_id)
                     .or_unknown("package_id")?;
-                if !in_earmark(&parents, &need.admin_unit_code, &package.earmark_admin_unit) {
+                if !in_earmark(&package.earmark_admin_unit) {
                     return Err(ApiError::conflict(format!(
                         "package {package_id} is earmarked for another area"
                     )));
@@ -257,20 +239,15 @@ pub fn cancel(
         }
         if let Some(package_id) = allocation.package_id {
             let package = crate::distribution::inventory::queries::find_package(conn, package_id)?;
-            record(
+            move_package(
                 conn,
                 actor,
-                MovementRecord {
-                    movement: Movement::Release,
-                    warehouse_id: package.warehouse_id,
-                    stock_key: package_key(package_id),
-                    item_id: None,
-                    package_id: Some(package_id),
-                    from: Some(ItemStatus::Reserved.as_str()),
-                    to: Some(ItemStatus::Ready.as_str()),
-                    quantity: allocation.quantity,
-                    reason: Some(reason),
-                },
+                &package,
+                ItemStatus::Reserved,
+                ItemStatus::Ready,
+                Movement::Release,
+                allocation.quantity,
+                Some(reason),
             )?;
         }
         crate::needs::queries::transition(
@@ -489,20 +466,15 @@ fn commit(
     crate::distribution::inventory::queries::reserve_many(conn, actor, &devices)?;
     for m in matches.iter().filter(|m| m.kind != "device") {
         let package = crate::distribution::inventory::queries::find_package(conn, m.stock_id)?;
-        record(
+        move_package(
             conn,
             actor,
-            MovementRecord {
-                movement: Movement::Reserve,
-                warehouse_id: package.warehouse_id,
-                stock_key: package_key(package.id),
-                item_id: None,
-                package_id: Some(package.id),
-                from: Some(ItemStatus::Ready.as_str()),
-                to: Some(ItemStatus::Reserved.as_str()),
-                quantity: 1,
-                reason: None,
-            },
+            &package,
+            ItemStatus::Ready,
+            ItemStatus::Reserved,
+            Movement::Reserve,
+            1,
+            None,
         )?;
     }
     let need_ids: Vec<i64> = matches.iter().map(|m| m.need_id).collect();

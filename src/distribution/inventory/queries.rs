@@ -62,6 +62,37 @@ pub fn record(conn: &mut DbConn, actor: &str, m: MovementRecord) -> Result<(), A
 
 /// Moves a device from one status to another, if it is still in `from`
 /// (so two concurrent moves cannot both happen), with its ledger row.
+/// Moves `quantity` units of a package between two states in the stock
+/// ledger (reserve, release, hand over): packages are counted, not
+/// tracked one by one, so the ledger row is the whole record of the move.
+#[allow(clippy::too_many_arguments)]
+pub fn move_package(
+    conn: &mut DbConn,
+    actor: &str,
+    package: &PackageRow,
+    from: ItemStatus,
+    to: ItemStatus,
+    movement: Movement,
+    quantity: i32,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    record(
+        conn,
+        actor,
+        MovementRecord {
+            movement,
+            warehouse_id: package.warehouse_id,
+            stock_key: package_key(package.id),
+            item_id: None,
+            package_id: Some(package.id),
+            from: Some(from.as_str()),
+            to: Some(to.as_str()),
+            quantity,
+            reason,
+        },
+    )
+}
+
 pub fn move_item(
     conn: &mut DbConn,
     actor: &str,

@@ -1,0 +1,191 @@
+//! Warehouses' storage: the scope of a warehouse officer, lookups, pages,
+//! creating a warehouse and assigning officers to it.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::model::*;
+use crate::platform::auth::{Account, Principal, Role};
+use crate::platform::db::schema::{warehouse_staff, warehouses};
+use crate::platform::db::{with_conn, DbConn};
+use crate::platform::error::{ApiError, OrUnknown};
+use crate::platform::http::pagination::PageRequest;
+
+/// Which warehouses a caller may work with.
+#[derive(Debug, Clone)]
+pub enum WarehouseScope {
+    All,
+    Only(HashSet<i64>),
+}
+
+impl WarehouseScope {
+    /// Admins all; warehouse officers their own; district officers the
+    /// warehouses in their subtree.
+    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, ApiError> {
+        match (principal.role, &principal.account, &principal.scope) {
+            (Role::Admin, _, _) => Ok(WarehouseScope::All),
+            (Role::WarehouseOfficer, Account::User { id, .. }, _) => {
+                let ids: Vec<i64> = with_conn!(conn, |c| warehouse_staff::table
+                    .filter(warehouse_staff::user_id.eq(*id))
+                    .select(warehouse_staff::warehouse_id)
+                    .load(c))?;
+                Ok(WarehouseScope::Only(ids.into_iter().collect()))
+            }
+            (
+                Role::DistrictOfficer,
+                _,
+                crate::platform::auth::Scope::AdminUnit { admin_unit_code },
+            ) => {
+                let units =
+                    crate::registry::admin_units::queries::subtree_codes(conn, admin_unit_code)?;
+                let ids: Vec<i64> = with_conn!(conn, |c| warehouses::table
+                    .filter(warehouses::admin_unit_code.eq_any(&units))
+                    .select(warehouses::id)
+                    .load(c))?;
+                Ok(WarehouseScope::Only(ids.into_iter().collect()))
+            }
+            _ => Err(ApiError::forbidden("this role has no access to warehouses")),
+        }
+    }
+
+    /// The warehouses a query must keep to (`None`: all), for a SQL filter.
+    pub fn ids(&self) -> Option<Vec<i64>> {
+        match self {
+            WarehouseScope::All => None,
+            WarehouseScope::Only(ids) => Some(ids.iter().copied().collect()),
+        }
+    }
+
+    pub fn allows(&self, warehouse_id: i64) -> bool {
+        match self {
+            WarehouseScope::All => true,
+            WarehouseScope::Only(ids) => ids.contains(&warehouse_id),
+        }
+    }
+
+    /// 404 for a warehouse outside the scope, as for a missing one.
+    pub fn check(&self, warehouse_id: i64) -> Result<(), ApiError> {
+        if self.allows(warehouse_id) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found("no warehouse has this id"))
+        }
+    }
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> Result<Warehouse, ApiError> {
+    let row: Option<Warehouse> = with_conn!(conn, |c| warehouses::table
+        .find(id)
+        .select(Warehouse::as_select())
+        .first(c)
+        .optional())?;
+    row.ok_or_else(|| ApiError::not_found(String::from("no warehouse has this id")))
+}
+
+pub fn all(conn: &mut DbConn) -> Result<Vec<Warehouse>, ApiError> {
+    let rows = with_conn!(conn, |c| warehouses::table
+        .order(warehouses::id)
+        .select(Warehouse::as_select())
+        .load(c))?;
+    Ok(rows)
+}
+
+/// A page of the warehouses in `scope`, oldest first.
+pub fn page(
+    conn: &mut DbConn,
+    scope: &WarehouseScope,
+    page: &PageRequest<i64>,
+) -> Result<WarehousePage, ApiError> {
+    let allowed = scope.ids();
+    let rows: Vec<Warehouse> = with_conn!(conn, |c| {
+        let mut query = warehouses::table
+            .order(warehouses::id)
+            .limit(page.fetch())
+            .select(Warehouse::as_select())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(warehouses::id.gt(after));
+        }
+        if let Some(ids) = &allowed {
+            query = query.filter(warehouses::id.eq_any(ids));
+        }
+        query.load(c)
+    })?;
+    let (items, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(WarehousePage { items, next_cursor })
+}
+
+/// Creates a warehouse in a known admin unit (422 naming
+/// `admin_unit_code` otherwise).
+pub fn create(
+    conn: &mut DbConn,
+    actor: &str,
+    input: &CreateWarehouse,
+) -> Result<Warehouse, ApiError> {
+    conn.transaction(|conn| {
+        if crate::registry::admin_units::queries::find(conn, &input.admin_unit_code)?.is_none() {
+            return Err(ApiError::invalid_field(
+                "admin_unit_code",
+                "unknown",
+                "no such admin unit",
+            ));
+        }
+        let row: Warehouse = with_conn!(conn, |c| diesel::insert_into(warehouses::table)
+            .values((
+                warehouses::name.eq(&input.name),
+                warehouses::admin_unit_code.eq(&input.admin_unit_code),
+                warehouses::address.eq(&input.address),
+                warehouses::created_at.eq(crate::platform::db::now()),
+            ))
+            .returning(Warehouse::as_returning())
+            .get_result(c))?;
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "create",
+            "warehouse",
+            &row.id.to_string(),
+            json!({"name": row.name, "admin_unit_code": row.admin_unit_code}),
+        )?;
+        Ok(row)
+    })
+}
+
+/// Lets warehouse officer `user_id` work in `warehouse` (422 naming
+/// `user_id` for an unknown user or another role).
+pub fn assign_officer(
+    conn: &mut DbConn,
+    actor: &str,
+    warehouse: i64,
+    user_id: i64,
+) -> Result<(), ApiError> {
+    conn.transaction(|conn| {
+        find(conn, warehouse)?;
+        let user =
+            crate::registry::accounts::queries::find_user(conn, user_id).or_unknown("user_id")?;
+        if user.role != Role::WarehouseOfficer {
+            return Err(ApiError::invalid_field(
+                "user_id",
+                "role",
+                "the user must be a warehouse officer",
+            ));
+        }
+        with_conn!(conn, |c| diesel::insert_into(warehouse_staff::table)
+            .values((
+                warehouse_staff::user_id.eq(user_id),
+                warehouse_staff::warehouse_id.eq(warehouse)
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "assign",
+            "warehouse",
+            &warehouse.to_string(),
+            json!({"user_id": user_id}),
+        )
+    })
+}
