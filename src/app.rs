@@ -211,11 +211,15 @@ impl Application {
                 .wrap(from_fn(crate::platform::http::target::clean_target))
                 .wrap(cors(&settings.cors_origins))
                 .wrap(from_fn(problem_fallback))
+                .wrap(from_fn(
+                    crate::platform::http::conventions::created_location,
+                ))
                 .wrap(from_fn(crate::platform::http::security::security_headers))
-                // Method, path without query string, status, duration: no
-                // tokens, no bodies, no personal data.
+                .wrap(from_fn(crate::platform::http::conventions::request_id))
+                // Method, path without query string, status, duration and
+                // the request id: no tokens, no bodies, no personal data.
                 .wrap(
-                    Logger::new("%{method}xi %U %s %Dms")
+                    Logger::new("%{method}xi %U %s %Dms %{x-request-id}o")
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
         })

@@ -488,6 +488,26 @@ const EVERY_ROLE: &[&str] = &[
     "stats_reader",
 ];
 
+/// Whether a 201 of `POST path` is a record with its own `GET` route: the
+/// rule `platform::http::conventions::created_location` applies on the
+/// wire (walk up the path; the first `<base>/{id}` with a `GET` is it).
+fn creates_a_readable_record(path: &str, readable: &[String]) -> bool {
+    let mut base = path.trim_end_matches('/');
+    loop {
+        let prefix = format!("{base}/{{");
+        if readable
+            .iter()
+            .any(|t| t.starts_with(&prefix) && !t[prefix.len()..].contains('/'))
+        {
+            return true;
+        }
+        match base.rsplit_once('/') {
+            Some((parent, _)) if !parent.is_empty() => base = parent,
+            _ => return false,
+        }
+    }
+}
+
 /// The routes behind a per-address rate limit.
 fn is_rate_limited(path: &str) -> bool {
     path == "/api/v1/auth/token" || path.starts_with("/api/v1/public/")
@@ -516,6 +536,14 @@ fn shared_parameters() -> Value {
             "schema": {"type": "string", "pattern": "^(\\*|\"[0-9]+\")$"},
             "example": "\"3\""
         },
+        "RequestId": {
+            "name": "X-Request-ID",
+            "in": "header",
+            "required": false,
+            "description": "Your id for this request (1 to 128 visible ASCII characters): echoed in the response's `X-Request-ID`, written in the access log and named in a problem's `instance`. Without it (or with anything else) the service makes one up.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[\\x21-\\x7E]+$"},
+            "example": "dashboard-2026-12-01-0001"
+        },
         "IfMatchRequired": {
             "name": "If-Match",
             "in": "header",
@@ -533,6 +561,14 @@ fn shared_headers() -> Value {
         "RetryAfter": {
             "description": "Seconds to wait before retrying",
             "schema": {"type": "integer", "minimum": 1}
+        },
+        "XRequestId": {
+            "description": "The request's id: the client's `X-Request-ID`, or one the service made up",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 128}
+        },
+        "Location": {
+            "description": "Where the created record is read (`GET`)",
+            "schema": {"type": "string", "format": "uri-reference"}
         },
         "WwwAuthenticate": {
             "description": "`Bearer realm=\"songmay\"`",
@@ -560,19 +596,28 @@ pub fn finish(api: OpenApiDoc) -> Value {
             "description": description,
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         });
+        response["headers"] = json!({"X-Request-ID": {"$ref": "#/components/headers/XRequestId"}});
         match *status {
             "429" | "503" => {
-                response["headers"] =
-                    json!({"Retry-After": {"$ref": "#/components/headers/RetryAfter"}})
+                response["headers"]["Retry-After"] =
+                    json!({"$ref": "#/components/headers/RetryAfter"})
             }
             "401" => {
-                response["headers"] =
-                    json!({"WWW-Authenticate": {"$ref": "#/components/headers/WwwAuthenticate"}})
+                response["headers"]["WWW-Authenticate"] =
+                    json!({"$ref": "#/components/headers/WwwAuthenticate"})
             }
             _ => {}
         }
         responses.insert((*name).to_owned(), response);
     }
+    // The templates of records read by id (`…/{id}` with a GET).
+    let readable: Vec<String> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .filter(|(t, item)| t.ends_with('}') && item.get("get").is_some())
+        .map(|(t, _)| t.clone())
+        .collect();
     let paths = doc["paths"].as_object_mut().expect("paths");
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
@@ -580,14 +625,14 @@ pub fn finish(api: OpenApiDoc) -> Value {
         };
         for (method, operation) in item.iter_mut() {
             if let Some(operation) = operation.as_object_mut() {
-                finish_operation(method, path, operation);
+                finish_operation(method, path, &readable, operation);
             }
         }
     }
     doc
 }
 
-fn finish_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
+fn finish_operation(method: &str, path: &str, readable: &[String], op: &mut Map<String, Value>) {
     let secured = op
         .get("security")
         .and_then(Value::as_array)
@@ -644,6 +689,11 @@ fn finish_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
             }
         }
     }
+    op.entry("parameters")
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+        .expect("parameters is a list")
+        .push(json!({"$ref": "#/components/parameters/RequestId"}));
     let facts = OperationFacts {
         path,
         secured,
@@ -664,6 +714,22 @@ fn finish_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
                 (*status).to_owned(),
                 json!({"$ref": format!("#/components/responses/{name}")}),
             );
+        }
+    }
+    // Every answer carries its request id; a creation says where the new
+    // record is read.
+    for (status, response) in responses.iter_mut() {
+        if response.get("$ref").is_some() {
+            continue;
+        }
+        let headers = response
+            .as_object_mut()
+            .expect("a response object")
+            .entry("headers")
+            .or_insert_with(|| json!({}));
+        headers["X-Request-ID"] = json!({"$ref": "#/components/headers/XRequestId"});
+        if status == "201" && creates_a_readable_record(path, readable) {
+            headers["Location"] = json!({"$ref": "#/components/headers/Location"});
         }
     }
     // A workbook is bytes, not text.

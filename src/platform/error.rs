@@ -75,6 +75,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub rows: Option<serde_json::Value>,
+    /// This occurrence: `urn:songmay:request:<X-Request-ID>`; quote it when
+    /// asking the operators about a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "urn:songmay:request:7Qm2xP4kLw9Z")]
+    pub instance: Option<String>,
 }
 
 /// Boxed: errors travel through every `Result` of the service, and a
@@ -342,6 +347,9 @@ impl ApiError {
             detail: self.0.detail.clone(),
             errors: self.0.errors.clone(),
             rows: self.0.rows.clone(),
+            // Added on the way out, where the request id is known
+            // (`platform::http::conventions`).
+            instance: None,
         }
     }
 }

@@ -311,3 +311,90 @@ async fn from(app: &TestApp, address: &str) -> crate::helpers::Reply {
     )
     .await
 }
+
+#[actix_rt::test]
+async fn every_answer_carries_a_request_id_and_problems_name_it() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    // The client's id is kept, echoed and named in a problem.
+    let reply = app
+        .send(
+            Method::GET,
+            "/api/v1/students/987654321",
+            &[
+                ("Authorization", format!("Bearer {admin}")),
+                ("X-Request-ID", "dashboard-0001".to_owned()),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(
+        reply.header("x-request-id").as_deref(),
+        Some("dashboard-0001")
+    );
+    assert_eq!(
+        reply.problem(404)["instance"],
+        "urn:songmay:request:dashboard-0001"
+    );
+    // Without one (or with one that is not a sensible token) the service
+    // makes one up, different each time.
+    let mut made_up = Vec::new();
+    for sent in [None, Some("has a space"), Some(&*"x".repeat(129))] {
+        let mut headers = vec![("Authorization", format!("Bearer {admin}"))];
+        if let Some(sent) = sent {
+            headers.push(("X-Request-ID", sent.to_owned()));
+        }
+        let reply = app
+            .send(Method::GET, "/api/v1/me", &headers, Vec::new())
+            .await;
+        reply.ok(200);
+        let id = reply.header("x-request-id").expect("an id");
+        assert!(!id.is_empty() && id.len() <= 128 && Some(id.as_str()) != sent);
+        made_up.push(id);
+    }
+    made_up.sort();
+    made_up.dedup();
+    assert_eq!(made_up.len(), 3, "a new id each time");
+}
+
+#[actix_rt::test]
+async fn a_created_record_says_where_it_is_read() {
+    let app = spawn_app().await;
+    let s = story(&app).await;
+    let donor = app
+        .post(
+            "/api/v1/donors",
+            Some(&s.admin),
+            &json!({"kind": "organisation", "name": "Quỹ Khuyến học", "inside_province": true}),
+        )
+        .await;
+    let location = donor.header("location").expect("a Location");
+    let created = donor.ok(201);
+    assert_eq!(location, format!("/api/v1/donors/{}", created["id"]));
+    assert_eq!(app.get(&location, &s.admin).await.ok(200), created);
+    // A reversal is a receipt of its own, read under /receipts.
+    let receipt = s
+        .receipt(
+            &app,
+            json!({"donor_id": created["id"], "receipt_type": "donation", "kind": "money", "amount_vnd": 2_000_000, "bank_reference": "FT-LOC-1"}),
+        )
+        .await;
+    let reversal = app
+        .post(
+            &format!("/api/v1/receipts/{receipt}/reversal"),
+            Some(&s.admin),
+            &json!({"reason": "the transfer was returned by the bank"}),
+        )
+        .await;
+    let location = reversal.header("location").expect("a Location");
+    let reversed = reversal.ok(201);
+    assert_eq!(location, format!("/api/v1/receipts/{}", reversed["id"]));
+    app.get(&location, &s.admin).await.ok(200);
+    // The spec says which creations carry it, and the wire agrees.
+    let spec = crate::contract::spec();
+    assert!(
+        spec["paths"]["/api/v1/donors"]["post"]["responses"]["201"]["headers"]
+            .get("Location")
+            .is_some()
+    );
+}

@@ -45,7 +45,7 @@ impl KnownRoutes {
     /// literal route and a `{param}` route both match (`/needs/generate`,
     /// `/needs/{id}`), the path belongs to the literal one: `generate` is
     /// not an id.
-    fn allowed(&self, path: &str) -> Vec<String> {
+    pub fn allowed(&self, path: &str) -> Vec<String> {
         let matching: Vec<&(ResourceDef, Vec<String>, usize)> = self
             .0
             .iter()

@@ -1,0 +1,121 @@
+//! HTTP conventions applied to every response in one place: a request id
+//! (`X-Request-ID`, taken from the client when it is a sensible token,
+//! made up otherwise) echoed on every response, written in the access log
+//! and named in every problem body as its `instance`; and `Location` on
+//! every `201 Created` whose body names the new record's `id`.
+
+use actix_web::body::{to_bytes, BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+use super::fallback::KnownRoutes;
+use crate::platform::error::PROBLEM_JSON;
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest request id kept from a client.
+const MAX_REQUEST_ID: usize = 128;
+
+/// A client's id is kept when it is 1 to 128 visible ASCII characters (no
+/// spaces, nothing that could split a log line).
+fn acceptable(id: &str) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The request id of a problem, as RFC 9457's `instance`.
+pub fn instance(id: &str) -> String {
+    format!("urn:songmay:request:{id}")
+}
+
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| crate::platform::auth::random_token(12));
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    let is_problem = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        response = rewrite_json(response, |body| {
+            body.insert("instance".into(), instance(&id).into());
+        })
+        .await;
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    Ok(response)
+}
+
+/// `Location` for a created record: the documented `GET` route of the
+/// record the body's `id` names, found by walking up the request path
+/// (`POST /pledges` → `/pledges/{id}`; `POST /receipts/3/reversal` →
+/// `/receipts/{id}`).
+pub async fn created_location(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let routes = req.app_data::<web::Data<KnownRoutes>>().cloned();
+    let (method, path) = (req.method().clone(), req.path().to_owned());
+    let response = next.call(req).await?.map_into_boxed_body();
+    if method != Method::POST || response.status() != StatusCode::CREATED {
+        return Ok(response);
+    }
+    let Some(routes) = routes else {
+        return Ok(response);
+    };
+    let mut location = None;
+    let response = rewrite_json(response, |body| {
+        let Some(id) = body.get("id").and_then(serde_json::Value::as_i64) else {
+            return;
+        };
+        let mut base = path.trim_end_matches('/');
+        loop {
+            let candidate = format!("{base}/{id}");
+            if routes.allowed(&candidate).iter().any(|m| m == "GET") {
+                location = Some(candidate);
+                return;
+            }
+            match base.rsplit_once('/') {
+                Some((parent, _)) if !parent.is_empty() => base = parent,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    let mut response = response;
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Reads a JSON object body, lets `change` look at (and change) it, and
+/// writes it back. Bodies that are not a JSON object pass unchanged.
+async fn rewrite_json(
+    response: ServiceResponse<BoxBody>,
+    change: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> ServiceResponse<BoxBody> {
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let bytes = to_bytes(body).await.unwrap_or_default();
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            change(&mut map);
+            serde_json::to_vec(&map).unwrap_or_else(|_| bytes.to_vec())
+        }
+        _ => bytes.to_vec(),
+    };
+    ServiceResponse::new(request, head.set_body(BoxBody::new(body)))
+}
