@@ -398,3 +398,142 @@ async fn a_created_record_says_where_it_is_read() {
             .is_some()
     );
 }
+
+#[actix_rt::test]
+async fn quotas_cap_an_automatic_run_per_school_and_per_district() {
+    let app = spawn_app().await;
+    let s = story(&app).await;
+    // Two students without a device at each of three schools: two schools
+    // in Đà Bắc (150), one in the city (148).
+    let schools = [
+        ("TH-DABAC", 3, "150"),
+        ("THCS-DABAC", 7, "150"),
+        ("THPT-TP", 11, "148"),
+    ];
+    let mut roster = Vec::new();
+    for (school, grade, _) in schools {
+        for n in 0..2 {
+            let mut record = student(&format!("Q-{school}-{n}"), school, grade);
+            record["connectivity_status"] = json!("mobile_ok");
+            roster.push(record);
+        }
+    }
+    app.sync_students(&s.admin, "", &roster).await.ok(200);
+    let mut district_of_school = std::collections::HashMap::new();
+    for (school, _, district) in schools {
+        let id = app
+            .get(&format!("/api/v1/schools/by-code/{school}"), &s.admin)
+            .await
+            .ok(200)["id"]
+            .as_i64()
+            .unwrap();
+        app.post(
+            "/api/v1/needs/generate",
+            Some(&s.officer),
+            &json!({"school_id": id}),
+        )
+        .await
+        .ok(200);
+        district_of_school.insert(id, district);
+    }
+    s.approve_reported(&app).await;
+    let pledge = s
+        .pledge(&app, json!({"donor_id": s.donors[0], "kind": "device", "device_type": "tablet", "quantity": 6, "device_condition": "used"}))
+        .await;
+    let receipt = s
+        .receipt(&app, json!({"pledge_id": pledge, "receipt_type": "donation", "kind": "device", "device_type": "tablet", "quantity": 6}))
+        .await;
+    let mut serial = 700;
+    s.devices(&app, receipt, 6, &mut serial).await;
+
+    // Where each planned match goes: (school, district).
+    let places = |plan: Value| {
+        let app = &app;
+        let admin = s.admin.clone();
+        let district_of_school = district_of_school.clone();
+        async move {
+            let mut places = Vec::new();
+            for m in plan["matches"].as_array().unwrap() {
+                let need = app
+                    .get(&format!("/api/v1/needs/{}", m["need_id"]), &admin)
+                    .await
+                    .ok(200);
+                let school = need["school_id"].as_i64().unwrap();
+                places.push((school, district_of_school[&school]));
+            }
+            places
+        }
+    };
+    let count = |places: &[(i64, &str)], by_school: bool| {
+        let mut counts = std::collections::HashMap::new();
+        for (school, district) in places {
+            let key = if by_school {
+                school.to_string()
+            } else {
+                district.to_string()
+            };
+            *counts.entry(key).or_insert(0) += 1;
+        }
+        counts
+    };
+    let unlimited = places(run_with(&app, &s.officer, json!({})).await.ok(200)).await;
+    assert_eq!(
+        unlimited.len(),
+        6,
+        "enough tablets for all six: {unlimited:?}"
+    );
+    let per_school = places(
+        run_with(&app, &s.officer, json!({"quota_per_school": 1}))
+            .await
+            .ok(200),
+    )
+    .await;
+    let counts = count(&per_school, true);
+    assert_eq!(counts.len(), 3, "every school served: {per_school:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "one per school: {counts:?}"
+    );
+    let per_district = places(
+        run_with(&app, &s.officer, json!({"quota_per_district": 1}))
+            .await
+            .ok(200),
+    )
+    .await;
+    let counts = count(&per_district, false);
+    assert_eq!(counts.len(), 2, "both districts served: {per_district:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "one per district: {counts:?}"
+    );
+    // A real run keeps the quota too, and writes exactly what it planned.
+    let done = app
+        .post(
+            "/api/v1/allocations/run",
+            Some(&s.officer),
+            &json!({"admin_unit": "17", "kinds": ["device"], "quota_per_district": 2}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        done["allocation_ids"].as_array().unwrap().len(),
+        4,
+        "{done}"
+    );
+    let made = places(done).await;
+    assert!(count(&made, false).values().all(|n| *n == 2), "{made:?}");
+    // A quota of 0 means nothing can be planned: refused, naming the field.
+    run_with(&app, &s.officer, json!({"quota_per_district": 0}))
+        .await
+        .problem_naming(422, "quota_per_district", "range");
+}
+
+/// A dry allocation run over the province for devices, with `quota`.
+async fn run_with(app: &TestApp, token: &str, quota: Value) -> crate::helpers::Reply {
+    let mut body = json!({"admin_unit": "17", "kinds": ["device"], "dry_run": true});
+    body.as_object_mut()
+        .unwrap()
+        .extend(quota.as_object().unwrap().clone());
+    app.post("/api/v1/allocations/run", Some(token), &body)
+        .await
+}
