@@ -220,6 +220,7 @@ async fn database_down_is_503() {
         env.insert("SONGMAY_DB_POOL_SIZE", "1".into());
     })
     .await;
+    app.hold_the_database();
     let admin = app.admin_token().await;
     let user = json!({"username": "while.down", "password": "long enough password", "role": "stats_reader"});
     let reply = match &app.db {

@@ -454,6 +454,7 @@ async fn a_connection_lost_inside_a_transaction_answers_503_and_the_next_request
         env.insert("SONGMAY_DB_POOL_SIZE", "2".into());
     })
     .await;
+    app.hold_the_database();
     let admin = app.admin_token().await;
     let campaign = json!({"name": "Thư ngỏ", "starts_on": "2021-09-01"});
     let before = snapshot(&app);
@@ -1403,6 +1404,7 @@ async fn pledges_receipts_allocations_and_handovers_answer_503_when_the_database
     .await;
     let s = story(&app).await;
     s.one_student_and_a_tablet_for_them(&app, "DOWN-1").await;
+    app.hold_the_database();
 
     // A pledge.
     let pledge = json!({"campaign_id": s.campaign, "donor_id": s.donors[2], "kind": "money", "amount_vnd": 5_000_000});

@@ -251,10 +251,21 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Refused writes checked for writing nothing, in this test process.
+static REFUSALS_CHECKED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 pub struct TestApp {
     pub base: String,
     pub db: TestDatabase,
     client: awc::Client,
+    /// Requests sent so far and those in flight: a refused write is
+    /// checked for writing nothing only when it ran alone.
+    sent: std::sync::atomic::AtomicUsize,
+    in_flight: std::sync::atomic::AtomicUsize,
+    /// Off while a test holds the database itself (locks, a stopped
+    /// server), where counting rows would wait on the test.
+    check_refusals: std::sync::atomic::AtomicBool,
+    direct: std::sync::Mutex<Option<songmay::platform::db::Db>>,
 }
 
 /// A response, read completely.
@@ -366,7 +377,15 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, Strin
         .timeout(Duration::from_secs(30))
         .disable_redirects()
         .finish();
-    TestApp { base, db, client }
+    TestApp {
+        base,
+        db,
+        client,
+        sent: Default::default(),
+        in_flight: Default::default(),
+        check_refusals: std::sync::atomic::AtomicBool::new(true),
+        direct: std::sync::Mutex::new(None),
+    }
 }
 
 impl TestApp {
@@ -378,7 +397,13 @@ impl TestApp {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Reply {
+        use std::sync::atomic::Ordering::SeqCst;
         let method_name = method.to_string();
+        let writes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let ticket = self.sent.fetch_add(1, SeqCst);
+        let alone = self.in_flight.fetch_add(1, SeqCst) == 0;
+        let before =
+            (writes && alone && self.check_refusals.load(SeqCst)).then(|| self.row_counts());
         let mut request = self
             .client
             .request(method, format!("{}{}", self.base, path));
@@ -404,7 +429,32 @@ impl TestApp {
             reply.header("content-type").as_deref(),
             &reply.body,
         );
+        self.in_flight.fetch_sub(1, SeqCst);
+        // README: a refused request writes nothing. Every write any test
+        // sends that is refused (4xx, or 503) is checked, when no other
+        // request ran beside it.
+        let refused = reply.status.is_client_error() || reply.status.as_u16() == 503;
+        if let Some(before) = before.filter(|_| refused) {
+            let nobody_else = self.sent.load(SeqCst) == ticket + 1;
+            if nobody_else && self.check_refusals.load(SeqCst) {
+                let checked = REFUSALS_CHECKED.fetch_add(1, SeqCst) + 1;
+                if let Ok(file) = std::env::var("SONGMAY_REFUSALS_CHECKED_FILE") {
+                    let _ = std::fs::write(file, checked.to_string());
+                }
+                self.assert_nothing_written(
+                    &before,
+                    &format!("{method_name} {path} ({})", reply.status),
+                );
+            }
+        }
         reply
+    }
+
+    /// Stops checking refusals for writes (a test about to hold the
+    /// database itself: a lock, a stopped server).
+    pub fn hold_the_database(&self) {
+        self.check_refusals
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub async fn request(
@@ -672,30 +722,18 @@ impl TestApp {
     /// tables are listed by the database itself, so a new one is counted
     /// the day its migration lands.
     pub fn row_counts(&self) -> std::collections::BTreeMap<String, i64> {
-        let db = self.db.connect();
-        let mut conn = db.get().expect("a connection");
-        let list = if self.db.is_postgres() {
-            "SELECT table_name AS name, CAST(0 AS BIGINT) AS n FROM information_schema.tables
-             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
-               AND table_name <> '__diesel_schema_migrations'"
-        } else {
-            "SELECT name, CAST(0 AS BIGINT) AS n FROM sqlite_master
-             WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
-               AND name <> '__diesel_schema_migrations'"
-        };
-        let tables: Vec<TableRows> =
-            songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(list).load(c))
-                .expect("list the tables");
-        assert!(tables.len() > 20, "found only {} tables", tables.len());
-        let query = tables
-            .iter()
-            .map(|t| format!("SELECT '{0}' AS name, COUNT(*) AS n FROM {0}", t.name))
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
-        let rows: Vec<TableRows> =
-            songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(&query).load(c))
-                .expect("count the rows");
-        rows.into_iter().map(|r| (r.name, r.n)).collect()
+        // One direct pool per test app; a test that terminates the
+        // database's connections leaves it broken, so one failure makes a
+        // new pool and tries again.
+        let mut direct = self.direct.lock().unwrap_or_else(|e| e.into_inner());
+        let db = direct.get_or_insert_with(|| self.db.connect());
+        match count_rows(db, self.db.is_postgres()) {
+            Ok(counts) => counts,
+            Err(_) => {
+                let db = direct.insert(self.db.connect());
+                count_rows(db, self.db.is_postgres()).expect("count the rows")
+            }
+        }
     }
 
     /// Asserts that no table gained or lost a row since `before` (taken
@@ -714,4 +752,34 @@ impl TestApp {
             .collect();
         assert!(changed.is_empty(), "{what} wrote: {}", changed.join(", "));
     }
+}
+
+/// The number of rows in every table (the tables listed by the database).
+fn count_rows(
+    db: &songmay::platform::db::Db,
+    postgres: bool,
+) -> Result<std::collections::BTreeMap<String, i64>, String> {
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    let list = if postgres {
+        "SELECT table_name AS name, CAST(0 AS BIGINT) AS n FROM information_schema.tables
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+           AND table_name <> '__diesel_schema_migrations'"
+    } else {
+        "SELECT name, CAST(0 AS BIGINT) AS n FROM sqlite_master
+         WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+           AND name <> '__diesel_schema_migrations'"
+    };
+    let tables: Vec<TableRows> =
+        songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(list).load(c))
+            .map_err(|e| e.to_string())?;
+    assert!(tables.len() > 20, "found only {} tables", tables.len());
+    let query = tables
+        .iter()
+        .map(|t| format!("SELECT '{0}' AS name, COUNT(*) AS n FROM {0}", t.name))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let rows: Vec<TableRows> =
+        songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(&query).load(c))
+            .map_err(|e| e.to_string())?;
+    Ok(rows.into_iter().map(|r| (r.name, r.n)).collect())
 }

@@ -480,6 +480,23 @@ mod tests {
             })
     }
 
+    #[test]
+    fn a_lone_count_is_shown_at_0_and_from_5_and_hidden_from_1_to_4() {
+        assert_eq!(protect_alone(0), PublicCount::Exact(0));
+        for small in 1..=4 {
+            assert_eq!(protect_alone(small), PublicCount::FewerThanFive);
+        }
+        assert_eq!(protect_alone(5), PublicCount::Exact(5));
+    }
+
+    #[test]
+    fn only_an_exact_count_is_read_as_a_number() {
+        assert_eq!(PublicCount::Exact(0).exact(), Some(0));
+        assert_eq!(PublicCount::Exact(17).exact(), Some(17));
+        assert_eq!(PublicCount::FewerThanFive.exact(), None);
+        assert_eq!(PublicCount::Withheld.exact(), None);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
 
@@ -500,7 +517,7 @@ mod tests {
                     // 5 or more, or a "<5" withheld where nothing else could be.
                     PublicCount::Withheld => prop_assert!(value >= 1),
                 }
-                if count.exact().is_none() {
+                if !matches!(count, PublicCount::Exact(_)) {
                     prop_assert!(seen[i].contains(&value));
                     prop_assert!(
                         seen[i].len() >= 2,
