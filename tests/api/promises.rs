@@ -537,3 +537,47 @@ async fn run_with(app: &TestApp, token: &str, quota: Value) -> crate::helpers::R
     app.post("/api/v1/allocations/run", Some(token), &body)
         .await
 }
+
+#[actix_rt::test]
+async fn a_retry_while_the_first_is_still_running_is_409_and_nothing_is_written_twice() {
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_WORKERS", "2".into());
+        env.insert("SONGMAY_DB_POOL_SIZE", "4".into());
+    })
+    .await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let batch: Vec<Value> = (0..3000)
+        .map(|i| student(&format!("FL-{i}"), "TH-DABAC", 1 + i % 5))
+        .collect();
+    let body = Value::from(batch);
+    let first = app.post_with_key("/api/v1/sync/students", &admin, "in-flight-1", &body);
+    let retry = async {
+        // While the first is still applying its 3,000 rows.
+        actix_rt::time::sleep(std::time::Duration::from_millis(200)).await;
+        app.post_with_key("/api/v1/sync/students", &admin, "in-flight-1", &body)
+            .await
+    };
+    let (first, retry) = futures_util::future::join(first, retry).await;
+    assert_eq!(first.header("idempotent-replayed"), None);
+    assert_eq!(first.ok(200)["inserted"], 3000);
+    match retry.status.as_u16() {
+        409 => {
+            let problem = retry.problem(409);
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Idempotency-Key"),
+                "{problem}"
+            );
+        }
+        // The first finished before the retry was looked at: its answer again.
+        200 => assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true")),
+        other => panic!(
+            "a retry in flight answered {other}: {}",
+            String::from_utf8_lossy(&retry.body)
+        ),
+    }
+    assert_eq!(students_at(&app, "FL-"), 3000, "written once");
+}

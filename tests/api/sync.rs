@@ -343,6 +343,34 @@ async fn completing_a_full_roster_run_deactivates_the_missing() {
         .await
         .ok(200);
     assert_eq!(column(&inactive, "external_id"), vec!["R4", "R5"]);
+    // Each deactivation is a change in the feed, carrying the student as
+    // they are now (inactive), so the consumer hears of it.
+    let mut deactivated = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get(
+                &format!("/api/v1/sync/students/changes?limit=50&cursor={cursor}"),
+                &sync,
+            )
+            .await
+            .ok(200);
+        for item in page["items"].as_array().unwrap() {
+            if item["operation"] == "update" && item["student"]["active"] == false {
+                deactivated.push(item["student"]["external_id"].as_str().unwrap().to_owned());
+            }
+        }
+        cursor = page["next_cursor"].as_str().unwrap_or_default().to_owned();
+        if page["has_more"] != true {
+            break;
+        }
+    }
+    deactivated.sort();
+    assert_eq!(
+        deactivated,
+        vec!["R4", "R5"],
+        "one feed entry per deactivated student"
+    );
 
     // A student who comes back is active again.
     app.sync_students(&sync, "?run_id=run-3", &roster[4..5])
