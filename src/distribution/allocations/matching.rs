@@ -11,23 +11,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-/// What a need may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StockKind {
-    Device,
-    DataPackage,
-    /// Software licences (package stock of kind `software`).
-    Software,
-}
-
-impl StockKind {
-    /// The word a match carries (`Match::kind`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StockKind::Device => "device",
-            StockKind::DataPackage => "data_package",
-            StockKind::Software => "software",
-        }
+crate::platform::db::text_enum! {
+    /// What a need may take: a device, a unit of a data package, or a
+    /// software licence (package stock of kind `software`).
+    pub enum StockKind {
+        Device => "device",
+        DataPackage => "data_package",
+        Software => "software",
     }
 }
 
@@ -56,7 +46,7 @@ pub struct StockCandidate {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Match {
     pub need_id: i64,
-    pub kind: &'static str,
+    pub kind: StockKind,
     /// The device, or the package one unit is taken from.
     pub stock_id: i64,
     pub warehouse_id: i64,
@@ -192,7 +182,7 @@ pub fn plan(
         line.available -= 1;
         matches.push(Match {
             need_id: need.id,
-            kind: need.kind.as_str(),
+            kind: need.kind,
             stock_id,
             warehouse_id: line.warehouse_id,
             priority: need.priority,

@@ -460,11 +460,11 @@ fn commit(
 ) -> Result<Vec<i64>, ApiError> {
     let devices: Vec<i64> = matches
         .iter()
-        .filter(|m| m.kind == "device")
+        .filter(|m| m.kind == StockKind::Device)
         .map(|m| m.stock_id)
         .collect();
     crate::distribution::inventory::queries::reserve_many(conn, actor, &devices)?;
-    for m in matches.iter().filter(|m| m.kind != "device") {
+    for m in matches.iter().filter(|m| m.kind != StockKind::Device) {
         let package = crate::distribution::inventory::queries::find_package(conn, m.stock_id)?;
         move_package(
             conn,
@@ -494,7 +494,7 @@ fn commit(
         let rows: Vec<NewAllocation> = chunk
             .iter()
             .map(|m| {
-                let device = m.kind == "device";
+                let device = m.kind == StockKind::Device;
                 NewAllocation {
                     need_id: m.need_id,
                     item_id: device.then_some(m.stock_id),
