@@ -492,20 +492,12 @@ const EVERY_ROLE: &[&str] = &[
 /// rule `platform::http::conventions::created_location` applies on the
 /// wire (walk up the path; the first `<base>/{id}` with a `GET` is it).
 fn creates_a_readable_record(path: &str, readable: &[String]) -> bool {
-    let mut base = path.trim_end_matches('/');
-    loop {
+    crate::platform::http::conventions::path_and_parents(path).any(|base| {
         let prefix = format!("{base}/{{");
-        if readable
+        readable
             .iter()
             .any(|t| t.starts_with(&prefix) && !t[prefix.len()..].contains('/'))
-        {
-            return true;
-        }
-        match base.rsplit_once('/') {
-            Some((parent, _)) if !parent.is_empty() => base = parent,
-            _ => return false,
-        }
-    }
+    })
 }
 
 /// The routes behind a per-address rate limit.

@@ -32,6 +32,11 @@ pub fn spec() -> &'static Value {
     &contract().spec
 }
 
+/// `node`, or what its `$ref` points to in the committed spec.
+pub fn resolve(node: &Value) -> &Value {
+    contract().resolve(node)
+}
+
 fn contract() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
     CONTRACT.get_or_init(|| {

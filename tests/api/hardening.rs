@@ -24,15 +24,10 @@ struct Counted {
     n: i64,
 }
 
-/// The number of rows in every table (see [`TestApp::row_counts`]).
-fn snapshot(app: &TestApp) -> BTreeMap<String, i64> {
-    app.row_counts()
-}
-
 /// The rows of every table but the audit log: a sync run is audited even
 /// when it rejects every row it was sent.
 fn data_snapshot(app: &TestApp) -> BTreeMap<String, i64> {
-    let mut rows = snapshot(app);
+    let mut rows = app.row_counts();
     rows.remove("audit_log");
     rows
 }
@@ -94,7 +89,7 @@ async fn amounts_beyond_a_trillion_dong_are_refused_and_the_largest_allowed_keep
                "kind": "money", "amount_vnd": amount, "received_on": "2021-10-05",
                "bank_reference": reference})
     };
-    let before = snapshot(&app);
+    let before = app.row_counts();
     for (amount, case) in [
         (json!(9223372036854775807_i64), "i64::MAX"),
         (json!(18446744073709551615_u64), "u64::MAX"),
@@ -113,7 +108,7 @@ async fn amounts_beyond_a_trillion_dong_are_refused_and_the_largest_allowed_keep
             "{case}: {problem}"
         );
     }
-    assert_eq!(snapshot(&app), before, "refused receipts wrote nothing");
+    assert_eq!(app.row_counts(), before, "refused receipts wrote nothing");
 
     // Two of the largest amount allowed (and a pledge of it): every read that
     // sums money still answers, with the exact sum.
@@ -457,47 +452,13 @@ async fn a_connection_lost_inside_a_transaction_answers_503_and_the_next_request
     app.hold_the_database();
     let admin = app.admin_token().await;
     let campaign = json!({"name": "Thư ngỏ", "starts_on": "2021-09-01"});
-    let before = snapshot(&app);
-    let url = app.db.url().to_owned();
-    let reply = if app.db.is_postgres() {
-        use diesel::Connection;
-        let mut holder = diesel::PgConnection::establish(&url).expect("connect");
-        diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
-        diesel::sql_query("LOCK TABLE campaigns IN ACCESS EXCLUSIVE MODE")
-            .execute(&mut holder)
-            .unwrap();
-        let write = app.post("/api/v1/campaigns", Some(&admin), &campaign);
-        let terminate = async {
-            // Until the write waits on the lock, inside its transaction.
-            actix_rt::time::sleep(Duration::from_millis(1500)).await;
-            let waiting: i64 = diesel::sql_query(
-                "SELECT COUNT(*) AS n, 'waiting' AS name FROM pg_stat_activity
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .get_result::<Counted>(&mut holder)
-            .unwrap()
-            .n;
-            assert_eq!(waiting, 1, "the write waits on the lock");
-            diesel::sql_query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            )
-            .execute(&mut holder)
-            .unwrap();
-            diesel::sql_query("ROLLBACK").execute(&mut holder).unwrap();
-        };
-        futures_util::future::join(write, terminate).await.0
-    } else {
-        use diesel::Connection;
-        let mut holder = diesel::SqliteConnection::establish(&url).expect("open");
-        diesel::sql_query("BEGIN EXCLUSIVE")
-            .execute(&mut holder)
-            .unwrap();
-        // Longer than the service's busy timeout (5 s).
-        let reply = app.post("/api/v1/campaigns", Some(&admin), &campaign).await;
-        diesel::sql_query("ROLLBACK").execute(&mut holder).unwrap();
-        reply
-    };
+    let before = app.row_counts();
+    let reply = while_unavailable(
+        &app,
+        "campaigns",
+        app.post("/api/v1/campaigns", Some(&admin), &campaign),
+    )
+    .await;
     let problem = reply.problem(503);
     assert_eq!(problem["type"], "urn:songmay:problem:unavailable");
     assert!(reply.header("retry-after").is_some(), "a retry hint");
@@ -514,7 +475,7 @@ async fn a_connection_lost_inside_a_transaction_answers_503_and_the_next_request
             "no internals ({internal}): {text}"
         );
     }
-    assert_eq!(snapshot(&app), before, "nothing was written");
+    assert_eq!(app.row_counts(), before, "nothing was written");
     // The pool replaces the lost connection: the retry succeeds.
     let mut created = None;
     for _ in 0..3 {
@@ -698,7 +659,7 @@ async fn composed_and_decomposed_text_spaces_and_phone_formats_are_one_record() 
         .await
         .ok(201);
     assert_eq!(first["phone"], "+84912345670");
-    let donors_before = snapshot(&app)["donors"];
+    let donors_before = app.row_counts()["donors"];
     for (field, value) in [
         ("phone", "0912 345 670"),
         ("phone", "+84 912.345.670"),
@@ -717,7 +678,7 @@ async fn composed_and_decomposed_text_spaces_and_phone_formats_are_one_record() 
             "{field}: {problem}"
         );
     }
-    assert_eq!(snapshot(&app)["donors"], donors_before);
+    assert_eq!(app.row_counts()["donors"], donors_before);
     // Suppliers: a tax code with spaces is the same supplier.
     app.post(
         "/api/v1/suppliers",
@@ -779,7 +740,7 @@ async fn the_maintenance_run_normalises_old_rows_and_reports_what_would_merge() 
             "{sql}"
         );
     }
-    let feed_before = snapshot(&app)["student_changes"];
+    let feed_before = app.row_counts()["student_changes"];
 
     let dry = songmay::maintenance::normalise_identifiers(&mut conn, true).unwrap();
     assert!(dry.dry_run);
@@ -819,7 +780,7 @@ async fn the_maintenance_run_normalises_old_rows_and_reports_what_would_merge() 
         .await
         .ok(200);
     assert_eq!(
-        snapshot(&app)["student_changes"],
+        app.row_counts()["student_changes"],
         feed_before + 1,
         "the rewritten student is in the change feed"
     );
@@ -845,7 +806,7 @@ async fn an_officer_cannot_attach_another_districts_school_to_a_gap() {
             json!({"admin_unit_code": "150"}),
         )
         .await;
-    let before = snapshot(&app);
+    let before = app.row_counts();
     let city_school = schools["THPT-TP"];
     let problem = app
         .post(
@@ -856,7 +817,7 @@ async fn an_officer_cannot_attach_another_districts_school_to_a_gap() {
         .await
         .problem(422);
     assert_eq!(problem["errors"][0]["field"], "school_ids", "{problem}");
-    assert_eq!(snapshot(&app), before);
+    assert_eq!(app.row_counts(), before);
     // Its own district's school is fine.
     app.post(
         "/api/v1/coverage-gaps",
@@ -874,7 +835,7 @@ async fn lists_in_a_request_are_bounded() {
     })
     .await;
     let admin = app.admin_token().await;
-    let before = snapshot(&app);
+    let before = app.row_counts();
     let kinds = vec!["device"; 100_000];
     let problem = app
         .post(
@@ -895,7 +856,7 @@ async fn lists_in_a_request_are_bounded() {
         .await
         .problem(422);
     assert_eq!(problem["errors"][0]["field"], "ids", "{problem}");
-    assert_eq!(snapshot(&app), before);
+    assert_eq!(app.row_counts(), before);
 }
 
 #[actix_rt::test]
@@ -1280,7 +1241,7 @@ async fn hostile_values_in_every_request_type_get_a_4xx_and_write_nothing() {
     for (method, path, token, strategy) in &requests {
         for case in 0..cases_per_request {
             let value = strategy.new_tree(&mut runner).unwrap().current();
-            let before = snapshot(&app);
+            let before = app.row_counts();
             let reply = if *method == "GET" {
                 let text = value.as_str().unwrap_or_default();
                 let text = if text.is_empty() { "x" } else { text };
@@ -1301,12 +1262,12 @@ async fn hostile_values_in_every_request_type_get_a_4xx_and_write_nothing() {
                 && reply.json()["updated"] == 0;
             if status >= 400 {
                 refused += 1;
-                let after = snapshot(&app);
+                let after = app.row_counts();
                 assert_eq!(after, before, "{method} {path} refused {value} but wrote");
                 reply.problem(status);
             } else if whole_batch_rejected {
                 refused += 1;
-                let mut after = snapshot(&app);
+                let mut after = app.row_counts();
                 let mut before = before;
                 assert!(after.remove("audit_log") >= before.remove("audit_log"));
                 assert_eq!(after, before, "{method} {path} rejected {value} but wrote");
@@ -1354,6 +1315,7 @@ where
                 .unwrap()
                 .n;
                 if waiting > 0 {
+                    assert_eq!(waiting, 1, "the request, and only it, waits on {table}");
                     break;
                 }
                 waited += 1;

@@ -35,7 +35,7 @@ impl TestDatabase {
             .ok()
             .filter(|u| !u.is_empty())
         {
-            Some(server_url) => Self::create_empty_postgres(&server_url, None),
+            Some(server_url) => Self::create_postgres(&server_url, None),
             None => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = dir.path().join("songmay.db").to_string_lossy().into_owned();
@@ -45,7 +45,7 @@ impl TestDatabase {
     }
 
     /// A new PostgreSQL database, empty or a copy of `template`.
-    fn create_empty_postgres(server_url: &str, template: Option<&str>) -> Self {
+    fn create_postgres(server_url: &str, template: Option<&str>) -> Self {
         let name = format!(
             "songmay_test_{}",
             songmay::platform::auth::random_token(9)
@@ -91,7 +91,7 @@ impl TestDatabase {
                 }
             }
             Template::Postgres { server_url, name } => {
-                Self::create_empty_postgres(server_url, Some(name))
+                Self::create_postgres(server_url, Some(name))
             }
         }
     }
@@ -266,6 +266,8 @@ pub struct TestApp {
     /// server), where counting rows would wait on the test.
     check_refusals: std::sync::atomic::AtomicBool,
     direct: std::sync::Mutex<Option<songmay::platform::db::Db>>,
+    /// The query counting every table, built once from the table list.
+    count_query: std::sync::OnceLock<String>,
 }
 
 /// A response, read completely.
@@ -385,6 +387,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, Strin
         in_flight: Default::default(),
         check_refusals: std::sync::atomic::AtomicBool::new(true),
         direct: std::sync::Mutex::new(None),
+        count_query: std::sync::OnceLock::new(),
     }
 }
 
@@ -727,11 +730,12 @@ impl TestApp {
         // new pool and tries again.
         let mut direct = self.direct.lock().unwrap_or_else(|e| e.into_inner());
         let db = direct.get_or_insert_with(|| self.db.connect());
-        match count_rows(db, self.db.is_postgres()) {
+        let postgres = self.db.is_postgres();
+        match count_rows(db, postgres, &self.count_query) {
             Ok(counts) => counts,
             Err(_) => {
                 let db = direct.insert(self.db.connect());
-                count_rows(db, self.db.is_postgres()).expect("count the rows")
+                count_rows(db, postgres, &self.count_query).expect("count the rows")
             }
         }
     }
@@ -754,32 +758,42 @@ impl TestApp {
     }
 }
 
-/// The number of rows in every table (the tables listed by the database).
+/// The number of rows in every table. The tables are listed by the
+/// database the first time (`query` keeps the counting query built from
+/// them; the schema does not change during a test).
 fn count_rows(
     db: &songmay::platform::db::Db,
     postgres: bool,
+    query: &std::sync::OnceLock<String>,
 ) -> Result<std::collections::BTreeMap<String, i64>, String> {
     let mut conn = db.get().map_err(|e| e.to_string())?;
-    let list = if postgres {
-        "SELECT table_name AS name, CAST(0 AS BIGINT) AS n FROM information_schema.tables
-         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
-           AND table_name <> '__diesel_schema_migrations'"
-    } else {
-        "SELECT name, CAST(0 AS BIGINT) AS n FROM sqlite_master
-         WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
-           AND name <> '__diesel_schema_migrations'"
+    let query = match query.get() {
+        Some(query) => query,
+        None => {
+            let list = if postgres {
+                "SELECT table_name AS name, CAST(0 AS BIGINT) AS n FROM information_schema.tables
+                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+                   AND table_name <> '__diesel_schema_migrations'"
+            } else {
+                "SELECT name, CAST(0 AS BIGINT) AS n FROM sqlite_master
+                 WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+                   AND name <> '__diesel_schema_migrations'"
+            };
+            let tables: Vec<TableRows> =
+                songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(list).load(c))
+                    .map_err(|e| e.to_string())?;
+            assert!(tables.len() > 20, "found only {} tables", tables.len());
+            query.get_or_init(|| {
+                tables
+                    .iter()
+                    .map(|t| format!("SELECT '{0}' AS name, COUNT(*) AS n FROM {0}", t.name))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL ")
+            })
+        }
     };
-    let tables: Vec<TableRows> =
-        songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(list).load(c))
-            .map_err(|e| e.to_string())?;
-    assert!(tables.len() > 20, "found only {} tables", tables.len());
-    let query = tables
-        .iter()
-        .map(|t| format!("SELECT '{0}' AS name, COUNT(*) AS n FROM {0}", t.name))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
     let rows: Vec<TableRows> =
-        songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(&query).load(c))
+        songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(query).load(c))
             .map_err(|e| e.to_string())?;
     Ok(rows.into_iter().map(|r| (r.name, r.n)).collect())
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use awc::http::Method;
 use serde_json::{json, Value};
 
-use crate::contract::spec;
+use crate::contract::{resolve, spec};
 use crate::helpers::{spawn_app, TestApp};
 
 /// Every role an account or client can have.
@@ -59,16 +59,6 @@ impl Operation {
         }
         app.send(self.method.clone(), &self.path, &headers, self.body.clone())
             .await
-    }
-}
-
-fn resolve(node: &Value) -> &Value {
-    match node.get("$ref").and_then(Value::as_str) {
-        Some(reference) => {
-            let pointer = reference.trim_start_matches('#');
-            resolve(spec().pointer(pointer).expect("every reference resolves"))
-        }
-        None => node,
     }
 }
 

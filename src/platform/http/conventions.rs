@@ -80,18 +80,9 @@ pub async fn created_location(
         let Some(id) = body.get("id").and_then(serde_json::Value::as_i64) else {
             return;
         };
-        let mut base = path.trim_end_matches('/');
-        loop {
-            let candidate = format!("{base}/{id}");
-            if routes.allowed(&candidate).iter().any(|m| m == "GET") {
-                location = Some(candidate);
-                return;
-            }
-            match base.rsplit_once('/') {
-                Some((parent, _)) if !parent.is_empty() => base = parent,
-                _ => return,
-            }
-        }
+        location = path_and_parents(&path)
+            .map(|base| format!("{base}/{id}"))
+            .find(|candidate| routes.allowed(candidate).iter().any(|m| m == "GET"));
     })
     .await;
     let mut response = response;
@@ -99,6 +90,17 @@ pub async fn created_location(
         response.headers_mut().insert(LOCATION, location);
     }
     Ok(response)
+}
+
+/// `path`, then each path above it (`/a/b/c`, `/a/b`, `/a`): where a
+/// created record may be read is the first of them with a `GET /{id}`.
+/// The spec documents `Location` by the same walk (`openapi.rs`).
+pub fn path_and_parents(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(path.trim_end_matches('/')), |base| {
+        base.rsplit_once('/')
+            .map(|(parent, _)| parent)
+            .filter(|parent| !parent.is_empty())
+    })
 }
 
 /// Reads a JSON object body, lets `change` look at (and change) it, and
