@@ -19,7 +19,7 @@ use crate::platform::auth::jwt::TokenKeys;
 use crate::platform::auth::rate_limit::{public_rate_limit, token_rate_limit, TokenRateLimit};
 use crate::platform::config::{Config, ConfigError};
 use crate::platform::db::{Db, DbSetupError};
-use crate::platform::error::ApiError;
+use crate::platform::error::Failure;
 use crate::platform::http::fallback::{exact_methods, problem_fallback, unmatched, KnownRoutes};
 use crate::platform::state::AppState;
 use crate::reporting::public::cache::PublicCache;
@@ -31,7 +31,7 @@ pub enum StartupError {
     #[error(transparent)]
     Database(#[from] DbSetupError),
     #[error("preparing the database failed: {0}")]
-    Prepare(#[from] ApiError),
+    Prepare(#[from] Failure),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
 }

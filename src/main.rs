@@ -96,12 +96,11 @@ fn print_openapi() -> Result<(), String> {
 fn import_admin_units(file: &str) -> Result<(), String> {
     let config = config()?;
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
-    let lines =
-        songmay::registry::admin_units::import::parse(&bytes).map_err(describe_api_error)?;
+    let lines = songmay::registry::admin_units::import::parse(&bytes).map_err(describe_failure)?;
     let db = open_prepared_db(&config)?;
-    let mut conn = db.get().map_err(describe_api_error)?;
+    let mut conn = db.get().map_err(describe_failure)?;
     let report = songmay::registry::admin_units::queries::import(&mut conn, "cli", lines)
-        .map_err(describe_api_error)?;
+        .map_err(describe_failure)?;
     println!(
         "{file}: {} rows, {} inserted, {} updated, {} unchanged",
         report.total, report.inserted, report.updated, report.unchanged
@@ -138,11 +137,11 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
         school_id,
         operator_id,
     };
-    validator::Validate::validate(&input).map_err(|e| describe_api_error(e.into()))?;
+    validator::Validate::validate(&input).map_err(|e| describe_failure(e.into()))?;
     let db = open_prepared_db(&config)?;
-    let mut conn = db.get().map_err(describe_api_error)?;
+    let mut conn = db.get().map_err(describe_failure)?;
     let row = songmay::registry::accounts::queries::create_user(&mut conn, "cli", input)
-        .map_err(describe_api_error)?;
+        .map_err(describe_failure)?;
     println!(
         "created user {} (id {}, role {})",
         row.username, row.id, row.role
@@ -153,8 +152,9 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
     Ok(())
 }
 
-fn describe_api_error(error: songmay::platform::error::ApiError) -> String {
-    let problem = error.problem();
+/// A failure told as the API would tell it (detail, then each field).
+fn describe_failure(failure: songmay::platform::error::Failure) -> String {
+    let problem = songmay::platform::http::ApiError::from(failure).problem();
     let mut text = problem.detail;
     for e in problem.errors {
         match e.line {

@@ -10,6 +10,7 @@
 //! at start-up (recorded in `maintenance_runs`), and on demand with
 //! `songmay normalise-identifiers [--dry-run]`.
 
+use crate::platform::error::Failure;
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
@@ -17,7 +18,6 @@ use serde::Serialize;
 
 use crate::platform::db::schema::{donors, maintenance_runs, schools, students, suppliers};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
 use crate::platform::identifiers::{Phone, TaxCode};
 
 /// The name under which the start-up run is recorded.
@@ -54,7 +54,7 @@ fn clean(text: &str) -> String {
 }
 
 /// Runs the normalisation in one transaction (none of it when `dry_run`).
-pub fn normalise_identifiers(conn: &mut DbConn, dry_run: bool) -> Result<Report, ApiError> {
+pub fn normalise_identifiers(conn: &mut DbConn, dry_run: bool) -> Result<Report, Failure> {
     conn.transaction(|conn| {
         let mut report = Report {
             dry_run,
@@ -70,32 +70,32 @@ pub fn normalise_identifiers(conn: &mut DbConn, dry_run: bool) -> Result<Report,
         }
         Ok(report)
     })
-    .or_else(|e: Failure| match e {
+    .or_else(|e: Interrupted| match e {
         DryRun(report) => Ok(report),
-        Failure::Api(e) => Err(e),
+        Interrupted::Failed(e) => Err(e),
     })
 }
 
 /// Why the transaction ended without committing.
-enum Failure {
+enum Interrupted {
     DryRun(Report),
-    Api(ApiError),
+    Failed(Failure),
 }
-use Failure::DryRun;
+use Interrupted::DryRun;
 
-impl From<ApiError> for Failure {
-    fn from(e: ApiError) -> Self {
-        Failure::Api(e)
+impl From<Failure> for Interrupted {
+    fn from(e: Failure) -> Self {
+        Interrupted::Failed(e)
     }
 }
 
-impl From<diesel::result::Error> for Failure {
+impl From<diesel::result::Error> for Interrupted {
     fn from(e: diesel::result::Error) -> Self {
-        Failure::Api(e.into())
+        Interrupted::Failed(e.into())
     }
 }
 
-fn normalise_students(conn: &mut DbConn, report: &mut Report) -> Result<(), Failure> {
+fn normalise_students(conn: &mut DbConn, report: &mut Report) -> Result<(), Interrupted> {
     let rows: Vec<(i64, String, String)> = with_conn!(conn, |c| students::table
         .select((students::id, students::external_id, students::full_name))
         .load(c))?;
@@ -135,7 +135,7 @@ fn normalise_students(conn: &mut DbConn, report: &mut Report) -> Result<(), Fail
     Ok(())
 }
 
-fn normalise_schools(conn: &mut DbConn, report: &mut Report) -> Result<(), Failure> {
+fn normalise_schools(conn: &mut DbConn, report: &mut Report) -> Result<(), Interrupted> {
     let rows: Vec<(i64, String, String)> = with_conn!(conn, |c| schools::table
         .select((schools::id, schools::moet_code, schools::name))
         .load(c))?;
@@ -175,7 +175,7 @@ fn normalise_schools(conn: &mut DbConn, report: &mut Report) -> Result<(), Failu
 
 type DonorKeys = (i64, String, Option<String>, Option<String>, Option<String>);
 
-fn normalise_donors(conn: &mut DbConn, report: &mut Report) -> Result<(), Failure> {
+fn normalise_donors(conn: &mut DbConn, report: &mut Report) -> Result<(), Interrupted> {
     let rows: Vec<DonorKeys> = with_conn!(conn, |c| donors::table
         .select((
             donors::id,
@@ -255,7 +255,7 @@ fn normalise_donors(conn: &mut DbConn, report: &mut Report) -> Result<(), Failur
     Ok(())
 }
 
-fn normalise_suppliers(conn: &mut DbConn, report: &mut Report) -> Result<(), Failure> {
+fn normalise_suppliers(conn: &mut DbConn, report: &mut Report) -> Result<(), Interrupted> {
     let rows: Vec<(i64, String, Option<String>)> = with_conn!(conn, |c| suppliers::table
         .select((suppliers::id, suppliers::name, suppliers::tax_code))
         .load(c))?;
@@ -305,7 +305,7 @@ fn normalise_suppliers(conn: &mut DbConn, report: &mut Report) -> Result<(), Fai
 }
 
 /// The start-up run: once per database; the report is logged and kept.
-pub fn run_once_at_start(conn: &mut DbConn) -> Result<Option<Report>, ApiError> {
+pub fn run_once_at_start(conn: &mut DbConn) -> Result<Option<Report>, Failure> {
     let done: i64 = with_conn!(conn, |c| maintenance_runs::table
         .filter(maintenance_runs::name.eq(IDENTIFIERS_RUN))
         .count()

@@ -20,9 +20,10 @@ use priority::{AdminUnitFlag, PriorityRule, SetFlag};
 use workflow::Mover;
 
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
+use crate::platform::error::Failure;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 use crate::registry::students::queries::StudentScope;
 use crate::registry::students::STUDENT_ROLES;
@@ -38,7 +39,7 @@ use crate::registry::students::STUDENT_ROLES;
     request_body = ReportNeed,
     responses(
         (status = 201, description = "The need, with its priority", body = Need),
-        (status = 409, description = "The student already has an open need of this kind", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The student already has an open need of this kind", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/needs")]
@@ -105,7 +106,7 @@ pub async fn list_needs(
     params(("id" = i64, Path, description = "Need id")),
     responses(
         (status = 200, description = "The need", body = Need),
-        (status = 404, description = "No such need in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such need in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/needs/{id}")]
@@ -140,8 +141,8 @@ pub async fn get_need(
     request_body = TransitionRequest,
     responses(
         (status = 200, description = "The need in its new state", body = Need),
-        (status = 404, description = "No such need in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not allowed from the current state, or changed meanwhile", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such need in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current state, or changed meanwhile", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/needs/{id}/transitions")]
@@ -183,7 +184,7 @@ pub async fn transition_need(
     params(("id" = i64, Path, description = "Need id")),
     responses(
         (status = 200, description = "The events", body = Vec<NeedEvent>),
-        (status = 404, description = "No such need in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such need in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/needs/{id}/events")]
@@ -278,14 +279,17 @@ pub async fn bulk_transition(
                         need_status: Some(row.status),
                         error: None,
                     },
-                    Err(error) => BulkItem {
-                        id,
-                        status: error.status().as_u16(),
-                        need_status: queries::find_visible(conn, &scope, id)
-                            .ok()
-                            .map(|n| n.status),
-                        error: Some(error.problem().detail),
-                    },
+                    Err(error) => {
+                        let error = ApiError::from(error);
+                        BulkItem {
+                            id,
+                            status: error.status().as_u16(),
+                            need_status: queries::find_visible(conn, &scope, id)
+                                .ok()
+                                .map(|n| n.status),
+                            error: Some(error.problem().detail),
+                        }
+                    }
                 });
             }
             let succeeded = items.iter().filter(|i| i.status == 200).count();
@@ -309,7 +313,7 @@ pub async fn bulk_transition(
     params(SummaryQuery),
     responses(
         (status = 200, description = "The counts", body = NeedSummary),
-        (status = 404, description = "No such admin unit in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin unit in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/needs/summary")]
@@ -332,7 +336,7 @@ pub async fn need_summary(
                 (Some(code), StudentScope::Units(units)) if units.contains(code) => {
                     Some(code.clone())
                 }
-                (Some(_), _) => return Err(ApiError::unknown_admin_unit()),
+                (Some(_), _) => return Err(Failure::unknown_admin_unit()),
                 (None, StudentScope::Units(_)) => match &principal.scope {
                     crate::platform::auth::Scope::AdminUnit { admin_unit_code } => {
                         Some(admin_unit_code.clone())
@@ -398,7 +402,7 @@ pub async fn export_needs(
                 "reported_by",
                 "created_at",
             ])?;
-            let mut page = crate::platform::http::pagination::PageRequest {
+            let mut page = crate::platform::db::page::PageRequest {
                 limit: 5_000,
                 after: None,
             };
@@ -482,7 +486,7 @@ pub struct RuleChanged {
     request_body = SetPoints,
     responses(
         (status = 200, description = "The rule and how many needs changed priority", body = RuleChanged),
-        (status = 404, description = "No such rule", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such rule", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/priority-rules/{rule}")]
@@ -518,7 +522,7 @@ pub async fn set_rule(
     params(("code" = String, Path, description = "GSO code")),
     responses(
         (status = 200, description = "The flag (lockdown false when never set)", body = AdminUnitFlag),
-        (status = 404, description = "No such admin unit", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin unit", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin-units/{code}/flags")]
@@ -556,7 +560,7 @@ pub struct FlagChanged {
     request_body = SetFlag,
     responses(
         (status = 200, description = "The flag and how many needs changed priority", body = FlagChanged),
-        (status = 404, description = "No such admin unit in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin unit in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[put("/admin-units/{code}/flags")]

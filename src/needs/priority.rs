@@ -3,6 +3,7 @@
 //! `priority_rules` table (README, "Priority"), so the Department can weigh
 //! them without a new release; changing them re-scores open needs.
 
+use crate::platform::error::Failure;
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
@@ -13,7 +14,6 @@ use utoipa::ToSchema;
 use super::model::NeedKind;
 use crate::platform::db::schema::{admin_unit_flags, priority_rules};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
 use crate::registry::students::{ConnectivityStatus, DeviceStatus, HouseholdStatus, StudentRow};
 
 /// One reason a need ranks where it does.
@@ -56,7 +56,7 @@ pub struct Scorer {
 }
 
 impl Scorer {
-    pub fn load(conn: &mut DbConn, today: NaiveDate) -> Result<Self, ApiError> {
+    pub fn load(conn: &mut DbConn, today: NaiveDate) -> Result<Self, Failure> {
         let rules: Vec<PriorityRule> = with_conn!(conn, |c| priority_rules::table
             .select(PriorityRule::as_select())
             .load(c))?;
@@ -82,7 +82,7 @@ impl Scorer {
     }
 
     /// Whether `admin_unit` or a unit above it is flagged today.
-    pub fn in_lockdown(&mut self, conn: &mut DbConn, admin_unit: &str) -> Result<bool, ApiError> {
+    pub fn in_lockdown(&mut self, conn: &mut DbConn, admin_unit: &str) -> Result<bool, Failure> {
         if self.flagged.is_empty() {
             return Ok(false);
         }
@@ -172,7 +172,7 @@ pub struct SetFlag {
     pub note: Option<String>,
 }
 
-pub fn flag_of(conn: &mut DbConn, code: &str) -> Result<AdminUnitFlag, ApiError> {
+pub fn flag_of(conn: &mut DbConn, code: &str) -> Result<AdminUnitFlag, Failure> {
     let row: Option<AdminUnitFlag> = with_conn!(conn, |c| admin_unit_flags::table
         .find(code)
         .select(AdminUnitFlag::as_select())
@@ -194,11 +194,11 @@ pub fn set_flag(
     actor: &str,
     code: &str,
     flag: &SetFlag,
-) -> Result<AdminUnitFlag, ApiError> {
+) -> Result<AdminUnitFlag, Failure> {
     use diesel::upsert::excluded;
     if let (Some(from), Some(until)) = (flag.lockdown_from, flag.lockdown_until) {
         if until < from {
-            return Err(ApiError::invalid_field(
+            return Err(Failure::invalid_field(
                 "lockdown_until",
                 "before_start",
                 "must not be before lockdown_from",
@@ -237,7 +237,7 @@ pub fn set_flag(
     Ok(row)
 }
 
-pub fn rules(conn: &mut DbConn) -> Result<Vec<PriorityRule>, ApiError> {
+pub fn rules(conn: &mut DbConn) -> Result<Vec<PriorityRule>, Failure> {
     let rules = with_conn!(conn, |c| priority_rules::table
         .order(priority_rules::rule)
         .select(PriorityRule::as_select())
@@ -250,7 +250,7 @@ pub fn set_points(
     actor: &str,
     rule: &str,
     points: i32,
-) -> Result<PriorityRule, ApiError> {
+) -> Result<PriorityRule, Failure> {
     let row: Option<PriorityRule> =
         with_conn!(conn, |c| diesel::update(priority_rules::table.find(rule))
             .set(priority_rules::points.eq(points))
@@ -258,7 +258,7 @@ pub fn set_points(
             .get_result(c)
             .optional())?;
     let row =
-        row.ok_or_else(|| ApiError::not_found(String::from("no priority rule has this name")))?;
+        row.ok_or_else(|| Failure::not_found(String::from("no priority rule has this name")))?;
     crate::platform::audit::record(
         conn,
         actor,

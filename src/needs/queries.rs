@@ -9,11 +9,10 @@ use serde_json::json;
 use super::model::*;
 use super::priority::{Facts, Scorer};
 use super::workflow::{self, Mover, NeedStatus, Refusal};
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{need_events, needs, schools, students};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
-use crate::platform::error::OrUnknown;
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::{Failure, OrUnknown};
 use crate::registry::schools::SchoolRow;
 use crate::registry::students::queries::StudentScope;
 use crate::registry::students::{ConnectivityStatus, DeviceStatus, StudentRow};
@@ -29,14 +28,14 @@ fn visible(scope: &StudentScope, need: &NeedRow) -> bool {
 }
 
 /// A need the caller may see; 404 otherwise, as for one that does not exist.
-pub fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<NeedRow, ApiError> {
+pub fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<NeedRow, Failure> {
     let row: Option<NeedRow> = with_conn!(conn, |c| needs::table
         .find(id)
         .select(NeedRow::as_select())
         .first(c)
         .optional())?;
     row.filter(|need| visible(scope, need))
-        .ok_or_else(|| ApiError::not_found(String::from("no need has this id")))
+        .ok_or_else(|| Failure::not_found(String::from("no need has this id")))
 }
 
 fn open_statuses() -> Vec<NeedStatus> {
@@ -50,7 +49,7 @@ fn insert_event(
     to: NeedStatus,
     actor: &str,
     reason: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     with_conn!(conn, |c| diesel::insert_into(need_events::table)
         .values((
             need_events::need_id.eq(need_id),
@@ -70,14 +69,14 @@ pub fn report(
     actor: &str,
     scope: &StudentScope,
     input: ReportNeed,
-) -> Result<NeedRow, ApiError> {
+) -> Result<NeedRow, Failure> {
     conn.transaction(|conn| {
         let (school, student) = match (input.student_id, input.school_id) {
             (Some(student_id), None) => {
                 let (student, school) = crate::registry::students::queries::find_visible(conn, scope, student_id)
                     .or_unknown("student_id")?;
                 if student.deleted || !student.active {
-                    return Err(ApiError::invalid_field(
+                    return Err(Failure::invalid_field(
                         "student_id",
                         "inactive",
                         "the student is no longer on the roster",
@@ -87,16 +86,16 @@ pub fn report(
             }
             (None, Some(school_id)) => {
                 if input.kind == NeedKind::DataPackage {
-                    return Err(ApiError::invalid_field("kind", "student_only", "data packages are for students"));
+                    return Err(Failure::invalid_field("kind", "student_only", "data packages are for students"));
                 }
                 let school = crate::registry::schools::queries::find(conn, school_id).or_unknown("school_id")?;
                 if !scope.allows(&school) {
-                    return Err(ApiError::unknown_reference("school_id"));
+                    return Err(Failure::unknown_reference("school_id"));
                 }
                 (school, None)
             }
             _ => {
-                return Err(ApiError::invalid_field(
+                return Err(Failure::invalid_field(
                     "student_id",
                     "exclusive",
                     "send either student_id or school_id",
@@ -105,13 +104,13 @@ pub fn report(
         };
         if let Some(student) = &student {
             if let Some(existing) = open_need_of(conn, student.id, input.kind)? {
-                return Err(ApiError::conflict(format!(
+                return Err(Failure::conflict(format!(
                     "student {} already has the open {} need {existing}",
                     student.id, input.kind
                 )));
             }
             if input.quantity.is_some_and(|q| q != 1) {
-                return Err(ApiError::invalid_field("quantity", "student_quantity", "a student's need is for 1"));
+                return Err(Failure::invalid_field("quantity", "student_quantity", "a student's need is for 1"));
             }
         }
         let mut scorer = Scorer::load(conn, chrono::Utc::now().date_naive())?;
@@ -157,7 +156,7 @@ fn open_need_of(
     conn: &mut DbConn,
     student_id: i64,
     kind: NeedKind,
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Option<i64>, Failure> {
     let id = with_conn!(conn, |c| needs::table
         .filter(needs::student_id.eq(student_id))
         .filter(needs::kind.eq(kind))
@@ -176,7 +175,7 @@ pub fn list(
     filter: &NeedFilter,
     units: Option<&[String]>,
     page: &PageRequest<(i32, i64)>,
-) -> Result<NeedPage, ApiError> {
+) -> Result<NeedPage, Failure> {
     let scope_units = scope.unit_codes();
     let rows: Vec<NeedRow> = with_conn!(conn, |c| {
         let mut query = needs::table
@@ -224,7 +223,7 @@ pub fn list(
     })
 }
 
-fn refusal(from: NeedStatus, to: NeedStatus, refusal: Refusal) -> ApiError {
+fn refusal(from: NeedStatus, to: NeedStatus, refusal: Refusal) -> Failure {
     match refusal {
         Refusal::Illegal { allowed } => {
             let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
@@ -233,15 +232,15 @@ fn refusal(from: NeedStatus, to: NeedStatus, refusal: Refusal) -> ApiError {
             } else {
                 allowed.join(", ")
             };
-            ApiError::conflict(format!(
+            Failure::conflict(format!(
                 "a {from} need cannot become {to}; allowed next: {next}"
             ))
         }
         Refusal::Forbidden => {
-            ApiError::forbidden(format!("your role may not move a need from {from} to {to}"))
+            Failure::forbidden(format!("your role may not move a need from {from} to {to}"))
         }
         Refusal::ReasonRequired => {
-            ApiError::invalid_field("reason", "required", format!("say why the need is {to}"))
+            Failure::invalid_field("reason", "required", format!("say why the need is {to}"))
         }
     }
 }
@@ -256,7 +255,7 @@ pub fn transition(
     id: i64,
     to: NeedStatus,
     reason: Option<&str>,
-) -> Result<NeedRow, ApiError> {
+) -> Result<NeedRow, Failure> {
     conn.transaction(|conn| {
         let need = find_visible(conn, scope, id)?;
         workflow::check(need.status, to, mover, reason).map_err(|r| refusal(need.status, to, r))?;
@@ -274,7 +273,7 @@ pub fn transition(
         .get_result(c)
         .optional())?;
         let row = row.ok_or_else(|| {
-            ApiError::conflict(format!(
+            Failure::conflict(format!(
                 "need {id} was changed by someone else meanwhile; read it again"
             ))
         })?;
@@ -291,11 +290,7 @@ pub fn transition(
     })
 }
 
-pub fn events(
-    conn: &mut DbConn,
-    scope: &StudentScope,
-    id: i64,
-) -> Result<Vec<NeedEvent>, ApiError> {
+pub fn events(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<Vec<NeedEvent>, Failure> {
     find_visible(conn, scope, id)?;
     let events = with_conn!(conn, |c| need_events::table
         .filter(need_events::need_id.eq(id))
@@ -320,7 +315,7 @@ pub fn generate(
     conn: &mut DbConn,
     actor: &str,
     schools_in: &[SchoolRow],
-) -> Result<GenerateReport, ApiError> {
+) -> Result<GenerateReport, Failure> {
     conn.transaction(|conn| {
         let school_ids: Vec<i64> = schools_in.iter().map(|s| s.id).collect();
         let by_id: std::collections::HashMap<i64, &SchoolRow> = schools_in.iter().map(|s| (s.id, s)).collect();
@@ -433,7 +428,7 @@ pub fn generate(
 
 /// Re-computes the priority of the open needs (of schools in `units`, or
 /// all): after a rule or a lockdown flag changed. Returns how many changed.
-pub fn rescore_open(conn: &mut DbConn, units: Option<&[String]>) -> Result<usize, ApiError> {
+pub fn rescore_open(conn: &mut DbConn, units: Option<&[String]>) -> Result<usize, Failure> {
     let mut scorer = Scorer::load(conn, chrono::Utc::now().date_naive())?;
     let rows: Vec<(NeedRow, Option<StudentRow>)> = with_conn!(conn, |c| {
         let mut query = needs::table
@@ -487,7 +482,7 @@ pub fn summary(
     conn: &mut DbConn,
     units: Option<&[String]>,
     school: Option<i64>,
-) -> Result<Vec<SummaryCell>, ApiError> {
+) -> Result<Vec<SummaryCell>, Failure> {
     use diesel::dsl::count_star;
     let cells = with_conn!(conn, |c| {
         let mut query = needs::table
@@ -516,7 +511,7 @@ pub fn target_schools(
     conn: &mut DbConn,
     scope: &StudentScope,
     target: &GenerateRequest,
-) -> Result<Vec<SchoolRow>, ApiError> {
+) -> Result<Vec<SchoolRow>, Failure> {
     match (target.school_id, &target.admin_unit_code) {
         (Some(id), None) => {
             let school =
@@ -524,13 +519,13 @@ pub fn target_schools(
             if scope.allows(&school) {
                 Ok(vec![school])
             } else {
-                Err(ApiError::unknown_reference("school_id"))
+                Err(Failure::unknown_reference("school_id"))
             }
         }
         (None, Some(code)) => {
             crate::registry::admin_units::queries::ancestry(conn, code)
                 .or_unknown("admin_unit_code")?;
-            let hidden = || ApiError::unknown_reference("admin_unit_code");
+            let hidden = || Failure::unknown_reference("admin_unit_code");
             match scope {
                 StudentScope::All => {}
                 StudentScope::Units(units) if units.contains(code) => {}
@@ -543,7 +538,7 @@ pub fn target_schools(
                 .load(c))?;
             Ok(rows)
         }
-        _ => Err(ApiError::invalid_field(
+        _ => Err(Failure::invalid_field(
             "school_id",
             "exclusive",
             "send either school_id or admin_unit_code",
@@ -560,7 +555,7 @@ pub fn move_many(
     ids: &[i64],
     from: NeedStatus,
     to: NeedStatus,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     use diesel::sql_types::{Nullable, Text, Timestamp};
     workflow::check(from, to, Mover::Distribution, None).map_err(|r| refusal(from, to, r))?;
     let now = crate::platform::db::now();
@@ -575,9 +570,7 @@ pub fn move_many(
         by_school.extend(rows);
     }
     if by_school.len() != ids.len() {
-        return Err(ApiError::conflict(
-            "some needs changed meanwhile; run again",
-        ));
+        return Err(Failure::conflict("some needs changed meanwhile; run again"));
     }
     by_school.sort_unstable();
     let ids: Vec<i64> = by_school.into_iter().map(|(_, id)| id).collect();
@@ -594,9 +587,7 @@ pub fn move_many(
         ))
         .execute(c))?;
         if moved != chunk.len() {
-            return Err(ApiError::conflict(
-                "some needs changed meanwhile; run again",
-            ));
+            return Err(Failure::conflict("some needs changed meanwhile; run again"));
         }
         with_conn!(conn, |c| diesel::insert_into(need_events::table)
             .values(needs::table.filter(needs::id.eq_any(chunk)).select((

@@ -1,18 +1,13 @@
-//! The one error type of the service, rendered as RFC 9457
-//! `application/problem+json`. Handlers return `Result<_, ApiError>` and use
-//! `?`; database, validation and extractor errors convert here, so every
-//! failure reaches the client in the same shape and never carries SQL text,
-//! stack traces or personal data. The cause of a 5xx goes to the log only.
+//! What went wrong, in the service's own words and without HTTP: storage
+//! and domain code return [`Failure`] (or a bare `diesel` error), and
+//! `platform::http::problem` is the one place that turns a failure into a
+//! status and a problem+json body. Keeping HTTP out of here is what lets a
+//! lost connection stay a lost connection all the way up (a 503), instead of
+//! a lookup's "not found" (a 404 or 422) made too early.
 
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use serde::Serialize;
 use utoipa::ToSchema;
-
-/// The media type of every error body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One problem with one input field (or one line of an uploaded file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -52,148 +47,99 @@ impl FieldError {
     }
 }
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "type": "urn:songmay:problem:validation",
-    "title": "Invalid input",
-    "status": 422,
-    "detail": "2 fields are invalid",
-    "errors": [{"field": "password", "code": "length", "message": "must be at least 12 characters"}]
-}))]
-pub struct Problem {
-    /// A URI naming the kind of problem (`urn:songmay:problem:<kind>`).
-    #[serde(rename = "type")]
-    pub problem_type: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// Present for validation failures: one entry per bad field or line.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-    /// For a refused batch: the problems of each rejected row.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub rows: Option<serde_json::Value>,
-    /// This occurrence: `urn:songmay:request:<X-Request-ID>`; quote it when
-    /// asking the operators about a failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "urn:songmay:request:7Qm2xP4kLw9Z")]
-    pub instance: Option<String>,
+/// Why an operation did not happen. Variants say what the caller can do
+/// about it; none carries a value the caller sent (refusals never echo).
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The record does not exist, or the caller's scope hides it (the same
+    /// answer either way, so scope leaks nothing).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The input is wrong: one entry per field (or file line), and for a
+    /// refused batch the per-row report.
+    #[error("invalid input: {} problem(s)", errors.len())]
+    Invalid {
+        errors: Vec<FieldError>,
+        rows: Option<serde_json::Value>,
+    },
+    /// The records' current state does not allow it (a closed campaign, a
+    /// taken code, a device earmarked elsewhere).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The caller is not who a valid token says (no token, a disabled
+    /// account, a token issued before a password change).
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// The caller's role or scope does not allow it.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Another writer changed the record: `if_match` is the version the
+    /// caller said it read (absent when it sent none).
+    #[error("changed meanwhile: now version {current_version}")]
+    ChangedMeanwhile {
+        current_version: i64,
+        if_match: Option<i64>,
+    },
+    /// The database said no (or went away); `platform::http::problem`
+    /// decides, by the kind of error, whether that is transient.
+    #[error("database: {0}")]
+    Storage(#[from] DieselError),
+    /// No connection could be had from the pool.
+    #[error("no database connection: {0}")]
+    NoConnection(#[from] diesel::r2d2::PoolError),
+    /// The database is there but cannot serve now (its schema is behind,
+    /// a blocking task could not run): the client may retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A bug: the cause is for the log only.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
-/// Boxed: errors travel through every `Result` of the service, and a
-/// pointer keeps those results small.
-#[derive(Debug)]
-pub struct ApiError(Box<Details>);
-
-#[derive(Debug)]
-struct Details {
-    status: StatusCode,
-    kind: &'static str,
-    detail: String,
-    errors: Vec<FieldError>,
-    headers: Vec<(header::HeaderName, String)>,
-    /// Per-row problems of a refused batch (the `rows` member).
-    rows: Option<serde_json::Value>,
-    /// What went wrong inside, for the log; never sent.
-    cause: Option<String>,
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.0.status.as_u16(),
-            self.0.kind,
-            self.0.detail
-        )
-    }
-}
-
-impl std::error::Error for ApiError {}
-
-impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
-        Self(Box::new(Details {
-            status,
-            kind,
-            detail: detail.into(),
-            errors: Vec::new(),
-            headers: Vec::new(),
-            rows: None,
-            cause: None,
-        }))
+impl Failure {
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::NotFound(detail.into())
     }
 
-    /// Keeps `cause` for the log (never sent to the client).
-    fn with_cause(mut self, cause: impl Into<String>) -> Self {
-        self.0.cause = Some(cause.into());
-        self
+    /// An administrative unit code that names no unit, or one outside the
+    /// caller's scope. The code itself is not repeated.
+    pub fn unknown_admin_unit() -> Self {
+        Self::not_found("no administrative unit with this code is known to you")
     }
 
-    /// Adds the per-row report of a refused batch.
-    pub fn with_rows(mut self, rows: serde_json::Value) -> Self {
-        self.0.rows = Some(rows);
-        self
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::Conflict(detail.into())
     }
 
-    /// 412: the `If-Match` version is not the current one.
-    pub fn precondition_failed(current_version: i64) -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            "precondition-failed",
-            format!("the record has changed; its current version is {current_version}: read it again and retry"),
-        )
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::Unauthenticated(detail.into())
     }
 
-    /// Another writer changed the record between our read and our write:
-    /// 412 when the caller sent `If-Match`, 409 when it did not.
-    pub fn changed_meanwhile(current_version: i64, if_match: Option<i64>) -> Self {
-        match if_match {
-            Some(_) => Self::precondition_failed(current_version),
-            None => Self::conflict(format!(
-                "the record changed while you were updating it (version {current_version} now): read it again and retry"
-            )),
-        }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::Forbidden(detail.into())
     }
 
-    /// 428: an update of a record with concurrent editors needs `If-Match`.
-    pub fn precondition_required() -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition-required",
-            "send If-Match with the version you read (the ETag of GET)",
-        )
+    pub fn internal(cause: impl Into<String>) -> Self {
+        Self::Internal(cause.into())
     }
 
-    pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", detail)
+    pub fn unavailable(cause: impl Into<String>) -> Self {
+        Self::Unavailable(cause.into())
     }
 
-    pub fn malformed_json(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed-body", detail)
-    }
-
-    /// 422 with one entry per invalid field.
+    /// One entry per invalid field.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let detail = match errors.len() {
-            1 => format!("{}: {}", errors[0].field, errors[0].message),
-            n => format!("{n} fields are invalid"),
-        };
-        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", detail);
-        error.0.errors = errors;
-        error
+        Self::Invalid { errors, rows: None }
     }
 
-    /// 422 for a single invalid field.
+    /// A single invalid field.
     pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Self::validation(vec![FieldError::new(field, code, message)])
     }
 
-    /// 422: an id named in the request body names nothing the caller may
-    /// see (the one rule for unknown references in bodies; in a path it is 404).
+    /// An id named in the request body names nothing the caller may see
+    /// (the one rule for unknown references in bodies; in a path it is a
+    /// plain not-found).
     pub fn unknown_reference(field: &str) -> Self {
         Self::invalid_field(
             field,
@@ -202,257 +148,78 @@ impl ApiError {
         )
     }
 
-    pub fn is_not_found(&self) -> bool {
-        self.0.status == StatusCode::NOT_FOUND
-    }
-
-    pub fn unauthorized(detail: impl Into<String>) -> Self {
-        let mut error = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
-        error.0.headers.push((
-            header::WWW_AUTHENTICATE,
-            "Bearer realm=\"songmay\"".to_owned(),
-        ));
-        error
-    }
-
-    pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
-    }
-
-    pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", detail)
-    }
-
-    pub fn method_not_allowed(allowed: &[String]) -> Self {
-        let allow = allowed.join(", ");
-        let mut error = Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            format!("this resource accepts: {allow}"),
-        );
-        error.0.headers.push((header::ALLOW, allow));
-        error
-    }
-
-    pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", detail)
-    }
-
-    pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            format!("the request body is larger than the limit of {limit} bytes"),
-        )
-    }
-
-    pub fn unsupported_media_type(expected: &str) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            format!("send the body as {expected} (with that Content-Type header)"),
-        )
-    }
-
-    pub fn too_many_requests(retry_after_secs: u64) -> Self {
-        let mut error = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            format!("too many attempts; retry in {retry_after_secs} s"),
-        );
-        error
-            .0
-            .headers
-            .push((header::RETRY_AFTER, retry_after_secs.to_string()));
-        error
-    }
-
-    /// Seconds a client is asked to wait after a 503.
-    pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
-
-    /// 503: the database is down, overloaded or busy; the client may retry.
-    pub fn unavailable(cause: impl Into<String>) -> Self {
-        let mut error = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the service cannot reach its database right now; retry shortly",
-        )
-        .with_cause(cause);
-        // A hint for clients and proxies; an idempotent retry is safe.
-        error.0.headers.push((
-            header::RETRY_AFTER,
-            Self::UNAVAILABLE_RETRY_AFTER_SECS.to_string(),
-        ));
-        error
-    }
-
-    /// 404 for an administrative unit code that names no unit, or one
-    /// outside the caller's scope (the same answer, so scope leaks nothing).
-    /// The code itself is not repeated: refusals never echo what was sent.
-    pub fn unknown_admin_unit() -> Self {
-        Self::not_found("no administrative unit with this code is known to you")
-    }
-
-    /// 500: a bug or an unexpected failure. The cause is logged, not sent.
-    pub fn internal(cause: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an unexpected error occurred; it has been logged",
-        )
-        .with_cause(cause)
-    }
-
-    /// A problem for a status produced outside our handlers (actix defaults).
-    pub fn from_status(status: StatusCode) -> Self {
-        match status {
-            StatusCode::NOT_FOUND => Self::not_found("no resource at this path"),
-            StatusCode::PAYLOAD_TOO_LARGE => Self::new(
-                status,
-                "payload-too-large",
-                "the request body is larger than this endpoint accepts",
-            ),
-            s if s.is_server_error() => {
-                Self::internal(format!("unexpected {s} from the framework"))
-            }
-            s => Self::new(
-                s,
-                "http",
-                s.canonical_reason().unwrap_or("request failed").to_owned(),
-            ),
+    /// The `If-Match` version is not the current one.
+    pub fn precondition_failed(current_version: i64) -> Self {
+        Self::ChangedMeanwhile {
+            current_version,
+            if_match: Some(current_version),
         }
     }
 
-    pub fn status(&self) -> StatusCode {
-        self.0.status
-    }
-
-    pub fn errors(&self) -> &[FieldError] {
-        &self.0.errors
-    }
-
-    fn title(&self) -> &'static str {
-        match self.0.kind {
-            "validation" => "Invalid input",
-            "malformed-body" => "Malformed request body",
-            _ => self.0.status.canonical_reason().unwrap_or("Error"),
+    /// Another writer changed the record between our read and our write.
+    pub fn changed_meanwhile(current_version: i64, if_match: Option<i64>) -> Self {
+        Self::ChangedMeanwhile {
+            current_version,
+            if_match,
         }
     }
 
-    pub fn problem(&self) -> Problem {
-        Problem {
-            problem_type: format!("urn:songmay:problem:{}", self.0.kind),
-            title: self.title().to_owned(),
-            status: self.0.status.as_u16(),
-            detail: self.0.detail.clone(),
-            errors: self.0.errors.clone(),
-            rows: self.0.rows.clone(),
-            // Added on the way out, where the request id is known
-            // (`platform::http::conventions`).
-            instance: None,
-        }
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.0.status
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let Some(cause) = &self.0.cause {
-            log::error!("{} {}: {cause}", self.0.status.as_u16(), self.0.kind);
-        }
-        let mut response = HttpResponse::build(self.0.status);
-        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
-        for (name, value) in &self.0.headers {
-            if let Ok(value) = HeaderValue::from_str(value) {
-                response.insert_header((name.clone(), value));
-            }
-        }
-        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
-        response.body(body)
-    }
-}
-
-/// For lookups of ids the client named in a request body: "not found"
-/// becomes a 422 naming the field; every other failure (a lost connection,
-/// a busy database) stays what it is.
-pub trait OrUnknown<T> {
-    fn or_unknown(self, field: &str) -> Result<T, ApiError>;
-    /// "Not found" told as `detail` (a record hidden by scope is reported
-    /// as the one the client asked for); other failures unchanged.
-    fn or_not_found(self, detail: impl FnOnce() -> String) -> Result<T, ApiError>;
-}
-
-impl<T> OrUnknown<T> for Result<T, ApiError> {
-    fn or_unknown(self, field: &str) -> Result<T, ApiError> {
-        self.map_err(|error| {
-            if error.is_not_found() {
-                ApiError::unknown_reference(field)
-            } else {
-                error
-            }
-        })
-    }
-
-    fn or_not_found(self, detail: impl FnOnce() -> String) -> Result<T, ApiError> {
-        self.map_err(|error| {
-            if error.is_not_found() {
-                ApiError::not_found(detail())
-            } else {
-                error
-            }
-        })
-    }
-}
-
-impl From<DieselError> for ApiError {
-    /// By the kind of error, never by its message (PostgreSQL translates
-    /// its messages). Inputs are checked before they reach the database
-    /// (text, numbers, references), so an error the database raises for its
-    /// own reasons — a deadlock it broke, a lock or statement timeout, a
-    /// connection lost or terminated mid-transaction, a server shutting
-    /// down, SQLite's busy lock — is transient: nothing was written, and the
-    /// client may retry (503). A constraint rejecting a value the service
-    /// validated is a bug (500).
-    fn from(error: DieselError) -> Self {
-        match error {
-            DieselError::NotFound => Self::not_found("no such record"),
-            DieselError::DatabaseError(kind, info) => match kind {
-                DatabaseErrorKind::UniqueViolation => {
-                    Self::conflict("a record with the same unique value already exists")
-                        .with_cause(info.message())
-                }
-                DatabaseErrorKind::ForeignKeyViolation => Self::conflict(
-                    "the record refers to something that does not exist, or is still referred to",
-                )
-                .with_cause(info.message()),
-                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
-                    Self::internal(format!(
-                        "constraint rejected a validated value: {}",
-                        info.message()
-                    ))
-                }
-                _ => Self::unavailable(format!("{kind:?}: {}", info.message())),
+    /// Adds the per-row report of a refused batch (to an input failure).
+    pub fn with_rows(self, report: serde_json::Value) -> Self {
+        match self {
+            Self::Invalid { errors, .. } => Self::Invalid {
+                errors,
+                rows: Some(report),
             },
-            // The transaction could not be finished or rolled back, most
-            // often because the connection went away: nothing was committed.
-            DieselError::BrokenTransactionManager | DieselError::RollbackErrorOnCommit { .. } => {
-                Self::unavailable(format!("transaction not completed: {error}"))
-            }
-            other => Self::internal(format!("database error: {other}")),
+            other => other,
+        }
+    }
+
+    /// A missing record: told by us, or by the database.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound(_) | Self::Storage(DieselError::NotFound)
+        )
+    }
+
+    /// The field problems of an input failure (none for other failures).
+    pub fn errors(&self) -> &[FieldError] {
+        match self {
+            Self::Invalid { errors, .. } => errors,
+            _ => &[],
         }
     }
 }
 
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(error: diesel::r2d2::PoolError) -> Self {
-        Self::unavailable(format!("no database connection: {error}"))
+/// For lookups of ids the client named: "not found" becomes what the caller
+/// says it is; every other failure (a lost connection, a busy database)
+/// stays what it is.
+pub trait OrUnknown<T> {
+    /// "Not found" as a 422-style unknown reference naming `field`.
+    fn or_unknown(self, field: &str) -> Result<T, Failure>;
+    /// "Not found" told as `detail` (a record hidden by scope is reported
+    /// as the one the client asked for).
+    fn or_not_found(self, detail: impl FnOnce() -> String) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<Failure>> OrUnknown<T> for Result<T, E> {
+    fn or_unknown(self, field: &str) -> Result<T, Failure> {
+        self.map_err(|error| match error.into() {
+            failure if failure.is_not_found() => Failure::unknown_reference(field),
+            failure => failure,
+        })
+    }
+
+    fn or_not_found(self, detail: impl FnOnce() -> String) -> Result<T, Failure> {
+        self.map_err(|error| match error.into() {
+            failure if failure.is_not_found() => Failure::not_found(detail()),
+            failure => failure,
+        })
     }
 }
 
-impl From<validator::ValidationErrors> for ApiError {
+impl From<validator::ValidationErrors> for Failure {
     fn from(errors: validator::ValidationErrors) -> Self {
         let mut fields = Vec::new();
         collect_validation_errors(String::new(), &errors, &mut fields);

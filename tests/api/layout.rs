@@ -173,3 +173,47 @@ fn the_floors_form_no_circle() {
     }
     assert!(arrows.contains_key("app"), "the wiring imports the domains");
 }
+
+/// Storage returns storage or domain errors, never HTTP ones: no
+/// `queries.rs`, and nothing in `platform/db`, names the HTTP error type,
+/// an HTTP module or actix (beyond the blocking pool `db` runs work on).
+/// This is what keeps a lost connection a 503: the one mapping from a
+/// `Failure` to a status lives in `platform/http/problem.rs`.
+#[test]
+fn storage_speaks_no_http() {
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    let storage: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|f| {
+            f.file_name().is_some_and(|n| n == "queries.rs") || f.starts_with("src/platform/db")
+        })
+        .collect();
+    assert!(storage.len() > 15, "found the storage files: {storage:?}");
+    let mut offenders = Vec::new();
+    for file in &storage {
+        let source = std::fs::read_to_string(file).expect("read");
+        for (number, line) in source.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let web_block = code.contains("actix_web::web::block");
+            if code.contains("ApiError")
+                || code.contains("platform::http")
+                || code.contains("HttpRequest")
+                || code.contains("StatusCode")
+                || (code.contains("actix_web") && !web_block)
+            {
+                offenders.push(format!(
+                    "{}:{}: {}",
+                    file.display(),
+                    number + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "storage speaking HTTP:\n{}",
+        offenders.join("\n")
+    );
+}

@@ -13,10 +13,10 @@ use validator::Validate;
 pub use model::*;
 
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
 use crate::platform::error::OrUnknown;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 use crate::registry::students::queries::StudentScope;
 
@@ -34,7 +34,7 @@ use crate::registry::students::queries::StudentScope;
     request_body = CreateAllocation,
     responses(
         (status = 201, description = "The allocation", body = Allocation),
-        (status = 409, description = "The need is not approved, the device is not ready, or it is earmarked elsewhere", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The need is not approved, the device is not ready, or it is earmarked elsewhere", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/allocations")]
@@ -66,7 +66,7 @@ pub async fn create_allocation(
     params(AllocationFilter, PageQuery),
     responses(
         (status = 200, description = "A page of allocations", body = AllocationPage),
-        (status = 404, description = "Unknown admin unit", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown admin unit", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/allocations")]
@@ -104,7 +104,7 @@ pub async fn list_allocations(
     request_body = CancelAllocation,
     responses(
         (status = 200, description = "The allocation", body = Allocation),
-        (status = 409, description = "Not active", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not active", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/allocations/{id}/cancel")]

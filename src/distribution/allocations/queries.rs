@@ -13,26 +13,25 @@ use crate::distribution::inventory::queries::{move_item, move_package, package_c
 use crate::distribution::inventory::{ItemRow, ItemStatus, Movement, PackageRow};
 use crate::needs::workflow::{Mover, NeedStatus};
 use crate::needs::{NeedKind, NeedRow};
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{
     admin_units, allocations, inventory_items, inventory_packages, needs, warehouses,
 };
 use crate::platform::db::{with_conn, DbConn, WriteLock};
-use crate::platform::error::ApiError;
-use crate::platform::error::OrUnknown;
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::{Failure, OrUnknown};
 use crate::registry::students::queries::StudentScope;
 
-pub fn find(conn: &mut DbConn, id: i64) -> Result<AllocationRow, ApiError> {
+pub fn find(conn: &mut DbConn, id: i64) -> Result<AllocationRow, Failure> {
     let row: Option<AllocationRow> = with_conn!(conn, |c| allocations::table
         .find(id)
         .select(AllocationRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no allocation has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no allocation has this id")))
 }
 
 /// The parent of every admin unit (the whole tree, once per operation).
-fn parents(conn: &mut DbConn) -> Result<HashMap<String, Option<String>>, ApiError> {
+fn parents(conn: &mut DbConn) -> Result<HashMap<String, Option<String>>, Failure> {
     let rows: Vec<(String, Option<String>)> = with_conn!(conn, |c| admin_units::table
         .select((admin_units::code, admin_units::parent_code))
         .load(c))?;
@@ -64,7 +63,7 @@ fn write(
     need: &NeedRow,
     item: Option<&ItemRow>,
     package: Option<&PackageRow>,
-) -> Result<AllocationRow, ApiError> {
+) -> Result<AllocationRow, Failure> {
     let now = crate::platform::db::now();
     let row: AllocationRow = with_conn!(conn, |c| diesel::insert_into(allocations::table)
         .values((
@@ -127,13 +126,13 @@ pub fn allocate(
     actor: &str,
     scope: &StudentScope,
     input: &CreateAllocation,
-) -> Result<AllocationRow, ApiError> {
+) -> Result<AllocationRow, Failure> {
     conn.transaction(|conn| {
         conn.lock(WriteLock::Allocation)?;
         let need = crate::needs::queries::find_visible(conn, scope, input.need_id)
             .or_unknown("need_id")?;
         if need.status != NeedStatus::Approved {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "need {} is {}; only approved needs are allocated",
                 need.id, need.status
             )));
@@ -149,13 +148,13 @@ pub fn allocate(
                 let item =
                     crate::distribution::inventory::queries::find_item(conn, item_id).or_unknown("item_id")?;
                 if item.status != ItemStatus::Ready {
-                    return Err(ApiError::conflict(format!(
+                    return Err(Failure::conflict(format!(
                         "device {item_id} is {}, not ready",
                         item.status
                     )));
                 }
                 if !in_earmark(&item.earmark_admin_unit) {
-                    return Err(ApiError::conflict(format!(
+                    return Err(Failure::conflict(format!(
                         "device {item_id} is earmarked for {}; need {} is outside it",
                         item.earmark_admin_unit.clone().unwrap_or_default(),
                         need.id
@@ -167,7 +166,7 @@ pub fn allocate(
                 let package = crate::distribution::inventory::queries::find_package(conn, package_id)
                     .or_unknown("package_id")?;
                 if !in_earmark(&package.earmark_admin_unit) {
-                    return Err(ApiError::conflict(format!(
+                    return Err(Failure::conflict(format!(
                         "package {package_id} is earmarked for another area"
                     )));
                 }
@@ -176,20 +175,20 @@ pub fn allocate(
                     .copied()
                     .unwrap_or(0);
                 if package.kind != package_kind(kind) {
-                    return Err(ApiError::invalid_field(
+                    return Err(Failure::invalid_field(
                         "package_id",
                         "kind",
                         format!("a {} need takes a package of kind {}", need.kind, package_kind(kind)),
                     ));
                 }
                 if available < 1 {
-                    return Err(ApiError::conflict(format!(
+                    return Err(Failure::conflict(format!(
                         "package {package_id} has no unit left"
                     )));
                 }
                 write(conn, actor, &need, None, Some(&package))
             }
-            _ => Err(ApiError::invalid_field(
+            _ => Err(Failure::invalid_field(
                 "item_id",
                 "kind",
                 "a device need takes item_id; a connectivity, data-package or software need takes package_id",
@@ -206,14 +205,14 @@ pub fn cancel(
     scope: &StudentScope,
     id: i64,
     reason: &str,
-) -> Result<AllocationRow, ApiError> {
+) -> Result<AllocationRow, Failure> {
     conn.transaction(|conn| {
         conn.lock(WriteLock::Allocation)?;
         let allocation = find(conn, id)?;
         crate::needs::queries::find_visible(conn, scope, allocation.need_id)
             .or_not_found(|| String::from("no allocation has this id"))?;
         if allocation.status != AllocationStatus::Active {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "allocation {id} is {}",
                 allocation.status
             )));
@@ -276,14 +275,14 @@ pub fn candidates(
     conn: &mut DbConn,
     units: Option<&[String]>,
     kinds: &[NeedKind],
-) -> Result<(Vec<NeedCandidate>, Vec<StockCandidate>), ApiError> {
+) -> Result<(Vec<NeedCandidate>, Vec<StockCandidate>), Failure> {
     type Row = (i64, i32, chrono::NaiveDateTime, String, i64, NeedKind);
     let kinds: Vec<NeedKind> = if kinds.is_empty() {
         NeedKind::ALL.to_vec()
     } else {
         kinds.to_vec()
     };
-    let load = |conn: &mut DbConn, chunk: Option<&[String]>| -> Result<Vec<Row>, ApiError> {
+    let load = |conn: &mut DbConn, chunk: Option<&[String]>| -> Result<Vec<Row>, Failure> {
         let rows = with_conn!(conn, |c| {
             let mut query = needs::table
                 .filter(needs::status.eq(NeedStatus::Approved))
@@ -397,7 +396,7 @@ fn insert_allocations(
     actor: &str,
     now: chrono::NaiveDateTime,
     rows: &[NewAllocation],
-) -> Result<Vec<i64>, ApiError> {
+) -> Result<Vec<i64>, Failure> {
     let ids = crate::platform::db::per_backend!(conn,
         sqlite: |c| {
             let values: Vec<_> = rows
@@ -457,7 +456,7 @@ fn commit(
     conn: &mut DbConn,
     actor: &str,
     matches: &[matching::Match],
-) -> Result<Vec<i64>, ApiError> {
+) -> Result<Vec<i64>, Failure> {
     let devices: Vec<i64> = matches
         .iter()
         .filter(|m| m.kind == StockKind::Device)
@@ -515,7 +514,7 @@ pub fn run(
     actor: &str,
     units: Option<&[String]>,
     request: &RunRequest,
-) -> Result<RunReport, ApiError> {
+) -> Result<RunReport, Failure> {
     conn.transaction(|conn| {
         if !request.dry_run {
             conn.lock(WriteLock::Allocation)?;
@@ -568,7 +567,7 @@ pub fn list(
     filter: &AllocationFilter,
     units: Option<&[String]>,
     page: &PageRequest<i64>,
-) -> Result<AllocationPage, ApiError> {
+) -> Result<AllocationPage, Failure> {
     let scope_units = scope.unit_codes();
     let rows: Vec<AllocationRow> = with_conn!(conn, |c| {
         let mut query = allocations::table

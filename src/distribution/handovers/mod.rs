@@ -12,8 +12,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
 use crate::platform::http::json::Json;
+use crate::platform::http::ApiError;
 use crate::platform::idempotency::{self, IdempotencyKey};
 use crate::platform::state::AppState;
 use crate::registry::students::queries::StudentScope;
@@ -35,7 +35,7 @@ const HANDOVER_ROLES: &[Role] = &[Role::DistrictOfficer, Role::SchoolStaff];
     request_body = CreateHandover,
     responses(
         (status = 201, description = "The handover, with where the gift came from", body = Handover),
-        (status = 409, description = "The allocation is cancelled or already handed over", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The allocation is cancelled or already handed over", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/handovers")]
@@ -72,7 +72,7 @@ pub async fn create_handover(
     params(("id" = i64, Path, description = "Handover id")),
     responses(
         (status = 200, description = "The handover", body = Handover),
-        (status = 404, description = "No such handover in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such handover in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/handovers/{id}")]
@@ -104,7 +104,7 @@ pub async fn get_handover(
     request_body = ReturnDevice,
     responses(
         (status = 200, description = "The handover, with its return", body = Handover),
-        (status = 409, description = "Already returned, or not a device", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already returned, or not a device", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/handovers/{id}/return")]

@@ -13,7 +13,7 @@ use crate::distribution::inventory::{ItemStatus, Movement};
 use crate::needs::workflow::{Mover, NeedStatus};
 use crate::platform::db::schema::{allocations, handovers};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
-use crate::platform::error::{ApiError, OrUnknown};
+use crate::platform::error::{Failure, OrUnknown};
 use crate::registry::students::queries::{Holding, StudentScope};
 
 /// What a fulfilled need of `kind` makes the student hold: a device need a
@@ -31,7 +31,7 @@ fn holding_of(kind: crate::needs::NeedKind) -> Option<Holding> {
 fn trace(
     conn: &mut DbConn,
     allocation: &crate::distribution::allocations::AllocationRow,
-) -> Result<Trace, ApiError> {
+) -> Result<Trace, Failure> {
     let receipt_id = match (allocation.item_id, allocation.package_id) {
         (Some(item), _) => {
             Some(crate::distribution::inventory::queries::find_item(conn, item)?.receipt_id)
@@ -54,7 +54,7 @@ fn trace(
     })
 }
 
-pub fn to_dto(conn: &mut DbConn, row: HandoverRow) -> Result<Handover, ApiError> {
+pub fn to_dto(conn: &mut DbConn, row: HandoverRow) -> Result<Handover, Failure> {
     let allocation = crate::distribution::allocations::queries::find(conn, row.allocation_id)?;
     Ok(Handover {
         trace: trace(conn, &allocation)?,
@@ -76,7 +76,7 @@ pub fn hand_over(
     actor: &str,
     scope: &StudentScope,
     input: &CreateHandover,
-) -> Result<HandoverRow, ApiError> {
+) -> Result<HandoverRow, Failure> {
     conn.transaction(|conn| {
         conn.lock(WriteLock::Allocation)?;
         let allocation = crate::distribution::allocations::queries::find(conn, input.allocation_id)
@@ -84,7 +84,7 @@ pub fn hand_over(
         crate::needs::queries::find_visible(conn, scope, allocation.need_id)
             .or_unknown("allocation_id")?;
         if allocation.status != AllocationStatus::Active {
-            return Err(ApiError::conflict(format!("allocation {} is {}: nothing to hand over", allocation.id, allocation.status)));
+            return Err(Failure::conflict(format!("allocation {} is {}: nothing to hand over", allocation.id, allocation.status)));
         }
         with_conn!(conn, |c| diesel::update(allocations::table.find(allocation.id))
             .set((allocations::status.eq(AllocationStatus::HandedOver), allocations::updated_at.eq(crate::platform::db::now())))
@@ -131,13 +131,13 @@ pub fn find_visible(
     conn: &mut DbConn,
     scope: &StudentScope,
     id: i64,
-) -> Result<HandoverRow, ApiError> {
+) -> Result<HandoverRow, Failure> {
     let row: Option<HandoverRow> = with_conn!(conn, |c| handovers::table
         .find(id)
         .select(HandoverRow::as_select())
         .first(c)
         .optional())?;
-    let row = row.ok_or_else(|| ApiError::not_found(String::from("no handover has this id")))?;
+    let row = row.ok_or_else(|| Failure::not_found(String::from("no handover has this id")))?;
     let allocation = crate::distribution::allocations::queries::find(conn, row.allocation_id)?;
     crate::needs::queries::find_visible(conn, scope, allocation.need_id)
         .or_not_found(|| String::from("no handover has this id"))?;
@@ -152,18 +152,18 @@ pub fn return_device(
     scope: &StudentScope,
     id: i64,
     reason: &str,
-) -> Result<HandoverRow, ApiError> {
+) -> Result<HandoverRow, Failure> {
     conn.transaction(|conn| {
         let row = find_visible(conn, scope, id)?;
         if row.returned_on.is_some() {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "handover {id} was already returned"
             )));
         }
         let allocation = crate::distribution::allocations::queries::find(conn, row.allocation_id)?;
         let item_id = allocation
             .item_id
-            .ok_or_else(|| ApiError::conflict("data packages are not returned"))?;
+            .ok_or_else(|| Failure::conflict("data packages are not returned"))?;
         let item = crate::distribution::inventory::queries::find_item(conn, item_id)?;
         move_item(
             conn,

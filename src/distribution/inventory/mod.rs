@@ -14,9 +14,9 @@ pub use model::*;
 
 use crate::distribution::warehouses::WarehouseScope;
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 const INVENTORY_ROLES: &[Role] = &[Role::WarehouseOfficer, Role::DistrictOfficer];
@@ -40,7 +40,7 @@ fn intake_answer(rows: Vec<ItemRow>) -> HttpResponse {
     request_body = IntakeRequest,
     responses(
         (status = 201, description = "The registered devices", body = IntakeReport),
-        (status = 409, description = "The receipt was reversed", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The receipt was reversed", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/inventory/intake")]
@@ -72,7 +72,7 @@ pub async fn intake(
     request_body(content = String, content_type = "text/csv", description = "serial,imei,model", example = json!("serial,imei,model\nSN-0001,356938035643809,Galaxy Tab A9\n")),
     responses(
         (status = 201, description = "The registered devices", body = IntakeReport),
-        (status = 409, description = "The receipt was reversed", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The receipt was reversed", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/inventory/intake/csv")]
@@ -142,7 +142,7 @@ pub async fn list_items(
     params(("id" = i64, Path, description = "Device id")),
     responses(
         (status = 200, description = "The device", body = Item),
-        (status = 404, description = "No such device in your warehouses", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such device in your warehouses", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/inventory/items/{id}")]
@@ -205,7 +205,7 @@ pub async fn check_item(
     request_body = ItemTransition,
     responses(
         (status = 200, description = "The device", body = Item),
-        (status = 409, description = "Not allowed from the current status", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current status", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/inventory/items/{id}/transitions")]
@@ -239,7 +239,7 @@ pub async fn transition_item(
     request_body = PackageIntake,
     responses(
         (status = 201, description = "The package stock", body = Package),
-        (status = 409, description = "The receipt was reversed, or is in stock already", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The receipt was reversed, or is in stock already", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/inventory/packages")]

@@ -11,11 +11,11 @@ use super::model::*;
 use crate::distribution::warehouses::WarehouseScope;
 use crate::donations::kinds::DonationKind;
 use crate::donations::receipts::ReceiptRow;
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{inventory_items, inventory_packages, stock_movements};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::OrUnknown;
-use crate::platform::error::{ApiError, FieldError};
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::FieldError;
+use crate::platform::error::{Failure, OrUnknown};
 use crate::registry::sync::batch::RowReport;
 
 const CHUNK: usize = 1_000;
@@ -41,7 +41,7 @@ pub struct MovementRecord<'a> {
     pub reason: Option<&'a str>,
 }
 
-pub fn record(conn: &mut DbConn, actor: &str, m: MovementRecord) -> Result<(), ApiError> {
+pub fn record(conn: &mut DbConn, actor: &str, m: MovementRecord) -> Result<(), Failure> {
     with_conn!(conn, |c| diesel::insert_into(stock_movements::table)
         .values((
             stock_movements::movement.eq(m.movement),
@@ -75,7 +75,7 @@ pub fn move_package(
     movement: Movement,
     quantity: i32,
     reason: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     record(
         conn,
         actor,
@@ -100,7 +100,7 @@ pub fn move_item(
     to: ItemStatus,
     movement: Movement,
     reason: Option<&str>,
-) -> Result<ItemRow, ApiError> {
+) -> Result<ItemRow, Failure> {
     let row: Option<ItemRow> = with_conn!(conn, |c| diesel::update(
         inventory_items::table
             .filter(inventory_items::id.eq(item.id))
@@ -116,7 +116,7 @@ pub fn move_item(
     .get_result(c)
     .optional())?;
     let row = row.ok_or_else(|| {
-        ApiError::conflict(format!(
+        Failure::conflict(format!(
             "device {} changed meanwhile; read it again",
             item.id
         ))
@@ -139,31 +139,31 @@ pub fn move_item(
     Ok(row)
 }
 
-pub fn find_item(conn: &mut DbConn, id: i64) -> Result<ItemRow, ApiError> {
+pub fn find_item(conn: &mut DbConn, id: i64) -> Result<ItemRow, Failure> {
     let row: Option<ItemRow> = with_conn!(conn, |c| inventory_items::table
         .find(id)
         .select(ItemRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no device has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no device has this id")))
 }
 
 pub fn find_visible_item(
     conn: &mut DbConn,
     scope: &WarehouseScope,
     id: i64,
-) -> Result<ItemRow, ApiError> {
+) -> Result<ItemRow, Failure> {
     let item = find_item(conn, id)?;
     if scope.allows(item.warehouse_id) || item.transfer_to.is_some_and(|to| scope.allows(to)) {
         Ok(item)
     } else {
-        Err(ApiError::not_found(String::from("no device has this id")))
+        Err(Failure::not_found(String::from("no device has this id")))
     }
 }
 
 /// The earmark of what a receipt brought: the pledge's admin unit, or the
 /// admin unit of the pledge's school.
-fn earmark_of(conn: &mut DbConn, receipt: &ReceiptRow) -> Result<Option<String>, ApiError> {
+fn earmark_of(conn: &mut DbConn, receipt: &ReceiptRow) -> Result<Option<String>, Failure> {
     let Some(pledge) = receipt.pledge_id else {
         return Ok(None);
     };
@@ -187,9 +187,9 @@ pub fn intake(
     actor: &str,
     scope: &WarehouseScope,
     request: IntakeRequest,
-) -> Result<Vec<ItemRow>, ApiError> {
+) -> Result<Vec<ItemRow>, Failure> {
     if request.devices.is_empty() || request.devices.len() > 5_000 {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "devices",
             "count",
             "send 1 to 5000 devices",
@@ -202,11 +202,11 @@ pub fn intake(
             .or_unknown("receipt_id")?;
         let device_type = match (receipt.kind, receipt.device_type, receipt.reverses_id) {
             (DonationKind::Device, Some(device_type), None) => device_type,
-            _ => return Err(ApiError::invalid_field("receipt_id", "not_devices", "the receipt is not a line of devices")),
+            _ => return Err(Failure::invalid_field("receipt_id", "not_devices", "the receipt is not a line of devices")),
         };
         conn.lock(crate::platform::db::WriteLock::ReceiptIntake(receipt.id))?;
         if crate::donations::receipts::queries::is_reversed(conn, receipt.id)? {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "receipt {} was reversed: nothing of it arrived",
                 receipt.id
             )));
@@ -217,7 +217,7 @@ pub fn intake(
             .get_result(c))?;
         let expected = receipt.quantity.unwrap_or(0) as i64;
         if registered + request.devices.len() as i64 > expected {
-            return Err(ApiError::invalid_field(
+            return Err(Failure::invalid_field(
                 "devices",
                 "too_many",
                 format!("the receipt brought {expected} devices; {registered} are registered already"),
@@ -265,7 +265,7 @@ pub fn intake(
             }
         }
         if !rows.is_empty() {
-            return Err(ApiError::invalid_field("devices", "rejected_rows", format!("{} device(s) are invalid: nothing was registered", rows.len()))
+            return Err(Failure::invalid_field("devices", "rejected_rows", format!("{} device(s) are invalid: nothing was registered", rows.len()))
                 .with_rows(serde_json::to_value(&rows).unwrap_or_default()));
         }
 
@@ -327,18 +327,18 @@ pub fn intake(
 }
 
 /// Reads `serial,imei,model` lines.
-pub fn parse_intake_csv(bytes: &[u8]) -> Result<Vec<IntakeDevice>, ApiError> {
+pub fn parse_intake_csv(bytes: &[u8]) -> Result<Vec<IntakeDevice>, Failure> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(bytes);
     let header = reader
         .headers()
-        .map_err(|e| ApiError::invalid_field("header", "unreadable", e.to_string()))?
+        .map_err(|e| Failure::invalid_field("header", "unreadable", e.to_string()))?
         .clone();
     let column = |name: &str| header.iter().position(|h| h == name);
     let (serial, imei, model) = (column("serial"), column("imei"), column("model"));
     if serial.is_none() && imei.is_none() {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "header",
             "missing_columns",
             "the header needs serial and/or imei (and optionally model)",
@@ -347,7 +347,7 @@ pub fn parse_intake_csv(bytes: &[u8]) -> Result<Vec<IntakeDevice>, ApiError> {
     let mut devices = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let record = record.map_err(|_| {
-            ApiError::validation(vec![FieldError::new(
+            Failure::validation(vec![FieldError::new(
                 "line",
                 "unreadable",
                 format!("data line {} cannot be read", index + 1),
@@ -375,17 +375,17 @@ pub fn check(
     scope: &WarehouseScope,
     id: i64,
     request: CheckRequest,
-) -> Result<ItemRow, ApiError> {
+) -> Result<ItemRow, Failure> {
     conn.transaction(|conn| {
         let item = find_visible_item(conn, scope, id)?;
         if !matches!(item.status, ItemStatus::Intake | ItemStatus::Returned) {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "a {} device is not checked",
                 item.status
             )));
         }
         if !request.wiped && item.condition != ItemCondition::New {
-            return Err(ApiError::invalid_field(
+            return Err(Failure::invalid_field(
                 "wiped",
                 "required",
                 "a used device must be wiped of the donor's data",
@@ -441,7 +441,7 @@ pub fn transition(
     scope: &WarehouseScope,
     id: i64,
     request: ItemTransition,
-) -> Result<ItemRow, ApiError> {
+) -> Result<ItemRow, Failure> {
     use ItemStatus::*;
     conn.transaction(|conn| {
         let item = find_visible_item(conn, scope, id)?;
@@ -449,13 +449,13 @@ pub fn transition(
         match (item.status, request.to) {
             (Intake | Returned, Ready) => {
                 if item.condition == ItemCondition::NeedsRepair {
-                    return Err(ApiError::conflict("the device needs repair; check it again once repaired"));
+                    return Err(Failure::conflict("the device needs repair; check it again once repaired"));
                 }
                 // Used devices, and every device that came back, are checked
                 // (and wiped) before they reach a child; a return clears the check.
                 let must_check = item.condition != ItemCondition::New || item.status == Returned;
                 if must_check && item.checked_at.is_none() {
-                    return Err(ApiError::conflict("check (and wipe) the device first: POST …/check"));
+                    return Err(Failure::conflict("check (and wipe) the device first: POST …/check"));
                 }
                 move_item(conn, actor, &item, Ready, Movement::Adjustment, reason)
             }
@@ -464,7 +464,7 @@ pub fn transition(
                 let to = request
                     .warehouse_id
                     .filter(|to| *to != item.warehouse_id)
-                    .ok_or_else(|| ApiError::invalid_field("warehouse_id", "required", "name the destination warehouse"))?;
+                    .ok_or_else(|| Failure::invalid_field("warehouse_id", "required", "name the destination warehouse"))?;
                 crate::distribution::warehouses::find(conn, to)
                     .or_unknown("warehouse_id")?;
                 scope.check(item.warehouse_id)?;
@@ -477,7 +477,7 @@ pub fn transition(
                 Ok(row)
             }
             (InTransit, Ready) => {
-                let destination = item.transfer_to.ok_or_else(|| ApiError::internal("in transit without a destination"))?;
+                let destination = item.transfer_to.ok_or_else(|| Failure::internal("in transit without a destination"))?;
                 scope.check(destination)?;
                 // Leaves the source's in-transit count, enters the destination's ready count.
                 record(conn, actor, MovementRecord {
@@ -518,11 +518,11 @@ pub fn transition(
             }
             (Intake | Ready | Returned | InTransit, WrittenOff) => {
                 if reason.is_none() {
-                    return Err(ApiError::invalid_field("reason", "required", "say why (lost, damaged, stolen, beyond repair)"));
+                    return Err(Failure::invalid_field("reason", "required", "say why (lost, damaged, stolen, beyond repair)"));
                 }
                 move_item(conn, actor, &item, WrittenOff, Movement::WriteOff, reason)
             }
-            (from, to) => Err(ApiError::conflict(format!(
+            (from, to) => Err(Failure::conflict(format!(
                 "a {from} device cannot become {to} here; reserving and handing over go through allocations and handovers"
             ))),
         }
@@ -538,7 +538,7 @@ pub fn list_items(
     scope: &WarehouseScope,
     filter: &ItemFilter,
     page: &PageRequest<i64>,
-) -> Result<ItemPage, ApiError> {
+) -> Result<ItemPage, Failure> {
     let allowed = scope.ids();
     let rows: Vec<ItemRow> = with_conn!(conn, |c| {
         let mut query = inventory_items::table
@@ -576,7 +576,7 @@ pub fn package_intake(
     actor: &str,
     scope: &WarehouseScope,
     request: PackageIntake,
-) -> Result<PackageRow, ApiError> {
+) -> Result<PackageRow, Failure> {
     conn.transaction(|conn| {
         scope
             .check(request.warehouse_id)
@@ -590,7 +590,7 @@ pub fn package_intake(
             DonationKind::DataPackage | DonationKind::Software
         ) || receipt.reverses_id.is_some()
         {
-            return Err(ApiError::invalid_field(
+            return Err(Failure::invalid_field(
                 "receipt_id",
                 "not_packages",
                 "the receipt is not a line of data packages or licences",
@@ -598,7 +598,7 @@ pub fn package_intake(
         }
         conn.lock(crate::platform::db::WriteLock::ReceiptIntake(receipt.id))?;
         if crate::donations::receipts::queries::is_reversed(conn, receipt.id)? {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "receipt {} was reversed: nothing of it arrived",
                 receipt.id
             )));
@@ -670,7 +670,7 @@ pub fn package_counts(
     conn: &mut DbConn,
     ids: &[i64],
     status: ItemStatus,
-) -> Result<HashMap<i64, i64>, ApiError> {
+) -> Result<HashMap<i64, i64>, Failure> {
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
     let mut counts: HashMap<i64, i64> = HashMap::new();
@@ -710,7 +710,7 @@ pub fn packages(
     conn: &mut DbConn,
     scope: &WarehouseScope,
     page: &PageRequest<i64>,
-) -> Result<PackagePage, ApiError> {
+) -> Result<PackagePage, Failure> {
     let allowed = scope.ids();
     let rows: Vec<PackageRow> = with_conn!(conn, |c| {
         let mut query = inventory_packages::table
@@ -734,12 +734,12 @@ pub fn packages(
 }
 
 /// One package with what is available of it.
-pub fn package(conn: &mut DbConn, id: i64) -> Result<Package, ApiError> {
+pub fn package(conn: &mut DbConn, id: i64) -> Result<Package, Failure> {
     let row = find_package(conn, id)?;
     Ok(with_available(conn, vec![row])?.remove(0))
 }
 
-fn with_available(conn: &mut DbConn, rows: Vec<PackageRow>) -> Result<Vec<Package>, ApiError> {
+fn with_available(conn: &mut DbConn, rows: Vec<PackageRow>) -> Result<Vec<Package>, Failure> {
     let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
     let available = package_counts(conn, &ids, ItemStatus::Ready)?;
     Ok(rows
@@ -758,17 +758,17 @@ fn with_available(conn: &mut DbConn, rows: Vec<PackageRow>) -> Result<Vec<Packag
         .collect())
 }
 
-pub fn find_package(conn: &mut DbConn, id: i64) -> Result<PackageRow, ApiError> {
+pub fn find_package(conn: &mut DbConn, id: i64) -> Result<PackageRow, Failure> {
     let row: Option<PackageRow> = with_conn!(conn, |c| inventory_packages::table
         .find(id)
         .select(PackageRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no package has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no package has this id")))
 }
 
 /// Stock per warehouse, kind and status, summed from the ledger.
-pub fn stock(conn: &mut DbConn, warehouses: &[i64]) -> Result<Vec<StockLine>, ApiError> {
+pub fn stock(conn: &mut DbConn, warehouses: &[i64]) -> Result<Vec<StockLine>, Failure> {
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
     type Sum = (i64, String, Option<String>, i64);
@@ -828,7 +828,7 @@ pub fn stock(conn: &mut DbConn, warehouses: &[i64]) -> Result<Vec<StockLine>, Ap
 
 /// Reserves many ready devices at once for an allocation run, with their
 /// ledger rows. Every device must still be ready; otherwise nothing moves (409).
-pub fn reserve_many(conn: &mut DbConn, actor: &str, ids: &[i64]) -> Result<(), ApiError> {
+pub fn reserve_many(conn: &mut DbConn, actor: &str, ids: &[i64]) -> Result<(), Failure> {
     use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
     let now = crate::platform::db::now();
     for chunk in ids.chunks(CHUNK) {
@@ -844,7 +844,7 @@ pub fn reserve_many(conn: &mut DbConn, actor: &str, ids: &[i64]) -> Result<(), A
         ))
         .execute(c))?;
         if reserved != chunk.len() {
-            return Err(ApiError::conflict(
+            return Err(Failure::conflict(
                 "some devices changed meanwhile; run again",
             ));
         }

@@ -10,9 +10,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 pub use model::*;
 pub use queries::{all, find, page, WarehouseScope};
@@ -79,7 +79,7 @@ pub async fn list_warehouses(
     request_body = AssignOfficer,
     responses(
         (status = 204, description = "Assigned"),
-        (status = 404, description = "No such warehouse", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such warehouse", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/warehouses/{id}/officers")]

@@ -8,10 +8,10 @@ use serde_json::json;
 
 use super::model::*;
 use crate::platform::auth::{Account, Principal, Role};
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{warehouse_staff, warehouses};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::{ApiError, OrUnknown};
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::{Failure, OrUnknown};
 
 /// Which warehouses a caller may work with.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ pub enum WarehouseScope {
 impl WarehouseScope {
     /// Admins all; warehouse officers their own; district officers the
     /// warehouses in their subtree.
-    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, ApiError> {
+    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, Failure> {
         match (principal.role, &principal.account, &principal.scope) {
             (Role::Admin, _, _) => Ok(WarehouseScope::All),
             (Role::WarehouseOfficer, Account::User { id, .. }, _) => {
@@ -46,7 +46,7 @@ impl WarehouseScope {
                     .load(c))?;
                 Ok(WarehouseScope::Only(ids.into_iter().collect()))
             }
-            _ => Err(ApiError::forbidden("this role has no access to warehouses")),
+            _ => Err(Failure::forbidden("this role has no access to warehouses")),
         }
     }
 
@@ -66,25 +66,25 @@ impl WarehouseScope {
     }
 
     /// 404 for a warehouse outside the scope, as for a missing one.
-    pub fn check(&self, warehouse_id: i64) -> Result<(), ApiError> {
+    pub fn check(&self, warehouse_id: i64) -> Result<(), Failure> {
         if self.allows(warehouse_id) {
             Ok(())
         } else {
-            Err(ApiError::not_found("no warehouse has this id"))
+            Err(Failure::not_found("no warehouse has this id"))
         }
     }
 }
 
-pub fn find(conn: &mut DbConn, id: i64) -> Result<Warehouse, ApiError> {
+pub fn find(conn: &mut DbConn, id: i64) -> Result<Warehouse, Failure> {
     let row: Option<Warehouse> = with_conn!(conn, |c| warehouses::table
         .find(id)
         .select(Warehouse::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no warehouse has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no warehouse has this id")))
 }
 
-pub fn all(conn: &mut DbConn) -> Result<Vec<Warehouse>, ApiError> {
+pub fn all(conn: &mut DbConn) -> Result<Vec<Warehouse>, Failure> {
     let rows = with_conn!(conn, |c| warehouses::table
         .order(warehouses::id)
         .select(Warehouse::as_select())
@@ -97,7 +97,7 @@ pub fn page(
     conn: &mut DbConn,
     scope: &WarehouseScope,
     page: &PageRequest<i64>,
-) -> Result<WarehousePage, ApiError> {
+) -> Result<WarehousePage, Failure> {
     let allowed = scope.ids();
     let rows: Vec<Warehouse> = with_conn!(conn, |c| {
         let mut query = warehouses::table
@@ -123,10 +123,10 @@ pub fn create(
     conn: &mut DbConn,
     actor: &str,
     input: &CreateWarehouse,
-) -> Result<Warehouse, ApiError> {
+) -> Result<Warehouse, Failure> {
     conn.transaction(|conn| {
         if crate::registry::admin_units::queries::find(conn, &input.admin_unit_code)?.is_none() {
-            return Err(ApiError::invalid_field(
+            return Err(Failure::invalid_field(
                 "admin_unit_code",
                 "unknown",
                 "no such admin unit",
@@ -160,13 +160,13 @@ pub fn assign_officer(
     actor: &str,
     warehouse: i64,
     user_id: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     conn.transaction(|conn| {
         find(conn, warehouse)?;
         let user =
             crate::registry::accounts::queries::find_user(conn, user_id).or_unknown("user_id")?;
         if user.role != Role::WarehouseOfficer {
-            return Err(ApiError::invalid_field(
+            return Err(Failure::invalid_field(
                 "user_id",
                 "role",
                 "the user must be a warehouse officer",

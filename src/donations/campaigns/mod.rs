@@ -11,9 +11,9 @@ use validator::Validate;
 pub use model::*;
 
 use crate::platform::auth::Principal;
-use crate::platform::error::ApiError;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 /// Create a campaign, as a draft (admin).
@@ -70,7 +70,7 @@ pub async fn list_campaigns(
     params(("id" = i64, Path, description = "Campaign id")),
     responses(
         (status = 200, description = "The campaign", body = Campaign),
-        (status = 404, description = "No such campaign", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such campaign", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/campaigns/{id}")]
@@ -100,7 +100,7 @@ pub async fn get_campaign(
     request_body = SetCampaignStatus,
     responses(
         (status = 200, description = "The campaign", body = Campaign),
-        (status = 409, description = "Not the next status", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not the next status", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/campaigns/{id}/status")]

@@ -1,26 +1,26 @@
 //! Campaigns: creating them, reading them, and moving them through their
 //! statuses.
 
+use crate::platform::error::Failure;
 use diesel::prelude::*;
 use serde_json::json;
 
 use super::model::*;
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::campaigns;
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
-use crate::platform::http::pagination::PageRequest;
 
-pub fn find(conn: &mut DbConn, id: i64) -> Result<CampaignRow, ApiError> {
+pub fn find(conn: &mut DbConn, id: i64) -> Result<CampaignRow, Failure> {
     let row: Option<CampaignRow> = with_conn!(conn, |c| campaigns::table
         .find(id)
         .select(CampaignRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no campaign has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no campaign has this id")))
 }
 
 /// A page of campaigns, oldest first.
-pub fn page(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<CampaignPage, ApiError> {
+pub fn page(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<CampaignPage, Failure> {
     let rows: Vec<CampaignRow> = with_conn!(conn, |c| {
         let mut query = campaigns::table
             .order(campaigns::id)
@@ -40,7 +40,7 @@ pub fn page(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<CampaignPage, 
 }
 
 /// Every campaign, for statistics.
-pub fn list(conn: &mut DbConn) -> Result<Vec<CampaignRow>, ApiError> {
+pub fn list(conn: &mut DbConn) -> Result<Vec<CampaignRow>, Failure> {
     let rows = with_conn!(conn, |c| campaigns::table
         .order(campaigns::id)
         .select(CampaignRow::as_select())
@@ -52,9 +52,9 @@ pub fn create(
     conn: &mut DbConn,
     actor: &str,
     input: CreateCampaign,
-) -> Result<CampaignRow, ApiError> {
+) -> Result<CampaignRow, Failure> {
     if input.ends_on.is_some_and(|end| end < input.starts_on) {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "ends_on",
             "before_start",
             "must not be before starts_on",
@@ -69,7 +69,7 @@ pub fn create(
             .software_licences
             .is_some_and(|v| v > 10_000_000);
     if absurd {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "targets",
             "range",
             "targets cannot be negative",
@@ -78,7 +78,7 @@ pub fn create(
     conn.transaction(|conn| {
         for code in &input.priority_admin_units {
             if crate::registry::admin_units::queries::find(conn, code)?.is_none() {
-                return Err(ApiError::invalid_field(
+                return Err(Failure::invalid_field(
                     "priority_admin_units",
                     "unknown",
                     format!("no admin unit {code}"),
@@ -117,7 +117,7 @@ pub fn set_status(
     actor: &str,
     id: i64,
     to: CampaignStatus,
-) -> Result<CampaignRow, ApiError> {
+) -> Result<CampaignRow, Failure> {
     conn.transaction(|conn| {
         // Pledges check the status under the same lock.
         conn.lock(crate::platform::db::WriteLock::Campaign(id))?;
@@ -128,7 +128,7 @@ pub fn set_status(
                 | (CampaignStatus::Open, CampaignStatus::Closed)
         );
         if !legal {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "a {} campaign cannot become {to} (draft → open → closed)",
                 current.status
             )));

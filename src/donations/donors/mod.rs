@@ -13,9 +13,9 @@ pub use model::*;
 pub use queries::DonorScope;
 
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 /// Register a donor (admin).
@@ -28,7 +28,7 @@ use crate::platform::state::AppState;
     request_body = CreateDonor,
     responses(
         (status = 201, description = "The donor", body = Donor),
-        (status = 409, description = "A donor with the same tax code, phone or e-mail exists", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A donor with the same tax code, phone or e-mail exists", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/donors")]
@@ -84,7 +84,7 @@ pub async fn list_donors(
     params(("id" = i64, Path, description = "Donor id")),
     responses(
         (status = 200, description = "The donor", body = Donor),
-        (status = 404, description = "No such donor in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such donor in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/donors/{id}")]

@@ -6,23 +6,22 @@ use serde_json::json;
 
 use super::model::*;
 use crate::platform::auth::{Account, Principal, Role};
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::donors;
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
-use crate::platform::error::OrUnknown;
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::{Failure, OrUnknown};
 
-pub fn find(conn: &mut DbConn, id: i64) -> Result<DonorRow, ApiError> {
+pub fn find(conn: &mut DbConn, id: i64) -> Result<DonorRow, Failure> {
     let row: Option<DonorRow> = with_conn!(conn, |c| donors::table
         .find(id)
         .select(DonorRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no donor has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no donor has this id")))
 }
 
 /// The donor a `donor` user manages, if any.
-pub fn of_user(conn: &mut DbConn, user_id: i64) -> Result<Option<DonorRow>, ApiError> {
+pub fn of_user(conn: &mut DbConn, user_id: i64) -> Result<Option<DonorRow>, Failure> {
     let row = with_conn!(conn, |c| donors::table
         .filter(donors::user_id.eq(user_id))
         .select(DonorRow::as_select())
@@ -41,13 +40,13 @@ pub enum DonorScope {
 }
 
 impl DonorScope {
-    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, ApiError> {
+    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, Failure> {
         match (&principal.account, principal.role) {
             (Account::User { id, .. }, Role::Donor) => {
                 Ok(of_user(conn, *id)?.map_or(DonorScope::Nothing, |d| DonorScope::Only(d.id)))
             }
             (_, Role::Admin | Role::WarehouseOfficer) => Ok(DonorScope::All),
-            _ => Err(ApiError::forbidden("this role has no access to donations")),
+            _ => Err(Failure::forbidden("this role has no access to donations")),
         }
     }
 
@@ -60,12 +59,12 @@ impl DonorScope {
     }
 }
 
-pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<DonorRow, ApiError> {
+pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<DonorRow, Failure> {
     let donor = find(conn, id)?;
     if scope.allows(donor.id) {
         Ok(donor)
     } else {
-        Err(ApiError::not_found(String::from("no donor has this id")))
+        Err(Failure::not_found(String::from("no donor has this id")))
     }
 }
 
@@ -73,7 +72,7 @@ pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<Don
 fn duplicate_of(
     conn: &mut DbConn,
     input: &CreateDonor,
-) -> Result<Option<(i64, &'static str)>, ApiError> {
+) -> Result<Option<(i64, &'static str)>, Failure> {
     // Canonical forms, so a number written another way is still the same.
     let tax_code = input.tax_code.as_ref().map(|t| t.as_str().to_owned());
     let phone = input.phone.as_ref().map(|p| p.as_str().to_owned());
@@ -99,24 +98,20 @@ fn duplicate_of(
     Ok(None)
 }
 
-pub fn create(
-    conn: &mut DbConn,
-    actor: &str,
-    mut input: CreateDonor,
-) -> Result<DonorRow, ApiError> {
+pub fn create(conn: &mut DbConn, actor: &str, mut input: CreateDonor) -> Result<DonorRow, Failure> {
     input.email = input.email.map(|e| e.to_lowercase());
     conn.transaction(|conn| {
         if let Some((existing, field)) = duplicate_of(conn, &input)? {
-            return Err(ApiError::conflict(format!("donor {existing} has the same {field}")));
+            return Err(Failure::conflict(format!("donor {existing} has the same {field}")));
         }
         if let Some(user_id) = input.user_id {
             let user = crate::registry::accounts::queries::find_user(conn, user_id)
                 .or_unknown("user_id")?;
             if user.role != Role::Donor {
-                return Err(ApiError::invalid_field("user_id", "role", "the user must have the role donor"));
+                return Err(Failure::invalid_field("user_id", "role", "the user must have the role donor"));
             }
             if of_user(conn, user_id)?.is_some() {
-                return Err(ApiError::conflict(format!("user {user_id} already manages a donor")));
+                return Err(Failure::conflict(format!("user {user_id} already manages a donor")));
             }
         }
         let now = crate::platform::db::now();
@@ -152,7 +147,7 @@ pub fn list(
     conn: &mut DbConn,
     scope: DonorScope,
     page: &PageRequest<i64>,
-) -> Result<DonorPage, ApiError> {
+) -> Result<DonorPage, Failure> {
     let rows: Vec<DonorRow> = with_conn!(conn, |c| {
         let mut query = donors::table
             .select(DonorRow::as_select())

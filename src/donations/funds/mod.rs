@@ -11,9 +11,9 @@ use validator::Validate;
 pub use model::*;
 
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::idempotency::{self, IdempotencyKey};
 use crate::platform::state::AppState;
 
@@ -27,7 +27,7 @@ use crate::platform::state::AppState;
     params(CampaignQuery, PageQuery),
     responses(
         (status = 200, description = "A page of ledger entries", body = LedgerPage),
-        (status = 404, description = "No such campaign", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such campaign", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/funds/ledger")]
@@ -60,7 +60,7 @@ pub async fn ledger(
     params(CampaignQuery),
     responses(
         (status = 200, description = "Received, spent, reversed and the balance, in đồng", body = Balance),
-        (status = 404, description = "No such campaign", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such campaign", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/funds/balance")]
@@ -95,7 +95,7 @@ pub async fn balance(
     params(TrialBalanceQuery),
     responses(
         (status = 200, description = "Debits, credits and balance per account, in đồng", body = TrialBalance),
-        (status = 404, description = "No such campaign", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such campaign", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/funds/trial-balance")]
@@ -127,7 +127,7 @@ pub async fn trial_balance(
     request_body = CreateSupplier,
     responses(
         (status = 201, description = "The supplier", body = Supplier),
-        (status = 409, description = "A supplier with this tax code exists", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A supplier with this tax code exists", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/suppliers")]
@@ -184,7 +184,7 @@ pub async fn list_suppliers(
     request_body = CreatePurchase,
     responses(
         (status = 201, description = "The purchase", body = Purchase),
-        (status = 409, description = "It would overspend the campaign's balance", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It would overspend the campaign's balance", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/purchases")]
@@ -219,7 +219,7 @@ pub async fn create_purchase(
     params(CampaignQuery, PageQuery),
     responses(
         (status = 200, description = "A page of purchases", body = PurchasePage),
-        (status = 404, description = "No such campaign", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such campaign", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/purchases")]

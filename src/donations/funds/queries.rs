@@ -6,11 +6,10 @@ use serde_json::json;
 
 use super::model::*;
 use crate::donations::kinds::DonationKind;
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{ledger_entries, purchases, suppliers};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
-use crate::platform::error::ApiError;
-use crate::platform::error::OrUnknown;
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::{Failure, OrUnknown};
 
 /// The chart of accounts, in one place. Every entry moves a positive amount
 /// from its credit account to its debit account:
@@ -90,9 +89,9 @@ pub fn post(
     campaign_id: i64,
     posting: Posting,
     amount_vnd: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     if amount_vnd <= 0 {
-        return Err(ApiError::internal(format!(
+        return Err(Failure::internal(format!(
             "a ledger entry must move a positive amount, not {amount_vnd}"
         )));
     }
@@ -117,7 +116,7 @@ pub fn post(
 fn account_sums(
     conn: &mut DbConn,
     campaign_id: Option<i64>,
-) -> Result<std::collections::BTreeMap<String, (i64, i64)>, ApiError> {
+) -> Result<std::collections::BTreeMap<String, (i64, i64)>, Failure> {
     use crate::platform::money::{join, split_sum};
     let debits: Vec<(String, i64, i64)> = with_conn!(conn, |c| {
         let (high, low) = split_sum("amount_vnd");
@@ -155,7 +154,7 @@ fn account_sums(
 
 /// The balance, summed from the ledger (never stored): the fund account's
 /// debits minus its credits, split by what moved the money.
-pub fn balance(conn: &mut DbConn, campaign_id: i64) -> Result<Balance, ApiError> {
+pub fn balance(conn: &mut DbConn, campaign_id: i64) -> Result<Balance, Failure> {
     let (high, low) = crate::platform::money::split_sum("amount_vnd");
     let sums: Vec<(EntryType, i64, i64)> = with_conn!(conn, |c| ledger_entries::table
         .filter(ledger_entries::campaign_id.eq(campaign_id))
@@ -183,10 +182,7 @@ pub fn balance(conn: &mut DbConn, campaign_id: i64) -> Result<Balance, ApiError>
 }
 
 /// Per account: debits, credits and balance; debits equal credits overall.
-pub fn trial_balance(
-    conn: &mut DbConn,
-    campaign_id: Option<i64>,
-) -> Result<TrialBalance, ApiError> {
+pub fn trial_balance(conn: &mut DbConn, campaign_id: Option<i64>) -> Result<TrialBalance, Failure> {
     let sums = account_sums(conn, campaign_id)?;
     let accounts: Vec<AccountBalance> = sums
         .into_iter()
@@ -215,7 +211,7 @@ pub fn ledger(
     conn: &mut DbConn,
     campaign_id: i64,
     page: &PageRequest<i64>,
-) -> Result<LedgerPage, ApiError> {
+) -> Result<LedgerPage, Failure> {
     let rows: Vec<LedgerEntry> = with_conn!(conn, |c| {
         let mut query = ledger_entries::table
             .filter(ledger_entries::campaign_id.eq(campaign_id))
@@ -236,7 +232,7 @@ pub fn create_supplier(
     conn: &mut DbConn,
     actor: &str,
     input: CreateSupplier,
-) -> Result<Supplier, ApiError> {
+) -> Result<Supplier, Failure> {
     conn.transaction(|conn| {
         let row: Supplier = with_conn!(conn, |c| diesel::insert_into(suppliers::table)
             .values((
@@ -260,7 +256,7 @@ pub fn create_supplier(
 }
 
 /// A page of suppliers, oldest first.
-pub fn suppliers(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<SupplierPage, ApiError> {
+pub fn suppliers(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<SupplierPage, Failure> {
     let rows: Vec<Supplier> = with_conn!(conn, |c| {
         let mut query = suppliers::table
             .order(suppliers::id)
@@ -276,13 +272,13 @@ pub fn suppliers(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<SupplierP
     Ok(SupplierPage { items, next_cursor })
 }
 
-pub fn find_purchase(conn: &mut DbConn, id: i64) -> Result<Purchase, ApiError> {
+pub fn find_purchase(conn: &mut DbConn, id: i64) -> Result<Purchase, Failure> {
     let row: Option<Purchase> = with_conn!(conn, |c| purchases::table
         .find(id)
         .select(Purchase::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no purchase has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no purchase has this id")))
 }
 
 /// A page of a campaign's purchases, oldest first.
@@ -290,7 +286,7 @@ pub fn purchases_of(
     conn: &mut DbConn,
     campaign_id: i64,
     page: &PageRequest<i64>,
-) -> Result<PurchasePage, ApiError> {
+) -> Result<PurchasePage, Failure> {
     let rows: Vec<Purchase> = with_conn!(conn, |c| {
         let mut query = purchases::table
             .filter(purchases::campaign_id.eq(campaign_id))
@@ -313,16 +309,16 @@ pub fn purchase(
     conn: &mut DbConn,
     actor: &str,
     input: CreatePurchase,
-) -> Result<Purchase, ApiError> {
+) -> Result<Purchase, Failure> {
     if input.kind == DonationKind::Money {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "kind",
             "money",
             "money is not bought; buy devices, data packages or software",
         ));
     }
     if (input.kind == DonationKind::Device) != input.device_type.is_some() {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "device_type",
             "device_only",
             "device purchases, and only they, name a device_type",
@@ -332,7 +328,7 @@ pub fn purchase(
     let total =
         crate::platform::money::Vnd::new(input.unit_price_vnd.get() * input.quantity as i64)
             .ok_or_else(|| {
-                ApiError::invalid_field(
+                Failure::invalid_field(
                     "quantity",
                     "total",
                     "the total (unit price × quantity) must be at most 1000000000000 đồng",
@@ -348,11 +344,11 @@ pub fn purchase(
             .count()
             .get_result(c))?;
         if supplier_known == 0 {
-            return Err(ApiError::invalid_field("supplier_id", "unknown", "no such supplier"));
+            return Err(Failure::invalid_field("supplier_id", "unknown", "no such supplier"));
         }
         let available = balance(conn, input.campaign_id)?.balance_vnd;
         if total > available {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "the purchase costs {total} đồng but campaign {} has {available} đồng left",
                 input.campaign_id
             )));

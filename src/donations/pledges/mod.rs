@@ -12,9 +12,9 @@ pub use model::*;
 
 use crate::donations::donors::DonorScope;
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::idempotency::{self, IdempotencyKey};
 use crate::platform::state::AppState;
 
@@ -30,7 +30,7 @@ use crate::platform::state::AppState;
     request_body = CreatePledge,
     responses(
         (status = 201, description = "The pledge", body = Pledge),
-        (status = 409, description = "The campaign is not open", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The campaign is not open", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/pledges")]
@@ -99,7 +99,7 @@ pub async fn list_pledges(
     params(("id" = i64, Path, description = "Pledge id")),
     responses(
         (status = 200, description = "The pledge", body = Pledge),
-        (status = 404, description = "No such pledge in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such pledge in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/pledges/{id}")]
@@ -159,7 +159,7 @@ pub async fn confirm_pledge(
     request_body = PledgeTransition,
     responses(
         (status = 200, description = "The pledge", body = Pledge),
-        (status = 409, description = "Already received, cancelled or lapsed", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already received, cancelled or lapsed", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/pledges/{id}/transitions")]

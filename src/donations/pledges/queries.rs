@@ -11,37 +11,37 @@ use serde_json::json;
 use super::model::*;
 use crate::donations::campaigns::CampaignStatus;
 use crate::donations::donors::DonorScope;
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{pledge_instalments, pledges};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
-use crate::platform::error::OrUnknown;
-use crate::platform::error::{ApiError, FieldError};
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::FieldError;
+use crate::platform::error::{Failure, OrUnknown};
 
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
-pub fn find(conn: &mut DbConn, id: i64) -> Result<PledgeRow, ApiError> {
+pub fn find(conn: &mut DbConn, id: i64) -> Result<PledgeRow, Failure> {
     let row: Option<PledgeRow> = with_conn!(conn, |c| pledges::table
         .find(id)
         .select(PledgeRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no pledge has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no pledge has this id")))
 }
 
 /// A pledge the caller may see; another donor's is "not found".
-pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<PledgeRow, ApiError> {
+pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<PledgeRow, Failure> {
     let pledge = find(conn, id)?;
     if scope.allows(pledge.donor_id) {
         Ok(pledge)
     } else {
-        Err(ApiError::not_found(String::from("no pledge has this id")))
+        Err(Failure::not_found(String::from("no pledge has this id")))
     }
 }
 
 /// The pledges with their instalments and overdue flags.
-pub fn with_details(conn: &mut DbConn, rows: Vec<PledgeRow>) -> Result<Vec<Pledge>, ApiError> {
+pub fn with_details(conn: &mut DbConn, rows: Vec<PledgeRow>) -> Result<Vec<Pledge>, Failure> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut instalments: HashMap<i64, Vec<Instalment>> = HashMap::new();
     if !ids.is_empty() {
@@ -151,20 +151,20 @@ pub fn create(
     actor: &str,
     scope: DonorScope,
     input: CreatePledge,
-) -> Result<PledgeRow, ApiError> {
+) -> Result<PledgeRow, Failure> {
     let errors = check_shape(&input);
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(Failure::validation(errors));
     }
     conn.transaction(|conn| {
         let donor_id = match (scope, input.donor_id) {
             (DonorScope::All, Some(id)) => crate::donations::donors::queries::find(conn, id)
                 .or_unknown("donor_id")?
                 .id,
-            (DonorScope::All, None) => return Err(ApiError::invalid_field("donor_id", "required", "name the donor")),
+            (DonorScope::All, None) => return Err(Failure::invalid_field("donor_id", "required", "name the donor")),
             (DonorScope::Only(own), None) => own,
             (DonorScope::Only(own), Some(id)) if id == own => own,
-            _ => return Err(ApiError::invalid_field("donor_id", "unknown", "you may pledge for your own donor only")),
+            _ => return Err(Failure::invalid_field("donor_id", "unknown", "you may pledge for your own donor only")),
         };
         // The campaign's lock: a campaign being closed meanwhile takes no
         // pledge after its close.
@@ -172,14 +172,14 @@ pub fn create(
         let campaign = crate::donations::campaigns::queries::find(conn, input.campaign_id)
             .or_unknown("campaign_id")?;
         if campaign.status != CampaignStatus::Open {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "campaign {} is {}: it takes no pledges",
                 campaign.id, campaign.status
             )));
         }
         if let Some(code) = &input.earmark_admin_unit {
             if crate::registry::admin_units::queries::find(conn, code)?.is_none() {
-                return Err(ApiError::invalid_field("earmark_admin_unit", "unknown", format!("no admin unit {code}")));
+                return Err(Failure::invalid_field("earmark_admin_unit", "unknown", format!("no admin unit {code}")));
             }
         }
         if let Some(school) = input.earmark_school_id {
@@ -237,7 +237,7 @@ pub fn list(
     scope: DonorScope,
     filter: &PledgeFilter,
     page: &PageRequest<i64>,
-) -> Result<PledgePage, ApiError> {
+) -> Result<PledgePage, Failure> {
     let overdue_only = filter.overdue.unwrap_or(false);
     let mut found: Vec<Pledge> = Vec::new();
     let mut after = page.after;
@@ -288,7 +288,7 @@ pub fn list(
     Ok(PledgePage { items, next_cursor })
 }
 
-pub fn confirm(conn: &mut DbConn, actor: &str, id: i64) -> Result<PledgeRow, ApiError> {
+pub fn confirm(conn: &mut DbConn, actor: &str, id: i64) -> Result<PledgeRow, Failure> {
     conn.transaction(|conn| {
         let current = find(conn, id)?;
         if current.confirmed_by.is_some() {
@@ -321,9 +321,9 @@ pub fn close(
     id: i64,
     to: PledgeStatus,
     reason: &str,
-) -> Result<PledgeRow, ApiError> {
+) -> Result<PledgeRow, Failure> {
     if !matches!(to, PledgeStatus::Cancelled | PledgeStatus::Lapsed) {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "to",
             "status",
             "send cancelled or lapsed; the others follow the receipts",
@@ -339,7 +339,7 @@ pub fn close(
             current.status,
             PledgeStatus::Pledged | PledgeStatus::PartlyReceived
         ) {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "a {} pledge cannot become {to}",
                 current.status
             )));
@@ -372,7 +372,7 @@ pub fn add_received(
     pledge: &PledgeRow,
     amount_vnd: i64,
     quantity: i32,
-) -> Result<PledgeRow, ApiError> {
+) -> Result<PledgeRow, Failure> {
     let amount = pledge.received_amount_vnd.saturating_add(amount_vnd);
     let count = pledge.received_quantity.saturating_add(quantity);
     let received = if pledge.kind == DonationKind::Money {

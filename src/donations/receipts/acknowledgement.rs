@@ -1,11 +1,11 @@
 //! The thank-you letter for a receipt, as data and as printable HTML
 //! (minijinja; the template escapes every value).
 
+use crate::platform::error::Failure;
 use minijinja::{context, Environment};
 
 use super::model::{Acknowledgement, Receipt};
 use crate::donations::kinds::{DeviceType, DonationKind};
-use crate::platform::error::ApiError;
 
 const TEMPLATE: &str = r#"<!DOCTYPE html>
 <html lang="vi">
@@ -83,13 +83,13 @@ pub fn letter(receipt: Receipt, donor_name: String, campaign_name: String) -> Ac
     }
 }
 
-pub fn render_html(ack: &Acknowledgement) -> Result<String, ApiError> {
+pub fn render_html(ack: &Acknowledgement) -> Result<String, Failure> {
     let mut env = Environment::new();
     env.add_template("acknowledgement.html", TEMPLATE)
-        .map_err(|e| ApiError::internal(format!("template: {e}")))?;
+        .map_err(|e| Failure::internal(format!("template: {e}")))?;
     let template = env
         .get_template("acknowledgement.html")
-        .map_err(|e| ApiError::internal(format!("template: {e}")))?;
+        .map_err(|e| Failure::internal(format!("template: {e}")))?;
     template
         .render(context! {
             receipt => &ack.receipt,
@@ -98,7 +98,7 @@ pub fn render_html(ack: &Acknowledgement) -> Result<String, ApiError> {
             gift => &ack.gift,
             text => &ack.text,
         })
-        .map_err(|e| ApiError::internal(format!("template: {e}")))
+        .map_err(|e| Failure::internal(format!("template: {e}")))
 }
 
 #[cfg(test)]

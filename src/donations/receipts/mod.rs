@@ -14,9 +14,9 @@ pub use model::*;
 
 use crate::donations::donors::DonorScope;
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::idempotency::{self, IdempotencyKey};
 use crate::platform::state::AppState;
 
@@ -33,7 +33,7 @@ use crate::platform::state::AppState;
     request_body = CreateReceipt,
     responses(
         (status = 201, description = "The receipt", body = Receipt),
-        (status = 409, description = "The bank transfer is already recorded, or the pledge is closed", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The bank transfer is already recorded, or the pledge is closed", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/receipts")]
@@ -99,7 +99,7 @@ pub async fn list_receipts(
     params(("id" = i64, Path, description = "Receipt id")),
     responses(
         (status = 200, description = "The receipt", body = Receipt),
-        (status = 404, description = "No such receipt in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such receipt in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/receipts/{id}")]
@@ -132,7 +132,7 @@ pub async fn get_receipt(
     request_body = ReverseReceipt,
     responses(
         (status = 201, description = "The reversing receipt", body = Receipt),
-        (status = 409, description = "Already reversed, a reversal itself, or the money was spent", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already reversed, a reversal itself, or the money was spent", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/receipts/{id}/reversal")]
@@ -162,7 +162,7 @@ pub async fn reverse_receipt(
     params(("id" = i64, Path, description = "Receipt id"), AcknowledgementQuery),
     responses(
         (status = 200, description = "The letter", content((Acknowledgement = "application/json"), (String = "text/html"))),
-        (status = 404, description = "No such receipt in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such receipt in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/receipts/{id}/acknowledgement")]

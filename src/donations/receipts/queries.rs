@@ -9,19 +9,19 @@ use crate::donations::donors::DonorScope;
 use crate::donations::funds::queries::{balance, post, Posting};
 use crate::donations::kinds::DonationKind;
 use crate::donations::pledges::PledgeStatus;
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{inventory_items, inventory_packages, receipts};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
-use crate::platform::error::OrUnknown;
-use crate::platform::error::{ApiError, FieldError};
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::FieldError;
+use crate::platform::error::{Failure, OrUnknown};
 
-pub fn find(conn: &mut DbConn, id: i64) -> Result<ReceiptRow, ApiError> {
+pub fn find(conn: &mut DbConn, id: i64) -> Result<ReceiptRow, Failure> {
     let row: Option<ReceiptRow> = with_conn!(conn, |c| receipts::table
         .find(id)
         .select(ReceiptRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no receipt has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no receipt has this id")))
 }
 
 /// A reference a donor can follow a gift by and nobody can guess: 12
@@ -37,7 +37,7 @@ pub fn public_reference() -> String {
 }
 
 /// Whether a reversing receipt undid receipt `id`.
-pub fn is_reversed(conn: &mut DbConn, id: i64) -> Result<bool, ApiError> {
+pub fn is_reversed(conn: &mut DbConn, id: i64) -> Result<bool, Failure> {
     let reversal: Option<i64> = with_conn!(conn, |c| receipts::table
         .filter(receipts::reverses_id.eq(id))
         .select(receipts::id)
@@ -46,12 +46,12 @@ pub fn is_reversed(conn: &mut DbConn, id: i64) -> Result<bool, ApiError> {
     Ok(reversal.is_some())
 }
 
-pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<ReceiptRow, ApiError> {
+pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<ReceiptRow, Failure> {
     let receipt = find(conn, id)?;
     if scope == DonorScope::All || receipt.donor_id.is_some_and(|d| scope.allows(d)) {
         Ok(receipt)
     } else {
-        Err(ApiError::not_found(String::from("no receipt has this id")))
+        Err(Failure::not_found(String::from("no receipt has this id")))
     }
 }
 
@@ -122,14 +122,10 @@ fn check_shape(input: &CreateReceipt) -> Vec<FieldError> {
 
 /// Records what arrived, in one transaction with its pledge's totals and,
 /// for money, the ledger.
-pub fn create(
-    conn: &mut DbConn,
-    actor: &str,
-    input: CreateReceipt,
-) -> Result<ReceiptRow, ApiError> {
+pub fn create(conn: &mut DbConn, actor: &str, input: CreateReceipt) -> Result<ReceiptRow, Failure> {
     let errors = check_shape(&input);
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(Failure::validation(errors));
     }
     conn.transaction(|conn| {
         // Before the pledge is read: concurrent receipts add to its totals
@@ -144,7 +140,7 @@ pub fn create(
                 .first(c)
                 .optional())?;
             if let Some(existing) = existing {
-                return Err(ApiError::conflict(format!("this bank transfer is already recorded as receipt {existing}")));
+                return Err(Failure::conflict(format!("this bank transfer is already recorded as receipt {existing}")));
             }
         }
         let mut donor_id = input.donor_id;
@@ -154,20 +150,20 @@ pub fn create(
                 let pledge = crate::donations::pledges::queries::find(conn, pledge_id)
                     .or_unknown("pledge_id")?;
                 if pledge.campaign_id != campaign.id {
-                    return Err(ApiError::invalid_field(
+                    return Err(Failure::invalid_field(
                         "pledge_id",
                         "other_campaign",
                         format!("pledge {pledge_id} belongs to campaign {}", pledge.campaign_id),
                     ));
                 }
                 if matches!(pledge.status, PledgeStatus::Cancelled | PledgeStatus::Lapsed) {
-                    return Err(ApiError::conflict(format!("pledge {pledge_id} is {}", pledge.status)));
+                    return Err(Failure::conflict(format!("pledge {pledge_id} is {}", pledge.status)));
                 }
                 if pledge.kind != input.kind || pledge.device_type != input.device_type {
-                    return Err(ApiError::invalid_field("kind", "pledge_kind", "the receipt must be of the pledge's kind and device type"));
+                    return Err(Failure::invalid_field("kind", "pledge_kind", "the receipt must be of the pledge's kind and device type"));
                 }
                 if donor_id.is_some_and(|d| d != pledge.donor_id) {
-                    return Err(ApiError::invalid_field("donor_id", "pledge_donor", "the pledge belongs to another donor"));
+                    return Err(Failure::invalid_field("donor_id", "pledge_donor", "the pledge belongs to another donor"));
                 }
                 donor_id = Some(pledge.donor_id);
                 let arriving = input.amount_vnd.map_or(input.quantity.unwrap_or(0) as i64, |a| a.get());
@@ -184,7 +180,7 @@ pub fn create(
             let purchase = crate::donations::funds::queries::find_purchase(conn, purchase_id)
                 .or_unknown("purchase_id")?;
             if purchase.campaign_id != campaign.id || purchase.kind != input.kind || purchase.device_type != input.device_type {
-                return Err(ApiError::invalid_field("purchase_id", "mismatch", "the purchase is of another campaign, kind or device type"));
+                return Err(Failure::invalid_field("purchase_id", "mismatch", "the purchase is of another campaign, kind or device type"));
             }
         }
         let row: ReceiptRow = with_conn!(conn, |c| diesel::insert_into(receipts::table)
@@ -232,13 +228,13 @@ pub fn reverse(
     actor: &str,
     id: i64,
     reason: &str,
-) -> Result<ReceiptRow, ApiError> {
+) -> Result<ReceiptRow, Failure> {
     conn.transaction(|conn| {
         let original = find(conn, id)?;
         // Before the checks below and the pledge's totals are read.
         conn.lock(WriteLock::Campaign(original.campaign_id))?;
         if original.reverses_id.is_some() {
-            return Err(ApiError::conflict(
+            return Err(Failure::conflict(
                 "a reversal cannot itself be reversed; record a new receipt instead",
             ));
         }
@@ -248,7 +244,7 @@ pub fn reverse(
             .first(c)
             .optional())?;
         if let Some(reversal) = already {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "receipt {id} was already reversed by receipt {reversal}"
             )));
         }
@@ -267,7 +263,7 @@ pub fn reverse(
                 .count()
                 .get_result(c))?;
             if registered + packaged > 0 {
-                return Err(ApiError::conflict(format!(
+                return Err(Failure::conflict(format!(
                     "goods of receipt {id} are already in stock: write them off instead of reversing the receipt"
                 )));
             }
@@ -275,7 +271,7 @@ pub fn reverse(
         if let Some(amount) = original.amount_vnd {
             let available = balance(conn, original.campaign_id)?.balance_vnd;
             if amount > available {
-                return Err(ApiError::conflict(format!(
+                return Err(Failure::conflict(format!(
                     "campaign {} has only {available} đồng left: the money was already spent",
                     original.campaign_id
                 )));
@@ -338,7 +334,7 @@ pub fn list(
     scope: DonorScope,
     filter: &ReceiptFilter,
     page: &PageRequest<i64>,
-) -> Result<ReceiptPage, ApiError> {
+) -> Result<ReceiptPage, Failure> {
     let rows: Vec<ReceiptRow> = with_conn!(conn, |c| {
         let mut query = receipts::table
             .select(ReceiptRow::as_select())

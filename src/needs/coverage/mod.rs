@@ -14,10 +14,10 @@ pub use model::*;
 use queries::GapScope;
 
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
 use crate::platform::error::OrUnknown;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 /// Who works with coverage gaps (besides admins).
@@ -33,7 +33,7 @@ const GAP_ROLES: &[Role] = &[Role::DistrictOfficer, Role::Telecom, Role::StatsRe
     request_body = CreateOperator,
     responses(
         (status = 201, description = "The operator", body = Operator),
-        (status = 409, description = "The code is taken", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The code is taken", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/operators")]
@@ -162,7 +162,7 @@ pub async fn list_gaps(
     params(("id" = i64, Path, description = "Gap id")),
     responses(
         (status = 200, description = "The gap", body = CoverageGap),
-        (status = 404, description = "No such gap in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such gap in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/coverage-gaps/{id}")]
@@ -197,8 +197,8 @@ pub async fn get_gap(
     request_body = UpdateGap,
     responses(
         (status = 200, description = "The gap", body = CoverageGap),
-        (status = 404, description = "No such gap in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It changed while you were updating it", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such gap in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It changed while you were updating it", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/coverage-gaps/{id}")]
@@ -236,8 +236,8 @@ pub async fn update_gap(
     request_body = GapTransition,
     responses(
         (status = 200, description = "The gap in its new state", body = CoverageGap),
-        (status = 404, description = "No such gap in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not allowed from the current state", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such gap in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current state", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/coverage-gaps/{id}/transitions")]

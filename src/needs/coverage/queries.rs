@@ -9,11 +9,10 @@ use serde_json::json;
 
 use super::model::*;
 use crate::platform::auth::{Principal, Role, Scope};
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{coverage_gaps, operators};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
-use crate::platform::error::OrUnknown;
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::{Failure, OrUnknown};
 
 /// The gaps a caller may see.
 pub enum GapScope {
@@ -25,7 +24,7 @@ pub enum GapScope {
 }
 
 impl GapScope {
-    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, ApiError> {
+    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, Failure> {
         match &principal.scope {
             Scope::Everywhere => Ok(GapScope::All),
             Scope::AdminUnit { admin_unit_code } => Ok(GapScope::Units(
@@ -34,7 +33,7 @@ impl GapScope {
                     .collect(),
             )),
             Scope::Operator { operator_id } => Ok(GapScope::Operator(*operator_id)),
-            _ => Err(ApiError::forbidden(
+            _ => Err(Failure::forbidden(
                 "this role has no access to coverage gaps",
             )),
         }
@@ -49,20 +48,17 @@ impl GapScope {
     }
 }
 
-pub fn find_operator(conn: &mut DbConn, id: i64) -> Result<Operator, ApiError> {
+pub fn find_operator(conn: &mut DbConn, id: i64) -> Result<Operator, Failure> {
     let row: Option<Operator> = with_conn!(conn, |c| operators::table
         .find(id)
         .select(Operator::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no operator has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no operator has this id")))
 }
 
 /// A page of operators, oldest first.
-pub fn list_operators(
-    conn: &mut DbConn,
-    page: &PageRequest<i64>,
-) -> Result<OperatorPage, ApiError> {
+pub fn list_operators(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<OperatorPage, Failure> {
     let rows: Vec<Operator> = with_conn!(conn, |c| {
         let mut query = operators::table
             .order(operators::id)
@@ -82,14 +78,14 @@ pub fn create_operator(
     conn: &mut DbConn,
     actor: &str,
     input: CreateOperator,
-) -> Result<Operator, ApiError> {
+) -> Result<Operator, Failure> {
     conn.transaction(|conn| {
         let taken: i64 = with_conn!(conn, |c| operators::table
             .filter(operators::code.eq(&input.code))
             .count()
             .get_result(c))?;
         if taken > 0 {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "an operator with the code {} exists",
                 input.code
             )));
@@ -114,17 +110,17 @@ pub fn create_operator(
     })
 }
 
-pub fn find_visible(conn: &mut DbConn, scope: &GapScope, id: i64) -> Result<GapRow, ApiError> {
+pub fn find_visible(conn: &mut DbConn, scope: &GapScope, id: i64) -> Result<GapRow, Failure> {
     let row: Option<GapRow> = with_conn!(conn, |c| coverage_gaps::table
         .find(id)
         .select(GapRow::as_select())
         .first(c)
         .optional())?;
     row.filter(|gap| scope.allows(gap))
-        .ok_or_else(|| ApiError::not_found(String::from("no coverage gap has this id")))
+        .ok_or_else(|| Failure::not_found(String::from("no coverage gap has this id")))
 }
 
-pub fn report(conn: &mut DbConn, actor: &str, input: ReportGap) -> Result<GapRow, ApiError> {
+pub fn report(conn: &mut DbConn, actor: &str, input: ReportGap) -> Result<GapRow, Failure> {
     conn.transaction(|conn| {
         if let Some(operator) = input.operator_id {
             find_operator(conn, operator).or_unknown("operator_id")?;
@@ -168,7 +164,7 @@ pub fn list(
     filter: &GapFilter,
     units: Option<&[String]>,
     page: &PageRequest<i64>,
-) -> Result<GapPage, ApiError> {
+) -> Result<GapPage, Failure> {
     let scope_units: Option<Vec<&String>> = match scope {
         GapScope::Units(units) => Some(units.iter().collect()),
         _ => None,
@@ -213,10 +209,10 @@ pub fn update(
     id: i64,
     input: UpdateGap,
     expected_version: Option<i64>,
-) -> Result<GapRow, ApiError> {
+) -> Result<GapRow, Failure> {
     conn.transaction(|conn| {
         let current = find_visible(conn, scope, id)?;
-        crate::platform::http::versioning::ensure_current(expected_version, current.version)?;
+        crate::platform::db::ensure_current(expected_version, current.version)?;
         if let Some(operator) = input.operator_id {
             find_operator(conn, operator).or_unknown("operator_id")?;
         }
@@ -240,7 +236,7 @@ pub fn update(
         .optional())?;
         let Some(row) = row else {
             let now = find_visible(conn, scope, id)?.version;
-            return Err(ApiError::changed_meanwhile(now, expected_version));
+            return Err(Failure::changed_meanwhile(now, expected_version));
         };
         crate::platform::audit::record(
             conn,
@@ -256,7 +252,7 @@ pub fn update(
 
 /// Who may take a gap from one status to the next: the operator's people
 /// report progress, district officers confirm (or reopen) a coverage.
-fn allowed(from: GapStatus, to: GapStatus, role: Role) -> Result<(), ApiError> {
+fn allowed(from: GapStatus, to: GapStatus, role: Role) -> Result<(), Failure> {
     use GapStatus::*;
     let operator_step = matches!(
         (from, to),
@@ -273,7 +269,7 @@ fn allowed(from: GapStatus, to: GapStatus, role: Role) -> Result<(), ApiError> {
         return Ok(());
     }
     if operator_step || officer_step {
-        return Err(ApiError::forbidden(format!(
+        return Err(Failure::forbidden(format!(
             "your role may not move a gap from {from} to {to}"
         )));
     }
@@ -296,7 +292,7 @@ fn allowed(from: GapStatus, to: GapStatus, role: Role) -> Result<(), ApiError> {
     } else {
         next.join(", ")
     };
-    Err(ApiError::conflict(format!(
+    Err(Failure::conflict(format!(
         "a {from} gap cannot become {to}; allowed next: {next}"
     )))
 }
@@ -308,18 +304,18 @@ pub fn transition(
     id: i64,
     input: GapTransition,
     today: NaiveDate,
-) -> Result<GapRow, ApiError> {
+) -> Result<GapRow, Failure> {
     conn.transaction(|conn| {
         let gap = find_visible(conn, scope, id)?;
         allowed(gap.status, input.to, principal.role)?;
         if gap.operator_id.is_none() && input.to == GapStatus::Planned {
-            return Err(ApiError::conflict(
+            return Err(Failure::conflict(
                 "assign an operator before planning the coverage",
             ));
         }
         let date = input.date.unwrap_or(today);
         if input.to == GapStatus::Planned && input.date.is_none() {
-            return Err(ApiError::invalid_field(
+            return Err(Failure::invalid_field(
                 "date",
                 "required",
                 "say when the coverage is planned",
@@ -361,7 +357,7 @@ pub fn transition(
         .get_result(c)
         .optional())?;
         let row = row.ok_or_else(|| {
-            ApiError::conflict(format!(
+            Failure::conflict(format!(
                 "coverage gap {id} was changed meanwhile; read it again"
             ))
         })?;

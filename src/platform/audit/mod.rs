@@ -12,8 +12,8 @@ pub use model::{AuditEntry, AuditFilter, AuditPage};
 pub use queries::record;
 
 use crate::platform::auth::Principal;
-use crate::platform::error::ApiError;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 /// Who wrote what, newest first (admin).

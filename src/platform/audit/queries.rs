@@ -1,13 +1,13 @@
 //! Writing and reading the audit log: one row per write, naming the actor,
 //! the record and the changed fields (never their values).
 
+use crate::platform::error::Failure;
 use diesel::prelude::*;
 
 use super::model::{AuditEntry, AuditFilter, AuditPage, AuditRow, NewAuditRow};
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::audit_log;
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
-use crate::platform::http::pagination::PageRequest;
 
 /// Writes one audit row. Call it inside the transaction of the write it
 /// describes. `changes` must not contain personal data of students.
@@ -18,7 +18,7 @@ pub fn record(
     entity: &str,
     entity_id: &str,
     changes: serde_json::Value,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let row = NewAuditRow {
         at: crate::platform::db::now(),
         actor,
@@ -37,7 +37,7 @@ pub fn list(
     conn: &mut DbConn,
     filter: &AuditFilter,
     page: &PageRequest<i64>,
-) -> Result<AuditPage, ApiError> {
+) -> Result<AuditPage, Failure> {
     let rows: Vec<AuditRow> = with_conn!(conn, |c| {
         let mut query = audit_log::table
             .select(AuditRow::as_select())

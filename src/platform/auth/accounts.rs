@@ -11,7 +11,7 @@ use super::jwt::Claims;
 use super::{password, Account, Credentials, Principal, Role, Scope};
 use crate::platform::db::schema::{api_clients, users};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
+use crate::platform::error::Failure;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -50,7 +50,7 @@ pub struct ClientRow {
 pub fn authenticate(
     conn: &mut DbConn,
     credentials: &Credentials,
-) -> Result<Option<Principal>, ApiError> {
+) -> Result<Option<Principal>, Failure> {
     match credentials {
         Credentials::User {
             username,
@@ -107,9 +107,10 @@ fn client_principal(row: ClientRow) -> Principal {
 
 /// The caller a verified token stands for, if its account is still active
 /// and still has the role and scope the token was issued with.
-pub fn principal_for_claims(conn: &mut DbConn, claims: &Claims) -> Result<Principal, ApiError> {
-    let gone =
-        || ApiError::unauthorized("the account behind this token is disabled or no longer exists");
+pub fn principal_for_claims(conn: &mut DbConn, claims: &Claims) -> Result<Principal, Failure> {
+    let gone = || {
+        Failure::unauthenticated("the account behind this token is disabled or no longer exists")
+    };
     let principal = match claims.sub.split_once(':') {
         Some(("user", id)) => {
             let id: i64 = id.parse().map_err(|_| gone())?;
@@ -136,7 +137,7 @@ pub fn principal_for_claims(conn: &mut DbConn, claims: &Claims) -> Result<Princi
         || principal.scope.claim() != claims.scope
         || principal.token_version != claims.ver
     {
-        return Err(ApiError::unauthorized(
+        return Err(Failure::unauthenticated(
             "the account's password, role, scope or status has changed since this token was issued; request a new token",
         ));
     }
@@ -144,7 +145,7 @@ pub fn principal_for_claims(conn: &mut DbConn, claims: &Claims) -> Result<Princi
 }
 
 /// The user with this (lowercase) name.
-pub fn find_user_by_name(conn: &mut DbConn, username: &str) -> Result<Option<UserRow>, ApiError> {
+pub fn find_user_by_name(conn: &mut DbConn, username: &str) -> Result<Option<UserRow>, Failure> {
     let row = with_conn!(conn, |c| users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())

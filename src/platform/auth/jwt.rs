@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Role;
 use crate::platform::config::Secret;
-use crate::platform::error::ApiError;
+use crate::platform::http::ApiError;
 
 pub const ISSUER: &str = "songmay";
 pub const AUDIENCE: &str = "songmay-api";

@@ -17,8 +17,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub use principal::{Account, Principal, Scope};
 
 use crate::platform::db::text_enum;
-use crate::platform::error::{ApiError, FieldError};
+use crate::platform::error::FieldError;
 use crate::platform::http::json::Json;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 text_enum! {
@@ -166,8 +167,8 @@ pub struct TokenResponse {
     request_body = TokenRequest,
     responses(
         (status = 200, description = "A new access token", body = TokenResponse),
-        (status = 401, description = "Wrong credentials", body = crate::platform::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong credentials", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/token")]

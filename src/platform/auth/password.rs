@@ -9,14 +9,14 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 
-use crate::platform::error::ApiError;
+use crate::platform::error::Failure;
 
-pub fn hash(secret: &str) -> Result<String, ApiError> {
+pub fn hash(secret: &str) -> Result<String, Failure> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| ApiError::internal(format!("cannot hash password: {e}")))
+        .map_err(|e| Failure::internal(format!("cannot hash password: {e}")))
 }
 
 /// True when `secret` matches `stored` (a PHC string). With no stored hash

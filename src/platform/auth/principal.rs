@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use super::Role;
 use crate::platform::db::DbConn;
-use crate::platform::error::ApiError;
+use crate::platform::error::Failure;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 /// The account behind a token.
@@ -97,8 +98,8 @@ impl Principal {
     }
 
     /// Passes when the caller has one of `roles`; admins always pass.
-    /// Fails with 403: the caller may know the endpoint exists, not use it.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+    /// Fails as forbidden (403): the caller may know the endpoint exists, not use it.
+    pub fn require(&self, roles: &[Role]) -> Result<(), Failure> {
         if self.role == Role::Admin || roles.contains(&self.role) {
             return Ok(());
         }
@@ -106,26 +107,22 @@ impl Principal {
             .chain(roles.iter().map(|r| r.as_str()))
             .collect();
         names.dedup();
-        Err(ApiError::forbidden(format!(
+        Err(Failure::forbidden(format!(
             "this action needs the role {}",
             names.join(" or ")
         )))
     }
 
     /// Passes for admins only.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
+    pub fn require_admin(&self) -> Result<(), Failure> {
         self.require(&[])
     }
 
     /// Passes when admin unit `code` exists and lies in the caller's scope. A row
     /// outside the scope answers 404, exactly like a row that does not
     /// exist, so officers cannot probe other districts.
-    pub fn ensure_admin_unit_in_scope(
-        &self,
-        conn: &mut DbConn,
-        code: &str,
-    ) -> Result<(), ApiError> {
-        let hidden = ApiError::unknown_admin_unit;
+    pub fn ensure_admin_unit_in_scope(&self, conn: &mut DbConn, code: &str) -> Result<(), Failure> {
+        let hidden = Failure::unknown_admin_unit;
         match &self.scope {
             Scope::Everywhere => match unit_and_ancestors(conn, code)? {
                 Some(_) => Ok(()),
@@ -156,6 +153,7 @@ impl FromRequest for Principal {
                 .db
                 .run(move |conn| super::accounts::principal_for_claims(conn, &claims))
                 .await
+                .map_err(ApiError::from)
         })
     }
 }
@@ -181,7 +179,7 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
 
 /// The codes of a unit and of every unit above it (`None` for an unknown
 /// unit): scope is "this unit is yours or lies below yours".
-fn unit_and_ancestors(conn: &mut DbConn, code: &str) -> Result<Option<Vec<String>>, ApiError> {
+fn unit_and_ancestors(conn: &mut DbConn, code: &str) -> Result<Option<Vec<String>>, Failure> {
     use crate::platform::db::schema::admin_units;
     use diesel::prelude::*;
     // Deeper than any real tree (province, district, commune): a longer
@@ -191,7 +189,7 @@ fn unit_and_ancestors(conn: &mut DbConn, code: &str) -> Result<Option<Vec<String
     let mut next = Some(code.to_owned());
     while let Some(current) = next {
         if chain.len() >= MAX_DEPTH {
-            return Err(ApiError::internal(format!(
+            return Err(Failure::internal(format!(
                 "admin unit {code} has a parent loop"
             )));
         }

@@ -26,7 +26,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use crate::platform::config::Config;
-use crate::platform::error::ApiError;
+use crate::platform::http::ApiError;
 
 /// Keys requests by the client IP: the TCP peer, or with `SONGMAY_TRUST_PROXY`
 /// the address the reverse proxy reports.

@@ -8,9 +8,11 @@
 //! exception (a bulk statement only PostgreSQL has, such as an UNNEST upsert)
 //! goes through [`per_backend!`], which keeps both versions side by side.
 
+pub mod page;
 pub mod schema;
 mod text_enum;
 
+use crate::platform::error::Failure;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,8 +20,6 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-
-use crate::platform::error::ApiError;
 
 pub(crate) use text_enum::text_enum;
 
@@ -193,19 +193,19 @@ impl Db {
     }
 
     /// Checks out a connection, waiting at most the checkout timeout.
-    pub fn get(&self) -> Result<DbConn, ApiError> {
+    pub fn get(&self) -> Result<DbConn, Failure> {
         match self {
             Self::Sqlite(pool) => pool.get().map(DbConn::Sqlite),
             Self::Postgres(pool) => pool.get().map(DbConn::Postgres),
         }
-        .map_err(ApiError::from)
+        .map_err(Failure::from)
     }
 
     /// Runs blocking database work on actix's blocking thread pool, so the
     /// async workers never wait on the database.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn run<T, F>(&self, work: F) -> Result<T, Failure>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, Failure> + Send + 'static,
         T: Send + 'static,
     {
         let db = self.clone();
@@ -214,7 +214,7 @@ impl Db {
             work(&mut conn)
         })
         .await
-        .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))?
+        .map_err(|e| Failure::internal(format!("blocking task failed: {e}")))?
     }
 
     /// Applies every pending embedded migration of this backend.
@@ -316,12 +316,12 @@ impl DbConn {
     /// On PostgreSQL a transaction-scoped advisory lock (released at commit,
     /// after the rows became visible) serialises the appends; SQLite already
     /// serialises every write transaction (`BEGIN IMMEDIATE`).
-    pub fn lock_change_feed(&mut self) -> Result<(), ApiError> {
+    pub fn lock_change_feed(&mut self) -> Result<(), Failure> {
         self.lock(WriteLock::ChangeFeed)
     }
 
     /// Takes `lock` until the end of the current transaction.
-    pub fn lock(&mut self, lock: WriteLock) -> Result<(), ApiError> {
+    pub fn lock(&mut self, lock: WriteLock) -> Result<(), Failure> {
         if let DbConn::Postgres(conn) = self {
             use diesel::RunQueryDsl;
             diesel::sql_query(format!("SELECT pg_advisory_xact_lock({})", lock.key()))
@@ -331,14 +331,14 @@ impl DbConn {
     }
 
     /// True when every embedded migration of this backend has been applied.
-    pub fn migrations_current(&mut self) -> Result<bool, ApiError> {
+    pub fn migrations_current(&mut self) -> Result<bool, Failure> {
         let pending = match self {
             DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
             DbConn::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
         };
         pending
             .map(|p| !p)
-            .map_err(|e| ApiError::unavailable(format!("cannot read migrations: {e}")))
+            .map_err(|e| Failure::unavailable(format!("cannot read migrations: {e}")))
     }
 
     /// Runs `work` in a transaction: committed if it returns `Ok`, rolled back
@@ -407,6 +407,15 @@ pub enum DbSetupError {
 
 /// The current time as stored in the database: UTC, microsecond precision
 /// (PostgreSQL keeps microseconds; SQLite would keep more, and the two must agree).
+/// Optimistic concurrency: fails when the version the caller read
+/// (`If-Match`, if sent) is not the record's `current` one.
+pub fn ensure_current(if_match: Option<i64>, current: i64) -> Result<(), Failure> {
+    match if_match {
+        Some(expected) if expected != current => Err(Failure::precondition_failed(current)),
+        _ => Ok(()),
+    }
+}
+
 pub fn now() -> chrono::NaiveDateTime {
     use chrono::{DurationRound, TimeDelta};
     let now = chrono::Utc::now().naive_utc();

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::platform::error::ApiError;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,7 +43,7 @@ pub async fn health() -> web::Json<Health> {
     tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
-        (status = 503, description = "Database unreachable or schema behind", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable or schema behind", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/ready")]

@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 
 use super::fallback::KnownRoutes;
-use crate::platform::error::PROBLEM_JSON;
+use crate::platform::http::PROBLEM_JSON;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

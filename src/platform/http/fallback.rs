@@ -10,7 +10,7 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use crate::platform::error::{ApiError, PROBLEM_JSON};
+use crate::platform::http::{ApiError, PROBLEM_JSON};
 
 /// Every documented path with the methods it accepts and the number of its
 /// literal segments (`/needs/generate` has 4, `/needs/{id}` 3).

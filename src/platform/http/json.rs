@@ -12,7 +12,9 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::platform::error::{ApiError, FieldError};
+use crate::platform::error::FieldError;
+
+use crate::platform::http::ApiError;
 
 /// The largest JSON body accepted (`SONGMAY_MAX_JSON_BYTES`), as app data.
 #[derive(Debug, Clone, Copy)]

@@ -6,15 +6,16 @@ pub mod conventions;
 pub mod fallback;
 pub mod json;
 pub mod pagination;
+pub mod problem;
 pub mod security;
 pub mod tabular;
 pub mod target;
 pub mod versioning;
 
+pub use problem::{ApiError, Problem, PROBLEM_JSON};
+
 use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::web;
-
-use crate::platform::error::ApiError;
 
 /// serde_json's message with its position, minus any quoted value from the
 /// body: a misplaced student name must not come back in an error body.

@@ -1,14 +1,16 @@
 //! Keyset pagination: `?limit=` (default 50, at most 500) and an opaque
 //! `cursor` that encodes the key of the last row returned. Lists answer
 //! `next_cursor`, absent on the last page. Unlike offsets, a cursor stays
-//! correct while rows are inserted, and costs one index seek.
+//! correct while rows are inserted, and costs one index seek. This file
+//! reads the query parameters; the page itself is `platform::db::page`.
 
 use base64::Engine;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::platform::error::ApiError;
+use crate::platform::db::page::PageRequest;
+use crate::platform::http::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -21,13 +23,6 @@ pub struct PageQuery {
     pub limit: Option<i64>,
     /// `next_cursor` from the previous page; omit for the first page.
     pub cursor: Option<String>,
-}
-
-/// A validated page request with the decoded key to start after.
-#[derive(Debug, Clone)]
-pub struct PageRequest<K> {
-    pub limit: i64,
-    pub after: Option<K>,
 }
 
 impl PageQuery {
@@ -44,34 +39,6 @@ impl PageQuery {
         };
         Ok(PageRequest { limit, after })
     }
-}
-
-impl<K> PageRequest<K> {
-    /// Rows to fetch: one more than the page, to learn whether another follows.
-    pub fn fetch(&self) -> i64 {
-        self.limit + 1
-    }
-
-    /// Cuts the extra row and makes the cursor for the next page.
-    pub fn finish<T, C: Serialize>(
-        &self,
-        mut rows: Vec<T>,
-        key: impl Fn(&T) -> C,
-    ) -> (Vec<T>, Option<String>) {
-        let more = rows.len() as i64 > self.limit;
-        rows.truncate(self.limit as usize);
-        let next = if more {
-            rows.last().map(|last| encode_cursor(&key(last)))
-        } else {
-            None
-        };
-        (rows, next)
-    }
-}
-
-pub fn encode_cursor<C: Serialize>(key: &C) -> String {
-    let json = serde_json::to_vec(key).unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
 fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, ApiError> {

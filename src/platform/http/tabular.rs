@@ -21,7 +21,8 @@ use utoipa::openapi::schema::{Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{KnownFormat, RefOr};
 
 use crate::platform::db::text_enum;
-use crate::platform::error::ApiError;
+use crate::platform::error::Failure;
+use crate::platform::http::ApiError;
 
 text_enum! {
     /// The form of a table: `?format=` on statistics and exports.
@@ -98,7 +99,7 @@ pub struct CsvOut {
 
 impl CsvOut {
     /// A file with its byte order mark and header row.
-    pub fn new<S: AsRef<str>>(header: &[S]) -> Result<Self, ApiError> {
+    pub fn new<S: AsRef<str>>(header: &[S]) -> Result<Self, Failure> {
         let mut buffer = Vec::with_capacity(64 * 1024);
         buffer.extend_from_slice("\u{FEFF}".as_bytes());
         let mut out = Self {
@@ -109,20 +110,20 @@ impl CsvOut {
     }
 
     /// One row; every cell is neutralised.
-    pub fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
+    pub fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) -> Result<(), Failure> {
         self.writer
             .write_record(
                 cells
                     .into_iter()
                     .map(|c| neutralise(c).into_owned().into_bytes()),
             )
-            .map_err(|e| ApiError::internal(format!("cannot write CSV: {e}")))
+            .map_err(|e| Failure::internal(format!("cannot write CSV: {e}")))
     }
 
-    pub fn finish(self) -> Result<Vec<u8>, ApiError> {
+    pub fn finish(self) -> Result<Vec<u8>, Failure> {
         self.writer
             .into_inner()
-            .map_err(|e| ApiError::internal(format!("cannot finish CSV: {e}")))
+            .map_err(|e| Failure::internal(format!("cannot finish CSV: {e}")))
     }
 }
 
@@ -201,7 +202,7 @@ fn csv_bytes<R: Serialize + utoipa::ToSchema>(rows: &[R], lang: Lang) -> Result<
         let cells: Vec<String> = columns.iter().map(|(n, _)| text_of(&value[n])).collect();
         out.row(cells.iter().map(String::as_str))?;
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 fn xlsx_bytes<R: Serialize + utoipa::ToSchema>(

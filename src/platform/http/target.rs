@@ -13,7 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::ResponseError;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
-use crate::platform::error::ApiError;
+use crate::platform::http::ApiError;
 
 /// What a path segment keeps encoded: controls, space, the delimiters
 /// and everything outside ASCII.

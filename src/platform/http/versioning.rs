@@ -7,7 +7,7 @@
 use actix_web::http::header::{ETAG, IF_MATCH};
 use actix_web::HttpRequest;
 
-use crate::platform::error::ApiError;
+use crate::platform::http::ApiError;
 
 /// A version no record has: what a weak tag in `If-Match` compares as.
 const NO_VERSION: i64 = -1;
@@ -53,12 +53,4 @@ fn precondition(req: &HttpRequest) -> Result<Option<Option<i64>>, ApiError> {
 /// The `ETag` header for a version.
 pub fn etag(version: i64) -> (actix_web::http::header::HeaderName, String) {
     (ETAG, format!("\"{version}\""))
-}
-
-/// 412 when the caller's `If-Match` version (if sent) is not `current`.
-pub fn ensure_current(if_match: Option<i64>, current: i64) -> Result<(), ApiError> {
-    match if_match {
-        Some(expected) if expected != current => Err(ApiError::precondition_failed(current)),
-        _ => Ok(()),
-    }
 }

@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::platform::db::schema::idempotency_keys;
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
+use crate::platform::error::Failure;
+use crate::platform::http::ApiError;
 
 pub const HEADER: &str = "Idempotency-Key";
 const KEEP_HOURS: i64 = 24;
@@ -89,7 +90,7 @@ pub fn claim(
     conn: &mut DbConn,
     actor: &str,
     key: &IdempotencyKey,
-) -> Result<Option<StoredResponse>, ApiError> {
+) -> Result<Option<StoredResponse>, Failure> {
     let now = crate::platform::db::now();
     let expired = now - chrono::TimeDelta::hours(KEEP_HOURS);
     with_conn!(conn, |c| diesel::delete(
@@ -120,14 +121,14 @@ pub fn claim(
             ))
             .first(c))?;
     if fingerprint != key.fingerprint {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "Idempotency-Key",
             "reused",
             "this key was used for a different request; use a new key for new data",
         ));
     }
     if status == 0 {
-        return Err(ApiError::conflict(
+        return Err(Failure::conflict(
             "a request with this Idempotency-Key is still being processed",
         ));
     }
@@ -143,7 +144,7 @@ pub fn store(
     actor: &str,
     key: &IdempotencyKey,
     answer: &StoredResponse,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     with_conn!(conn, |c| diesel::update(
         idempotency_keys::table.find((actor, &key.key))
     )
@@ -161,8 +162,8 @@ pub fn run_once(
     conn: &mut DbConn,
     actor: &str,
     key: Option<&IdempotencyKey>,
-    work: impl FnOnce(&mut DbConn) -> Result<StoredResponse, ApiError>,
-) -> Result<(StoredResponse, bool), ApiError> {
+    work: impl FnOnce(&mut DbConn) -> Result<StoredResponse, Failure>,
+) -> Result<(StoredResponse, bool), Failure> {
     conn.transaction(|conn| {
         if let Some(key) = key {
             if let Some(stored) = claim(conn, actor, key)? {
@@ -178,7 +179,7 @@ pub fn run_once(
 }
 
 /// A 200 answer with a JSON body, ready to store.
-pub fn json_answer(value: &impl serde::Serialize) -> Result<StoredResponse, ApiError> {
+pub fn json_answer(value: &impl serde::Serialize) -> Result<StoredResponse, Failure> {
     json_answer_with(200, value)
 }
 
@@ -186,7 +187,7 @@ pub fn json_answer(value: &impl serde::Serialize) -> Result<StoredResponse, ApiE
 pub fn json_answer_with(
     status: u16,
     value: &impl serde::Serialize,
-) -> Result<StoredResponse, ApiError> {
-    let body = serde_json::to_string(value).map_err(|e| ApiError::internal(e.to_string()))?;
+) -> Result<StoredResponse, Failure> {
+    let body = serde_json::to_string(value).map_err(|e| Failure::internal(e.to_string()))?;
     Ok(StoredResponse { status, body })
 }

@@ -11,9 +11,9 @@ use validator::Validate;
 use model::*;
 
 use crate::platform::auth::Principal;
-use crate::platform::error::ApiError;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 /// Create a user (admin).
@@ -29,7 +29,7 @@ use crate::platform::state::AppState;
     request_body = CreateUser,
     responses(
         (status = 201, description = "The new user", body = User),
-        (status = 409, description = "The username is taken", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The username is taken", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/users")]
@@ -88,7 +88,7 @@ pub async fn list_users(
     params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 404, description = "No such user", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/users/{id}")]
@@ -117,8 +117,8 @@ pub async fn get_user(
     request_body = UpdateUser,
     responses(
         (status = 200, description = "The updated user", body = User),
-        (status = 404, description = "No such user", body = crate::platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Would disable the last active admin", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Would disable the last active admin", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/users/{id}")]
@@ -202,7 +202,7 @@ pub async fn list_clients(
     request_body = UpdateClient,
     responses(
         (status = 200, description = "The updated client", body = ApiClient),
-        (status = 404, description = "No such client", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such client", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/clients/{id}")]

@@ -8,23 +8,23 @@ use serde_json::json;
 use super::model::*;
 use crate::platform::auth::accounts::find_user_by_name;
 use crate::platform::auth::{password, random_token, Role};
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{api_clients, operators, users};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::{ApiError, FieldError};
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::{Failure, FieldError};
 
-pub fn find_user(conn: &mut DbConn, id: i64) -> Result<UserRow, ApiError> {
+pub fn find_user(conn: &mut DbConn, id: i64) -> Result<UserRow, Failure> {
     let row: Option<UserRow> = with_conn!(conn, |c| users::table
         .find(id)
         .select(UserRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no user has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no user has this id")))
 }
 
 /// Role and scope must agree: district officers have an admin unit, school
 /// staff a school, everyone else neither; machine roles belong to clients.
-fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiError> {
+fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), Failure> {
     let mut errors = Vec::new();
     if input.role == Role::SyncClient {
         errors.push(FieldError::new(
@@ -112,17 +112,17 @@ fn check_user_scope(conn: &mut DbConn, input: &CreateUser) -> Result<(), ApiErro
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::validation(errors))
+        Err(Failure::validation(errors))
     }
 }
 
-pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<UserRow, ApiError> {
+pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<UserRow, Failure> {
     let password_hash = password::hash(&input.password)?;
     conn.transaction(|conn| {
         check_user_scope(conn, &input)?;
         let username = input.username.to_lowercase();
         if find_user_by_name(conn, &username)?.is_some() {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "the username {username} is taken"
             )));
         }
@@ -165,9 +165,9 @@ pub fn update_user(
     actor: &str,
     id: i64,
     input: UpdateUser,
-) -> Result<UserRow, ApiError> {
+) -> Result<UserRow, Failure> {
     if input.disabled.is_none() && input.password.is_none() {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "body",
             "empty",
             "send `disabled` and/or `password`",
@@ -184,7 +184,7 @@ pub fn update_user(
                 .count()
                 .get_result(c))?;
             if active_admins <= 1 {
-                return Err(ApiError::conflict(
+                return Err(Failure::conflict(
                     "this is the last active admin; create another admin first",
                 ));
             }
@@ -230,7 +230,7 @@ pub fn list_users(
     conn: &mut DbConn,
     filter: &UserFilter,
     page: &PageRequest<i64>,
-) -> Result<UserPage, ApiError> {
+) -> Result<UserPage, Failure> {
     let rows: Vec<UserRow> = with_conn!(conn, |c| {
         let mut query = users::table
             .select(UserRow::as_select())
@@ -259,9 +259,9 @@ pub fn create_client(
     conn: &mut DbConn,
     actor: &str,
     input: CreateClient,
-) -> Result<CreatedClient, ApiError> {
+) -> Result<CreatedClient, Failure> {
     if !input.role.is_machine() {
-        return Err(ApiError::invalid_field(
+        return Err(Failure::invalid_field(
             "role",
             "human_role",
             "API clients have the role sync_client or stats_reader",
@@ -304,15 +304,15 @@ pub fn update_client(
     actor: &str,
     id: i64,
     input: UpdateClient,
-) -> Result<ClientRow, ApiError> {
+) -> Result<ClientRow, Failure> {
     conn.transaction(|conn| {
         let current: Option<ClientRow> = with_conn!(conn, |c| api_clients::table
             .find(id)
             .select(ClientRow::as_select())
             .first(c)
             .optional())?;
-        let current = current
-            .ok_or_else(|| ApiError::not_found(String::from("no API client has this id")))?;
+        let current =
+            current.ok_or_else(|| Failure::not_found(String::from("no API client has this id")))?;
         let version = current.token_version + i64::from(current.disabled != input.disabled);
         let row: ClientRow = with_conn!(conn, |c| diesel::update(api_clients::table.find(id))
             .set((
@@ -339,7 +339,7 @@ pub fn update_client(
     })
 }
 
-pub fn list_clients(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<ClientPage, ApiError> {
+pub fn list_clients(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<ClientPage, Failure> {
     let rows: Vec<ClientRow> = with_conn!(conn, |c| {
         let mut query = api_clients::table
             .select(ClientRow::as_select())
@@ -363,7 +363,7 @@ pub fn list_clients(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<Client
 pub fn ensure_bootstrap_admin(
     conn: &mut DbConn,
     configured: Option<&str>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, Failure> {
     let admins: i64 = with_conn!(conn, |c| users::table
         .filter(users::role.eq(Role::Admin))
         .count()

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::model::{AdminUnitRow, Level};
-use crate::platform::error::{ApiError, FieldError};
+use crate::platform::error::{Failure, FieldError};
 
 const HEADER: [&str; 4] = ["code", "parent_code", "level", "name"];
 /// Stop collecting after this many problems: the file needs fixing anyway.
@@ -22,7 +22,7 @@ pub struct UnitLine {
 }
 
 /// Parses the file; on any bad line, a 422 listing every bad line.
-pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, ApiError> {
+pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Failure> {
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -87,7 +87,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, ApiError> {
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(Failure::validation(errors));
     }
     if units.is_empty() {
         return Err(file_error(2, "line", "empty", "the file has no data lines"));
@@ -158,7 +158,7 @@ fn check_line(
 pub fn check_tree(
     lines: &[UnitLine],
     existing: &HashMap<String, AdminUnitRow>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let mut levels: HashMap<&str, Level> = existing
         .iter()
         .map(|(code, row)| (code.as_str(), row.level))
@@ -214,7 +214,7 @@ pub fn check_tree(
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::validation(errors))
+        Err(Failure::validation(errors))
     }
 }
 
@@ -227,8 +227,8 @@ fn fits_under(child: Level, parent: Level) -> bool {
     )
 }
 
-fn file_error(line: u64, field: &str, code: &str, message: &str) -> ApiError {
-    ApiError::validation(vec![FieldError::new(field, code, message).on_line(line)])
+fn file_error(line: u64, field: &str, code: &str, message: &str) -> Failure {
+    Failure::validation(vec![FieldError::new(field, code, message).on_line(line)])
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub use model::{AdminUnit, AdminUnitDetail, AdminUnitFilter, AdminUnitPage, ImportReport, Level};
 
 use crate::platform::auth::Principal;
-use crate::platform::error::ApiError;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 /// The default seed: Hòa Bình (province 17, 10 districts, 151 communes).
@@ -56,7 +56,7 @@ pub async fn list_admin_units(
     params(("code" = String, Path, description = "GSO code", example = "150")),
     responses(
         (status = 200, description = "The unit", body = AdminUnitDetail),
-        (status = 404, description = "No unit has this code", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No unit has this code", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/admin-units/{code}")]

@@ -1,6 +1,7 @@
 //! Administrative units: lookups, ancestry and subtrees, paging, the seed and
 //! the import of the national list.
 
+use crate::platform::error::Failure;
 use std::collections::HashMap;
 
 use diesel::prelude::*;
@@ -8,10 +9,9 @@ use diesel::upsert::excluded;
 
 use super::import::{self, UnitLine};
 use super::model::{AdminUnit, AdminUnitFilter, AdminUnitPage, AdminUnitRow, ImportReport, Level};
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::admin_units;
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
-use crate::platform::http::pagination::PageRequest;
 
 /// Rows per INSERT statement: 6 binds each stays far below SQLite's limit.
 const INSERT_CHUNK: usize = 500;
@@ -22,7 +22,7 @@ pub fn list(
     conn: &mut DbConn,
     filter: &AdminUnitFilter,
     page: &PageRequest<String>,
-) -> Result<AdminUnitPage, ApiError> {
+) -> Result<AdminUnitPage, Failure> {
     let rows: Vec<AdminUnitRow> = with_conn!(conn, |c| {
         let mut query = admin_units::table
             .select(AdminUnitRow::as_select())
@@ -47,7 +47,7 @@ pub fn list(
     })
 }
 
-pub fn find(conn: &mut DbConn, code: &str) -> Result<Option<AdminUnitRow>, ApiError> {
+pub fn find(conn: &mut DbConn, code: &str) -> Result<Option<AdminUnitRow>, Failure> {
     let row = with_conn!(conn, |c| admin_units::table
         .find(code)
         .select(AdminUnitRow::as_select())
@@ -57,16 +57,16 @@ pub fn find(conn: &mut DbConn, code: &str) -> Result<Option<AdminUnitRow>, ApiEr
 }
 
 /// The unit itself followed by its parent, grandparent, … up to the province.
-pub fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<AdminUnitRow>, ApiError> {
+pub fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<AdminUnitRow>, Failure> {
     let mut chain = Vec::new();
     let mut next = Some(code.to_owned());
     while let Some(current) = next {
         if chain.len() >= MAX_DEPTH {
-            return Err(ApiError::internal(format!(
+            return Err(Failure::internal(format!(
                 "admin unit {code} has a parent loop"
             )));
         }
-        let row = find(conn, &current)?.ok_or_else(ApiError::unknown_admin_unit)?;
+        let row = find(conn, &current)?.ok_or_else(Failure::unknown_admin_unit)?;
         next = row.parent_code.clone();
         chain.push(row);
     }
@@ -74,7 +74,7 @@ pub fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<AdminUnitRow>, ApiE
 }
 
 /// `root` and every unit below it.
-pub fn subtree_codes(conn: &mut DbConn, root: &str) -> Result<Vec<String>, ApiError> {
+pub fn subtree_codes(conn: &mut DbConn, root: &str) -> Result<Vec<String>, Failure> {
     let mut all = vec![root.to_owned()];
     all.extend(units_below(conn, root)?.into_iter().map(|u| u.code));
     Ok(all)
@@ -103,7 +103,7 @@ const NODE_COLUMNS: (
 
 /// `root` and every unit below it with names and parents (404 for an
 /// unknown root), or the whole tree when `root` is `None`.
-pub fn subtree_nodes(conn: &mut DbConn, root: Option<&str>) -> Result<Vec<UnitNode>, ApiError> {
+pub fn subtree_nodes(conn: &mut DbConn, root: Option<&str>) -> Result<Vec<UnitNode>, Failure> {
     let Some(root) = root else {
         return Ok(with_conn!(conn, |c| admin_units::table
             .select(NODE_COLUMNS)
@@ -114,7 +114,7 @@ pub fn subtree_nodes(conn: &mut DbConn, root: Option<&str>) -> Result<Vec<UnitNo
         .select(NODE_COLUMNS)
         .load(c))?;
     if all.is_empty() {
-        return Err(ApiError::unknown_admin_unit());
+        return Err(Failure::unknown_admin_unit());
     }
     all.extend(units_below(conn, root)?);
     Ok(all)
@@ -122,7 +122,7 @@ pub fn subtree_nodes(conn: &mut DbConn, root: Option<&str>) -> Result<Vec<UnitNo
 
 /// The units under `root`, level by level (one query per level; communes
 /// have nothing below them, so a province takes two).
-fn units_below(conn: &mut DbConn, root: &str) -> Result<Vec<UnitNode>, ApiError> {
+fn units_below(conn: &mut DbConn, root: &str) -> Result<Vec<UnitNode>, Failure> {
     let mut all = Vec::new();
     let mut frontier = vec![root.to_owned()];
     for _ in 0..MAX_DEPTH {
@@ -148,13 +148,13 @@ fn units_below(conn: &mut DbConn, root: &str) -> Result<Vec<UnitNode>, ApiError>
 pub fn subtree_filter(
     conn: &mut DbConn,
     code: Option<&str>,
-) -> Result<Option<Vec<String>>, ApiError> {
+) -> Result<Option<Vec<String>>, Failure> {
     let Some(code) = code else { return Ok(None) };
     let nodes = subtree_nodes(conn, Some(code))?;
     Ok(Some(nodes.into_iter().map(|u| u.code).collect()))
 }
 
-pub fn children_count(conn: &mut DbConn, code: &str) -> Result<i64, ApiError> {
+pub fn children_count(conn: &mut DbConn, code: &str) -> Result<i64, Failure> {
     let count = with_conn!(conn, |c| admin_units::table
         .filter(admin_units::parent_code.eq(code))
         .count()
@@ -162,12 +162,12 @@ pub fn children_count(conn: &mut DbConn, code: &str) -> Result<i64, ApiError> {
     Ok(count)
 }
 
-pub fn count(conn: &mut DbConn) -> Result<i64, ApiError> {
+pub fn count(conn: &mut DbConn) -> Result<i64, Failure> {
     let count = with_conn!(conn, |c| admin_units::table.count().get_result(c))?;
     Ok(count)
 }
 
-fn load_all(conn: &mut DbConn) -> Result<HashMap<String, AdminUnitRow>, ApiError> {
+fn load_all(conn: &mut DbConn) -> Result<HashMap<String, AdminUnitRow>, Failure> {
     let rows: Vec<AdminUnitRow> = with_conn!(conn, |c| admin_units::table
         .select(AdminUnitRow::as_select())
         .load(c))?;
@@ -184,7 +184,7 @@ pub fn import(
     conn: &mut DbConn,
     actor: &str,
     lines: Vec<UnitLine>,
-) -> Result<ImportReport, ApiError> {
+) -> Result<ImportReport, Failure> {
     conn.transaction(|conn| {
         let existing = load_all(conn)?;
         import::check_tree(&lines, &existing)?;
@@ -280,7 +280,7 @@ pub fn import(
 }
 
 /// Loads the shipped Hòa Bình units into an empty table (first start).
-pub fn seed_if_empty(conn: &mut DbConn) -> Result<Option<ImportReport>, ApiError> {
+pub fn seed_if_empty(conn: &mut DbConn) -> Result<Option<ImportReport>, Failure> {
     if count(conn)? > 0 {
         return Ok(None);
     }

@@ -15,11 +15,12 @@ pub use model::{
 
 use crate::platform::auth::{Principal, Role};
 use crate::platform::db::DbConn;
-use crate::platform::error::ApiError;
+use crate::platform::error::Failure;
 use crate::platform::error::OrUnknown;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::versioning;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 /// A success answer carrying the school's version as its ETag.
@@ -47,7 +48,7 @@ impl ContactReaders {
     pub fn of(
         conn: &mut crate::platform::db::DbConn,
         principal: &Principal,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, Failure> {
         Ok(match principal.role {
             Role::Admin | Role::SyncClient => ContactReaders::All,
             Role::DistrictOfficer | Role::SchoolStaff => ContactReaders::Some(
@@ -80,7 +81,7 @@ impl ContactReaders {
     request_body = SchoolInput,
     responses(
         (status = 201, description = "The new school", body = School),
-        (status = 409, description = "The MOET code is taken", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The MOET code is taken", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/schools")]
@@ -119,7 +120,7 @@ pub async fn create_school(
     params(SchoolFilter, PageQuery),
     responses(
         (status = 200, description = "A page of schools, by id", body = SchoolPage),
-        (status = 404, description = "Unknown admin unit", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown admin unit", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/schools")]
@@ -161,7 +162,7 @@ pub async fn list_schools(
     params(("id" = i64, Path, description = "School id")),
     responses(
         (status = 200, description = "The school", body = School, headers(("ETag" = String, description = "The version, for If-Match"))),
-        (status = 404, description = "No such school", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such school", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/schools/{id}")]
@@ -192,7 +193,7 @@ pub async fn get_school(
     params(("code" = String, Path, description = "MOET school code")),
     responses(
         (status = 200, description = "The school", body = School),
-        (status = 404, description = "No school has this code", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No school has this code", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/schools/by-code/{code}")]
@@ -228,8 +229,8 @@ pub async fn get_school_by_code(
     request_body = SchoolPatch,
     responses(
         (status = 200, description = "The school after the change", body = School),
-        (status = 404, description = "No such school in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The school changed while you were updating it (no If-Match sent)", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such school in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The school changed while you were updating it (no If-Match sent)", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/schools/{id}")]

@@ -8,35 +8,35 @@ use diesel::upsert::excluded;
 use serde_json::json;
 
 use super::model::*;
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{admin_units, schools};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::OrUnknown;
-use crate::platform::error::{ApiError, FieldError};
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::FieldError;
+use crate::platform::error::{Failure, OrUnknown};
 use crate::registry::sync::batch::{self, BatchReport, Decoded};
 
 const INSERT_CHUNK: usize = 500;
 
-pub fn find(conn: &mut DbConn, id: i64) -> Result<SchoolRow, ApiError> {
+pub fn find(conn: &mut DbConn, id: i64) -> Result<SchoolRow, Failure> {
     let row: Option<SchoolRow> = with_conn!(conn, |c| schools::table
         .find(id)
         .select(SchoolRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found(String::from("no school has this id")))
+    row.ok_or_else(|| Failure::not_found(String::from("no school has this id")))
 }
 
-pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<SchoolRow, ApiError> {
+pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<SchoolRow, Failure> {
     let row: Option<SchoolRow> = with_conn!(conn, |c| schools::table
         .filter(schools::moet_code.eq(code))
         .select(SchoolRow::as_select())
         .first(c)
         .optional())?;
-    row.ok_or_else(|| ApiError::not_found("no school has this code"))
+    row.ok_or_else(|| Failure::not_found("no school has this code"))
 }
 
 /// The schools with these MOET codes, by code.
-pub fn by_codes(conn: &mut DbConn, codes: &[&str]) -> Result<HashMap<String, SchoolRow>, ApiError> {
+pub fn by_codes(conn: &mut DbConn, codes: &[&str]) -> Result<HashMap<String, SchoolRow>, Failure> {
     let mut found = HashMap::with_capacity(codes.len());
     for chunk in codes.chunks(INSERT_CHUNK) {
         let rows: Vec<SchoolRow> = with_conn!(conn, |c| schools::table
@@ -55,7 +55,7 @@ pub fn list_rows(
     filter: &SchoolFilter,
     admin_units: Option<&[String]>,
     page: &PageRequest<i64>,
-) -> Result<(Vec<SchoolRow>, Option<String>), ApiError> {
+) -> Result<(Vec<SchoolRow>, Option<String>), Failure> {
     let pattern = filter.q.as_deref().map(|q| {
         let escaped = q
             .to_lowercase()
@@ -90,25 +90,25 @@ pub fn list_rows(
     Ok(page.finish(rows, |row| row.id))
 }
 
-fn admin_unit_exists(conn: &mut DbConn, code: &str) -> Result<bool, ApiError> {
+fn admin_unit_exists(conn: &mut DbConn, code: &str) -> Result<bool, Failure> {
     Ok(crate::registry::admin_units::queries::find(conn, code)?.is_some())
 }
 
-fn unknown_admin_unit(code: &str) -> ApiError {
-    ApiError::invalid_field(
+fn unknown_admin_unit(code: &str) -> Failure {
+    Failure::invalid_field(
         "admin_unit_code",
         "unknown",
         format!("no admin unit {code} in your scope"),
     )
 }
 
-pub fn create(conn: &mut DbConn, actor: &str, input: SchoolInput) -> Result<SchoolRow, ApiError> {
+pub fn create(conn: &mut DbConn, actor: &str, input: SchoolInput) -> Result<SchoolRow, Failure> {
     conn.transaction(|conn| {
         if !admin_unit_exists(conn, &input.admin_unit_code)? {
             return Err(unknown_admin_unit(&input.admin_unit_code));
         }
         if find_by_code(conn, &input.moet_code).is_ok() {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "a school with the code {} exists",
                 input.moet_code
             )));
@@ -194,13 +194,13 @@ pub fn update(
     id: i64,
     patch: SchoolPatch,
     expected_version: Option<i64>,
-    in_scope: &dyn Fn(&mut DbConn, &str) -> Result<(), ApiError>,
-) -> Result<SchoolRow, ApiError> {
+    in_scope: &dyn Fn(&mut DbConn, &str) -> Result<(), Failure>,
+) -> Result<SchoolRow, Failure> {
     conn.transaction(|conn| {
         let current = find(conn, id)?;
         in_scope(conn, &current.admin_unit_code)
             .or_not_found(|| String::from("no school has this id"))?;
-        crate::platform::http::versioning::ensure_current(expected_version, current.version)?;
+        crate::platform::db::ensure_current(expected_version, current.version)?;
         let next = SchoolInput {
             moet_code: current.moet_code.clone(),
             name: patch.name.clone().unwrap_or_else(|| current.name.clone()),
@@ -223,7 +223,7 @@ pub fn update(
         // a database failure while checking stays what it is (503).
         let outside = |conn: &mut DbConn, code: &str| match in_scope(conn, code) {
             Ok(()) => Ok(false),
-            Err(error) if error.status().is_client_error() => Ok(true),
+            Err(error) if error.is_not_found() => Ok(true),
             Err(error) => Err(error),
         };
         if next.admin_unit_code != current.admin_unit_code
@@ -259,7 +259,7 @@ pub fn update(
         .get_result(c)
         .optional())?;
         let Some(row) = row else {
-            return Err(ApiError::changed_meanwhile(
+            return Err(Failure::changed_meanwhile(
                 find(conn, id)?.version,
                 expected_version,
             ));
@@ -282,7 +282,7 @@ pub fn upsert_batch(
     actor: &str,
     records: Vec<Decoded<SchoolInput>>,
     atomic: bool,
-) -> Result<BatchReport, ApiError> {
+) -> Result<BatchReport, Failure> {
     let mut report = BatchReport::default();
     let seen = batch::key_counts(&records, |s: &SchoolInput| &s.moet_code);
     let unit_codes: Vec<String> = records

@@ -6,8 +6,9 @@
 use serde_json::{Map, Value};
 
 use super::model::{Student, StudentRecord};
-use crate::platform::error::{ApiError, FieldError};
+use crate::platform::error::{Failure, FieldError};
 use crate::platform::http::tabular::CsvOut;
+use crate::platform::http::ApiError;
 use crate::registry::sync::batch;
 use crate::registry::sync::batch::Decoded;
 
@@ -130,7 +131,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Decoded<StudentRecord>>, ApiError> {
 }
 
 /// Writes students in the import format plus `active` and `version`.
-pub fn write(students: &[Student], out: &mut CsvOut) -> Result<(), ApiError> {
+pub fn write(students: &[Student], out: &mut CsvOut) -> Result<(), Failure> {
     for s in students {
         out.row([
             s.external_id.as_str(),
@@ -150,7 +151,7 @@ pub fn write(students: &[Student], out: &mut CsvOut) -> Result<(), ApiError> {
 }
 
 /// A new export file: the import format's header plus `active` and `version`.
-pub fn export_file() -> Result<CsvOut, ApiError> {
+pub fn export_file() -> Result<CsvOut, Failure> {
     let mut header: Vec<&str> = HEADERS.to_vec();
     header.extend(["active", "version"]);
     CsvOut::new(&header)

@@ -17,10 +17,11 @@ pub use model::*;
 use queries::StudentScope;
 
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
+use crate::platform::db::page::PageRequest;
 use crate::platform::http::json::Json;
-use crate::platform::http::pagination::{PageQuery, PageRequest};
+use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::versioning;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 use crate::registry::sync::batch::BatchReport;
 
@@ -84,7 +85,7 @@ pub async fn list_students(
     params(("id" = i64, Path, description = "Student id")),
     responses(
         (status = 200, description = "The student", body = Student, headers(("ETag" = String, description = "The version, for If-Match"))),
-        (status = 404, description = "No such student in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such student in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/students/{id}")]
@@ -121,7 +122,7 @@ pub async fn get_student(
     request_body = StudentPatch,
     responses(
         (status = 200, description = "The student after the change", body = Student),
-        (status = 404, description = "No such student in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such student in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/students/{id}")]
@@ -162,8 +163,8 @@ pub async fn update_student(
     ),
     responses(
         (status = 204, description = "Deleted (or already deleted)"),
-        (status = 404, description = "No such student in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The student changed while you were deleting it (no If-Match sent)", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such student in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The student changed while you were deleting it (no If-Match sent)", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/students/{id}")]

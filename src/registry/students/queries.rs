@@ -10,10 +10,10 @@ use serde_json::json;
 
 use super::model::*;
 use crate::platform::auth::{Principal, Scope};
+use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{schools, student_changes, students};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::{ApiError, FieldError};
-use crate::platform::http::pagination::PageRequest;
+use crate::platform::error::{Failure, FieldError};
 use crate::registry::schools::SchoolRow;
 use crate::registry::sync::batch::{self, BatchReport, Decoded};
 
@@ -32,7 +32,7 @@ pub enum StudentScope {
 impl StudentScope {
     /// Callers whose role has no student scope should have been refused
     /// before; they get 403 here too.
-    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, ApiError> {
+    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, Failure> {
         match &principal.scope {
             Scope::Everywhere => Ok(StudentScope::All),
             Scope::AdminUnit { admin_unit_code } => Ok(StudentScope::Units(
@@ -42,7 +42,7 @@ impl StudentScope {
             )),
             Scope::School { school_id } => Ok(StudentScope::School(*school_id)),
             Scope::Operator { .. } | Scope::OwnRecords => {
-                Err(ApiError::forbidden("this role has no access to students"))
+                Err(Failure::forbidden("this role has no access to students"))
             }
         }
     }
@@ -74,7 +74,7 @@ pub fn list(
     filter: &StudentFilter,
     units: Option<&[String]>,
     page: &PageRequest<i64>,
-) -> Result<(Vec<StudentWithCode>, Option<String>), ApiError> {
+) -> Result<(Vec<StudentWithCode>, Option<String>), Failure> {
     let scope_units = scope.unit_codes();
     let rows: Vec<StudentWithCode> = with_conn!(conn, |c| {
         let mut query = students::table
@@ -137,7 +137,7 @@ pub fn find_visible(
     conn: &mut DbConn,
     scope: &StudentScope,
     id: i64,
-) -> Result<(StudentRow, SchoolRow), ApiError> {
+) -> Result<(StudentRow, SchoolRow), Failure> {
     let found: Option<(StudentRow, SchoolRow)> = with_conn!(conn, |c| students::table
         .inner_join(schools::table)
         .filter(students::id.eq(id))
@@ -146,7 +146,7 @@ pub fn find_visible(
         .optional())?;
     found
         .filter(|(_, school)| scope.allows(school))
-        .ok_or_else(|| ApiError::not_found(String::from("no student has this id")))
+        .ok_or_else(|| Failure::not_found(String::from("no student has this id")))
 }
 
 /// Appends one change per student in `ids` (at its current version) to the
@@ -157,7 +157,7 @@ fn record_changes(
     actor: &str,
     operation: ChangeOperation,
     ids: &[i64],
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     use diesel::sql_types::{Text, Timestamp};
     if ids.is_empty() {
         return Ok(());
@@ -202,7 +202,7 @@ pub enum Holding {
 /// Records, in the change feed, students rewritten by data maintenance
 /// (the maintenance run at start), so the education data system hears of them as
 /// of any other update. Call inside the maintenance transaction.
-pub fn record_maintenance_changes(conn: &mut DbConn, ids: &[i64]) -> Result<(), ApiError> {
+pub fn record_maintenance_changes(conn: &mut DbConn, ids: &[i64]) -> Result<(), Failure> {
     record_changes(conn, "maintenance", ChangeOperation::Update, ids)
 }
 
@@ -219,7 +219,7 @@ pub fn set_holding(
     student_id: i64,
     holding: Holding,
     held: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     let now = crate::platform::db::now();
     let student = students::table.find(student_id);
     let changed = match holding {
@@ -313,12 +313,12 @@ pub fn patch(
     id: i64,
     patch: StudentPatch,
     expected_version: Option<i64>,
-) -> Result<(StudentRow, String), ApiError> {
+) -> Result<(StudentRow, String), Failure> {
     conn.transaction(|conn| {
         let (current, school) = find_visible(conn, scope, id)?;
-        crate::platform::http::versioning::ensure_current(expected_version, current.version)?;
+        crate::platform::db::ensure_current(expected_version, current.version)?;
         let grade = patch.grade.unwrap_or(current.grade);
-        check_grade(grade, &school).map_err(|e| ApiError::validation(vec![e]))?;
+        check_grade(grade, &school).map_err(|e| Failure::validation(vec![e]))?;
         let next = StudentRow {
             grade,
             full_name: patch
@@ -362,7 +362,7 @@ pub fn patch(
         .optional())?;
         let Some(row) = row else {
             let (now, _) = find_visible(conn, scope, id)?;
-            return Err(ApiError::changed_meanwhile(now.version, expected_version));
+            return Err(Failure::changed_meanwhile(now.version, expected_version));
         };
         record_changes(conn, actor, ChangeOperation::Update, &[row.id])?;
         crate::platform::audit::record(
@@ -395,13 +395,13 @@ pub fn soft_delete(
     scope: &StudentScope,
     id: i64,
     expected_version: Option<i64>,
-) -> Result<(), ApiError> {
+) -> Result<(), Failure> {
     conn.transaction(|conn| {
         let (current, _) = find_visible(conn, scope, id)?;
         if current.deleted {
             return Ok(());
         }
-        crate::platform::http::versioning::ensure_current(expected_version, current.version)?;
+        crate::platform::db::ensure_current(expected_version, current.version)?;
         let version: Option<i64> = with_conn!(conn, |c| diesel::update(
             students::table
                 .find(id)
@@ -417,7 +417,7 @@ pub fn soft_delete(
         .optional())?;
         let Some(version) = version else {
             let (now, _) = find_visible(conn, scope, id)?;
-            return Err(ApiError::changed_meanwhile(now.version, expected_version));
+            return Err(Failure::changed_meanwhile(now.version, expected_version));
         };
         record_changes(conn, actor, ChangeOperation::Delete, &[id])?;
         crate::platform::audit::record(
@@ -448,7 +448,7 @@ pub fn upsert_batch(
     records: Vec<Decoded<StudentRecord>>,
     run_id: Option<&str>,
     atomic: bool,
-) -> Result<BatchReport, ApiError> {
+) -> Result<BatchReport, Failure> {
     let mut report = BatchReport::default();
     let occurrences = batch::key_counts(&records, |r: &StudentRecord| &r.external_id);
     let codes: Vec<&str> = records
@@ -584,7 +584,7 @@ fn unchanged(row: &StudentRow, item: &Checked) -> bool {
 fn existing_by_external_id(
     conn: &mut DbConn,
     keys: &[&str],
-) -> Result<HashMap<String, StudentRow>, ApiError> {
+) -> Result<HashMap<String, StudentRow>, Failure> {
     let mut found = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(CHUNK) {
         let rows: Vec<StudentRow> = with_conn!(conn, |c| students::table
@@ -596,7 +596,7 @@ fn existing_by_external_id(
     Ok(found)
 }
 
-fn load_schools(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, SchoolRow>, ApiError> {
+fn load_schools(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, SchoolRow>, Failure> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -620,7 +620,7 @@ fn upsert_chunk(
     items: &[&Checked],
     run_id: Option<&str>,
     now: NaiveDateTime,
-) -> Result<Vec<(i64, i64)>, ApiError> {
+) -> Result<Vec<(i64, i64)>, Failure> {
     let written = crate::platform::db::per_backend!(conn,
         sqlite: |c| upsert_values(c, items, run_id, now),
         postgres: |c| upsert_unnest(c, items, run_id, now),
@@ -729,14 +729,14 @@ pub fn complete_run(
     conn: &mut DbConn,
     actor: &str,
     run_id: &str,
-) -> Result<CompleteReport, ApiError> {
+) -> Result<CompleteReport, Failure> {
     conn.transaction(|conn| {
         let seen: i64 = with_conn!(conn, |c| students::table
             .filter(students::last_seen_run.eq(run_id))
             .count()
             .get_result(c))?;
         if seen == 0 {
-            return Err(ApiError::conflict(format!(
+            return Err(Failure::conflict(format!(
                 "no batch was sent with run_id {run_id}; nothing to complete"
             )));
         }
@@ -784,7 +784,7 @@ pub fn changes(
     conn: &mut DbConn,
     after: i64,
     limit: i64,
-) -> Result<(Vec<(i64, StudentChange)>, bool), ApiError> {
+) -> Result<(Vec<(i64, StudentChange)>, bool), Failure> {
     type Row = (i64, ChangeOperation, i64, NaiveDateTime, StudentRow, String);
     let mut rows: Vec<Row> = with_conn!(conn, |c| student_changes::table
         .inner_join(students::table.inner_join(schools::table))

@@ -12,7 +12,8 @@ use validator::Validate;
 
 use crate::platform::auth::Principal;
 use crate::platform::db::DbConn;
-use crate::platform::error::{ApiError, FieldError};
+use crate::platform::error::{Failure, FieldError};
+use crate::platform::http::ApiError;
 use crate::platform::idempotency::{self, IdempotencyKey};
 use crate::platform::state::AppState;
 
@@ -130,10 +131,10 @@ impl BatchReport {
     }
 
     /// With `atomic`, any rejected row refuses the whole batch.
-    pub fn refuse_if_atomic(&self, atomic: bool) -> Result<(), ApiError> {
+    pub fn refuse_if_atomic(&self, atomic: bool) -> Result<(), Failure> {
         if atomic && self.rejected > 0 {
             let rows = serde_json::to_value(&self.rejected_rows).unwrap_or_default();
-            return Err(ApiError::invalid_field(
+            return Err(Failure::invalid_field(
                 "body",
                 "rejected_rows",
                 format!(
@@ -190,7 +191,7 @@ pub fn decode<T: DeserializeOwned + Validate>(
     let record: T = crate::platform::http::json::decode_value(value, "record")?;
     record
         .validate()
-        .map_err(|errors| ApiError::from(errors).errors().to_vec())?;
+        .map_err(|errors| Failure::from(errors).errors().to_vec())?;
     Ok(record)
 }
 
@@ -246,7 +247,7 @@ pub async fn apply<T, Parse, Apply>(
 where
     T: Send + 'static,
     Parse: FnOnce(&[u8]) -> Result<Vec<Decoded<T>>, ApiError> + Send + 'static,
-    Apply: FnOnce(&mut DbConn, &Principal, Vec<Decoded<T>>) -> Result<BatchReport, ApiError>
+    Apply: FnOnce(&mut DbConn, &Principal, Vec<Decoded<T>>) -> Result<BatchReport, Failure>
         + Send
         + 'static,
 {
@@ -254,12 +255,19 @@ where
     let (answer, replayed) = state
         .db
         .run(move |conn| {
-            let records = parse(&body)?;
+            // Parsing runs here, off the async workers (a roster is large);
+            // a body that cannot be read is refused as a request error
+            // (the inner result) before anything is stored.
+            let records = match parse(&body) {
+                Ok(records) => records,
+                Err(refused) => return Ok(Err(refused)),
+            };
             let actor = principal.actor();
             idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
                 idempotency::json_answer(&apply(conn, &principal, records)?)
             })
+            .map(Ok)
         })
-        .await?;
+        .await??;
     Ok(answer.into_response(replayed))
 }

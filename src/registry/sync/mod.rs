@@ -13,9 +13,10 @@ use validator::Validate;
 use batch::BatchReport;
 
 use crate::platform::auth::{Principal, Role};
-use crate::platform::error::ApiError;
+use crate::platform::db::page::encode_cursor;
 use crate::platform::http::json::Json;
-use crate::platform::http::pagination::{encode_cursor, PageQuery};
+use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 use crate::registry::schools::queries::upsert_batch as upsert_schools;
 use crate::registry::schools::SchoolInput;
@@ -135,7 +136,7 @@ pub async fn sync_schools(
     request_body = CompleteRun,
     responses(
         (status = 200, description = "How many students the run saw and how many became inactive", body = CompleteReport),
-        (status = 409, description = "No batch was sent with this run_id", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No batch was sent with this run_id", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/sync/students/complete")]

@@ -7,11 +7,10 @@
 //! very first visitors wait. Errors are not cached. One cache per process:
 //! with several replicas each may lag the data by up to the period.
 
+use crate::platform::error::Failure;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use crate::platform::error::ApiError;
 
 /// One cached value (the public figures, computed together).
 pub struct PublicCache<T: Clone> {
@@ -33,10 +32,10 @@ impl<T: Clone> PublicCache<T> {
 
     /// The value: the cached one while fresh (or while another request
     /// recomputes it), otherwise computed by `compute`.
-    pub async fn get_or_compute<F, Fut>(&self, compute: F) -> Result<T, ApiError>
+    pub async fn get_or_compute<F, Fut>(&self, compute: F) -> Result<T, Failure>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, ApiError>>,
+        Fut: Future<Output = Result<T, Failure>>,
     {
         if self.ttl.is_zero() {
             return compute().await;
@@ -82,7 +81,7 @@ mod tests {
             runs.fetch_add(1, Ordering::SeqCst);
             Ok("{}")
         };
-        let failing = || async { Err(ApiError::not_found("no")) };
+        let failing = || async { Err(Failure::not_found("no")) };
         assert!(cache.get_or_compute(failing).await.is_err());
         for _ in 0..3 {
             cache.get_or_compute(compute).await.unwrap();

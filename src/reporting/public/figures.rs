@@ -4,6 +4,7 @@
 //! view of one protected table, so two pages (or two filters of one page)
 //! can never be combined to recover a hidden count.
 
+use crate::platform::error::Failure;
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::dsl::sql;
@@ -21,7 +22,6 @@ use crate::platform::db::schema::{
     admin_units, coverage_school_counts, donors, needs, pledges, receipts, schools,
 };
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
 use crate::registry::admin_units::queries::UnitNode;
 use crate::reporting::stats::donations::kind_key;
 
@@ -123,7 +123,7 @@ fn depth(parents: &HashMap<String, Option<String>>, code: &str) -> usize {
 }
 
 impl PublicFigures {
-    pub fn compute(conn: &mut DbConn) -> Result<Self, ApiError> {
+    pub fn compute(conn: &mut DbConn) -> Result<Self, Failure> {
         let nodes: Vec<UnitNode> =
             crate::registry::admin_units::queries::subtree_nodes(conn, None)?;
         let parents: HashMap<String, Option<String>> = nodes
@@ -343,7 +343,7 @@ fn needs_board(
     conn: &mut DbConn,
     nodes: &[UnitNode],
     parents: &HashMap<String, Option<String>>,
-) -> Result<Vec<NeedsBoardLine>, ApiError> {
+) -> Result<Vec<NeedsBoardLine>, Failure> {
     let rows: Vec<(String, NeedKind, i64)> = with_conn!(conn, |c| needs::table
         .filter(needs::status.eq_any(NeedStatus::OPEN))
         .group_by((needs::admin_unit_code, needs::kind))
@@ -375,7 +375,7 @@ fn needs_board(
 }
 
 /// Gifts that arrived (net of reversals) by donor, kind and earmark.
-fn gifts(conn: &mut DbConn) -> Result<Vec<GiftLine>, ApiError> {
+fn gifts(conn: &mut DbConn) -> Result<Vec<GiftLine>, Failure> {
     type Row = (
         Option<i64>,
         DonationKind,
@@ -439,7 +439,7 @@ fn gifts(conn: &mut DbConn) -> Result<Vec<GiftLine>, ApiError> {
 }
 
 /// Whether an admin unit exists (for a 404 on an unknown filter).
-pub fn unit_exists(conn: &mut DbConn, code: &str) -> Result<bool, ApiError> {
+pub fn unit_exists(conn: &mut DbConn, code: &str) -> Result<bool, Failure> {
     let found: i64 = with_conn!(conn, |c| admin_units::table
         .filter(admin_units::code.eq(code))
         .count()

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::platform::auth::rate_limit::TokenRateLimit;
-use crate::platform::error::ApiError;
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 pub use disclosure::PublicCount;
 pub use figures::{
@@ -44,6 +44,7 @@ async fn figures(
             Ok(Arc::new(figures))
         })
         .await
+        .map_err(ApiError::from)
 }
 
 /// The filter of a public page.
@@ -162,7 +163,7 @@ pub async fn public_donations(
     params(("receipt_ref" = String, Path, description = "The receipt's `public_ref` (printed on the thank-you letter) or the bank transfer reference; not the sequential receipt number")),
     responses(
         (status = 200, description = "Where the gift went", body = DonationTrace),
-        (status = 404, description = "No such receipt", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such receipt", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/donations/{receipt_ref}/trace")]

@@ -16,6 +16,7 @@
 //! for 1 to 4, and a district withheld where the others and the total would
 //! give it away.
 
+use crate::platform::error::Failure;
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
@@ -31,7 +32,6 @@ use crate::platform::db::schema::{
     admin_units, allocations, handovers, inventory_items, inventory_packages, needs, receipts,
 };
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TraceDistrict {
@@ -93,7 +93,7 @@ pub struct DonationTrace {
 type Destination = (String, i64, Option<i64>);
 
 /// Where the units of these receipts are with students now.
-fn destinations(conn: &mut DbConn, receipt_ids: &[i64]) -> Result<Vec<Destination>, ApiError> {
+fn destinations(conn: &mut DbConn, receipt_ids: &[i64]) -> Result<Vec<Destination>, Failure> {
     if receipt_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -159,7 +159,7 @@ fn apportion(parts: &BTreeMap<String, i64>, share: f64) -> BTreeMap<String, i64>
 }
 
 /// The net of a set of receipts and their reversals (money: đồng; goods: count).
-fn net(conn: &mut DbConn, original: &ReceiptRow) -> Result<i64, ApiError> {
+fn net(conn: &mut DbConn, original: &ReceiptRow) -> Result<i64, Failure> {
     let reversal: Option<i64> = with_conn!(conn, |c| receipts::table
         .filter(receipts::reverses_id.eq(original.id))
         .select(receipts::id)
@@ -174,7 +174,7 @@ fn net(conn: &mut DbConn, original: &ReceiptRow) -> Result<i64, ApiError> {
 }
 
 /// The trace of one receipt.
-pub fn trace(conn: &mut DbConn, receipt: ReceiptRow) -> Result<DonationTrace, ApiError> {
+pub fn trace(conn: &mut DbConn, receipt: ReceiptRow) -> Result<DonationTrace, Failure> {
     let donor = match receipt.donor_id {
         Some(id) => {
             let donor = crate::donations::donors::queries::find(conn, id)?;
@@ -304,7 +304,7 @@ pub fn trace(conn: &mut DbConn, receipt: ReceiptRow) -> Result<DonationTrace, Ap
 /// thank-you letter, or the bank transfer's reference. Not the receipt
 /// number: numbers are sequential, and anyone could walk through every
 /// gift. Reversal rows are not gifts: 404.
-pub fn find_by_reference(conn: &mut DbConn, reference: &str) -> Result<ReceiptRow, ApiError> {
+pub fn find_by_reference(conn: &mut DbConn, reference: &str) -> Result<ReceiptRow, Failure> {
     let found: Option<ReceiptRow> = with_conn!(conn, |c| receipts::table
         .filter(
             receipts::public_ref
@@ -315,5 +315,5 @@ pub fn find_by_reference(conn: &mut DbConn, reference: &str) -> Result<ReceiptRo
         .select(ReceiptRow::as_select())
         .first(c)
         .optional())?;
-    found.ok_or_else(|| ApiError::not_found("no gift with this reference"))
+    found.ok_or_else(|| Failure::not_found("no gift with this reference"))
 }

@@ -4,6 +4,7 @@
 //! tables `coverage_school_counts` (per school) and `coverage_counts` (per
 //! school and grade), which triggers keep equal to a count of the rows.
 
+use crate::platform::error::Failure;
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::dsl::sql;
@@ -14,7 +15,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::db::schema::{coverage_counts, coverage_school_counts, schools};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
 use crate::registry::schools::SchoolLevel;
 
 crate::platform::db::text_enum! {
@@ -200,7 +200,7 @@ pub fn coverage(
     root: Option<&str>,
     level: Option<SchoolLevel>,
     group_by: GroupBy,
-) -> Result<Coverage, ApiError> {
+) -> Result<Coverage, Failure> {
     // The subtree's units: its schools, and the names of its parts.
     let tree = if root.is_some() || group_by == GroupBy::AdminUnit {
         UnitTree::new(crate::registry::admin_units::queries::subtree_nodes(
@@ -288,8 +288,8 @@ fn grade_sums(
     conn: &mut DbConn,
     units: Option<&[String]>,
     level: Option<SchoolLevel>,
-) -> Result<Vec<(i32, Sums)>, ApiError> {
-    let summed = |conn: &mut DbConn, ids: Option<&[i64]>| -> Result<Vec<(i32, Sums)>, ApiError> {
+) -> Result<Vec<(i32, Sums)>, Failure> {
+    let summed = |conn: &mut DbConn, ids: Option<&[i64]>| -> Result<Vec<(i32, Sums)>, Failure> {
         Ok(with_conn!(conn, |c| {
             let mut query = coverage_counts::table
                 .group_by(coverage_counts::grade)

@@ -11,6 +11,7 @@
 //! returned device re-enters `in_stock` (`returned` counts the returns that
 //! happened). Summed in SQL, grouped by kind, never row by row.
 
+use crate::platform::error::Failure;
 use std::collections::{BTreeMap, HashSet};
 
 use diesel::dsl::sql;
@@ -27,7 +28,6 @@ use crate::platform::db::schema::{
     inventory_items, inventory_packages, pledges, receipts, schools, stock_movements,
 };
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
 use crate::platform::money::{join, split_sum};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -112,7 +112,7 @@ pub fn kind_key(kind: DonationKind, device: Option<DeviceType>) -> String {
 
 /// Pledges whose earmark (their admin unit, or their school's) lies in
 /// `units`: the gifts a subtree filter follows.
-fn earmarked_pledges(conn: &mut DbConn, units: &[String]) -> Result<Vec<i64>, ApiError> {
+fn earmarked_pledges(conn: &mut DbConn, units: &[String]) -> Result<Vec<i64>, Failure> {
     let units: HashSet<&String> = units.iter().collect();
     let rows: Vec<(i64, Option<String>, Option<String>)> = with_conn!(conn, |c| pledges::table
         .left_join(schools::table.on(schools::id.nullable().eq(pledges::earmark_school_id)))
@@ -144,7 +144,7 @@ pub fn donation_stats(
     conn: &mut DbConn,
     campaign: Option<i64>,
     units: Option<&[String]>,
-) -> Result<DonationStats, ApiError> {
+) -> Result<DonationStats, Failure> {
     let earmarked = units.map(|u| earmarked_pledges(conn, u)).transpose()?;
     let mut lines: BTreeMap<String, DonationLine> = BTreeMap::new();
 
@@ -414,7 +414,7 @@ fn donors(
     conn: &mut DbConn,
     campaign: Option<i64>,
     earmarked: Option<&[i64]>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, Failure> {
     let pledging: Vec<i64> = with_conn!(conn, |c| {
         let mut query = pledges::table
             .filter(pledges::status.ne_all([PledgeStatus::Cancelled, PledgeStatus::Lapsed]))

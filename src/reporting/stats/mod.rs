@@ -22,8 +22,9 @@ use crate::distribution::inventory::{ItemCondition, ItemStatus};
 use crate::platform::auth::{Principal, Role, Scope};
 use crate::platform::db::schema::{handovers, inventory_items, need_events};
 use crate::platform::db::{with_conn, DbConn};
-use crate::platform::error::ApiError;
+use crate::platform::error::Failure;
 use crate::platform::http::tabular::{negotiate, respond};
+use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 const STATS_ROLES: &[Role] = &[Role::StatsReader, Role::DistrictOfficer];
@@ -35,7 +36,7 @@ pub fn scoped_root(
     conn: &mut DbConn,
     principal: &Principal,
     asked: Option<&str>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, Failure> {
     Ok(match (asked, &principal.scope) {
         (Some(code), _) => {
             principal.ensure_admin_unit_in_scope(conn, code)?;
@@ -51,7 +52,7 @@ pub fn root_for(
     conn: &mut DbConn,
     principal: &Principal,
     asked: Option<&str>,
-) -> Result<(Option<String>, Option<Vec<String>>), ApiError> {
+) -> Result<(Option<String>, Option<Vec<String>>), Failure> {
     let root = scoped_root(conn, principal, asked)?;
     let units = crate::registry::admin_units::queries::subtree_filter(conn, root.as_deref())?;
     Ok((root, units))
@@ -68,7 +69,7 @@ pub fn root_for(
     params(CoverageQuery),
     responses(
         (status = 200, description = "Totals and one row per part", content((Coverage = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 404, description = "No such admin unit in your scope", body = crate::platform::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such admin unit in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/stats/coverage")]
