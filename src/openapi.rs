@@ -15,8 +15,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
 
-use crate::platform::error::{FieldError, Problem, PROBLEM_JSON};
+use crate::platform::error::FieldError;
 use crate::platform::http::tabular::XLSX;
+use crate::platform::http::{Problem, PROBLEM_JSON};
 
 #[derive(OpenApi)]
 #[openapi(

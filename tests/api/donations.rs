@@ -770,6 +770,56 @@ async fn pledges_are_cancelled_or_lapse_with_a_reason() {
     assert_eq!(closes, 1, "the close is audited once: {audit}");
 }
 
+/// A pledge cancelled after part of it arrived stays cancelled when one of
+/// its receipts is later reversed: the reversal takes the amount back, it
+/// does not reopen the pledge (receipts only move open pledges).
+#[actix_rt::test]
+async fn a_reversal_never_reopens_a_cancelled_pledge() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let pledge = app
+        .post("/api/v1/pledges", Some(&s.admin), &json!({"donor_id": s.donor_id, "campaign_id": s.campaign, "kind": "money", "amount_vnd": 9_000_000}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let first = receipt(&app, &s.warehouse, json!({"campaign_id": s.campaign, "pledge_id": pledge, "receipt_type": "donation", "kind": "money", "amount_vnd": 3_000_000, "bank_reference": "FT-PART-1", "received_on": "2021-10-02"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/pledges/{pledge}/transitions"),
+        Some(&s.admin),
+        &json!({"to": "cancelled", "reason": "công ty giải thể"}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/api/v1/receipts/{first}/reversal"),
+        Some(&s.admin),
+        &json!({"reason": "chuyển nhầm tài khoản"}),
+    )
+    .await
+    .ok(201);
+    let after = app
+        .get(&format!("/api/v1/pledges/{pledge}"), &s.admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            after["status"].clone(),
+            after["received_amount_vnd"].clone()
+        ),
+        (json!("cancelled"), json!(0)),
+        "{after}"
+    );
+    // And nothing more can arrive against it.
+    receipt(&app, &s.warehouse, json!({"campaign_id": s.campaign, "pledge_id": pledge, "receipt_type": "donation", "kind": "money", "amount_vnd": 3_000_000, "bank_reference": "FT-PART-2", "received_on": "2021-10-09"}))
+        .await
+        .problem(409);
+}
+
 /// Deliveries of one pledge recorded at the same moment by several
 /// officers: every one counts towards the pledge (on PostgreSQL two
 /// transactions would otherwise both add to the same old total).

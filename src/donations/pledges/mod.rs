@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod queries;
+pub mod workflow;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;

@@ -141,10 +141,7 @@ pub struct Pledge {
 
 impl Pledge {
     pub fn from_row(row: PledgeRow, instalments: Vec<Instalment>, today: NaiveDate) -> Self {
-        let open = matches!(
-            row.status,
-            PledgeStatus::Pledged | PledgeStatus::PartlyReceived
-        );
+        let open = row.status.is_open();
         let due_so_far = (!instalments.is_empty()).then(|| {
             instalments
                 .iter()

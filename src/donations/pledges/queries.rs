@@ -11,6 +11,7 @@ use serde_json::json;
 use super::model::*;
 use crate::donations::campaigns::CampaignStatus;
 use crate::donations::donors::DonorScope;
+use crate::donations::pledges::workflow::{self, Cause};
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{pledge_instalments, pledges};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
@@ -322,7 +323,7 @@ pub fn close(
     to: PledgeStatus,
     reason: &str,
 ) -> Result<PledgeRow, Failure> {
-    if !matches!(to, PledgeStatus::Cancelled | PledgeStatus::Lapsed) {
+    if !workflow::closing_states().contains(&to) {
         return Err(Failure::invalid_field(
             "to",
             "status",
@@ -335,15 +336,7 @@ pub fn close(
         let campaign = find(conn, id)?.campaign_id;
         conn.lock(WriteLock::Campaign(campaign))?;
         let current = find(conn, id)?;
-        if !matches!(
-            current.status,
-            PledgeStatus::Pledged | PledgeStatus::PartlyReceived
-        ) {
-            return Err(Failure::conflict(format!(
-                "a {} pledge cannot become {to}",
-                current.status
-            )));
-        }
+        workflow::check(current.status, to, Cause::Closing)?;
         let row: PledgeRow = with_conn!(conn, |c| diesel::update(pledges::table.find(id))
             .set((
                 pledges::status.eq(to),
@@ -380,13 +373,8 @@ pub fn add_received(
     } else {
         count as i64
     };
-    let status = if received >= pledge.promised() {
-        PledgeStatus::Received
-    } else if received > 0 {
-        PledgeStatus::PartlyReceived
-    } else {
-        PledgeStatus::Pledged
-    };
+    let status = workflow::after_receipts(pledge.status, received, pledge.promised());
+    workflow::check(pledge.status, status, Cause::Receipts)?;
     let row: PledgeRow = with_conn!(conn, |c| diesel::update(pledges::table.find(pledge.id))
         .set((
             pledges::received_amount_vnd.eq(amount),

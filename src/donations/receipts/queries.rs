@@ -8,7 +8,6 @@ use super::model::*;
 use crate::donations::donors::DonorScope;
 use crate::donations::funds::queries::{balance, post, Posting};
 use crate::donations::kinds::DonationKind;
-use crate::donations::pledges::PledgeStatus;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{inventory_items, inventory_packages, receipts};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
@@ -156,7 +155,7 @@ pub fn create(conn: &mut DbConn, actor: &str, input: CreateReceipt) -> Result<Re
                         format!("pledge {pledge_id} belongs to campaign {}", pledge.campaign_id),
                     ));
                 }
-                if matches!(pledge.status, PledgeStatus::Cancelled | PledgeStatus::Lapsed) {
+                if pledge.status.is_closed() {
                     return Err(Failure::conflict(format!("pledge {pledge_id} is {}", pledge.status)));
                 }
                 if pledge.kind != input.kind || pledge.device_type != input.device_type {
