@@ -13,7 +13,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::platform::error::FieldError;
-
 use crate::platform::http::ApiError;
 
 /// The largest JSON body accepted (`SONGMAY_MAX_JSON_BYTES`), as app data.
