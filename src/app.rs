@@ -208,6 +208,7 @@ impl Application {
                 .service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(unmatched))
                 .wrap(from_fn(exact_methods))
+                .wrap(from_fn(crate::platform::http::conventions::entity_tag))
                 .wrap(from_fn(crate::platform::http::target::clean_target))
                 .wrap(cors(&settings.cors_origins))
                 .wrap(from_fn(problem_fallback))

@@ -444,12 +444,22 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         &["admin", "district_officer"],
     ),
     (
+        "get",
+        "/api/v1/allocations/{id}",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
         "post",
         "/api/v1/allocations/{id}/cancel",
         &["admin", "district_officer"],
     ),
     (
         "post",
+        "/api/v1/handovers",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
         "/api/v1/handovers",
         &["admin", "district_officer", "school_staff"],
     ),
@@ -537,6 +547,14 @@ fn shared_parameters() -> Value {
             "schema": {"type": "string"},
             "example": "dashboard-2026-12-01-0001"
         },
+        "IfNoneMatch": {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": false,
+            "description": "The ETag of your copy (or `*`): when it is still current the answer is `304 Not Modified` with no body. Compared weakly (`W/\"3\"` matches `\"3\"`).",
+            "schema": {"type": "string"},
+            "example": "\"3\""
+        },
         "IfMatchRequired": {
             "name": "If-Match",
             "in": "header",
@@ -562,6 +580,10 @@ fn shared_headers() -> Value {
         "Location": {
             "description": "Where the created record is read (`GET`)",
             "schema": {"type": "string", "format": "uri-reference"}
+        },
+        "ETag": {
+            "description": "The record's version as an entity tag (`\"<version>\"`): send it in `If-Match` to update the version you read, or in `If-None-Match` to read again only when it changed",
+            "schema": {"type": "string", "pattern": "^\"[0-9]+\"$"}
         },
         "WwwAuthenticate": {
             "description": "`Bearer realm=\"songmay\"`",
@@ -611,6 +633,15 @@ pub fn finish(api: OpenApiDoc) -> Value {
         .filter(|(t, item)| t.ends_with('}') && item.get("get").is_some())
         .map(|(t, _)| t.clone())
         .collect();
+    // Records with a `version`: their answers carry an ETag
+    // (`platform::http::conventions::entity_tag` adds it on the wire).
+    let versioned: Vec<String> = doc["components"]["schemas"]
+        .as_object()
+        .expect("schemas")
+        .iter()
+        .filter(|(_, schema)| schema["properties"]["version"].is_object())
+        .map(|(name, _)| format!("#/components/schemas/{name}"))
+        .collect();
     let paths = doc["paths"].as_object_mut().expect("paths");
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
@@ -618,14 +649,20 @@ pub fn finish(api: OpenApiDoc) -> Value {
         };
         for (method, operation) in item.iter_mut() {
             if let Some(operation) = operation.as_object_mut() {
-                finish_operation(method, path, &readable, operation);
+                finish_operation(method, path, &readable, &versioned, operation);
             }
         }
     }
     doc
 }
 
-fn finish_operation(method: &str, path: &str, readable: &[String], op: &mut Map<String, Value>) {
+fn finish_operation(
+    method: &str,
+    path: &str,
+    readable: &[String],
+    versioned: &[String],
+    op: &mut Map<String, Value>,
+) {
     let secured = op
         .get("security")
         .and_then(Value::as_array)
@@ -710,11 +747,16 @@ fn finish_operation(method: &str, path: &str, readable: &[String], op: &mut Map<
         }
     }
     // Every answer carries its request id; a creation says where the new
-    // record is read.
+    // record is read; a versioned record has its ETag.
+    let mut conditional = false;
     for (status, response) in responses.iter_mut() {
         if response.get("$ref").is_some() {
             continue;
         }
+        let is_versioned = response["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .is_some_and(|r| versioned.iter().any(|v| v == r));
+        conditional |= is_versioned && status == "200" && method == "get";
         let headers = response
             .as_object_mut()
             .expect("a response object")
@@ -724,6 +766,21 @@ fn finish_operation(method: &str, path: &str, readable: &[String], op: &mut Map<
         if status == "201" && creates_a_readable_record(path, readable) {
             headers["Location"] = json!({"$ref": "#/components/headers/Location"});
         }
+        if is_versioned {
+            headers["ETag"] = json!({"$ref": "#/components/headers/ETag"});
+        }
+    }
+    if conditional {
+        responses.insert(
+            "304".into(),
+            json!({
+                "description": "Not modified: the copy named in If-None-Match is current",
+                "headers": {
+                    "ETag": {"$ref": "#/components/headers/ETag"},
+                    "X-Request-ID": {"$ref": "#/components/headers/XRequestId"}
+                }
+            }),
+        );
     }
     // A workbook is bytes, not text.
     for response in responses.values_mut() {
@@ -737,4 +794,11 @@ fn finish_operation(method: &str, path: &str, readable: &[String], op: &mut Map<
     let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     responses.extend(sorted);
+    if conditional {
+        op.entry("parameters")
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("parameters is a list")
+            .push(json!({"$ref": "#/components/parameters/IfNoneMatch"}));
+    }
 }

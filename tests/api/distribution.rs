@@ -375,7 +375,7 @@ async fn a_donated_tablet_reaches_a_child() {
         twice["detail"]
             .as_str()
             .unwrap()
-            .contains("nothing to hand over"),
+            .contains("is handed_over, not active"),
         "{twice}"
     );
     // A handed-over device cannot be allocated again.
@@ -450,6 +450,143 @@ async fn a_donated_tablet_reaches_a_child() {
         json!([{"warehouse_id": w.warehouse, "stock": "device:tablet", "status": "ready", "count": 1}])
     );
     assert_counts_match_rows(&app, &w.admin, "allocation, handover and return").await;
+}
+
+/// A school app lists its own handovers and opens any allocation of its
+/// needs by id; a district officer elsewhere sees neither (404, an empty
+/// list), and the filters narrow the list as named.
+#[actix_rt::test]
+async fn handovers_and_allocations_are_listed_and_read_in_scope() {
+    let app = spawn_app().await;
+    let w = world(&app, 2, 2).await;
+    let items = ready_tablets(&app, &w, 2).await;
+    let mut allocations = Vec::new();
+    for (need, item) in w.approved.iter().zip(&items) {
+        let allocation = app
+            .post(
+                "/api/v1/allocations",
+                Some(&w.officer),
+                &json!({"need_id": need, "item_id": item}),
+            )
+            .await
+            .ok(201);
+        allocations.push(allocation["id"].as_i64().unwrap());
+    }
+    let handed = app
+        .post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocations[0], "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-25", "acknowledged": true}))
+        .await
+        .ok(201);
+    let elsewhere = app
+        .user_token(
+            "officer.city",
+            "district_officer",
+            json!({"admin_unit_code": "148"}),
+        )
+        .await;
+
+    // One allocation by id, for those who see its need.
+    for token in [&w.admin, &w.officer, &w.staff] {
+        let one = app
+            .get(&format!("/api/v1/allocations/{}", allocations[1]), token)
+            .await
+            .ok(200);
+        assert_eq!(
+            (
+                one["id"].as_i64(),
+                one["need_id"].as_i64(),
+                one["status"].as_str()
+            ),
+            (Some(allocations[1]), Some(w.approved[1]), Some("active"))
+        );
+    }
+    app.get(
+        &format!("/api/v1/allocations/{}", allocations[1]),
+        &elsewhere,
+    )
+    .await
+    .problem(404);
+    app.get("/api/v1/allocations/99999999", &w.admin)
+        .await
+        .problem(404);
+    app.get(
+        &format!("/api/v1/allocations/{}", allocations[1]),
+        &w.warehouse_officer,
+    )
+    .await
+    .problem(403);
+
+    // The school's handovers, with their trace.
+    let page = app.get("/api/v1/handovers", &w.staff).await.ok(200);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["items"][0], handed);
+    assert!(page["next_cursor"].is_null());
+    assert_eq!(page["items"][0]["trace"]["receipt_id"], w.receipt);
+    let count = |path: String, token: String| {
+        let app = &app;
+        async move {
+            app.get(&path, &token).await.ok(200)["items"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap()
+        }
+    };
+    let a = allocations[0];
+    let cases = [
+        (
+            format!("/api/v1/handovers?allocation_id={a}"),
+            &w.officer,
+            1,
+        ),
+        (
+            format!("/api/v1/handovers?allocation_id={}", allocations[1]),
+            &w.officer,
+            0,
+        ),
+        (
+            format!("/api/v1/handovers?need_id={}", w.approved[0]),
+            &w.admin,
+            1,
+        ),
+        ("/api/v1/handovers?returned=false".to_owned(), &w.admin, 1),
+        ("/api/v1/handovers?returned=true".to_owned(), &w.admin, 0),
+        ("/api/v1/handovers?admin_unit=150".to_owned(), &w.admin, 1),
+        ("/api/v1/handovers?admin_unit=148".to_owned(), &w.admin, 0),
+        ("/api/v1/handovers".to_owned(), &elsewhere, 0),
+    ];
+    for (path, token, expected) in cases {
+        assert_eq!(count(path.clone(), token.clone()).await, expected, "{path}");
+    }
+    app.get("/api/v1/handovers?admin_unit=99999", &w.admin)
+        .await
+        .problem(404);
+    app.get("/api/v1/handovers", &w.warehouse_officer)
+        .await
+        .problem(403);
+
+    // Once the device comes back, the filter follows.
+    app.post(
+        &format!("/api/v1/handovers/{}/return", handed["id"]),
+        Some(&w.staff),
+        &json!({"reason": "chuyển trường"}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(
+        count(
+            "/api/v1/handovers?returned=true".to_owned(),
+            w.admin.clone()
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            "/api/v1/handovers?returned=false".to_owned(),
+            w.admin.clone()
+        )
+        .await,
+        0
+    );
 }
 
 #[actix_rt::test]

@@ -114,6 +114,45 @@ async fn cors_allows_only_the_configured_origins() {
     let other = preflight("https://elsewhere.example").await;
     assert!(other.headers().get("access-control-allow-origin").is_none());
 
+    // A browser app may send the request headers the API reads, and read
+    // the response headers it needs.
+    let asking = awc::Client::default()
+        .request(
+            actix_web::http::Method::OPTIONS,
+            format!("{}/api/v1/pledges/1", app.base),
+        )
+        .insert_header(("Origin", "https://portal.hoabinh.example"))
+        .insert_header(("Access-Control-Request-Method", "GET"))
+        .insert_header((
+            "Access-Control-Request-Headers",
+            "authorization, x-request-id, if-none-match, if-match, idempotency-key",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(asking.status().is_success(), "{}", asking.status());
+    let read = awc::Client::default()
+        .get(format!("{}/health", app.base))
+        .insert_header(("Origin", "https://portal.hoabinh.example"))
+        .send()
+        .await
+        .unwrap();
+    let exposed = read
+        .headers()
+        .get("access-control-expose-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for header in [
+        "etag",
+        "location",
+        "x-request-id",
+        "idempotent-replayed",
+        "retry-after",
+    ] {
+        assert!(exposed.contains(header), "{header} in {exposed}");
+    }
+
     // Without the setting, no origin is allowed.
     let closed = spawn_app().await;
     let reply = awc::Client::default()

@@ -399,6 +399,100 @@ async fn a_created_record_says_where_it_is_read() {
     );
 }
 
+/// Every versioned record (a pledge, a device, a student) answers with
+/// `ETag: "<version>"`; a read that names the current tag in
+/// `If-None-Match` (weakly, in a list, or `*`) is `304` with no body, and
+/// once the record changes the same read gets the new record.
+#[actix_rt::test]
+async fn every_versioned_record_has_an_etag_and_answers_304_when_unchanged() {
+    let app = spawn_app().await;
+    let s = story(&app).await;
+    let pledge = s
+        .pledge(&app, json!({"donor_id": s.donors[0], "kind": "device", "device_type": "tablet", "quantity": 1, "device_condition": "used"}))
+        .await;
+    let receipt = s
+        .receipt(&app, json!({"pledge_id": pledge, "receipt_type": "donation", "kind": "device", "device_type": "tablet", "quantity": 1}))
+        .await;
+    let device = s.devices(&app, receipt, 1, &mut 900).await[0];
+    app.sync_students(&s.admin, "", &[student("ETAG-1", "TH-DABAC", 3)])
+        .await
+        .ok(200);
+    let pupil = app
+        .get("/api/v1/students?external_id=ETAG-1", &s.admin)
+        .await
+        .ok(200)["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let conditional = |path: String, tag: String| {
+        let (app, admin) = (&app, s.admin.clone());
+        async move {
+            app.send(
+                Method::GET,
+                &path,
+                &[
+                    ("Authorization", format!("Bearer {admin}")),
+                    ("If-None-Match", tag),
+                ],
+                Vec::new(),
+            )
+            .await
+        }
+    };
+    for path in [
+        format!("/api/v1/pledges/{pledge}"),
+        format!("/api/v1/inventory/items/{device}"),
+        format!("/api/v1/students/{pupil}"),
+    ] {
+        let read = app.get(&path, &s.admin).await;
+        let tag = read.header("etag").expect("an ETag");
+        let record = read.ok(200);
+        assert_eq!(tag, format!("\"{}\"", record["version"]), "{path}");
+        for asked in [
+            tag.clone(),
+            format!("W/{tag}"),
+            format!("\"999999\", {tag}"),
+            "*".to_owned(),
+        ] {
+            let unchanged = conditional(path.clone(), asked.clone()).await;
+            assert_eq!(unchanged.status.as_u16(), 304, "{path} with {asked}");
+            assert!(unchanged.body.is_empty(), "{path}: a 304 has no body");
+            assert_eq!(unchanged.header("etag").as_deref(), Some(tag.as_str()));
+        }
+        let stale = conditional(path.clone(), "\"999999\"".to_owned()).await;
+        assert_eq!(
+            stale.ok(200),
+            record,
+            "{path}: another tag reads the record"
+        );
+    }
+    // A change makes the old tag stale: the read answers the new version.
+    let open = s
+        .pledge(
+            &app,
+            json!({"donor_id": s.donors[0], "kind": "money", "amount_vnd": 1_000_000}),
+        )
+        .await;
+    let path = format!("/api/v1/pledges/{open}");
+    let old = app.get(&path, &s.admin).await.header("etag").unwrap();
+    app.post(
+        &format!("/api/v1/pledges/{open}/transitions"),
+        Some(&s.admin),
+        &json!({"to": "cancelled", "reason": "đổi ý"}),
+    )
+    .await
+    .ok(200);
+    let after = conditional(path.clone(), old.clone()).await;
+    let tag = after.header("etag").unwrap();
+    let changed = after.ok(200);
+    assert_ne!(tag, old);
+    assert_eq!(tag, format!("\"{}\"", changed["version"]));
+    // The spec documents the tag and the 304 on the reads.
+    let spec = crate::contract::spec();
+    let read = &spec["paths"]["/api/v1/pledges/{id}"]["get"];
+    assert!(read["responses"]["304"].is_object(), "{read}");
+    assert!(read["responses"]["200"]["headers"].get("ETag").is_some());
+}
+
 #[actix_rt::test]
 async fn quotas_cap_an_automatic_run_per_school_and_per_district() {
     let app = spawn_app().await;

@@ -93,6 +93,37 @@ pub async fn list_allocations(
     Ok(web::Json(allocations))
 }
 
+/// One allocation in the caller's scope.
+///
+/// Admins, district officers of the need's subtree and school staff of its
+/// school; any other id is 404, as if it did not exist.
+#[utoipa::path(
+    tag = "distribution",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Allocation id")),
+    responses(
+        (status = 200, description = "The allocation", body = Allocation),
+        (status = 404, description = "No such allocation in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/allocations/{id}")]
+pub async fn get_allocation(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Allocation>, ApiError> {
+    principal.require(&[Role::DistrictOfficer, Role::SchoolStaff])?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            queries::find_visible(conn, &scope, id)
+        })
+        .await?;
+    Ok(web::Json(row.into()))
+}
+
 /// Cancel an allocation.
 ///
 /// The device or package unit goes back to ready and the need back to
@@ -183,5 +214,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(run_allocation)
         .service(create_allocation)
         .service(list_allocations)
+        .service(get_allocation)
         .service(cancel_allocation);
 }

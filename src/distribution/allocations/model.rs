@@ -10,6 +10,7 @@ use super::matching::{Match, Unmatched};
 use crate::needs::NeedKind;
 use crate::platform::db::schema::allocations;
 use crate::platform::db::text_enum;
+use crate::platform::error::Failure;
 
 text_enum! {
     pub enum AllocationStatus {
@@ -17,6 +18,26 @@ text_enum! {
         Active => "active",
         Cancelled => "cancelled",
         HandedOver => "handed_over",
+    }
+}
+
+/// The life of an allocation: active until it is handed over or
+/// cancelled (the stock goes back to ready), and final after that.
+const ALLOCATION_TRANSITIONS: &[(AllocationStatus, AllocationStatus)] = &[
+    (AllocationStatus::Active, AllocationStatus::HandedOver),
+    (AllocationStatus::Active, AllocationStatus::Cancelled),
+];
+
+impl AllocationStatus {
+    /// May allocation `id` go from `self` to `to`?
+    pub fn check_transition(self, to: AllocationStatus, id: i64) -> Result<(), Failure> {
+        if ALLOCATION_TRANSITIONS.contains(&(self, to)) {
+            Ok(())
+        } else {
+            Err(Failure::conflict(format!(
+                "allocation {id} is {self}, not active: it cannot become {to}"
+            )))
+        }
     }
 }
 
@@ -139,4 +160,24 @@ pub struct AllocationPage {
     /// Oldest first.
     pub items: Vec<Allocation>,
     pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AllocationStatus::*;
+
+    #[test]
+    fn the_allocation_transition_table() {
+        let all = [Active, Cancelled, HandedOver];
+        for from in all {
+            for to in all {
+                let legal = from == Active && to != Active;
+                assert_eq!(
+                    from.check_transition(to, 7).is_ok(),
+                    legal,
+                    "{from} -> {to}"
+                );
+            }
+        }
+    }
 }

@@ -30,6 +30,19 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<AllocationRow, Failure> {
     row.ok_or_else(|| Failure::not_found(String::from("no allocation has this id")))
 }
 
+/// Allocation `id`, when its need is in `scope`; one outside it is "not
+/// found", like one that does not exist.
+pub fn find_visible(
+    conn: &mut DbConn,
+    scope: &StudentScope,
+    id: i64,
+) -> Result<AllocationRow, Failure> {
+    let row = find(conn, id)?;
+    crate::needs::queries::find_visible(conn, scope, row.need_id)
+        .or_not_found(|| String::from("no allocation has this id"))?;
+    Ok(row)
+}
+
 /// The parent of every admin unit (the whole tree, once per operation).
 fn parents(conn: &mut DbConn) -> Result<HashMap<String, Option<String>>, Failure> {
     let rows: Vec<(String, Option<String>)> = with_conn!(conn, |c| admin_units::table
@@ -211,12 +224,9 @@ pub fn cancel(
         let allocation = find(conn, id)?;
         crate::needs::queries::find_visible(conn, scope, allocation.need_id)
             .or_not_found(|| String::from("no allocation has this id"))?;
-        if allocation.status != AllocationStatus::Active {
-            return Err(Failure::conflict(format!(
-                "allocation {id} is {}",
-                allocation.status
-            )));
-        }
+        allocation
+            .status
+            .check_transition(AllocationStatus::Cancelled, id)?;
         let row: AllocationRow = with_conn!(conn, |c| diesel::update(allocations::table.find(id))
             .set((
                 allocations::status.eq(AllocationStatus::Cancelled),

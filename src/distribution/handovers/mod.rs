@@ -13,6 +13,7 @@ use validator::Validate;
 
 use crate::platform::auth::{Principal, Role};
 use crate::platform::http::json::Json;
+use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::ApiError;
 use crate::platform::idempotency::{self, IdempotencyKey};
 use crate::platform::state::AppState;
@@ -94,6 +95,46 @@ pub async fn get_handover(
     Ok(web::Json(handover))
 }
 
+/// Handovers of needs in the caller's scope, oldest first.
+///
+/// Admins see all, district officers their subtree, school staff their
+/// school (a school app lists its own). Each carries its trace (allocation,
+/// stock, receipt, pledge, donor). Filter by `allocation_id`, `need_id`,
+/// `school_id`, `admin_unit` (any level) and `returned`; page with `limit`
+/// and `cursor`.
+#[utoipa::path(
+    tag = "distribution",
+    security(("bearer" = [])),
+    params(HandoverFilter, PageQuery),
+    responses(
+        (status = 200, description = "A page of handovers", body = HandoverPage),
+        (status = 404, description = "Unknown admin unit", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/handovers")]
+pub async fn list_handovers(
+    state: web::Data<AppState>,
+    principal: Principal,
+    filter: web::Query<HandoverFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<HandoverPage>, ApiError> {
+    principal.require(HANDOVER_ROLES)?;
+    let page = page.parse::<i64>()?;
+    let filter = filter.into_inner();
+    let handovers = state
+        .db
+        .run(move |conn| {
+            let scope = StudentScope::of(conn, &principal)?;
+            let units = crate::registry::admin_units::queries::subtree_filter(
+                conn,
+                filter.admin_unit.as_deref(),
+            )?;
+            queries::list(conn, &scope, &filter, units.as_deref(), &page)
+        })
+        .await?;
+    Ok(web::Json(handovers))
+}
+
 /// A device comes back (the student moved, it broke).
 ///
 /// It goes to `returned` and must be checked again before it is handed out again.
@@ -132,6 +173,7 @@ pub async fn return_device(
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_handover)
+        .service(list_handovers)
         .service(get_handover)
         .service(return_device);
 }

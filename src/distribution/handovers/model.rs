@@ -3,7 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::platform::db::schema::handovers;
@@ -86,4 +86,25 @@ pub struct ReturnDevice {
     #[validate(length(min = 1, max = 1000, message = "say why, in 1 to 1000 characters"))]
     #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
+}
+
+/// Filters of `GET /handovers` (all optional, combined with AND).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HandoverFilter {
+    pub allocation_id: Option<i64>,
+    pub need_id: Option<i64>,
+    /// The school of the need handed over.
+    pub school_id: Option<i64>,
+    /// An admin-unit code: handovers of needs in its subtree.
+    pub admin_unit: Option<String>,
+    /// `true`: only devices that came back; `false`: only those still held.
+    pub returned: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HandoverPage {
+    /// Oldest first.
+    pub items: Vec<Handover>,
+    pub next_cursor: Option<String>,
 }

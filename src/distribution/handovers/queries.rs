@@ -11,7 +11,8 @@ use crate::distribution::allocations::AllocationStatus;
 use crate::distribution::inventory::queries::{move_item, move_package};
 use crate::distribution::inventory::{ItemStatus, Movement};
 use crate::needs::workflow::{Mover, NeedStatus};
-use crate::platform::db::schema::{allocations, handovers};
+use crate::platform::db::page::PageRequest;
+use crate::platform::db::schema::{allocations, handovers, needs};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
 use crate::platform::error::{Failure, OrUnknown};
 use crate::registry::students::queries::{Holding, StudentScope};
@@ -83,9 +84,7 @@ pub fn hand_over(
             .or_unknown("allocation_id")?;
         crate::needs::queries::find_visible(conn, scope, allocation.need_id)
             .or_unknown("allocation_id")?;
-        if allocation.status != AllocationStatus::Active {
-            return Err(Failure::conflict(format!("allocation {} is {}: nothing to hand over", allocation.id, allocation.status)));
-        }
+        allocation.status.check_transition(AllocationStatus::HandedOver, allocation.id)?;
         with_conn!(conn, |c| diesel::update(allocations::table.find(allocation.id))
             .set((allocations::status.eq(AllocationStatus::HandedOver), allocations::updated_at.eq(crate::platform::db::now())))
             .execute(c))?;
@@ -142,6 +141,63 @@ pub fn find_visible(
     crate::needs::queries::find_visible(conn, scope, allocation.need_id)
         .or_not_found(|| String::from("no handover has this id"))?;
     Ok(row)
+}
+
+/// A page of handovers whose need is in `scope` (and in `units`, when
+/// given), oldest first, each with its trace.
+pub fn list(
+    conn: &mut DbConn,
+    scope: &StudentScope,
+    filter: &HandoverFilter,
+    units: Option<&[String]>,
+    page: &PageRequest<i64>,
+) -> Result<HandoverPage, Failure> {
+    let scope_units = scope.unit_codes();
+    let rows: Vec<HandoverRow> = with_conn!(conn, |c| {
+        let mut query = handovers::table
+            .inner_join(allocations::table.inner_join(needs::table))
+            .select(HandoverRow::as_select())
+            .order(handovers::id)
+            .limit(page.fetch())
+            .into_boxed();
+        if let Some(after) = page.after {
+            query = query.filter(handovers::id.gt(after));
+        }
+        if let Some(units) = &scope_units {
+            query = query.filter(needs::admin_unit_code.eq_any(units.clone()));
+        }
+        if let StudentScope::School(id) = scope {
+            query = query.filter(needs::school_id.eq(*id));
+        }
+        if let Some(units) = units {
+            query = query.filter(needs::admin_unit_code.eq_any(units));
+        }
+        if let Some(school_id) = filter.school_id {
+            query = query.filter(needs::school_id.eq(school_id));
+        }
+        if let Some(need) = filter.need_id {
+            query = query.filter(allocations::need_id.eq(need));
+        }
+        if let Some(allocation) = filter.allocation_id {
+            query = query.filter(handovers::allocation_id.eq(allocation));
+        }
+        if let Some(returned) = filter.returned {
+            query = if returned {
+                query.filter(handovers::returned_on.is_not_null())
+            } else {
+                query.filter(handovers::returned_on.is_null())
+            };
+        }
+        query.load(c)
+    })?;
+    let (rows, next_cursor) = page.finish(rows, |row| row.id);
+    Ok(HandoverPage {
+        items: rows
+            .into_iter()
+            .map(|row| to_dto(conn, row))
+            .collect::<Result<_, _>>()?,
+        next_cursor,
+    })
 }
 
 /// Takes back the device of handover `id` (in the caller's scope): the

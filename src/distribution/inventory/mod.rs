@@ -5,6 +5,7 @@
 pub mod imei;
 pub mod model;
 pub mod queries;
+pub mod workflow;
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;

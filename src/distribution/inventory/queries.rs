@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::imei;
 use super::model::*;
+use crate::distribution::inventory::workflow;
 use crate::distribution::warehouses::WarehouseScope;
 use crate::donations::kinds::DonationKind;
 use crate::donations::receipts::ReceiptRow;
@@ -76,6 +77,7 @@ pub fn move_package(
     quantity: i32,
     reason: Option<&str>,
 ) -> Result<(), Failure> {
+    workflow::check_move(from, to, movement)?;
     record(
         conn,
         actor,
@@ -101,6 +103,7 @@ pub fn move_item(
     movement: Movement,
     reason: Option<&str>,
 ) -> Result<ItemRow, Failure> {
+    workflow::check_move(item.status, to, movement)?;
     let row: Option<ItemRow> = with_conn!(conn, |c| diesel::update(
         inventory_items::table
             .filter(inventory_items::id.eq(item.id))
@@ -446,64 +449,90 @@ pub fn transition(
     conn.transaction(|conn| {
         let item = find_visible_item(conn, scope, id)?;
         let reason = request.reason.as_deref();
+        workflow::by_hand(item.status, request.to)?;
         match (item.status, request.to) {
             (Intake | Returned, Ready) => {
                 if item.condition == ItemCondition::NeedsRepair {
-                    return Err(Failure::conflict("the device needs repair; check it again once repaired"));
+                    return Err(Failure::conflict(
+                        "the device needs repair; check it again once repaired",
+                    ));
                 }
                 // Used devices, and every device that came back, are checked
                 // (and wiped) before they reach a child; a return clears the check.
                 let must_check = item.condition != ItemCondition::New || item.status == Returned;
                 if must_check && item.checked_at.is_none() {
-                    return Err(Failure::conflict("check (and wipe) the device first: POST …/check"));
+                    return Err(Failure::conflict(
+                        "check (and wipe) the device first: POST …/check",
+                    ));
                 }
                 move_item(conn, actor, &item, Ready, Movement::Adjustment, reason)
             }
-            (Returned, Intake) => move_item(conn, actor, &item, Intake, Movement::Adjustment, reason),
+            (Returned, Intake) => {
+                move_item(conn, actor, &item, Intake, Movement::Adjustment, reason)
+            }
             (Ready, InTransit) => {
                 let to = request
                     .warehouse_id
                     .filter(|to| *to != item.warehouse_id)
-                    .ok_or_else(|| Failure::invalid_field("warehouse_id", "required", "name the destination warehouse"))?;
-                crate::distribution::warehouses::find(conn, to)
-                    .or_unknown("warehouse_id")?;
+                    .ok_or_else(|| {
+                        Failure::invalid_field(
+                            "warehouse_id",
+                            "required",
+                            "name the destination warehouse",
+                        )
+                    })?;
+                crate::distribution::warehouses::find(conn, to).or_unknown("warehouse_id")?;
                 scope.check(item.warehouse_id)?;
-                let moved = move_item(conn, actor, &item, InTransit, Movement::TransferOut, reason)?;
-                let row: ItemRow = with_conn!(conn, |c| diesel::update(inventory_items::table.find(id))
-                    .set(inventory_items::transfer_to.eq(Some(to)))
-                    .returning(ItemRow::as_returning())
-                    .get_result(c))?;
+                let moved =
+                    move_item(conn, actor, &item, InTransit, Movement::TransferOut, reason)?;
+                let row: ItemRow =
+                    with_conn!(conn, |c| diesel::update(inventory_items::table.find(id))
+                        .set(inventory_items::transfer_to.eq(Some(to)))
+                        .returning(ItemRow::as_returning())
+                        .get_result(c))?;
                 let _ = moved;
                 Ok(row)
             }
             (InTransit, Ready) => {
-                let destination = item.transfer_to.ok_or_else(|| Failure::internal("in transit without a destination"))?;
+                let destination = item
+                    .transfer_to
+                    .ok_or_else(|| Failure::internal("in transit without a destination"))?;
                 scope.check(destination)?;
                 // Leaves the source's in-transit count, enters the destination's ready count.
-                record(conn, actor, MovementRecord {
-                    movement: Movement::TransferIn,
-                    warehouse_id: item.warehouse_id,
-                    stock_key: device_key(&item),
-                    item_id: Some(id),
-                    package_id: None,
-                    from: Some(InTransit.as_str()),
-                    to: None,
-                    quantity: 1,
-                    reason,
-                })?;
-                record(conn, actor, MovementRecord {
-                    movement: Movement::TransferIn,
-                    warehouse_id: destination,
-                    stock_key: device_key(&item),
-                    item_id: Some(id),
-                    package_id: None,
-                    from: None,
-                    to: Some(Ready.as_str()),
-                    quantity: 1,
-                    reason,
-                })?;
+                record(
+                    conn,
+                    actor,
+                    MovementRecord {
+                        movement: Movement::TransferIn,
+                        warehouse_id: item.warehouse_id,
+                        stock_key: device_key(&item),
+                        item_id: Some(id),
+                        package_id: None,
+                        from: Some(InTransit.as_str()),
+                        to: None,
+                        quantity: 1,
+                        reason,
+                    },
+                )?;
+                record(
+                    conn,
+                    actor,
+                    MovementRecord {
+                        movement: Movement::TransferIn,
+                        warehouse_id: destination,
+                        stock_key: device_key(&item),
+                        item_id: Some(id),
+                        package_id: None,
+                        from: None,
+                        to: Some(Ready.as_str()),
+                        quantity: 1,
+                        reason,
+                    },
+                )?;
                 let row: ItemRow = with_conn!(conn, |c| diesel::update(
-                    inventory_items::table.filter(inventory_items::id.eq(id)).filter(inventory_items::status.eq(InTransit))
+                    inventory_items::table
+                        .filter(inventory_items::id.eq(id))
+                        .filter(inventory_items::status.eq(InTransit))
                 )
                 .set((
                     inventory_items::status.eq(Ready),
@@ -518,16 +547,27 @@ pub fn transition(
             }
             (Intake | Ready | Returned | InTransit, WrittenOff) => {
                 if reason.is_none() {
-                    return Err(Failure::invalid_field("reason", "required", "say why (lost, damaged, stolen, beyond repair)"));
+                    return Err(Failure::invalid_field(
+                        "reason",
+                        "required",
+                        "say why (lost, damaged, stolen, beyond repair)",
+                    ));
                 }
                 move_item(conn, actor, &item, WrittenOff, Movement::WriteOff, reason)
             }
-            (from, to) => Err(Failure::conflict(format!(
-                "a {from} device cannot become {to} here; reserving and handing over go through allocations and handovers"
+            (from, to) => Err(Failure::internal(format!(
+                "the move table allows {from} -> {to} by hand but no code makes it"
             ))),
         }
         .and_then(|row| {
-            crate::platform::audit::record(conn, actor, "transition", "inventory_item", &id.to_string(), json!({"from": item.status, "to": row.status, "reason": reason}))?;
+            crate::platform::audit::record(
+                conn,
+                actor,
+                "transition",
+                "inventory_item",
+                &id.to_string(),
+                json!({"from": item.status, "to": row.status, "reason": reason}),
+            )?;
             Ok(row)
         })
     })

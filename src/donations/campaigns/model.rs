@@ -8,6 +8,7 @@ use validator::Validate;
 
 use crate::platform::db::schema::campaigns;
 use crate::platform::db::text_enum;
+use crate::platform::error::Failure;
 
 text_enum! {
     pub enum CampaignStatus {
@@ -15,6 +16,26 @@ text_enum! {
         /// Accepting pledges.
         Open => "open",
         Closed => "closed",
+    }
+}
+
+/// The life of a campaign: `draft → open → closed`, nothing else. Pledges
+/// are accepted while it is open.
+const CAMPAIGN_TRANSITIONS: &[(CampaignStatus, CampaignStatus)] = &[
+    (CampaignStatus::Draft, CampaignStatus::Open),
+    (CampaignStatus::Open, CampaignStatus::Closed),
+];
+
+impl CampaignStatus {
+    /// May a campaign go from `self` to `to`?
+    pub fn check_transition(self, to: CampaignStatus) -> Result<(), Failure> {
+        if CAMPAIGN_TRANSITIONS.contains(&(self, to)) {
+            Ok(())
+        } else {
+            Err(Failure::conflict(format!(
+                "a {self} campaign cannot become {to} (draft → open → closed)"
+            )))
+        }
     }
 }
 
@@ -107,4 +128,20 @@ pub struct CampaignPage {
     /// Oldest first.
     pub items: Vec<Campaign>,
     pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CampaignStatus::*;
+
+    #[test]
+    fn the_campaign_transition_table() {
+        let all = [Draft, Open, Closed];
+        for from in all {
+            for to in all {
+                let legal = matches!((from, to), (Draft, Open) | (Open, Closed));
+                assert_eq!(from.check_transition(to).is_ok(), legal, "{from} -> {to}");
+            }
+        }
+    }
 }

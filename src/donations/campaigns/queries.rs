@@ -122,17 +122,7 @@ pub fn set_status(
         // Pledges check the status under the same lock.
         conn.lock(crate::platform::db::WriteLock::Campaign(id))?;
         let current = find(conn, id)?;
-        let legal = matches!(
-            (current.status, to),
-            (CampaignStatus::Draft, CampaignStatus::Open)
-                | (CampaignStatus::Open, CampaignStatus::Closed)
-        );
-        if !legal {
-            return Err(Failure::conflict(format!(
-                "a {} campaign cannot become {to} (draft → open → closed)",
-                current.status
-            )));
-        }
+        current.status.check_transition(to)?;
         let row: CampaignRow = with_conn!(conn, |c| diesel::update(campaigns::table.find(id))
             .set((
                 campaigns::status.eq(to),

@@ -2,11 +2,14 @@
 //! (`X-Request-ID`, taken from the client when it is a sensible token,
 //! made up otherwise) echoed on every response, written in the access log
 //! and named in every problem body as its `instance`; and `Location` on
-//! every `201 Created` whose body names the new record's `id`.
+//! every `201 Created` whose body names the new record's `id`; `ETag` on
+//! every versioned record and `304 Not Modified` for a conditional read.
 
 use actix_web::body::{to_bytes, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{
+    HeaderName, HeaderValue, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION,
+};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web;
@@ -101,6 +104,73 @@ pub fn path_and_parents(path: &str) -> impl Iterator<Item = &str> {
             .map(|(parent, _)| parent)
             .filter(|parent| !parent.is_empty())
     })
+}
+
+/// The largest body read for a `version`: records are small; a page of a
+/// list (which has no version of its own) is not worth parsing.
+const MAX_VERSIONED_BODY: usize = 64 * 1024;
+
+/// `ETag: "<version>"` on every answer that is one versioned record (a
+/// top-level integer `version`), and conditional reads (RFC 9110): a `GET`
+/// whose `If-None-Match` names the current tag (weak comparison, or `*`)
+/// answers `304 Not Modified` with no body. One rule for every resource.
+pub async fn entity_tag(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let conditional_read = matches!(*req.method(), Method::GET | Method::HEAD);
+    let if_none_match = req
+        .headers()
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let small = match response.response().body().size() {
+        actix_web::body::BodySize::Sized(n) => n as usize <= MAX_VERSIONED_BODY,
+        _ => false,
+    };
+    if !response.status().is_success() || !is_json {
+        return Ok(response);
+    }
+    if !response.headers().contains_key(ETAG) && small {
+        let mut version = None;
+        response = rewrite_json(response, |body| {
+            version = body.get("version").and_then(serde_json::Value::as_i64);
+        })
+        .await;
+        if let Some(version) = version {
+            let (name, value) = super::versioning::etag(version);
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    let current = response.headers().get(ETAG).cloned();
+    match (conditional_read, if_none_match, current) {
+        (true, Some(asked), Some(current)) if response.status() == StatusCode::OK => {
+            if none_match_fails(&asked, current.to_str().unwrap_or("")) {
+                let (request, _) = response.into_parts();
+                let mut not_modified = actix_web::HttpResponse::NotModified();
+                not_modified.insert_header((ETAG, current));
+                return Ok(ServiceResponse::new(request, not_modified.finish()));
+            }
+            Ok(response)
+        }
+        _ => Ok(response),
+    }
+}
+
+/// Whether `If-None-Match: asked` names `current` (so the client's copy is
+/// current): `*`, or any listed tag equal to it by the weak comparison
+/// (`W/"3"` and `"3"` match).
+fn none_match_fails(asked: &str, current: &str) -> bool {
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let current = opaque(current);
+    asked.trim() == "*" || asked.split(',').any(|tag| opaque(tag) == current)
 }
 
 /// Reads a JSON object body, lets `change` look at (and change) it, and
