@@ -327,9 +327,11 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         "/api/v1/donors/{id}",
         &["admin", "warehouse_officer", "donor"],
     ),
+    ("patch", "/api/v1/donors/{id}", &["admin"]),
     ("get", "/api/v1/campaigns", EVERY_ROLE),
     ("post", "/api/v1/campaigns", &["admin"]),
     ("get", "/api/v1/campaigns/{id}", EVERY_ROLE),
+    ("patch", "/api/v1/campaigns/{id}", &["admin"]),
     ("post", "/api/v1/campaigns/{id}/status", &["admin"]),
     (
         "get",

@@ -820,6 +820,165 @@ async fn a_reversal_never_reopens_a_cancelled_pledge() {
         .problem(409);
 }
 
+/// An admin edits a donor (a new e-mail, an address cleared, anonymous on
+/// public pages) and a campaign's plan with the version read: without
+/// `If-Match` 428, with a stale one 412, a tax code another donor has 409,
+/// an impossible plan 422 — each refusal writes nothing — and the edit is
+/// stored, versioned and audited by field name.
+#[actix_rt::test]
+async fn donors_and_campaigns_are_edited_with_the_version_read() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let path = format!("/api/v1/donors/{}", s.donor_id);
+    let read = app.get(&path, &s.admin).await;
+    assert_eq!(read.header("etag").as_deref(), Some("\"1\""));
+    let other = app
+        .post("/api/v1/donors", Some(&s.admin), &json!({"kind": "organisation", "name": "Hội Khuyến học", "inside_province": true, "tax_code": "5400999999"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+
+    let change =
+        json!({"email": "Quy@SongDa.example", "address": null, "anonymous_publicly": true});
+    app.request(
+        Method::PATCH,
+        &path,
+        Some(&s.admin),
+        Some("application/json"),
+        change.to_string().into_bytes(),
+    )
+    .await
+    .problem(428);
+    app.patch_if_match(&path, &s.warehouse, "\"1\"", &change)
+        .await
+        .problem(403);
+    app.patch_if_match(&path, &s.admin, "\"1\"", &json!({"tax_code": "5400999999"}))
+        .await
+        .problem(409);
+    app.patch_if_match(
+        &path,
+        &s.admin,
+        "\"1\"",
+        &json!({"email": "not an address"}),
+    )
+    .await
+    .problem_naming(422, "email", "email");
+    app.patch_if_match(&path, &s.admin, "\"1\"", &json!({"kind": "individual"}))
+        .await
+        .problem(422);
+    app.patch_if_match("/api/v1/donors/99999999", &s.admin, "*", &change)
+        .await
+        .problem(404);
+    let edited = app
+        .patch_if_match(&path, &s.admin, "\"1\"", &change)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            edited["email"].clone(),
+            edited["address"].clone(),
+            edited["anonymous_publicly"].clone(),
+            edited["version"].clone(),
+            edited["tax_code"].clone(),
+        ),
+        (
+            json!("quy@songda.example"),
+            Value::Null,
+            json!(true),
+            json!(2),
+            json!("5400123456")
+        )
+    );
+    assert_eq!(app.get(&path, &s.admin).await.ok(200), edited);
+    app.patch_if_match(&path, &s.admin, "\"1\"", &json!({"name": "Sông Đà"}))
+        .await
+        .problem(412);
+    // The donor itself stays apart from the other.
+    assert_eq!(
+        app.get(&format!("/api/v1/donors/{other}"), &s.admin)
+            .await
+            .ok(200)["tax_code"],
+        "5400999999"
+    );
+    let audit = app
+        .get(
+            &format!("/api/v1/audit-log?entity=donor&entity_id={}", s.donor_id),
+            &s.admin,
+        )
+        .await
+        .ok(200);
+    let update = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "update")
+        .cloned()
+        .expect("the edit is audited");
+    assert_eq!(
+        update["changes"]["changed"],
+        json!(["email", "address", "anonymous_publicly"]),
+        "{update}"
+    );
+    assert!(
+        !update.to_string().contains("quy@songda"),
+        "values are not audited: {update}"
+    );
+
+    // A campaign's plan.
+    let path = format!("/api/v1/campaigns/{}", s.campaign);
+    let read = app.get(&path, &s.admin).await;
+    let tag = read.header("etag").expect("an ETag");
+    let campaign = read.ok(200);
+    assert_eq!(tag, format!("\"{}\"", campaign["version"]));
+    app.patch_if_match(&path, &s.admin, &tag, &json!({"ends_on": "2021-08-01"}))
+        .await
+        .problem_naming(422, "ends_on", "before_start");
+    app.patch_if_match(
+        &path,
+        &s.admin,
+        &tag,
+        &json!({"priority_admin_units": ["99999"]}),
+    )
+    .await
+    .problem_naming(422, "priority_admin_units", "unknown");
+    app.patch_if_match(&path, &s.admin, &tag, &json!({"status": "closed"}))
+        .await
+        .problem(422);
+    let plan = json!({"ends_on": "2022-06-30", "targets": {"money_vnd": 6_000_000_000i64, "devices": {"tablet": 2500}}});
+    let edited = app
+        .patch_if_match(&path, &s.admin, &tag, &plan)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            edited["ends_on"].clone(),
+            edited["targets"]["devices"]["tablet"].clone(),
+            edited["status"].clone(),
+            edited["name"].clone()
+        ),
+        (
+            json!("2022-06-30"),
+            json!(2500),
+            json!("open"),
+            campaign["name"].clone()
+        )
+    );
+    assert_eq!(app.get(&path, &s.admin).await.ok(200), edited);
+    // Closing it is a change too: the tag read before is stale.
+    let tag = format!("\"{}\"", edited["version"]);
+    app.post(
+        &format!("{path}/status"),
+        Some(&s.admin),
+        &json!({"status": "closed"}),
+    )
+    .await
+    .ok(200);
+    app.patch_if_match(&path, &s.admin, &tag, &json!({"ends_on": null}))
+        .await
+        .problem(412);
+}
+
 /// Deliveries of one pledge recorded at the same moment by several
 /// officers: every one counts towards the pledge (on PostgreSQL two
 /// transactions would otherwise both add to the same old total).

@@ -4,7 +4,7 @@
 pub mod model;
 pub mod queries;
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
@@ -13,6 +13,7 @@ pub use model::*;
 use crate::platform::auth::Principal;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::versioning;
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
@@ -119,9 +120,49 @@ pub async fn set_campaign_status(
     Ok(web::Json(row.into()))
 }
 
+/// Change a campaign's plan (admin): its name, dates, targets or favoured
+/// admin units.
+///
+/// Send `If-Match` with the version you read (the ETag of GET): without it
+/// 428, with a stale one 412. The same checks as at creation apply (422).
+/// The status moves only through `POST …/status`.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Campaign id"),
+        ("If-Match" = String, Header, description = "The version you read, e.g. \"3\""),
+    ),
+    request_body = CampaignPatch,
+    responses(
+        (status = 200, description = "The campaign after the change", body = Campaign),
+        (status = 404, description = "No such campaign", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/campaigns/{id}")]
+pub async fn update_campaign(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: Json<CampaignPatch>,
+) -> Result<web::Json<Campaign>, ApiError> {
+    principal.require_admin()?;
+    let expected = versioning::required_if_match(&req)?;
+    let patch = body.into_inner();
+    patch.validate()?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| queries::update(conn, &principal.actor(), id, patch, expected))
+        .await?;
+    Ok(web::Json(row.into()))
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_campaign)
         .service(list_campaigns)
         .service(get_campaign)
+        .service(update_campaign)
         .service(set_campaign_status);
 }

@@ -63,6 +63,7 @@ pub struct CampaignRow {
     pub priority_admin_units: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub version: i64,
 }
 
 /// A drive for donations: the open letter, or a later one.
@@ -79,6 +80,9 @@ pub struct Campaign {
     pub priority_admin_units: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Changes with every edit and status change; send it back in
+    /// `If-Match` to edit.
+    pub version: i64,
 }
 
 impl From<CampaignRow> for Campaign {
@@ -94,6 +98,7 @@ impl From<CampaignRow> for Campaign {
                 .unwrap_or_default(),
             created_at: crate::platform::db::to_utc(row.created_at),
             updated_at: crate::platform::db::to_utc(row.updated_at),
+            version: row.version,
         }
     }
 }
@@ -113,6 +118,24 @@ pub struct CreateCampaign {
     #[validate(length(max = 1000, message = "at most 1000 admin units"))]
     #[schema(max_items = 1000)]
     pub priority_admin_units: Vec<String>,
+}
+
+/// Changes to a campaign's plan; send only what changes (`null` clears
+/// `ends_on`). Its status changes through `POST …/status`.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"ends_on": "2022-06-30", "targets": {"money_vnd": 6000000000i64, "devices": {"tablet": 2500}}}))]
+pub struct CampaignPatch {
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    pub starts_on: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::platform::http::json::present")]
+    pub ends_on: Option<Option<NaiveDate>>,
+    pub targets: Option<Targets>,
+    #[validate(length(max = 1000, message = "at most 1000 admin units"))]
+    #[schema(max_items = 1000)]
+    pub priority_admin_units: Option<Vec<String>>,
 }
 
 /// Open or close a campaign (`draft → open → closed`).

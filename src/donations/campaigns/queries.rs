@@ -48,12 +48,17 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<CampaignRow>, Failure> {
     Ok(rows)
 }
 
-pub fn create(
+/// What a campaign plans, checked the same way when it is created and
+/// when it is changed: its end is not before its start, targets are sane
+/// and every favoured admin unit exists.
+fn check_plan(
     conn: &mut DbConn,
-    actor: &str,
-    input: CreateCampaign,
-) -> Result<CampaignRow, Failure> {
-    if input.ends_on.is_some_and(|end| end < input.starts_on) {
+    starts_on: chrono::NaiveDate,
+    ends_on: Option<chrono::NaiveDate>,
+    targets: &Targets,
+    priority_admin_units: &[String],
+) -> Result<(), Failure> {
+    if ends_on.is_some_and(|end| end < starts_on) {
         return Err(Failure::invalid_field(
             "ends_on",
             "before_start",
@@ -62,12 +67,9 @@ pub fn create(
     }
     // Counts are unsigned and money is a bounded amount: what is left to
     // refuse is an absurd count.
-    let absurd = input.targets.devices.values().any(|v| *v > 10_000_000)
-        || input.targets.data_packages.is_some_and(|v| v > 10_000_000)
-        || input
-            .targets
-            .software_licences
-            .is_some_and(|v| v > 10_000_000);
+    let absurd = targets.devices.values().any(|v| *v > 10_000_000)
+        || targets.data_packages.is_some_and(|v| v > 10_000_000)
+        || targets.software_licences.is_some_and(|v| v > 10_000_000);
     if absurd {
         return Err(Failure::invalid_field(
             "targets",
@@ -75,16 +77,31 @@ pub fn create(
             "targets cannot be negative",
         ));
     }
-    conn.transaction(|conn| {
-        for code in &input.priority_admin_units {
-            if crate::registry::admin_units::queries::find(conn, code)?.is_none() {
-                return Err(Failure::invalid_field(
-                    "priority_admin_units",
-                    "unknown",
-                    format!("no admin unit {code}"),
-                ));
-            }
+    for code in priority_admin_units {
+        if crate::registry::admin_units::queries::find(conn, code)?.is_none() {
+            return Err(Failure::invalid_field(
+                "priority_admin_units",
+                "unknown",
+                format!("no admin unit {code}"),
+            ));
         }
+    }
+    Ok(())
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    actor: &str,
+    input: CreateCampaign,
+) -> Result<CampaignRow, Failure> {
+    conn.transaction(|conn| {
+        check_plan(
+            conn,
+            input.starts_on,
+            input.ends_on,
+            &input.targets,
+            &input.priority_admin_units,
+        )?;
         let now = crate::platform::db::now();
         let row: CampaignRow = with_conn!(conn, |c| diesel::insert_into(campaigns::table)
             .values((
@@ -111,6 +128,68 @@ pub fn create(
     })
 }
 
+/// Applies `patch` to campaign `id` when its version is still `if_match`
+/// (`*`: any). Its status moves only through [`set_status`].
+pub fn update(
+    conn: &mut DbConn,
+    actor: &str,
+    id: i64,
+    patch: CampaignPatch,
+    if_match: Option<i64>,
+) -> Result<CampaignRow, Failure> {
+    conn.transaction(|conn| {
+        let current = find(conn, id)?;
+        crate::platform::db::ensure_current(if_match, current.version)?;
+        let plan = Campaign::from(current.clone());
+        let starts_on = patch.starts_on.unwrap_or(plan.starts_on);
+        let ends_on = patch.ends_on.unwrap_or(plan.ends_on);
+        let targets = patch.targets.clone().unwrap_or(plan.targets);
+        let units = patch
+            .priority_admin_units
+            .clone()
+            .unwrap_or(plan.priority_admin_units);
+        check_plan(conn, starts_on, ends_on, &targets, &units)?;
+        let changed: Vec<&str> = [
+            ("name", patch.name.is_some()),
+            ("starts_on", patch.starts_on.is_some()),
+            ("ends_on", patch.ends_on.is_some()),
+            ("targets", patch.targets.is_some()),
+            ("priority_admin_units", patch.priority_admin_units.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, sent)| *sent)
+        .map(|(name, _)| name)
+        .collect();
+        let row: Option<CampaignRow> = with_conn!(conn, |c| diesel::update(
+            campaigns::table
+                .filter(campaigns::id.eq(id))
+                .filter(campaigns::version.eq(current.version))
+        )
+        .set((
+            campaigns::name.eq(patch.name.as_ref().unwrap_or(&current.name)),
+            campaigns::starts_on.eq(starts_on),
+            campaigns::ends_on.eq(ends_on),
+            campaigns::targets.eq(json!(targets).to_string()),
+            campaigns::priority_admin_units.eq(json!(units).to_string()),
+            campaigns::version.eq(current.version + 1),
+            campaigns::updated_at.eq(crate::platform::db::now()),
+        ))
+        .returning(CampaignRow::as_returning())
+        .get_result(c)
+        .optional())?;
+        let row = row.ok_or_else(|| Failure::changed_meanwhile(current.version + 1, if_match))?;
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "update",
+            "campaign",
+            &id.to_string(),
+            json!({"changed": changed}),
+        )?;
+        Ok(row)
+    })
+}
+
 /// `draft → open → closed`, nothing else.
 pub fn set_status(
     conn: &mut DbConn,
@@ -126,6 +205,7 @@ pub fn set_status(
         let row: CampaignRow = with_conn!(conn, |c| diesel::update(campaigns::table.find(id))
             .set((
                 campaigns::status.eq(to),
+                campaigns::version.eq(campaigns::version + 1),
                 campaigns::updated_at.eq(crate::platform::db::now())
             ))
             .returning(CampaignRow::as_returning())

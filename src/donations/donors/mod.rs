@@ -5,7 +5,7 @@
 pub mod model;
 pub mod queries;
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
@@ -15,6 +15,7 @@ pub use queries::DonorScope;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
+use crate::platform::http::versioning;
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
@@ -105,8 +106,49 @@ pub async fn get_donor(
     Ok(web::Json(row.into()))
 }
 
+/// Change a donor (admin): a new address, another e-mail, to appear as
+/// anonymous on public pages.
+///
+/// Send `If-Match` with the version you read (the ETag of GET): without it
+/// 428, with a stale one 412. A tax code, phone or e-mail another donor has
+/// is 409. `null` clears a contact detail.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Donor id"),
+        ("If-Match" = String, Header, description = "The version you read, e.g. \"3\""),
+    ),
+    request_body = DonorPatch,
+    responses(
+        (status = 200, description = "The donor after the change", body = Donor),
+        (status = 404, description = "No such donor", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another donor has the same tax code, phone or e-mail", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/donors/{id}")]
+pub async fn update_donor(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: Json<DonorPatch>,
+) -> Result<web::Json<Donor>, ApiError> {
+    principal.require_admin()?;
+    let expected = versioning::required_if_match(&req)?;
+    let patch = body.into_inner();
+    patch.validate()?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| queries::update(conn, &principal.actor(), id, patch, expected))
+        .await?;
+    Ok(web::Json(row.into()))
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_donor)
         .service(list_donors)
-        .service(get_donor);
+        .service(get_donor)
+        .service(update_donor);
 }

@@ -33,6 +33,7 @@ pub struct DonorRow {
     pub user_id: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub version: i64,
 }
 
 /// A donor (nhà hảo tâm).
@@ -53,6 +54,8 @@ pub struct Donor {
     pub user_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Changes with every edit; send it back in `If-Match` to edit.
+    pub version: i64,
 }
 
 impl From<DonorRow> for Donor {
@@ -70,6 +73,7 @@ impl From<DonorRow> for Donor {
             user_id: row.user_id,
             created_at: crate::platform::db::to_utc(row.created_at),
             updated_at: crate::platform::db::to_utc(row.updated_at),
+            version: row.version,
         }
     }
 }
@@ -101,6 +105,34 @@ pub struct CreateDonor {
     pub anonymous_publicly: bool,
     /// A user with the role `donor` who will manage this donor's pledges.
     pub user_id: Option<i64>,
+}
+
+/// Changes to a donor; send only what changes. `null` clears a contact
+/// detail (tax code, phone, e-mail, address).
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "quy@songda.example", "anonymous_publicly": true}))]
+pub struct DonorPatch {
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    pub inside_province: Option<bool>,
+    #[serde(default, deserialize_with = "crate::platform::http::json::present")]
+    pub tax_code: Option<Option<crate::platform::identifiers::TaxCode>>,
+    #[serde(default, deserialize_with = "crate::platform::http::json::present")]
+    pub phone: Option<Option<crate::platform::identifiers::Phone>>,
+    #[serde(default, deserialize_with = "crate::platform::http::json::present")]
+    #[validate(
+        email(message = "must be an e-mail address"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
+    #[schema(max_length = 254)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::platform::http::json::present")]
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
+    pub address: Option<Option<String>>,
+    pub anonymous_publicly: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -68,27 +68,27 @@ pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<Don
     }
 }
 
-/// A donor with the same tax code, phone or e-mail, if one exists.
+/// A donor other than `except` with the same tax code, phone or e-mail
+/// (canonical forms, so a number written another way is still the same).
 fn duplicate_of(
     conn: &mut DbConn,
-    input: &CreateDonor,
+    except: Option<i64>,
+    tax_code: Option<&str>,
+    phone: Option<&str>,
+    email: Option<&str>,
 ) -> Result<Option<(i64, &'static str)>, Failure> {
-    // Canonical forms, so a number written another way is still the same.
-    let tax_code = input.tax_code.as_ref().map(|t| t.as_str().to_owned());
-    let phone = input.phone.as_ref().map(|p| p.as_str().to_owned());
-    for (field, value) in [
-        ("tax_code", &tax_code),
-        ("phone", &phone),
-        ("email", &input.email),
-    ] {
+    for (field, value) in [("tax_code", tax_code), ("phone", phone), ("email", email)] {
         let Some(value) = value else { continue };
         let found: Option<i64> = with_conn!(conn, |c| {
-            let query = donors::table.select(donors::id).into_boxed();
-            let query = match field {
+            let mut query = donors::table.select(donors::id).into_boxed();
+            query = match field {
                 "tax_code" => query.filter(donors::tax_code.eq(value)),
                 "phone" => query.filter(donors::phone.eq(value)),
                 _ => query.filter(donors::email.eq(value.to_lowercase())),
             };
+            if let Some(except) = except {
+                query = query.filter(donors::id.ne(except));
+            }
             query.first(c).optional()
         })?;
         if let Some(id) = found {
@@ -101,7 +101,14 @@ fn duplicate_of(
 pub fn create(conn: &mut DbConn, actor: &str, mut input: CreateDonor) -> Result<DonorRow, Failure> {
     input.email = input.email.map(|e| e.to_lowercase());
     conn.transaction(|conn| {
-        if let Some((existing, field)) = duplicate_of(conn, &input)? {
+        let duplicate = duplicate_of(
+            conn,
+            None,
+            input.tax_code.as_ref().map(|t| t.as_str()),
+            input.phone.as_ref().map(|p| p.as_str()),
+            input.email.as_deref(),
+        )?;
+        if let Some((existing, field)) = duplicate {
             return Err(Failure::conflict(format!("donor {existing} has the same {field}")));
         }
         if let Some(user_id) = input.user_id {
@@ -138,6 +145,93 @@ pub fn create(conn: &mut DbConn, actor: &str, mut input: CreateDonor) -> Result<
             "donor",
             &row.id.to_string(),
             json!({"kind": row.kind, "inside_province": row.inside_province, "user_id": row.user_id}),
+        )?;
+        Ok(row)
+    })
+}
+
+/// Applies `patch` to donor `id` when its version is still `if_match`
+/// (`*`: any); refuses a tax code, phone or e-mail another donor has.
+/// Audited with the names of the fields changed, not their values.
+pub fn update(
+    conn: &mut DbConn,
+    actor: &str,
+    id: i64,
+    patch: DonorPatch,
+    if_match: Option<i64>,
+) -> Result<DonorRow, Failure> {
+    conn.transaction(|conn| {
+        let current = find(conn, id)?;
+        crate::platform::db::ensure_current(if_match, current.version)?;
+        let tax_code = match &patch.tax_code {
+            Some(value) => value.as_ref().map(|t| t.as_str().to_owned()),
+            None => current.tax_code.clone(),
+        };
+        let phone = match &patch.phone {
+            Some(value) => value.as_ref().map(|p| p.as_str().to_owned()),
+            None => current.phone.clone(),
+        };
+        let email = match &patch.email {
+            Some(value) => value.as_ref().map(|e| e.to_lowercase()),
+            None => current.email.clone(),
+        };
+        let address = patch.address.clone().unwrap_or(current.address.clone());
+        let duplicate = duplicate_of(
+            conn,
+            Some(id),
+            tax_code.as_deref(),
+            phone.as_deref(),
+            email.as_deref(),
+        )?;
+        if let Some((existing, field)) = duplicate {
+            return Err(Failure::conflict(format!(
+                "donor {existing} has the same {field}"
+            )));
+        }
+        let changed: Vec<&str> = [
+            ("name", patch.name.is_some()),
+            ("inside_province", patch.inside_province.is_some()),
+            ("tax_code", patch.tax_code.is_some()),
+            ("phone", patch.phone.is_some()),
+            ("email", patch.email.is_some()),
+            ("address", patch.address.is_some()),
+            ("anonymous_publicly", patch.anonymous_publicly.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, sent)| *sent)
+        .map(|(name, _)| name)
+        .collect();
+        // Only the version read may be replaced: a writer in between makes
+        // this update match no row.
+        let row: Option<DonorRow> = with_conn!(conn, |c| diesel::update(
+            donors::table
+                .filter(donors::id.eq(id))
+                .filter(donors::version.eq(current.version))
+        )
+        .set((
+            donors::name.eq(patch.name.as_ref().unwrap_or(&current.name)),
+            donors::inside_province.eq(patch.inside_province.unwrap_or(current.inside_province)),
+            donors::tax_code.eq(&tax_code),
+            donors::phone.eq(&phone),
+            donors::email.eq(&email),
+            donors::address.eq(&address),
+            donors::anonymous_publicly.eq(patch
+                .anonymous_publicly
+                .unwrap_or(current.anonymous_publicly)),
+            donors::version.eq(current.version + 1),
+            donors::updated_at.eq(crate::platform::db::now()),
+        ))
+        .returning(DonorRow::as_returning())
+        .get_result(c)
+        .optional())?;
+        let row = row.ok_or_else(|| Failure::changed_meanwhile(current.version + 1, if_match))?;
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "update",
+            "donor",
+            &id.to_string(),
+            json!({"changed": changed}),
         )?;
         Ok(row)
     })

@@ -217,6 +217,7 @@ diesel::table! {
         user_id -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 
@@ -231,6 +232,7 @@ diesel::table! {
         priority_admin_units -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 

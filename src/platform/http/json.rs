@@ -118,6 +118,18 @@ fn web_bytes(limit: usize) -> Vec<u8> {
     Vec::with_capacity(limit.min(64 * 1024))
 }
 
+/// For PATCH bodies, with `#[serde(default, deserialize_with = "present")]`
+/// on an `Option<Option<T>>`: an absent field stays `None` (unchanged), a
+/// field sent as `null` is `Some(None)` (cleared), a value is
+/// `Some(Some(value))`.
+pub fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,2 @@
+ALTER TABLE campaigns DROP COLUMN version;
+ALTER TABLE donors DROP COLUMN version;
