@@ -49,6 +49,7 @@ fn routes(
                 .configure(crate::registry::accounts::configure)
                 .configure(crate::registry::admin_units::configure)
                 .configure(crate::platform::audit::configure)
+                .configure(crate::platform::webhooks::configure)
                 .configure(crate::registry::schools::configure)
                 .configure(crate::registry::students::configure)
                 .configure(crate::registry::sync::configure)
@@ -162,6 +163,8 @@ fn cors(origins: &[String]) -> Cors {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The webhook worker's database and settings (it starts with the server).
+    webhooks: (Db, crate::platform::config::WebhookSettings),
 }
 
 impl Application {
@@ -170,6 +173,8 @@ impl Application {
         let secret = config.resolve_jwt_secret()?;
         let db = Db::connect(&config.database, config.pool_size)?;
         prepare_database(&db, &config)?;
+        let webhooks = (db.clone(), config.webhooks.clone());
+        let webhook_settings = web::Data::new(config.webhooks.clone());
         let state = web::Data::new(AppState {
             db,
             tokens: TokenKeys::new(&secret, config.token_lifetime),
@@ -193,6 +198,7 @@ impl Application {
             app.app_data(state.clone())
                 .app_data(public_figures.clone())
                 .app_data(known_routes.clone())
+                .app_data(webhook_settings.clone())
                 .app_data(crate::platform::http::json::JsonLimit(
                     settings.max_json_bytes,
                 ))
@@ -236,6 +242,7 @@ impl Application {
         Ok(Self {
             port: address.port(),
             server: server.run(),
+            webhooks,
         })
     }
 
@@ -245,7 +252,13 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests
     /// (at most 30 s) before returning.
+    /// The webhook worker runs beside the server and stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let (db, settings) = self.webhooks;
+        let worker = Box::pin(crate::platform::webhooks::worker::run(db, settings));
+        match futures_util::future::select(Box::pin(self.server), worker).await {
+            futures_util::future::Either::Left((served, _)) => served,
+            futures_util::future::Either::Right(((), server)) => server.await,
+        }
     }
 }

@@ -32,6 +32,7 @@ use crate::platform::http::{Problem, PROBLEM_JSON};
         (name = "accounts", description = "Users and machine clients (admin)"),
         (name = "admin-units", description = "Provinces, districts and communes (GSO codes)"),
         (name = "audit", description = "Who wrote what (admin)"),
+        (name = "webhooks", description = "Signed event deliveries to other systems (admin); the events are in `webhooks`"),
         (name = "schools", description = "Schools by MOET code"),
         (name = "students", description = "Students (personal data: admins, district officers and school staff in scope)"),
         (name = "sync", description = "Batch sync and change feed for the education data system"),
@@ -44,7 +45,7 @@ use crate::platform::http::{Problem, PROBLEM_JSON};
         (name = "public", description = "Public transparency pages: no token, aggregates only"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
-    components(schemas(Problem, FieldError, crate::platform::http::tabular::Format, crate::platform::http::tabular::Lang, crate::donations::receipts::LetterFormat)),
+    components(schemas(Problem, FieldError, crate::platform::webhooks::WebhookEvent, crate::platform::http::tabular::Format, crate::platform::http::tabular::Lang, crate::donations::receipts::LetterFormat)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -185,6 +186,16 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
     ("get", "/api/v1/admin-units", EVERY_ROLE),
     ("get", "/api/v1/admin-units/{code}", EVERY_ROLE),
     ("get", "/api/v1/audit-log", &["admin"]),
+    ("post", "/api/v1/webhooks", &["admin"]),
+    ("get", "/api/v1/webhooks", &["admin"]),
+    ("get", "/api/v1/webhooks/{id}", &["admin"]),
+    ("patch", "/api/v1/webhooks/{id}", &["admin"]),
+    ("get", "/api/v1/webhooks/{id}/deliveries", &["admin"]),
+    (
+        "post",
+        "/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay",
+        &["admin"],
+    ),
     ("get", "/api/v1/schools", EVERY_ROLE),
     ("post", "/api/v1/schools", &["admin", "district_officer"]),
     ("get", "/api/v1/schools/by-code/{code}", EVERY_ROLE),
@@ -522,6 +533,36 @@ fn is_rate_limited(path: &str) -> bool {
 /// value answers 404 rather than an empty list.
 const LOOKED_UP_QUERY_PARAMETERS: &[&str] = &["admin_unit", "parent_code"];
 
+/// The events a subscription receives (OpenAPI 3.1 `webhooks`): one entry
+/// per event type, each a signed `POST` of a `WebhookEvent`.
+fn webhooks() -> Value {
+    use crate::platform::outbox::EventType;
+    let header = |name: &str, description: &str, example: &str| {
+        json!({"name": name, "in": "header", "required": true, "description": description,
+               "schema": {"type": "string"}, "example": example})
+    };
+    let parameters = json!([
+        header("webhook-id", "The event's id (`evt_<n>`): the same on retries and replays", "evt_4812"),
+        header("webhook-timestamp", "When this attempt was signed, in Unix seconds: refuse one more than five minutes away from your clock", "1764576902"),
+        header("webhook-signature", "`v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`, keyed with the base64-decoded part of your secret after `whsec_`", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+    ]);
+    let mut events = Map::new();
+    for event_type in EventType::ALL {
+        events.insert(
+            event_type.as_str().to_owned(),
+            json!({"post": {
+                "summary": format!("`{}`", event_type.as_str()),
+                "description": "Answer 2xx within the timeout (10 s by default) to acknowledge; anything else is retried with exponential backoff for 24 hours. Verify the signature before trusting the body.",
+                "tags": ["webhooks"],
+                "parameters": parameters,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEvent"}}}},
+                "responses": {"2XX": {"description": "Received"}}
+            }}),
+        );
+    }
+    Value::Object(events)
+}
+
 /// Request headers every operation that takes them documents the same way.
 fn shared_parameters() -> Value {
     json!({
@@ -644,6 +685,7 @@ pub fn finish(api: OpenApiDoc) -> Value {
         .filter(|(_, schema)| schema["properties"]["version"].is_object())
         .map(|(name, _)| format!("#/components/schemas/{name}"))
         .collect();
+    doc["webhooks"] = webhooks();
     let paths = doc["paths"].as_object_mut().expect("paths");
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {

@@ -13,6 +13,7 @@ use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{need_events, needs, schools, students};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::{Failure, OrUnknown};
+use crate::platform::outbox::{Event, EventType};
 use crate::registry::schools::SchoolRow;
 use crate::registry::students::queries::StudentScope;
 use crate::registry::students::{ConnectivityStatus, DeviceStatus, StudentRow};
@@ -40,6 +41,46 @@ pub fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<
 
 fn open_statuses() -> Vec<NeedStatus> {
     NeedStatus::OPEN.to_vec()
+}
+
+/// The outbox event of a need reaching `status`.
+fn announcement(need: &NeedRow) -> Event {
+    let event_type = match need.status {
+        NeedStatus::Reported => EventType::NeedReported,
+        NeedStatus::Verified => EventType::NeedVerified,
+        NeedStatus::Approved => EventType::NeedApproved,
+        NeedStatus::Allocated => EventType::NeedAllocated,
+        NeedStatus::Fulfilled => EventType::NeedFulfilled,
+        NeedStatus::Rejected => EventType::NeedRejected,
+        NeedStatus::Cancelled => EventType::NeedCancelled,
+    };
+    // Ids, kind, status and place: never the student's name or situation.
+    Event {
+        event_type,
+        entity: "need",
+        entity_id: need.id,
+        admin_unit_code: Some(need.admin_unit_code.clone()),
+        data: json!({
+            "need_id": need.id,
+            "status": need.status,
+            "kind": need.kind,
+            "school_id": need.school_id,
+            "student_id": need.student_id,
+            "priority": need.priority,
+        }),
+    }
+}
+
+/// Announces these needs (all just moved to the same status) in the outbox.
+fn announce_many(conn: &mut DbConn, ids: &[i64]) -> Result<(), Failure> {
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<NeedRow> = with_conn!(conn, |c| needs::table
+            .filter(needs::id.eq_any(chunk))
+            .select(NeedRow::as_select())
+            .load(c))?;
+        crate::platform::outbox::emit_many(conn, rows.iter().map(announcement).collect())?;
+    }
+    Ok(())
 }
 
 fn insert_event(
@@ -140,6 +181,7 @@ pub fn report(
             .returning(NeedRow::as_returning())
             .get_result(c))?;
         insert_event(conn, row.id, None, NeedStatus::Reported, actor, None)?;
+        crate::platform::outbox::emit(conn, announcement(&row))?;
         crate::platform::audit::record(
             conn,
             actor,
@@ -278,6 +320,7 @@ pub fn transition(
             ))
         })?;
         insert_event(conn, id, Some(need.status), to, actor, reason)?;
+        crate::platform::outbox::emit(conn, announcement(&row))?;
         crate::platform::audit::record(
             conn,
             actor,
@@ -409,6 +452,7 @@ pub fn generate(
                 ))
                 .execute(c))?;
         }
+        announce_many(conn, &created)?;
         let report = GenerateReport {
             students: students_seen,
             created: created.len(),
@@ -608,5 +652,6 @@ pub fn move_many(
             ))
             .execute(c))?;
     }
+    announce_many(conn, &ids)?;
     Ok(())
 }

@@ -28,6 +28,25 @@ impl std::fmt::Debug for Secret {
 /// Shortest JWT signing secret accepted (HS256 wants at least 256 bits).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
+/// How webhooks are delivered.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `SONGMAY_WEBHOOK_ALLOW_PRIVATE`: allow targets on loopback, private
+    /// or link-local addresses (off: a subscription could reach inside the
+    /// provincial network — server-side request forgery).
+    pub allow_private: bool,
+    /// `SONGMAY_WEBHOOK_POLL_MS`: how often each replica looks for work.
+    pub poll: Duration,
+    /// `SONGMAY_WEBHOOK_TIMEOUT_SECONDS`: a receiver that answers slower is cut off (and retried).
+    pub timeout: Duration,
+    /// `SONGMAY_WEBHOOK_RETRY_MS`: the first retry's delay; each next one doubles (at most an hour).
+    pub first_retry: Duration,
+    /// `SONGMAY_WEBHOOK_GIVE_UP_SECONDS`: a delivery still failing this long after its event is given up.
+    pub give_up_after: Duration,
+    /// `SONGMAY_WEBHOOK_DISABLE_AFTER`: deliveries given up in a row that disable a subscription.
+    pub disable_after: i32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `DATABASE_URL`: a SQLite path (`songmay.db`, `sqlite://…`) or `postgres://…`.
@@ -71,6 +90,8 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// `SONGMAY_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// Webhook delivery (`SONGMAY_WEBHOOK_*`).
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,15 +140,22 @@ impl Config {
                 });
             }
         }
-        let trust_proxy = match get("SONGMAY_TRUST_PROXY").as_deref() {
-            None | Some("0") | Some("false") | Some("no") => false,
-            Some("1") | Some("true") | Some("yes") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    name: "SONGMAY_TRUST_PROXY",
-                    reason: format!("expected true or false, got `{other}`"),
-                })
-            }
+        let flag = |name: &'static str| match get(name).as_deref() {
+            None | Some("0") | Some("false") | Some("no") => Ok(false),
+            Some("1") | Some("true") | Some("yes") => Ok(true),
+            Some(other) => Err(ConfigError {
+                name,
+                reason: format!("expected true or false, got `{other}`"),
+            }),
+        };
+        let trust_proxy = flag("SONGMAY_TRUST_PROXY")?;
+        let webhooks = WebhookSettings {
+            allow_private: flag("SONGMAY_WEBHOOK_ALLOW_PRIVATE")?,
+            poll: Duration::from_millis(number("SONGMAY_WEBHOOK_POLL_MS", 1000)?),
+            timeout: Duration::from_secs(number("SONGMAY_WEBHOOK_TIMEOUT_SECONDS", 10)?),
+            first_retry: Duration::from_millis(number("SONGMAY_WEBHOOK_RETRY_MS", 30_000)?),
+            give_up_after: Duration::from_secs(number("SONGMAY_WEBHOOK_GIVE_UP_SECONDS", 86_400)?),
+            disable_after: number("SONGMAY_WEBHOOK_DISABLE_AFTER", 5)? as i32,
         };
         Ok(Self {
             database: DatabaseLocation::parse(
@@ -162,6 +190,7 @@ impl Config {
             trust_proxy,
             max_json_bytes: number("SONGMAY_MAX_JSON_BYTES", 1024 * 1024)? as usize,
             max_upload_bytes: number("SONGMAY_MAX_UPLOAD_BYTES", 16 * 1024 * 1024)? as usize,
+            webhooks,
             workers: get("SONGMAY_WORKERS")
                 .map(|_| number("SONGMAY_WORKERS", 1).map(|n| n as usize))
                 .transpose()?,

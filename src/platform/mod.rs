@@ -14,5 +14,7 @@ pub mod http;
 pub mod idempotency;
 pub mod identifiers;
 pub mod money;
+pub mod outbox;
 pub mod state;
 pub mod text;
+pub mod webhooks;

@@ -26,3 +26,4 @@ mod schools;
 mod stats;
 mod students;
 mod sync;
+mod webhooks;

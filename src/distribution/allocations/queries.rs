@@ -19,6 +19,7 @@ use crate::platform::db::schema::{
 };
 use crate::platform::db::{with_conn, DbConn, WriteLock};
 use crate::platform::error::{Failure, OrUnknown};
+use crate::platform::outbox::{Event, EventType};
 use crate::registry::students::queries::StudentScope;
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<AllocationRow, Failure> {
@@ -130,7 +131,45 @@ fn write(
         &row.id.to_string(),
         json!({"need_id": need.id, "item_id": row.item_id, "package_id": row.package_id}),
     )?;
+    crate::platform::outbox::emit(
+        conn,
+        announcement(EventType::AllocationMade, &row, &need.admin_unit_code),
+    )?;
     Ok(row)
+}
+
+/// An allocation's event in the outbox, placed where its need is.
+fn announcement(event_type: EventType, row: &AllocationRow, place: &str) -> Event {
+    Event {
+        event_type,
+        entity: "allocation",
+        entity_id: row.id,
+        admin_unit_code: Some(place.to_owned()),
+        data: json!({
+            "allocation_id": row.id,
+            "status": row.status,
+            "need_id": row.need_id,
+            "item_id": row.item_id,
+            "package_id": row.package_id,
+        }),
+    }
+}
+
+/// Announces allocations just written in bulk (an automatic run).
+fn announce_many(conn: &mut DbConn, ids: &[i64]) -> Result<(), Failure> {
+    for chunk in ids.chunks(1_000) {
+        let rows: Vec<(AllocationRow, String)> = with_conn!(conn, |c| allocations::table
+            .inner_join(needs::table)
+            .filter(allocations::id.eq_any(chunk))
+            .select((AllocationRow::as_select(), needs::admin_unit_code))
+            .load(c))?;
+        let events = rows
+            .iter()
+            .map(|(row, place)| announcement(EventType::AllocationMade, row, place))
+            .collect();
+        crate::platform::outbox::emit_many(conn, events)?;
+    }
+    Ok(())
 }
 
 /// A manual allocation by an officer whose scope holds the need.
@@ -275,6 +314,11 @@ pub fn cancel(
             "allocation",
             &id.to_string(),
             json!({"reason": reason}),
+        )?;
+        let need = crate::needs::queries::find_visible(conn, &StudentScope::All, row.need_id)?;
+        crate::platform::outbox::emit(
+            conn,
+            announcement(EventType::AllocationCancelled, &row, &need.admin_unit_code),
         )?;
         Ok(row)
     })
@@ -513,6 +557,7 @@ fn commit(
             .collect();
         ids.extend(insert_allocations(conn, actor, now, &rows)?);
     }
+    announce_many(conn, &ids)?;
     Ok(ids)
 }
 

@@ -15,6 +15,7 @@ use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{allocations, handovers, needs};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
 use crate::platform::error::{Failure, OrUnknown};
+use crate::platform::outbox::{Event, EventType};
 use crate::registry::students::queries::{Holding, StudentScope};
 
 /// What a fulfilled need of `kind` makes the student hold: a device need a
@@ -72,6 +73,32 @@ pub fn to_dto(conn: &mut DbConn, row: HandoverRow) -> Result<Handover, Failure> 
     })
 }
 
+/// A handover's event in the outbox: ids, the relation of who signed
+/// (`parent`, `student`, …) — never their name.
+fn announcement(
+    event_type: EventType,
+    row: &HandoverRow,
+    allocation: &crate::distribution::allocations::AllocationRow,
+    need: &crate::needs::NeedRow,
+) -> Event {
+    Event {
+        event_type,
+        entity: "handover",
+        entity_id: row.id,
+        admin_unit_code: Some(need.admin_unit_code.clone()),
+        data: json!({
+            "handover_id": row.id,
+            "allocation_id": allocation.id,
+            "need_id": need.id,
+            "item_id": allocation.item_id,
+            "package_id": allocation.package_id,
+            "handed_on": row.handed_on,
+            "relation": row.relation,
+            "returned_on": row.returned_on,
+        }),
+    }
+}
+
 pub fn hand_over(
     conn: &mut DbConn,
     actor: &str,
@@ -121,6 +148,10 @@ pub fn hand_over(
             "handover",
             &row.id.to_string(),
             json!({"allocation_id": allocation.id, "relation": row.relation, "acknowledged": row.acknowledged}),
+        )?;
+        crate::platform::outbox::emit(
+            conn,
+            announcement(EventType::HandoverRecorded, &row, &allocation, &need),
         )?;
         Ok(row)
     })
@@ -264,6 +295,10 @@ pub fn return_device(
             "handover",
             &id.to_string(),
             json!({"item_id": item_id}),
+        )?;
+        crate::platform::outbox::emit(
+            conn,
+            announcement(EventType::HandoverReturned, &row, &allocation, &need),
         )?;
         Ok(row)
     })

@@ -17,6 +17,7 @@ use crate::platform::db::schema::{pledge_instalments, pledges};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
 use crate::platform::error::FieldError;
 use crate::platform::error::{Failure, OrUnknown};
+use crate::platform::outbox::{Event, EventType};
 
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
@@ -229,6 +230,7 @@ pub fn create(
             &row.id.to_string(),
             json!({"donor_id": donor_id, "campaign_id": row.campaign_id, "kind": row.kind, "amount_vnd": row.amount_vnd, "quantity": row.quantity}),
         )?;
+        announce(conn, EventType::PledgeMade, &row)?;
         Ok(row)
     })
 }
@@ -354,6 +356,7 @@ pub fn close(
             &id.to_string(),
             json!({"to": to, "reason": reason}),
         )?;
+        announce(conn, EventType::PledgeClosed, &row)?;
         Ok(row)
     })
 }
@@ -385,5 +388,33 @@ pub fn add_received(
         ))
         .returning(PledgeRow::as_returning())
         .get_result(c))?;
+    if row.status == PledgeStatus::Received && pledge.status != PledgeStatus::Received {
+        announce(conn, EventType::PledgeReceived, &row)?;
+    }
     Ok(row)
+}
+
+/// A pledge's event in the outbox: ids, kind, amounts and status (a donor
+/// is named by id; whether the public sees the name is the donor's choice).
+fn announce(conn: &mut DbConn, event_type: EventType, row: &PledgeRow) -> Result<(), Failure> {
+    crate::platform::outbox::emit(
+        conn,
+        Event {
+            event_type,
+            entity: "pledge",
+            entity_id: row.id,
+            admin_unit_code: None,
+            data: json!({
+                "pledge_id": row.id,
+                "status": row.status,
+                "campaign_id": row.campaign_id,
+                "donor_id": row.donor_id,
+                "kind": row.kind,
+                "amount_vnd": row.amount_vnd,
+                "quantity": row.quantity,
+                "received_amount_vnd": row.received_amount_vnd,
+                "received_quantity": row.received_quantity,
+            }),
+        },
+    )
 }

@@ -13,6 +13,7 @@ use crate::platform::db::schema::{inventory_items, inventory_packages, receipts}
 use crate::platform::db::{with_conn, DbConn, WriteLock};
 use crate::platform::error::FieldError;
 use crate::platform::error::{Failure, OrUnknown};
+use crate::platform::outbox::{Event, EventType};
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<ReceiptRow, Failure> {
     let row: Option<ReceiptRow> = with_conn!(conn, |c| receipts::table
@@ -217,6 +218,7 @@ pub fn create(conn: &mut DbConn, actor: &str, input: CreateReceipt) -> Result<Re
             &row.id.to_string(),
             json!({"campaign_id": row.campaign_id, "pledge_id": row.pledge_id, "kind": row.kind, "amount_vnd": row.amount_vnd, "quantity": row.quantity}),
         )?;
+        announce(conn, EventType::ReceiptRecorded, &row)?;
         Ok(row)
     })
 }
@@ -324,6 +326,7 @@ pub fn reverse(
             &id.to_string(),
             json!({"reversal": row.id, "reason": reason}),
         )?;
+        announce(conn, EventType::ReceiptReversed, &row)?;
         Ok(row)
     })
 }
@@ -361,4 +364,28 @@ pub fn list(
         items: rows.into_iter().map(Receipt::from).collect(),
         next_cursor,
     })
+}
+
+/// A receipt's event in the outbox (a reversal is a receipt of its own
+/// that names the one it reverses).
+fn announce(conn: &mut DbConn, event_type: EventType, row: &ReceiptRow) -> Result<(), Failure> {
+    crate::platform::outbox::emit(
+        conn,
+        Event {
+            event_type,
+            entity: "receipt",
+            entity_id: row.id,
+            admin_unit_code: None,
+            data: json!({
+                "receipt_id": row.id,
+                "reverses_id": row.reverses_id,
+                "campaign_id": row.campaign_id,
+                "pledge_id": row.pledge_id,
+                "donor_id": row.donor_id,
+                "kind": row.kind,
+                "amount_vnd": row.amount_vnd,
+                "quantity": row.quantity,
+            }),
+        },
+    )
 }

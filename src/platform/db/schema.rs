@@ -488,6 +488,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Events written with the change they report (the outbox).
+    outbox_events (id) {
+        id -> BigInt,
+        event_type -> Text,
+        entity -> Text,
+        entity_id -> BigInt,
+        admin_unit_code -> Nullable<Text>,
+        payload -> Text,
+        created_at -> Timestamp,
+        dispatched_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> BigInt,
+        url -> Text,
+        event_types -> Text,
+        admin_unit_code -> Nullable<Text>,
+        secret -> Text,
+        active -> Bool,
+        consecutive_failures -> Integer,
+        disabled_reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        subscription_id -> BigInt,
+        event_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
 diesel::joinable!(inventory_items -> warehouses (warehouse_id));
 diesel::joinable!(allocations -> needs (need_id));
@@ -502,6 +559,9 @@ diesel::joinable!(schools -> admin_units (admin_unit_code));
 diesel::joinable!(students -> schools (school_id));
 diesel::joinable!(coverage_school_counts -> schools (school_id));
 diesel::joinable!(student_changes -> students (student_id));
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::allow_tables_to_appear_in_same_query!(
     maintenance_runs,
     admin_units,
@@ -535,6 +595,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     handovers,
     coverage_counts,
     coverage_school_counts,
+    outbox_events,
+    webhook_subscriptions,
+    webhook_deliveries,
+    webhook_attempts,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(
