@@ -9,6 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use awc::http::Uri;
 
+/// The longest wait for a host name to resolve.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A URL that may be called: its parts, checked.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -77,8 +80,12 @@ pub fn parse(url: &str) -> Result<Target, Refusal> {
 /// Resolves the target's host and refuses an internal address (unless
 /// `allow_private`).
 pub async fn check(target: &Target, allow_private: bool) -> Result<(), Refusal> {
-    let addresses: Vec<IpAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
+    // A resolver that does not answer is not waited for long: this runs on
+    // an admin's request (and before each delivery).
+    let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
+    let addresses: Vec<IpAddr> = actix_web::rt::time::timeout(LOOKUP_TIMEOUT, lookup)
         .await
+        .map_err(|_| Refusal::Unresolved)?
         .map_err(|_| Refusal::Unresolved)?
         .map(|address| address.ip())
         .collect();
