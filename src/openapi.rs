@@ -301,6 +301,7 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         &["admin", "district_officer"],
     ),
     ("get", "/api/v1/operators", EVERY_ROLE),
+    ("get", "/api/v1/operators/{id}", EVERY_ROLE),
     ("post", "/api/v1/operators", &["admin"]),
     (
         "get",
@@ -386,12 +387,27 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         &["admin", "warehouse_officer", "stats_reader"],
     ),
     ("get", "/api/v1/suppliers", &["admin", "warehouse_officer"]),
+    (
+        "get",
+        "/api/v1/suppliers/{id}",
+        &["admin", "warehouse_officer"],
+    ),
     ("post", "/api/v1/suppliers", &["admin"]),
     ("get", "/api/v1/purchases", &["admin", "warehouse_officer"]),
+    (
+        "get",
+        "/api/v1/purchases/{id}",
+        &["admin", "warehouse_officer"],
+    ),
     ("post", "/api/v1/purchases", &["admin"]),
     (
         "get",
         "/api/v1/warehouses",
+        &["admin", "district_officer", "warehouse_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/warehouses/{id}",
         &["admin", "district_officer", "warehouse_officer"],
     ),
     ("post", "/api/v1/warehouses", &["admin"]),
@@ -429,6 +445,11 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
     (
         "get",
         "/api/v1/inventory/packages",
+        &["admin", "district_officer", "warehouse_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/inventory/packages/{id}",
         &["admin", "district_officer", "warehouse_officer"],
     ),
     (

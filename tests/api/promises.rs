@@ -493,6 +493,112 @@ async fn every_versioned_record_has_an_etag_and_answers_304_when_unchanged() {
     assert!(read["responses"]["200"]["headers"].get("ETag").is_some());
 }
 
+/// Every record a list shows can be opened by its id — warehouses,
+/// package lines, suppliers, purchases, operators — and a warehouse
+/// officer opens only their own warehouses' (another is 404, as is an
+/// unknown id).
+#[actix_rt::test]
+async fn every_listed_record_opens_by_its_id() {
+    let app = spawn_app().await;
+    let s = story(&app).await;
+    let pledge = s
+        .pledge(
+            &app,
+            json!({"donor_id": s.donors[0], "kind": "data_package", "quantity": 5,
+            "operator_name": "Viettel", "data_gb_per_month": 4, "months": 6}),
+        )
+        .await;
+    let receipt = s
+        .receipt(&app, json!({"pledge_id": pledge, "receipt_type": "donation", "kind": "data_package", "quantity": 5}))
+        .await;
+    let package = s.packages(&app, receipt).await;
+    s.receipt(&app, json!({"donor_id": s.donors[2], "receipt_type": "donation", "kind": "money", "amount_vnd": 10_000_000, "bank_reference": "FT-OPEN-1"}))
+        .await;
+    let purchase = app
+        .post(
+            "/api/v1/purchases",
+            Some(&s.admin),
+            &json!({"campaign_id": s.campaign, "supplier_id": s.supplier,
+            "kind": "device", "device_type": "tablet", "unit_price_vnd": 3_000_000, "quantity": 2}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let operator = app
+        .post(
+            "/api/v1/operators",
+            Some(&s.admin),
+            &json!({"code": "viettel", "name": "Viettel Hòa Bình"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let elsewhere = app
+        .post(
+            "/api/v1/warehouses",
+            Some(&s.admin),
+            &json!({"name": "Kho Đà Bắc", "admin_unit_code": "150"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+
+    // Each opens to what its list shows.
+    let listed = |path: &'static str, id: i64, token: String| {
+        let app = &app;
+        async move {
+            app.all_pages(path, &token)
+                .await
+                .iter()
+                .flat_map(|page| page["items"].as_array().unwrap().clone())
+                .find(|item| item["id"] == id)
+                .unwrap_or_else(|| panic!("{id} in {path}"))
+        }
+    };
+    let cases = [
+        ("/api/v1/warehouses", s.warehouse, s.kho.clone()),
+        ("/api/v1/inventory/packages", package, s.kho.clone()),
+        ("/api/v1/suppliers", s.supplier, s.kho.clone()),
+        ("/api/v1/operators", operator, s.officer.clone()),
+    ];
+    for (path, id, token) in cases {
+        let one = app.get(&format!("{path}/{id}"), &token).await.ok(200);
+        assert_eq!(one, listed(path, id, token.clone()).await, "{path}/{id}");
+        app.get(&format!("{path}/99999999"), &token)
+            .await
+            .problem(404);
+    }
+    let bought = app
+        .get(&format!("/api/v1/purchases/{purchase}"), &s.kho)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            bought["id"].as_i64(),
+            bought["supplier_id"].as_i64(),
+            bought["quantity"].as_i64()
+        ),
+        (Some(purchase), Some(s.supplier), Some(2))
+    );
+    app.get("/api/v1/purchases/99999999", &s.admin)
+        .await
+        .problem(404);
+    // A warehouse officer's scope: not another warehouse.
+    app.get(&format!("/api/v1/warehouses/{elsewhere}"), &s.kho)
+        .await
+        .problem(404);
+    app.get(&format!("/api/v1/warehouses/{elsewhere}"), &s.admin)
+        .await
+        .ok(200);
+    // Roles: a district officer reads no supplier.
+    app.get(&format!("/api/v1/suppliers/{}", s.supplier), &s.officer)
+        .await
+        .problem(403);
+}
+
 #[actix_rt::test]
 async fn quotas_cap_an_automatic_run_per_school_and_per_district() {
     let app = spawn_app().await;

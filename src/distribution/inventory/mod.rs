@@ -15,6 +15,7 @@ pub use model::*;
 
 use crate::distribution::warehouses::WarehouseScope;
 use crate::platform::auth::{Principal, Role};
+use crate::platform::error::Failure;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::ApiError;
@@ -332,6 +333,40 @@ pub async fn stock(
     Ok(web::Json(lines))
 }
 
+/// One package line, with the units still available.
+///
+/// Admins and district officers see any; a warehouse officer only those of their warehouses (another is 404).
+#[utoipa::path(
+    tag = "inventory",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Package id")),
+    responses(
+        (status = 200, description = "One package line, with the units still available", body = Package),
+        (status = 404, description = "No such record in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/inventory/packages/{id}")]
+pub async fn get_package(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Package>, ApiError> {
+    principal.require(INVENTORY_ROLES)?;
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |conn| {
+            let scope = WarehouseScope::of(conn, &principal)?;
+            let row = queries::find_package(conn, id)?;
+            scope
+                .check(row.warehouse_id)
+                .map_err(|_| Failure::not_found("no package has this id"))?;
+            queries::package(conn, id)
+        })
+        .await?;
+    Ok(web::Json(found))
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(intake_csv)
         .service(intake)
@@ -341,5 +376,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(transition_item)
         .service(package_intake)
         .service(list_packages)
+        .service(get_package)
         .service(stock);
 }

@@ -69,6 +69,37 @@ pub async fn list_warehouses(
     Ok(web::Json(warehouses))
 }
 
+/// One warehouse.
+///
+/// Admins and district officers see any; a warehouse officer only the warehouses they work in (another is 404).
+#[utoipa::path(
+    tag = "inventory",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Warehouse id")),
+    responses(
+        (status = 200, description = "One warehouse", body = Warehouse),
+        (status = 404, description = "No such record in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/warehouses/{id}")]
+pub async fn get_warehouse(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Warehouse>, ApiError> {
+    principal.require(&[Role::WarehouseOfficer, Role::DistrictOfficer])?;
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |conn| {
+            let scope = WarehouseScope::of(conn, &principal)?;
+            scope.check(id)?;
+            find(conn, id)
+        })
+        .await?;
+    Ok(web::Json(found))
+}
+
 /// Let a warehouse officer work in a warehouse (admin).
 ///
 /// An unknown `user_id`, or a user who is not a warehouse officer, is 422.
@@ -101,5 +132,6 @@ pub async fn assign_officer(
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_warehouse)
         .service(list_warehouses)
+        .service(get_warehouse)
         .service(assign_officer);
 }

@@ -171,6 +171,33 @@ pub async fn list_suppliers(
     ))
 }
 
+/// One supplier.
+///
+/// Admins and warehouse officers.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Supplier id")),
+    responses(
+        (status = 200, description = "One supplier", body = Supplier),
+        (status = 404, description = "No such record in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/suppliers/{id}")]
+pub async fn get_supplier(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Supplier>, ApiError> {
+    principal.require(&[Role::WarehouseOfficer])?;
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |conn| queries::find_supplier(conn, id))
+        .await?;
+    Ok(web::Json(found))
+}
+
 /// Buy with a campaign's money at the negotiated price (admin).
 ///
 /// The total is paid from the campaign's balance in the same transaction;
@@ -243,12 +270,41 @@ pub async fn list_purchases(
     ))
 }
 
+/// One purchase.
+///
+/// Admins and warehouse officers.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Purchase id")),
+    responses(
+        (status = 200, description = "One purchase", body = Purchase),
+        (status = 404, description = "No such record in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/purchases/{id}")]
+pub async fn get_purchase(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Purchase>, ApiError> {
+    principal.require(&[Role::WarehouseOfficer])?;
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |conn| queries::find_purchase(conn, id))
+        .await?;
+    Ok(web::Json(found))
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ledger)
         .service(balance)
         .service(trial_balance)
         .service(create_supplier)
         .service(list_suppliers)
+        .service(get_supplier)
         .service(create_purchase)
-        .service(list_purchases);
+        .service(list_purchases)
+        .service(get_purchase);
 }

@@ -272,6 +272,15 @@ pub fn suppliers(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<SupplierP
     Ok(SupplierPage { items, next_cursor })
 }
 
+pub fn find_supplier(conn: &mut DbConn, id: i64) -> Result<Supplier, Failure> {
+    let row: Option<Supplier> = with_conn!(conn, |c| suppliers::table
+        .find(id)
+        .select(Supplier::as_select())
+        .first(c)
+        .optional())?;
+    row.ok_or_else(|| Failure::not_found(String::from("no supplier has this id")))
+}
+
 pub fn find_purchase(conn: &mut DbConn, id: i64) -> Result<Purchase, Failure> {
     let row: Option<Purchase> = with_conn!(conn, |c| purchases::table
         .find(id)

@@ -75,6 +75,32 @@ pub async fn list_operators(
     Ok(web::Json(operators))
 }
 
+/// One telecom operator.
+///
+/// Any signed-in caller.
+#[utoipa::path(
+    tag = "coverage",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Operator id")),
+    responses(
+        (status = 200, description = "One telecom operator", body = Operator),
+        (status = 404, description = "No such record in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/operators/{id}")]
+pub async fn get_operator(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<Operator>, ApiError> {
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |conn| queries::find_operator(conn, id))
+        .await?;
+    Ok(web::Json(found))
+}
+
 /// Report a place without mobile internet.
 ///
 /// Admins anywhere; district officers in their subtree. Name the commune, the
@@ -271,6 +297,7 @@ pub async fn transition_gap(
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_operator)
         .service(list_operators)
+        .service(get_operator)
         .service(report_gap)
         .service(list_gaps)
         .service(get_gap)
