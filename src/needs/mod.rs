@@ -121,10 +121,11 @@ pub async fn get_need(
         .db
         .run(move |conn| {
             let scope = StudentScope::of(conn, &principal)?;
-            queries::find_visible(conn, &scope, id)
+            let row = queries::find_visible(conn, &scope, id)?;
+            queries::with_links(conn, vec![row.into()])
         })
         .await?;
-    Ok(web::Json(row.into()))
+    Ok(web::Json(need(row)?))
 }
 
 /// Move a need along its workflow.
@@ -170,9 +171,17 @@ pub async fn transition_need(
                 input.to,
                 input.reason.as_deref(),
             )
+            .and_then(|row| queries::with_links(conn, vec![row.into()]))
         })
         .await?;
-    Ok(web::Json(row.into()))
+    Ok(web::Json(need(row)?))
+}
+
+/// The one need of a one-need list.
+fn need(mut needs: Vec<Need>) -> Result<Need, ApiError> {
+    needs
+        .pop()
+        .ok_or_else(|| ApiError::internal("a need went missing between two reads"))
 }
 
 /// Every transition of a need, oldest first.

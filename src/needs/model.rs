@@ -67,6 +67,11 @@ pub struct Need {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The allocation serving the need now (active or handed over; a
+    /// cancelled one is not), read with `GET /allocations/{id}`.
+    pub allocation_id: Option<i64>,
+    /// Its handover, once the need is fulfilled (`GET /handovers/{id}`).
+    pub handover_id: Option<i64>,
 }
 
 impl From<NeedRow> for Need {
@@ -87,6 +92,8 @@ impl From<NeedRow> for Need {
             version: row.version,
             created_at: crate::platform::db::to_utc(row.created_at),
             updated_at: crate::platform::db::to_utc(row.updated_at),
+            allocation_id: None,
+            handover_id: None,
         }
     }
 }

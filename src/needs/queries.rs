@@ -43,6 +43,40 @@ fn open_statuses() -> Vec<NeedStatus> {
     NeedStatus::OPEN.to_vec()
 }
 
+/// Fills each need's current allocation and handover (two queries for a
+/// whole page). The tables are read through the shared schema: needs know
+/// the rows that serve them, not the distribution code.
+pub fn with_links(conn: &mut DbConn, mut needs: Vec<Need>) -> Result<Vec<Need>, Failure> {
+    use crate::platform::db::schema::{allocations, handovers};
+    let ids: Vec<i64> = needs.iter().map(|n| n.id).collect();
+    let mut serving: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(i64, i64)> = with_conn!(conn, |c| allocations::table
+            .filter(allocations::need_id.eq_any(chunk))
+            .filter(allocations::status.ne("cancelled"))
+            .order(allocations::id)
+            .select((allocations::need_id, allocations::id))
+            .load(c))?;
+        // The latest wins, should there ever be two.
+        serving.extend(rows);
+    }
+    let allocation_ids: Vec<i64> = serving.values().copied().collect();
+    let mut handed: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for chunk in allocation_ids.chunks(CHUNK) {
+        let rows: Vec<(i64, i64)> = with_conn!(conn, |c| handovers::table
+            .filter(handovers::allocation_id.eq_any(chunk))
+            .order(handovers::id)
+            .select((handovers::allocation_id, handovers::id))
+            .load(c))?;
+        handed.extend(rows);
+    }
+    for need in &mut needs {
+        need.allocation_id = serving.get(&need.id).copied();
+        need.handover_id = need.allocation_id.and_then(|a| handed.get(&a).copied());
+    }
+    Ok(needs)
+}
+
 /// The outbox event of a need reaching `status`.
 fn announcement(need: &NeedRow) -> Event {
     let event_type = match need.status {
@@ -260,7 +294,7 @@ pub fn list(
     })?;
     let (rows, next_cursor) = page.finish(rows, |row| (row.priority, row.id));
     Ok(NeedPage {
-        items: rows.into_iter().map(Need::from).collect(),
+        items: with_links(conn, rows.into_iter().map(Need::from).collect())?,
         next_cursor,
     })
 }

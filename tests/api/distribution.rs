@@ -484,6 +484,37 @@ async fn handovers_and_allocations_are_listed_and_read_in_scope() {
         )
         .await;
 
+    // A need links to what serves it: its allocation, then its handover.
+    let fulfilled = app
+        .get(&format!("/api/v1/needs/{}", w.approved[0]), &w.staff)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            fulfilled["status"].as_str(),
+            fulfilled["allocation_id"].as_i64(),
+            fulfilled["handover_id"].as_i64()
+        ),
+        (
+            Some("fulfilled"),
+            Some(allocations[0]),
+            handed["id"].as_i64()
+        )
+    );
+    let allocated = app
+        .get("/api/v1/needs?status=allocated", &w.officer)
+        .await
+        .ok(200)["items"][0]
+        .clone();
+    assert_eq!(
+        (
+            allocated["id"].as_i64(),
+            allocated["allocation_id"].as_i64(),
+            allocated["handover_id"].clone()
+        ),
+        (Some(w.approved[1]), Some(allocations[1]), Value::Null)
+    );
+
     // One allocation by id, for those who see its need.
     for token in [&w.admin, &w.officer, &w.staff] {
         let one = app
@@ -562,6 +593,26 @@ async fn handovers_and_allocations_are_listed_and_read_in_scope() {
     app.get("/api/v1/handovers", &w.warehouse_officer)
         .await
         .problem(403);
+
+    // A cancelled allocation serves nothing: the need is approved again, unlinked.
+    app.post(
+        &format!("/api/v1/allocations/{}/cancel", allocations[1]),
+        Some(&w.officer),
+        &json!({"reason": "the family moved away"}),
+    )
+    .await
+    .ok(200);
+    let approved = app
+        .get(&format!("/api/v1/needs/{}", w.approved[1]), &w.officer)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            approved["status"].as_str(),
+            approved["allocation_id"].clone()
+        ),
+        (Some("approved"), Value::Null)
+    );
 
     // Once the device comes back, the filter follows.
     app.post(
