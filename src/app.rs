@@ -175,6 +175,8 @@ impl Application {
         prepare_database(&db, &config)?;
         let webhooks = (db.clone(), config.webhooks.clone());
         let webhook_settings = web::Data::new(config.webhooks.clone());
+        let rate_policies =
+            web::Data::new(crate::platform::auth::rate_limit::Policies::new(&config));
         let state = web::Data::new(AppState {
             db,
             tokens: TokenKeys::new(&secret, config.token_lifetime),
@@ -199,6 +201,7 @@ impl Application {
                 .app_data(public_figures.clone())
                 .app_data(known_routes.clone())
                 .app_data(webhook_settings.clone())
+                .app_data(rate_policies.clone())
                 .app_data(crate::platform::http::json::JsonLimit(
                     settings.max_json_bytes,
                 ))

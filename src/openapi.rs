@@ -649,6 +649,16 @@ fn shared_headers() -> Value {
             "description": "The record's version as an entity tag (`\"<version>\"`): send it in `If-Match` to update the version you read, or in `If-None-Match` to read again only when it changed",
             "schema": {"type": "string", "pattern": "^\"[0-9]+\"$"}
         },
+        "RateLimit": {
+            "description": "What is left of your quota on this route and when all of it is back (IETF RateLimit fields): `\"<policy>\";r=<remaining>;t=<seconds>`",
+            "schema": {"type": "string"},
+            "example": "\"public\";r=97;t=1"
+        },
+        "RateLimitPolicy": {
+            "description": "The quota of this route per client address: `\"<policy>\";q=<requests>;w=<seconds>`",
+            "schema": {"type": "string"},
+            "example": "\"public\";q=100;w=10"
+        },
         "WwwAuthenticate": {
             "description": "`Bearer realm=\"songmay\"`",
             "schema": {"type": "string"}
@@ -677,7 +687,15 @@ pub fn finish(api: OpenApiDoc) -> Value {
         });
         response["headers"] = json!({"X-Request-ID": {"$ref": "#/components/headers/XRequestId"}});
         match *status {
-            "429" | "503" => {
+            "429" => {
+                response["headers"]["Retry-After"] =
+                    json!({"$ref": "#/components/headers/RetryAfter"});
+                response["headers"]["RateLimit"] =
+                    json!({"$ref": "#/components/headers/RateLimit"});
+                response["headers"]["RateLimit-Policy"] =
+                    json!({"$ref": "#/components/headers/RateLimitPolicy"});
+            }
+            "503" => {
                 response["headers"]["Retry-After"] =
                     json!({"$ref": "#/components/headers/RetryAfter"})
             }
@@ -833,6 +851,10 @@ fn finish_operation(
         }
         if is_versioned {
             headers["ETag"] = json!({"$ref": "#/components/headers/ETag"});
+        }
+        if is_rate_limited(path) {
+            headers["RateLimit"] = json!({"$ref": "#/components/headers/RateLimit"});
+            headers["RateLimit-Policy"] = json!({"$ref": "#/components/headers/RateLimitPolicy"});
         }
     }
     if conditional {

@@ -281,6 +281,68 @@ async fn behind_a_trusted_proxy_each_client_address_has_its_own_limit() {
     }
 }
 
+/// A rate-limited route says its quota (`RateLimit-Policy`) and what is
+/// left (`RateLimit`) on every answer, and on the 429 when it comes back;
+/// governor's own `x-ratelimit-*` headers are not sent.
+#[actix_rt::test]
+async fn rate_limited_routes_say_their_quota_and_what_is_left() {
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_PUBLIC_RATE_BURST", "3".into());
+        env.insert("SONGMAY_PUBLIC_RATE_PER_MINUTE", "6".into());
+    })
+    .await;
+    let mut left = Vec::new();
+    for _ in 0..3 {
+        let reply = app
+            .send(Method::GET, "/api/v1/public/progress", &[], Vec::new())
+            .await;
+        assert_eq!(reply.status.as_u16(), 200);
+        assert_eq!(
+            reply.header("ratelimit-policy").as_deref(),
+            Some("\"public\";q=3;w=30"),
+            "3 at once, one back every 10 s"
+        );
+        assert!(reply.header("x-ratelimit-remaining").is_none());
+        left.push(reply.header("ratelimit").unwrap());
+    }
+    assert_eq!(
+        left,
+        [
+            "\"public\";r=2;t=10",
+            "\"public\";r=1;t=20",
+            "\"public\";r=0;t=30"
+        ]
+    );
+    let refused = app
+        .send(Method::GET, "/api/v1/public/progress", &[], Vec::new())
+        .await;
+    let wait = refused.header("retry-after").expect("Retry-After");
+    assert_eq!(
+        refused.header("ratelimit"),
+        Some(format!("\"public\";r=0;t={wait}"))
+    );
+    assert!(refused.header("ratelimit-policy").is_some());
+    refused.problem(429);
+    // The token route has its own policy, per address.
+    let token = app
+        .post(
+            "/api/v1/auth/token",
+            None,
+            &json!({"username": "admin", "password": "wrong password here"}),
+        )
+        .await;
+    assert_eq!(token.status.as_u16(), 401);
+    assert!(token
+        .header("ratelimit-policy")
+        .is_some_and(|p| p.starts_with("\"per-address\";q=")));
+    // Routes without a limit say nothing of one.
+    assert!(app
+        .send(Method::GET, "/health", &[], Vec::new())
+        .await
+        .header("ratelimit")
+        .is_none());
+}
+
 async fn import_with_key(
     app: &TestApp,
     token: &str,

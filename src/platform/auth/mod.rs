@@ -243,6 +243,7 @@ pub fn configure(rate_limit: rate_limit::TokenRateLimit) -> impl FnOnce(&mut Ser
         cfg.service(
             utoipa_actix_web::scope("/auth")
                 .wrap(actix_governor::Governor::new(&rate_limit))
+                .wrap(actix_web::middleware::from_fn(rate_limit::announce))
                 .service(issue_token),
         )
         .service(me);

@@ -12,7 +12,7 @@
 //! load balancer or a shared store (README, "Scaling").
 
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
-use actix_governor::governor::middleware::NoOpMiddleware;
+use actix_governor::governor::middleware::StateInformationMiddleware;
 use actix_governor::governor::{
     DefaultDirectRateLimiter, DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter,
 };
@@ -69,7 +69,7 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
         .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
-pub type TokenRateLimit = GovernorConfig<ClientIp, NoOpMiddleware<QuantaInstant>>;
+pub type TokenRateLimit = GovernorConfig<ClientIp, StateInformationMiddleware>;
 
 /// The per-address quota for `POST /api/v1/auth/token`, shared by all
 /// workers of a process.
@@ -147,6 +147,144 @@ fn per_client_ip(config: &Config, per_minute: u32, burst: u32) -> TokenRateLimit
         .key_extractor(ClientIp {
             trust_proxy: config.trust_proxy,
         })
+        // Governor's own `x-ratelimit-*` headers, which [`announce`]
+        // rewrites as the IETF fields.
+        .use_headers()
         .finish()
         .expect("period and burst are at least 1")
+}
+
+/// A per-address quota as the IETF RateLimit fields describe it
+/// (draft-ietf-httpapi-ratelimit-headers): `quota` requests per `window`
+/// seconds, one coming back every `window / quota` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub name: &'static str,
+    pub quota: u32,
+    /// Milliseconds until one request of the quota comes back.
+    pub refill_ms: u64,
+}
+
+impl Policy {
+    fn new(name: &'static str, per_minute: u32, burst: u32) -> Self {
+        Self {
+            name,
+            quota: burst.max(1),
+            refill_ms: 60_000 / per_minute.clamp(1, 60_000) as u64,
+        }
+    }
+
+    /// The window the whole quota comes back in, in whole seconds.
+    fn window(&self) -> u64 {
+        (self.quota as u64 * self.refill_ms).div_ceil(1000).max(1)
+    }
+
+    /// `RateLimit-Policy`: `"<name>";q=<quota>;w=<window>`.
+    pub fn policy_field(&self) -> String {
+        format!("\"{}\";q={};w={}", self.name, self.quota, self.window())
+    }
+
+    /// `RateLimit`: `"<name>";r=<remaining>;t=<seconds until all is back>`.
+    pub fn state_field(&self, remaining: u32) -> String {
+        let used = self.quota.saturating_sub(remaining) as u64;
+        let reset = (used * self.refill_ms).div_ceil(1000);
+        format!("\"{}\";r={remaining};t={reset}", self.name)
+    }
+}
+
+/// The policies of the rate-limited routes (app data).
+#[derive(Debug, Clone, Copy)]
+pub struct Policies {
+    pub token: Policy,
+    pub public: Policy,
+}
+
+impl Policies {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            token: Policy::new(
+                "per-address",
+                config.token_ip_rate_per_minute,
+                config.token_ip_rate_burst,
+            ),
+            public: Policy::new(
+                "public",
+                config.public_rate_per_minute,
+                config.public_rate_burst,
+            ),
+        }
+    }
+}
+
+/// On a rate-limited route: `RateLimit-Policy` and `RateLimit` (what is
+/// left, and when all of it is back) on every answer, read from governor's
+/// count for this address; on a 429, `r=0` and the wait of `Retry-After`.
+pub async fn announce(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER};
+    let policies = req
+        .app_data::<actix_web::web::Data<Policies>>()
+        .map(|p| *p.get_ref());
+    let public = req.path().starts_with("/api/v1/public/");
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    let Some(policies) = policies else {
+        return Ok(response);
+    };
+    let policy = if public {
+        policies.public
+    } else {
+        policies.token
+    };
+    let headers = response.headers_mut();
+    let remaining = headers
+        .get("x-ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u32>().ok());
+    let wait = headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    for name in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-after",
+        "x-ratelimit-whitelisted",
+    ] {
+        headers.remove(name);
+    }
+    let state = match (remaining, wait) {
+        (Some(remaining), _) => policy.state_field(remaining),
+        (None, Some(wait)) => format!("\"{}\";r=0;t={wait}", policy.name),
+        (None, None) => return Ok(response),
+    };
+    for (name, value) in [
+        ("ratelimit-policy", policy.policy_field()),
+        ("ratelimit", state),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fields_describe_the_quota() {
+        // 600 a minute, 100 at once: one back every 0.1 s, all in 10 s.
+        let public = Policy::new("public", 600, 100);
+        assert_eq!(public.policy_field(), "\"public\";q=100;w=10");
+        assert_eq!(public.state_field(100), "\"public\";r=100;t=0");
+        assert_eq!(public.state_field(90), "\"public\";r=90;t=1");
+        assert_eq!(public.state_field(0), "\"public\";r=0;t=10");
+        // 60 a minute, 30 at once: one a second.
+        let token = Policy::new("per-address", 60, 30);
+        assert_eq!(token.policy_field(), "\"per-address\";q=30;w=30");
+        assert_eq!(token.state_field(27), "\"per-address\";r=27;t=3");
+    }
 }

@@ -188,6 +188,9 @@ pub fn configure(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) 
         cfg.service(
             utoipa_actix_web::scope("/public")
                 .wrap(actix_governor::Governor::new(&rate_limit))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::platform::auth::rate_limit::announce,
+                ))
                 .service(public_progress)
                 .service(needs_board)
                 .service(public_donations)
