@@ -5,7 +5,7 @@
 mod model;
 mod queries;
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
@@ -15,7 +15,7 @@ use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 pub use model::*;
-pub use queries::{all, find, page, WarehouseScope};
+pub use queries::{all, find, page, update, WarehouseScope};
 
 /// Create a warehouse (admin).
 ///
@@ -129,9 +129,47 @@ pub async fn assign_officer(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Rename a warehouse or change its address (admin).
+///
+/// Its admin unit stays. Send `If-Match` with the version you read (the ETag of GET):
+/// without it 428, with a stale one 412.
+#[utoipa::path(
+    tag = "inventory",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Warehouse id"),
+        ("If-Match" = String, Header, description = "The version you read, e.g. \"3\""),
+    ),
+    request_body = WarehousePatch,
+    responses(
+        (status = 200, description = "After the change", body = Warehouse),
+        (status = 404, description = "No such record", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/warehouses/{id}")]
+pub async fn update_warehouse(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: Json<WarehousePatch>,
+) -> Result<web::Json<Warehouse>, ApiError> {
+    principal.require_admin()?;
+    let expected = crate::platform::http::versioning::required_if_match(&req)?;
+    let patch = body.into_inner();
+    patch.validate()?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| update(conn, &principal.actor(), id, &patch, expected))
+        .await?;
+    Ok(web::Json(row))
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_warehouse)
         .service(list_warehouses)
         .service(get_warehouse)
+        .service(update_warehouse)
         .service(assign_officer);
 }

@@ -19,6 +19,8 @@ pub struct Warehouse {
     #[serde(serialize_with = "crate::platform::db::utc")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
+    /// Changes with every edit; send it back in `If-Match` to edit.
+    pub version: i64,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -32,6 +34,21 @@ pub struct CreateWarehouse {
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
     #[schema(max_length = 500)]
     pub address: Option<String>,
+}
+
+/// Changes to a warehouse; send only what changes (`null` clears the
+/// address). Its admin unit stays: moving it would change who sees its stock.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"address": "Tiểu khu Thống Nhất, thị trấn Đà Bắc"}))]
+pub struct WarehousePatch {
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::platform::http::json::present")]
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[schema(max_length = 500)]
+    pub address: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

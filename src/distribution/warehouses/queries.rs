@@ -189,3 +189,45 @@ pub fn assign_officer(
         )
     })
 }
+
+/// Renames a warehouse or changes its address, when its version is still
+/// `if_match` (`*`: any).
+pub fn update(
+    conn: &mut DbConn,
+    actor: &str,
+    id: i64,
+    patch: &WarehousePatch,
+    if_match: Option<i64>,
+) -> Result<Warehouse, Failure> {
+    conn.transaction(|conn| {
+        let current = find(conn, id)?;
+        crate::platform::db::ensure_current(if_match, current.version)?;
+        let row: Option<Warehouse> = with_conn!(conn, |c| diesel::update(
+            warehouses::table
+                .filter(warehouses::id.eq(id))
+                .filter(warehouses::version.eq(current.version))
+        )
+        .set((
+            warehouses::name.eq(patch.name.as_ref().unwrap_or(&current.name)),
+            warehouses::address.eq(patch.address.clone().unwrap_or(current.address.clone())),
+            warehouses::version.eq(current.version + 1),
+        ))
+        .returning(Warehouse::as_returning())
+        .get_result(c)
+        .optional())?;
+        let row = row.ok_or_else(|| Failure::changed_meanwhile(current.version + 1, if_match))?;
+        let changed = crate::platform::audit::sent_fields(&[
+            ("name", patch.name.is_some()),
+            ("address", patch.address.is_some()),
+        ]);
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "update",
+            "warehouse",
+            &id.to_string(),
+            json!({"changed": changed}),
+        )?;
+        Ok(row)
+    })
+}

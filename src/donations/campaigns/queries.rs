@@ -149,17 +149,13 @@ pub fn update(
             .clone()
             .unwrap_or(plan.priority_admin_units);
         check_plan(conn, starts_on, ends_on, &targets, &units)?;
-        let changed: Vec<&str> = [
+        let changed = crate::platform::audit::sent_fields(&[
             ("name", patch.name.is_some()),
             ("starts_on", patch.starts_on.is_some()),
             ("ends_on", patch.ends_on.is_some()),
             ("targets", patch.targets.is_some()),
             ("priority_admin_units", patch.priority_admin_units.is_some()),
-        ]
-        .into_iter()
-        .filter(|(_, sent)| *sent)
-        .map(|(name, _)| name)
-        .collect();
+        ]);
         let row: Option<CampaignRow> = with_conn!(conn, |c| diesel::update(
             campaigns::table
                 .filter(campaigns::id.eq(id))

@@ -188,7 +188,7 @@ pub fn update(
                 "donor {existing} has the same {field}"
             )));
         }
-        let changed: Vec<&str> = [
+        let changed = crate::platform::audit::sent_fields(&[
             ("name", patch.name.is_some()),
             ("inside_province", patch.inside_province.is_some()),
             ("tax_code", patch.tax_code.is_some()),
@@ -196,11 +196,7 @@ pub fn update(
             ("email", patch.email.is_some()),
             ("address", patch.address.is_some()),
             ("anonymous_publicly", patch.anonymous_publicly.is_some()),
-        ]
-        .into_iter()
-        .filter(|(_, sent)| *sent)
-        .map(|(name, _)| name)
-        .collect();
+        ]);
         // Only the version read may be replaced: a writer in between makes
         // this update match no row.
         let row: Option<DonorRow> = with_conn!(conn, |c| diesel::update(

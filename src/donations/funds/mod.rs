@@ -4,7 +4,7 @@
 pub mod model;
 pub mod queries;
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
@@ -297,6 +297,43 @@ pub async fn get_purchase(
     Ok(web::Json(found))
 }
 
+/// Change a supplier (admin).
+///
+/// A tax code another supplier has is 409; `null` clears the tax code or the contact. Send `If-Match` with the version you read (the ETag of GET):
+/// without it 428, with a stale one 412.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Supplier id"),
+        ("If-Match" = String, Header, description = "The version you read, e.g. \"3\""),
+    ),
+    request_body = SupplierPatch,
+    responses(
+        (status = 200, description = "After the change", body = Supplier),
+        (status = 404, description = "No such record", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/suppliers/{id}")]
+pub async fn update_supplier(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: Json<SupplierPatch>,
+) -> Result<web::Json<Supplier>, ApiError> {
+    principal.require_admin()?;
+    let expected = crate::platform::http::versioning::required_if_match(&req)?;
+    let patch = body.into_inner();
+    patch.validate()?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| queries::update_supplier(conn, &principal.actor(), id, &patch, expected))
+        .await?;
+    Ok(web::Json(row))
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ledger)
         .service(balance)
@@ -304,6 +341,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(create_supplier)
         .service(list_suppliers)
         .service(get_supplier)
+        .service(update_supplier)
         .service(create_purchase)
         .service(list_purchases)
         .service(get_purchase);

@@ -119,6 +119,8 @@ pub struct Supplier {
     #[serde(serialize_with = "crate::platform::db::utc")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
+    /// Changes with every edit; send it back in `If-Match` to edit.
+    pub version: i64,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -133,6 +135,23 @@ pub struct CreateSupplier {
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
     #[schema(max_length = 200)]
     pub contact: Option<String>,
+}
+
+/// Changes to a supplier; send only what changes (`null` clears the tax
+/// code or the contact).
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"contact": "Chị Hoa, 0218 3852 111"}))]
+pub struct SupplierPatch {
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::platform::http::json::present")]
+    pub tax_code: Option<Option<crate::platform::identifiers::TaxCode>>,
+    #[serde(default, deserialize_with = "crate::platform::http::json::present")]
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[schema(max_length = 200)]
+    pub contact: Option<Option<String>>,
 }
 
 /// Goods bought with a campaign's money.

@@ -281,6 +281,67 @@ pub fn find_supplier(conn: &mut DbConn, id: i64) -> Result<Supplier, Failure> {
     row.ok_or_else(|| Failure::not_found(String::from("no supplier has this id")))
 }
 
+/// Changes a supplier when its version is still `if_match` (`*`: any); a
+/// tax code another supplier has is refused.
+pub fn update_supplier(
+    conn: &mut DbConn,
+    actor: &str,
+    id: i64,
+    patch: &SupplierPatch,
+    if_match: Option<i64>,
+) -> Result<Supplier, Failure> {
+    conn.transaction(|conn| {
+        let current = find_supplier(conn, id)?;
+        crate::platform::db::ensure_current(if_match, current.version)?;
+        let tax_code = match &patch.tax_code {
+            Some(code) => code.as_ref().map(|t| t.as_str().to_owned()),
+            None => current.tax_code.clone(),
+        };
+        if let Some(code) = &tax_code {
+            let taken: Option<i64> = with_conn!(conn, |c| suppliers::table
+                .filter(suppliers::tax_code.eq(code))
+                .filter(suppliers::id.ne(id))
+                .select(suppliers::id)
+                .first(c)
+                .optional())?;
+            if let Some(other) = taken {
+                return Err(Failure::conflict(format!(
+                    "supplier {other} has the same tax code"
+                )));
+            }
+        }
+        let row: Option<Supplier> = with_conn!(conn, |c| diesel::update(
+            suppliers::table
+                .filter(suppliers::id.eq(id))
+                .filter(suppliers::version.eq(current.version))
+        )
+        .set((
+            suppliers::name.eq(patch.name.as_ref().unwrap_or(&current.name)),
+            suppliers::tax_code.eq(&tax_code),
+            suppliers::contact.eq(patch.contact.clone().unwrap_or(current.contact.clone())),
+            suppliers::version.eq(current.version + 1),
+        ))
+        .returning(Supplier::as_returning())
+        .get_result(c)
+        .optional())?;
+        let row = row.ok_or_else(|| Failure::changed_meanwhile(current.version + 1, if_match))?;
+        let changed = crate::platform::audit::sent_fields(&[
+            ("name", patch.name.is_some()),
+            ("tax_code", patch.tax_code.is_some()),
+            ("contact", patch.contact.is_some()),
+        ]);
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "update",
+            "supplier",
+            &id.to_string(),
+            json!({"changed": changed}),
+        )?;
+        Ok(row)
+    })
+}
+
 pub fn find_purchase(conn: &mut DbConn, id: i64) -> Result<Purchase, Failure> {
     let row: Option<Purchase> = with_conn!(conn, |c| purchases::table
         .find(id)

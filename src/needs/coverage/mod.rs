@@ -294,10 +294,48 @@ pub async fn transition_gap(
     Ok(web::Json(row.into()))
 }
 
+/// Rename a telecom operator (admin).
+///
+/// Its code stays. Send `If-Match` with the version you read (the ETag of GET):
+/// without it 428, with a stale one 412.
+#[utoipa::path(
+    tag = "coverage",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Operator id"),
+        ("If-Match" = String, Header, description = "The version you read, e.g. \"3\""),
+    ),
+    request_body = OperatorPatch,
+    responses(
+        (status = 200, description = "After the change", body = Operator),
+        (status = 404, description = "No such record", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/operators/{id}")]
+pub async fn update_operator(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    body: Json<OperatorPatch>,
+) -> Result<web::Json<Operator>, ApiError> {
+    principal.require_admin()?;
+    let expected = crate::platform::http::versioning::required_if_match(&req)?;
+    let patch = body.into_inner();
+    patch.validate()?;
+    let id = id.into_inner();
+    let row = state
+        .db
+        .run(move |conn| queries::update_operator(conn, &principal.actor(), id, &patch, expected))
+        .await?;
+    Ok(web::Json(row))
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_operator)
         .service(list_operators)
         .service(get_operator)
+        .service(update_operator)
         .service(report_gap)
         .service(list_gaps)
         .service(get_gap)

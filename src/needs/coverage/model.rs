@@ -35,6 +35,8 @@ pub struct Operator {
     #[serde(serialize_with = "crate::platform::db::utc")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: NaiveDateTime,
+    /// Changes with every edit; send it back in `If-Match` to edit.
+    pub version: i64,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -47,6 +49,16 @@ pub struct CreateOperator {
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+}
+
+/// A new name for an operator (its code stays: gaps and pledges name it).
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Viettel Hòa Bình (Chi nhánh Đà Bắc)"}))]
+pub struct OperatorPatch {
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -58,6 +58,43 @@ pub fn find_operator(conn: &mut DbConn, id: i64) -> Result<Operator, Failure> {
 }
 
 /// A page of operators, oldest first.
+/// Renames an operator when its version is still `if_match` (`*`: any).
+pub fn update_operator(
+    conn: &mut DbConn,
+    actor: &str,
+    id: i64,
+    patch: &OperatorPatch,
+    if_match: Option<i64>,
+) -> Result<Operator, Failure> {
+    conn.transaction(|conn| {
+        let current = find_operator(conn, id)?;
+        crate::platform::db::ensure_current(if_match, current.version)?;
+        let row: Option<Operator> = with_conn!(conn, |c| diesel::update(
+            operators::table
+                .filter(operators::id.eq(id))
+                .filter(operators::version.eq(current.version))
+        )
+        .set((
+            operators::name.eq(patch.name.as_ref().unwrap_or(&current.name)),
+            operators::version.eq(current.version + 1),
+        ))
+        .returning(Operator::as_returning())
+        .get_result(c)
+        .optional())?;
+        let row = row.ok_or_else(|| Failure::changed_meanwhile(current.version + 1, if_match))?;
+        let changed = crate::platform::audit::sent_fields(&[("name", patch.name.is_some())]);
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "update",
+            "operator",
+            &id.to_string(),
+            json!({"changed": changed}),
+        )?;
+        Ok(row)
+    })
+}
+
 pub fn list_operators(conn: &mut DbConn, page: &PageRequest<i64>) -> Result<OperatorPage, Failure> {
     let rows: Vec<Operator> = with_conn!(conn, |c| {
         let mut query = operators::table

@@ -9,6 +9,16 @@ use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::audit_log;
 use crate::platform::db::{with_conn, DbConn};
 
+/// The names of the fields a change sent, for its audit entry: an edit is
+/// audited by what it touched, not by the values (contacts, addresses).
+pub fn sent_fields<'a>(fields: &[(&'a str, bool)]) -> Vec<&'a str> {
+    fields
+        .iter()
+        .filter(|(_, sent)| *sent)
+        .map(|(name, _)| *name)
+        .collect()
+}
+
 /// Writes one audit row. Call it inside the transaction of the write it
 /// describes. `changes` must not contain personal data of students.
 pub fn record(

@@ -178,6 +178,7 @@ diesel::table! {
         code -> Text,
         name -> Text,
         created_at -> Timestamp,
+        version -> BigInt,
     }
 }
 
@@ -281,6 +282,7 @@ diesel::table! {
         tax_code -> Nullable<Text>,
         contact -> Nullable<Text>,
         created_at -> Timestamp,
+        version -> BigInt,
     }
 }
 
@@ -345,6 +347,7 @@ diesel::table! {
         admin_unit_code -> Text,
         address -> Nullable<Text>,
         created_at -> Timestamp,
+        version -> BigInt,
     }
 }
 

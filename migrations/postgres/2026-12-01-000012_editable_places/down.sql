@@ -1,0 +1,3 @@
+ALTER TABLE suppliers DROP COLUMN version;
+ALTER TABLE operators DROP COLUMN version;
+ALTER TABLE warehouses DROP COLUMN version;
