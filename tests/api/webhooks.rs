@@ -154,6 +154,11 @@ async fn subscribe(app: &TestApp, admin: &str, body: Value) -> Value {
 #[actix_rt::test]
 async fn a_needs_whole_life_reaches_a_subscriber_signed_and_in_order() {
     let app = app_for_webhooks(&[]).await;
+    // Two instances of the service on the one database, both delivering.
+    app.start_replica(|env| {
+        env.insert("SONGMAY_WEBHOOK_ALLOW_PRIVATE", "true".into());
+        env.insert("SONGMAY_WEBHOOK_POLL_MS", "100".into());
+    });
     let s = story(&app).await;
     let (receiver, url) = start_receiver();
     let created = subscribe(
@@ -181,6 +186,14 @@ async fn a_needs_whole_life_reaches_a_subscriber_signed_and_in_order() {
         &app,
         &s.admin,
         json!({"url": elsewhere_url, "admin_unit_code": "148", "event_types": ["need.reported"]}),
+    )
+    .await;
+
+    let (roster, roster_url) = start_receiver();
+    subscribe(
+        &app,
+        &s.admin,
+        json!({"url": roster_url, "admin_unit_code": "17", "event_types": ["student.changed"]}),
     )
     .await;
 
@@ -279,6 +292,29 @@ async fn a_needs_whole_life_reaches_a_subscriber_signed_and_in_order() {
             .iter()
             .all(|d| d["status"] == "delivered" && d["attempts"] == 1),
         "{deliveries}"
+    );
+    // The student's arrival, by id only.
+    let arrived = roster
+        .until("the student's arrival", |got| !got.is_empty())
+        .await;
+    let change = arrived[0].json();
+    assert_eq!(
+        (
+            change["type"].clone(),
+            change["data"]["operation"].clone(),
+            change["data"]["active"].clone()
+        ),
+        (json!("student.changed"), json!("insert"), json!(true))
+    );
+    assert!(change["data"]["student_id"].is_i64());
+    let text = String::from_utf8_lossy(&arrived[0].body);
+    assert!(
+        !text.contains(record["full_name"].as_str().unwrap()),
+        "{text}"
+    );
+    assert!(
+        !text.contains(record["birth_date"].as_str().unwrap()),
+        "{text}"
     );
     actix_rt::time::sleep(Duration::from_millis(500)).await;
     assert!(

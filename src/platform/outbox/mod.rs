@@ -37,6 +37,9 @@ text_enum! {
         HandoverRecorded => "handover.recorded",
         /// A handed-over device came back.
         HandoverReturned => "handover.returned",
+        /// A student was added, changed or removed (by a sync, an import or
+        /// an edit): ids and version only — read the student if you may.
+        StudentChanged => "student.changed",
     }
 }
 

@@ -152,6 +152,47 @@ pub fn find_visible(
 /// Appends one change per student in `ids` (at its current version) to the
 /// change feed, in commit order (see `DbConn::lock_change_feed`). One
 /// INSERT … SELECT per chunk, so PostgreSQL gets a single array parameter.
+/// The outbox events of changed students: ids, school, version, whether
+/// active — nothing a child could be recognised by.
+fn announce_changes(
+    conn: &mut DbConn,
+    operation: ChangeOperation,
+    ids: &[i64],
+) -> Result<(), Failure> {
+    use crate::platform::outbox::{Event, EventType};
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(i64, i64, i64, bool, String)> = with_conn!(conn, |c| students::table
+            .inner_join(schools::table)
+            .filter(students::id.eq_any(chunk))
+            .select((
+                students::id,
+                students::school_id,
+                students::version,
+                students::active,
+                schools::admin_unit_code,
+            ))
+            .load(c))?;
+        let events = rows
+            .into_iter()
+            .map(|(id, school_id, version, active, place)| Event {
+                event_type: EventType::StudentChanged,
+                entity: "student",
+                entity_id: id,
+                admin_unit_code: Some(place),
+                data: serde_json::json!({
+                    "student_id": id,
+                    "operation": operation,
+                    "school_id": school_id,
+                    "version": version,
+                    "active": active,
+                }),
+            })
+            .collect();
+        crate::platform::outbox::emit_many(conn, events)?;
+    }
+    Ok(())
+}
+
 fn record_changes(
     conn: &mut DbConn,
     actor: &str,
@@ -187,6 +228,7 @@ fn record_changes(
             ))
             .execute(c))?;
     }
+    announce_changes(conn, operation, ids)?;
     Ok(())
 }
 
