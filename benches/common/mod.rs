@@ -39,6 +39,11 @@ impl Drop for Server {
 
 impl Server {
     pub fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    /// Starts the server with `extra` settings on top of the benchmark's.
+    pub fn start_with(database_url: &str, extra: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -53,6 +58,7 @@ impl Server {
             .env("SONGMAY_PUBLIC_RATE_PER_MINUTE", "100000000")
             .env("SONGMAY_PUBLIC_RATE_BURST", "100000000")
             .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -254,7 +254,7 @@ fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<String>, Failure> {
 /// writers) and marked, in the same transaction.
 pub fn dispatch(conn: &mut DbConn, limit: i64) -> Result<usize, Failure> {
     conn.transaction(|conn| {
-        type Waiting = (i64, EventType, Option<String>);
+        type Waiting = (i64, EventType, Option<String>, NaiveDateTime);
         let query = outbox_events::table
             .filter(outbox_events::dispatched_at.is_null())
             .order(outbox_events::id)
@@ -263,6 +263,7 @@ pub fn dispatch(conn: &mut DbConn, limit: i64) -> Result<usize, Failure> {
                 outbox_events::id,
                 outbox_events::event_type,
                 outbox_events::admin_unit_code,
+                outbox_events::created_at,
             ));
         let events: Vec<Waiting> = match conn {
             DbConn::Postgres(c) => query.for_update().skip_locked().load(&mut **c)?,
@@ -277,15 +278,24 @@ pub fn dispatch(conn: &mut DbConn, limit: i64) -> Result<usize, Failure> {
             with_conn!(conn, |c| webhook_subscriptions::table
                 .select(SubscriptionRow::as_select())
                 .load(c))?;
-        let wanted: Vec<(i64, Vec<EventType>, Option<String>)> = subscriptions
+        let wanted: Vec<(i64, Vec<EventType>, Option<String>, NaiveDateTime)> = subscriptions
             .iter()
-            .map(|s| (s.id, s.event_types(), s.admin_unit_code.clone()))
+            .map(|s| {
+                (
+                    s.id,
+                    s.event_types(),
+                    s.admin_unit_code.clone(),
+                    s.created_at,
+                )
+            })
             .collect();
         let mut ancestries: HashMap<String, Vec<String>> = HashMap::new();
         let at = now();
-        for (event, kind, place) in &events {
-            for (subscription, types, unit) in &wanted {
-                if !types.contains(kind) {
+        for (event, kind, place, happened) in &events {
+            for (subscription, types, unit, subscribed) in &wanted {
+                // A subscription hears what happens from its creation on,
+                // not older events the worker had not reached yet.
+                if !types.contains(kind) || happened < subscribed {
                     continue;
                 }
                 if let Some(unit) = unit {
@@ -310,7 +320,7 @@ pub fn dispatch(conn: &mut DbConn, limit: i64) -> Result<usize, Failure> {
                     .execute(c))?;
             }
         }
-        let ids: Vec<i64> = events.iter().map(|(id, _, _)| *id).collect();
+        let ids: Vec<i64> = events.iter().map(|(id, _, _, _)| *id).collect();
         with_conn!(conn, |c| diesel::update(
             outbox_events::table.filter(outbox_events::id.eq_any(&ids))
         )
