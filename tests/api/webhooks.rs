@@ -506,6 +506,43 @@ async fn a_receiver_that_keeps_failing_is_given_up_and_disabled() {
     );
 }
 
+/// A new subscription hears what happens from then on: an event written
+/// just before it — not yet fanned out by a slow worker — is not sent to it.
+#[actix_rt::test]
+async fn a_subscription_hears_only_what_happens_after_it() {
+    let app = app_for_webhooks(&[("SONGMAY_WEBHOOK_POLL_MS", "3000")]).await;
+    let s = story(&app).await;
+    let (receiver, url) = start_receiver();
+    let before = s
+        .pledge(
+            &app,
+            json!({"donor_id": s.donors[0], "kind": "money", "amount_vnd": 1_000_000}),
+        )
+        .await;
+    subscribe(
+        &app,
+        &s.admin,
+        json!({"url": url, "event_types": ["pledge.made"]}),
+    )
+    .await;
+    let after = s
+        .pledge(
+            &app,
+            json!({"donor_id": s.donors[0], "kind": "money", "amount_vnd": 2_000_000}),
+        )
+        .await;
+    receiver
+        .until("the later pledge", |got| !got.is_empty())
+        .await;
+    actix_rt::time::sleep(Duration::from_millis(3500)).await;
+    let got = receiver.got();
+    let pledges: Vec<Value> = got
+        .iter()
+        .map(|g| g.json()["data"]["pledge_id"].clone())
+        .collect();
+    assert_eq!(pledges, [json!(after)], "not {before}");
+}
+
 /// Two instances on one database deliver every event once: each delivery
 /// is claimed by one of them (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
 #[actix_rt::test]
