@@ -434,16 +434,41 @@ pub struct Outcome {
     pub duration_ms: i64,
 }
 
-/// Records an attempt: delivered; or a retry after `first_retry` doubled
-/// per attempt (at most an hour); or, past `give_up_after`, failed — and
-/// after `disable_after` failed deliveries in a row, the subscription off.
+/// When failed deliveries are tried again, and when they are given up.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// The first retry's delay; each next one doubles, at most an hour.
+    pub first_retry: TimeDelta,
+    /// A delivery still failing this long after its event is given up.
+    pub give_up_after: TimeDelta,
+    /// Deliveries given up in a row that disable a subscription.
+    pub disable_after: i32,
+}
+
+impl RetryPolicy {
+    /// When attempt number `attempt` (from 1) failed at `at`: the next
+    /// attempt's time, or `None` when the delivery is given up.
+    pub fn next_attempt(
+        &self,
+        attempt: i32,
+        at: NaiveDateTime,
+        event_at: NaiveDateTime,
+    ) -> Option<NaiveDateTime> {
+        let exponent = (attempt - 1).clamp(0, 20) as u32;
+        let wait = (self.first_retry * 2_i32.saturating_pow(exponent)).min(TimeDelta::hours(1));
+        let next = at + wait;
+        (next - event_at <= self.give_up_after).then_some(next)
+    }
+}
+
+/// Records an attempt, and what follows from it: delivered; or a retry
+/// (see [`RetryPolicy`]); or, past its time, failed — and after enough
+/// failed deliveries in a row, the subscription off.
 pub fn record(
     conn: &mut DbConn,
     job: &Job,
     outcome: &Outcome,
-    first_retry: TimeDelta,
-    give_up_after: TimeDelta,
-    disable_after: i32,
+    policy: RetryPolicy,
 ) -> Result<(), Failure> {
     conn.transaction(|conn| {
         let at = now();
@@ -456,78 +481,131 @@ pub fn record(
                 webhook_attempts::duration_ms.eq(outcome.duration_ms),
             ))
             .execute(c))?;
-        let status_code = outcome.status_code.map(i32::from);
         if outcome.error.is_none() {
-            with_conn!(conn, |c| diesel::update(
-                webhook_deliveries::table.find(job.delivery_id)
-            )
-            .set((
-                webhook_deliveries::status.eq(DeliveryStatus::Delivered),
-                webhook_deliveries::delivered_at.eq(Some(at)),
-                webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
-                webhook_deliveries::last_status_code.eq(status_code),
-                webhook_deliveries::last_error.eq(None::<String>),
-            ))
-            .execute(c))?;
-            with_conn!(conn, |c| diesel::update(
-                webhook_subscriptions::table.find(job.subscription_id)
-            )
-            .set(webhook_subscriptions::consecutive_failures.eq(0))
-            .execute(c))?;
-            return Ok(());
+            return delivered(conn, job, outcome, at);
         }
-        let exponent = (job.attempt - 1).clamp(0, 20) as u32;
-        let wait = (first_retry * 2_i32.saturating_pow(exponent)).min(TimeDelta::hours(1));
-        let next = at + wait;
-        if next - job.event_created_at <= give_up_after {
-            with_conn!(conn, |c| diesel::update(
-                webhook_deliveries::table.find(job.delivery_id)
-            )
-            .set((
-                webhook_deliveries::next_attempt_at.eq(next),
-                webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
-                webhook_deliveries::last_status_code.eq(status_code),
-                webhook_deliveries::last_error.eq(&outcome.error),
-            ))
-            .execute(c))?;
-            return Ok(());
+        match policy.next_attempt(job.attempt, at, job.event_created_at) {
+            Some(next) => retry_at(conn, job, outcome, next),
+            None => give_up(conn, job, outcome, policy.disable_after, at),
         }
+    })
+}
+
+fn delivered(
+    conn: &mut DbConn,
+    job: &Job,
+    outcome: &Outcome,
+    at: NaiveDateTime,
+) -> Result<(), Failure> {
+    with_conn!(conn, |c| diesel::update(
+        webhook_deliveries::table.find(job.delivery_id)
+    )
+    .set((
+        webhook_deliveries::status.eq(DeliveryStatus::Delivered),
+        webhook_deliveries::delivered_at.eq(Some(at)),
+        webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+        webhook_deliveries::last_status_code.eq(outcome.status_code.map(i32::from)),
+        webhook_deliveries::last_error.eq(None::<String>),
+    ))
+    .execute(c))?;
+    with_conn!(conn, |c| diesel::update(
+        webhook_subscriptions::table.find(job.subscription_id)
+    )
+    .set(webhook_subscriptions::consecutive_failures.eq(0))
+    .execute(c))?;
+    Ok(())
+}
+
+fn retry_at(
+    conn: &mut DbConn,
+    job: &Job,
+    outcome: &Outcome,
+    next: NaiveDateTime,
+) -> Result<(), Failure> {
+    with_conn!(conn, |c| diesel::update(
+        webhook_deliveries::table.find(job.delivery_id)
+    )
+    .set((
+        webhook_deliveries::next_attempt_at.eq(next),
+        webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+        webhook_deliveries::last_status_code.eq(outcome.status_code.map(i32::from)),
+        webhook_deliveries::last_error.eq(&outcome.error),
+    ))
+    .execute(c))?;
+    Ok(())
+}
+
+fn give_up(
+    conn: &mut DbConn,
+    job: &Job,
+    outcome: &Outcome,
+    disable_after: i32,
+    at: NaiveDateTime,
+) -> Result<(), Failure> {
+    with_conn!(conn, |c| diesel::update(
+        webhook_deliveries::table.find(job.delivery_id)
+    )
+    .set((
+        webhook_deliveries::status.eq(DeliveryStatus::Failed),
+        webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+        webhook_deliveries::last_status_code.eq(outcome.status_code.map(i32::from)),
+        webhook_deliveries::last_error.eq(&outcome.error),
+    ))
+    .execute(c))?;
+    let failures: i32 = with_conn!(conn, |c| diesel::update(
+        webhook_subscriptions::table.find(job.subscription_id)
+    )
+    .set(
+        webhook_subscriptions::consecutive_failures
+            .eq(webhook_subscriptions::consecutive_failures + 1),
+    )
+    .returning(webhook_subscriptions::consecutive_failures)
+    .get_result(c))?;
+    if failures >= disable_after {
         with_conn!(conn, |c| diesel::update(
-            webhook_deliveries::table.find(job.delivery_id)
-        )
-        .set((
-            webhook_deliveries::status.eq(DeliveryStatus::Failed),
-            webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
-            webhook_deliveries::last_status_code.eq(status_code),
-            webhook_deliveries::last_error.eq(&outcome.error),
-        ))
-        .execute(c))?;
-        let failures: i32 = with_conn!(conn, |c| diesel::update(
             webhook_subscriptions::table.find(job.subscription_id)
         )
-        .set(
-            webhook_subscriptions::consecutive_failures
-                .eq(webhook_subscriptions::consecutive_failures + 1),
-        )
-        .returning(webhook_subscriptions::consecutive_failures)
-        .get_result(c))?;
-        if failures >= disable_after {
-            with_conn!(conn, |c| diesel::update(
-                webhook_subscriptions::table.find(job.subscription_id)
-            )
-            .set((
-                webhook_subscriptions::active.eq(false),
-                webhook_subscriptions::disabled_reason.eq(Some(format!(
-                    "{failures} deliveries in a row failed; resume it once the receiver works"
-                ))),
-                webhook_subscriptions::updated_at.eq(at),
-            ))
-            .execute(c))?;
-            log::warn!(
-                "webhook subscription {} disabled after {failures} failed deliveries",
-                job.subscription_id
-            );
-        }
-        Ok(())
-    })
+        .set((
+            webhook_subscriptions::active.eq(false),
+            webhook_subscriptions::disabled_reason.eq(Some(format!(
+                "{failures} deliveries in a row failed; resume it once the receiver works"
+            ))),
+            webhook_subscriptions::updated_at.eq(at),
+        ))
+        .execute(c))?;
+        log::warn!(
+            "webhook subscription {} disabled after {failures} failed deliveries",
+            job.subscription_id
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_from_the_first_delay_to_an_hour_then_give_up_after_a_day() {
+        let policy = RetryPolicy {
+            first_retry: TimeDelta::seconds(30),
+            give_up_after: TimeDelta::days(1),
+            disable_after: 5,
+        };
+        let event = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(8, 0, 0)
+            .unwrap();
+        let waits: Vec<i64> = (1..=9)
+            .map(|attempt| {
+                (policy.next_attempt(attempt, event, event).unwrap() - event).num_seconds()
+            })
+            .collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        // The last retry that still falls within the day, and the one after.
+        let late = event + TimeDelta::hours(23);
+        assert!(policy.next_attempt(20, late, event).is_some());
+        let later = event + TimeDelta::minutes(23 * 60 + 30);
+        assert_eq!(policy.next_attempt(20, later, event), None);
+    }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 
-use super::queries::{self, Job, Outcome};
+use super::queries::{self, Job, Outcome, RetryPolicy};
 use super::{signing, target};
 use crate::platform::config::WebhookSettings;
 use crate::platform::db::Db;
@@ -53,15 +53,16 @@ async fn step(
             let outcome = post(client, &job, settings).await;
             (job, outcome)
         });
+        let policy = RetryPolicy {
+            first_retry: TimeDelta::from_std(settings.first_retry)
+                .unwrap_or(TimeDelta::seconds(30)),
+            give_up_after: TimeDelta::from_std(settings.give_up_after)
+                .unwrap_or(TimeDelta::days(1)),
+            disable_after: settings.disable_after,
+        };
         for (job, outcome) in futures_util::future::join_all(attempts).await {
-            let first_retry =
-                TimeDelta::from_std(settings.first_retry).unwrap_or(TimeDelta::seconds(30));
-            let give_up = TimeDelta::from_std(settings.give_up_after).unwrap_or(TimeDelta::days(1));
-            let disable_after = settings.disable_after;
-            db.run(move |conn| {
-                queries::record(conn, &job, &outcome, first_retry, give_up, disable_after)
-            })
-            .await?;
+            db.run(move |conn| queries::record(conn, &job, &outcome, policy))
+                .await?;
         }
     }
 }
