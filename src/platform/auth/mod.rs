@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-pub use principal::{Account, Principal, Scope};
+pub use principal::{unit_and_ancestors, Account, Principal, Scope};
 
 use crate::platform::db::text_enum;
 use crate::platform::error::FieldError;

@@ -178,8 +178,9 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
 }
 
 /// The codes of a unit and of every unit above it (`None` for an unknown
-/// unit): scope is "this unit is yours or lies below yours".
-fn unit_and_ancestors(conn: &mut DbConn, code: &str) -> Result<Option<Vec<String>>, Failure> {
+/// unit): scope is "this unit is yours or lies below yours", and a webhook
+/// limited to a unit hears the events of units below it.
+pub fn unit_and_ancestors(conn: &mut DbConn, code: &str) -> Result<Option<Vec<String>>, Failure> {
     use crate::platform::db::schema::admin_units;
     use diesel::prelude::*;
     // Deeper than any real tree (province, district, commune): a longer

@@ -78,17 +78,13 @@ pub async fn created_location(
     let Some(routes) = routes else {
         return Ok(response);
     };
-    let mut location = None;
-    let response = rewrite_json(response, |body| {
-        let Some(id) = body.get("id").and_then(serde_json::Value::as_i64) else {
-            return;
-        };
-        location = path_and_parents(&path)
+    let (mut response, location) = peek_json(response, |body| {
+        let id = body.get("id").and_then(serde_json::Value::as_i64)?;
+        path_and_parents(&path)
             .map(|base| format!("{base}/{id}"))
-            .find(|candidate| routes.allowed(candidate).iter().any(|m| m == "GET"));
+            .find(|candidate| routes.allowed(candidate).iter().any(|m| m == "GET"))
     })
     .await;
-    let mut response = response;
     if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert(LOCATION, location);
     }
@@ -137,9 +133,9 @@ pub async fn entity_tag(
         return Ok(response);
     }
     if !response.headers().contains_key(ETAG) && small {
-        let mut version = None;
-        response = rewrite_json(response, |body| {
-            version = body.get("version").and_then(serde_json::Value::as_i64);
+        let version;
+        (response, version) = peek_json(response, |body| {
+            body.get("version").and_then(serde_json::Value::as_i64)
         })
         .await;
         if let Some(version) = version {
@@ -171,6 +167,25 @@ fn none_match_fails(asked: &str, current: &str) -> bool {
     let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
     let current = opaque(current);
     asked.trim() == "*" || asked.split(',').any(|tag| opaque(tag) == current)
+}
+
+/// Reads a JSON object body and lets `look` answer from it; the body goes
+/// back byte for byte (reading an id or a version re-encodes nothing).
+async fn peek_json<T>(
+    response: ServiceResponse<BoxBody>,
+    look: impl FnOnce(&serde_json::Map<String, serde_json::Value>) -> Option<T>,
+) -> (ServiceResponse<BoxBody>, Option<T>) {
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let bytes = to_bytes(body).await.unwrap_or_default();
+    let found = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(map)) => look(&map),
+        _ => None,
+    };
+    (
+        ServiceResponse::new(request, head.set_body(BoxBody::new(bytes))),
+        found,
+    )
 }
 
 /// Reads a JSON object body, lets `change` look at (and change) it, and

@@ -230,24 +230,6 @@ pub fn replay(
     })
 }
 
-/// The codes of `code` and every unit above it.
-fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<String>, Failure> {
-    let mut chain = vec![code.to_owned()];
-    while chain.len() < 8 {
-        let current = chain.last().cloned().unwrap_or_default();
-        let parent: Option<Option<String>> = with_conn!(conn, |c| admin_units::table
-            .find(&current)
-            .select(admin_units::parent_code)
-            .first(c)
-            .optional())?;
-        match parent.flatten() {
-            Some(parent) => chain.push(parent),
-            None => break,
-        }
-    }
-    Ok(chain)
-}
-
 /// Turns up to `limit` new events into one delivery per matching
 /// subscription; returns how many events it handled. Each event is taken
 /// by one replica (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite serialises
@@ -301,7 +283,8 @@ pub fn dispatch(conn: &mut DbConn, limit: i64) -> Result<usize, Failure> {
                 if let Some(unit) = unit {
                     let Some(place) = place else { continue };
                     if !ancestries.contains_key(place) {
-                        let chain = ancestry(conn, place)?;
+                        let chain = crate::platform::auth::unit_and_ancestors(conn, place)?
+                            .unwrap_or_default();
                         ancestries.insert(place.clone(), chain);
                     }
                     if !ancestries[place].contains(unit) {
