@@ -20,12 +20,12 @@ use priority::{AdminUnitFlag, PriorityRule, SetFlag};
 use workflow::Mover;
 
 use crate::platform::auth::{Principal, Role};
+use crate::platform::auth::{Reach, Realm};
 use crate::platform::error::Failure;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
-use crate::registry::students::queries::StudentScope;
 use crate::registry::students::STUDENT_ROLES;
 
 /// Report a need for a student or a school.
@@ -54,7 +54,7 @@ pub async fn report_need(
     let row = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             queries::report(conn, &principal.actor(), &scope, input)
         })
         .await?;
@@ -86,7 +86,7 @@ pub async fn list_needs(
     let needs = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let units = crate::registry::admin_units::queries::subtree_filter(
                 conn,
                 filter.admin_unit.as_deref(),
@@ -120,7 +120,7 @@ pub async fn get_need(
     let row = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let row = queries::find_visible(conn, &scope, id)?;
             queries::with_links(conn, vec![row.into()])
         })
@@ -160,7 +160,7 @@ pub async fn transition_need(
     let row = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let mover = Mover::Person(principal.role);
             queries::transition(
                 conn,
@@ -207,7 +207,7 @@ pub async fn need_events(
     let events = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             queries::events(conn, &scope, id)
         })
         .await?;
@@ -238,7 +238,7 @@ pub async fn generate_needs(
     let report = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let schools = queries::target_schools(conn, &scope, &target)?;
             queries::generate(conn, &principal.actor(), &schools)
         })
@@ -267,7 +267,7 @@ pub async fn bulk_transition(
     let report = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let mover = Mover::Person(principal.role);
             let actor = principal.actor();
             let mut items = Vec::with_capacity(input.ids.len());
@@ -337,16 +337,14 @@ pub async fn need_summary(
         .db
         .run(move |conn| {
             let scope = match principal.role {
-                Role::StatsReader => StudentScope::All,
-                _ => StudentScope::of(conn, &principal)?,
+                Role::StatsReader => Reach::Everywhere,
+                _ => principal.reach(conn, Realm::Students)?,
             };
             let root = match (&admin_unit, &scope) {
-                (Some(code), StudentScope::All) => Some(code.clone()),
-                (Some(code), StudentScope::Units(units)) if units.contains(code) => {
-                    Some(code.clone())
-                }
+                (Some(code), Reach::Everywhere) => Some(code.clone()),
+                (Some(code), Reach::Units(units)) if units.contains(code) => Some(code.clone()),
                 (Some(_), _) => return Err(Failure::unknown_admin_unit()),
-                (None, StudentScope::Units(_)) => match &principal.scope {
+                (None, Reach::Units(_)) => match &principal.scope {
                     crate::platform::auth::Scope::AdminUnit { admin_unit_code } => {
                         Some(admin_unit_code.clone())
                     }
@@ -357,7 +355,7 @@ pub async fn need_summary(
             let units =
                 crate::registry::admin_units::queries::subtree_filter(conn, root.as_deref())?;
             let school = match scope {
-                StudentScope::School(id) => Some(id),
+                Reach::School(id) => Some(id),
                 _ => None,
             };
             let cells = queries::summary(conn, units.as_deref(), school)?;
@@ -392,7 +390,7 @@ pub async fn export_needs(
     let csv = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let units = crate::registry::admin_units::queries::subtree_filter(
                 conn,
                 filter.admin_unit.as_deref(),

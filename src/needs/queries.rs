@@ -9,27 +9,23 @@ use serde_json::json;
 use super::model::*;
 use super::priority::{Facts, Scorer};
 use super::workflow::{self, Mover, NeedStatus, Refusal};
+use crate::platform::auth::Reach;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{need_events, needs, schools, students};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::{Failure, OrUnknown};
 use crate::platform::outbox::{Event, EventType};
 use crate::registry::schools::SchoolRow;
-use crate::registry::students::queries::StudentScope;
 use crate::registry::students::{ConnectivityStatus, DeviceStatus, StudentRow};
 
 const CHUNK: usize = 1_000;
 
-fn visible(scope: &StudentScope, need: &NeedRow) -> bool {
-    match scope {
-        StudentScope::All => true,
-        StudentScope::Units(units) => units.contains(&need.admin_unit_code),
-        StudentScope::School(id) => *id == need.school_id,
-    }
+fn visible(scope: &Reach, need: &NeedRow) -> bool {
+    scope.allows_place(need.school_id, &need.admin_unit_code)
 }
 
 /// A need the caller may see; 404 otherwise, as for one that does not exist.
-pub fn find_visible(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<NeedRow, Failure> {
+pub fn find_visible(conn: &mut DbConn, scope: &Reach, id: i64) -> Result<NeedRow, Failure> {
     let row: Option<NeedRow> = with_conn!(conn, |c| needs::table
         .find(id)
         .select(NeedRow::as_select())
@@ -142,7 +138,7 @@ fn insert_event(
 pub fn report(
     conn: &mut DbConn,
     actor: &str,
-    scope: &StudentScope,
+    scope: &Reach,
     input: ReportNeed,
 ) -> Result<NeedRow, Failure> {
     conn.transaction(|conn| {
@@ -164,7 +160,7 @@ pub fn report(
                     return Err(Failure::invalid_field("kind", "student_only", "data packages are for students"));
                 }
                 let school = crate::registry::schools::queries::find(conn, school_id).or_unknown("school_id")?;
-                if !scope.allows(&school) {
+                if !scope.allows_place(school.id, &school.admin_unit_code) {
                     return Err(Failure::unknown_reference("school_id"));
                 }
                 (school, None)
@@ -247,7 +243,7 @@ fn open_need_of(
 /// cursor is the last (priority, id).
 pub fn list(
     conn: &mut DbConn,
-    scope: &StudentScope,
+    scope: &Reach,
     filter: &NeedFilter,
     units: Option<&[String]>,
     page: &PageRequest<(i32, i64)>,
@@ -269,7 +265,7 @@ pub fn list(
         if let Some(units) = &scope_units {
             query = query.filter(needs::admin_unit_code.eq_any(units.clone()));
         }
-        if let StudentScope::School(id) = scope {
+        if let Reach::School(id) = scope {
             query = query.filter(needs::school_id.eq(*id));
         }
         if let Some(units) = units {
@@ -327,7 +323,7 @@ pub fn transition(
     conn: &mut DbConn,
     actor: &str,
     mover: Mover,
-    scope: &StudentScope,
+    scope: &Reach,
     id: i64,
     to: NeedStatus,
     reason: Option<&str>,
@@ -367,7 +363,7 @@ pub fn transition(
     })
 }
 
-pub fn events(conn: &mut DbConn, scope: &StudentScope, id: i64) -> Result<Vec<NeedEvent>, Failure> {
+pub fn events(conn: &mut DbConn, scope: &Reach, id: i64) -> Result<Vec<NeedEvent>, Failure> {
     find_visible(conn, scope, id)?;
     let events = with_conn!(conn, |c| need_events::table
         .filter(need_events::need_id.eq(id))
@@ -394,98 +390,9 @@ pub fn generate(
     schools_in: &[SchoolRow],
 ) -> Result<GenerateReport, Failure> {
     conn.transaction(|conn| {
-        let school_ids: Vec<i64> = schools_in.iter().map(|s| s.id).collect();
-        let by_id: std::collections::HashMap<i64, &SchoolRow> = schools_in.iter().map(|s| (s.id, s)).collect();
-        let mut students_seen = 0;
-        let mut wanted: Vec<(&SchoolRow, StudentRow, NeedKind)> = Vec::new();
-        for chunk in school_ids.chunks(CHUNK) {
-            let rows: Vec<StudentRow> = with_conn!(conn, |c| students::table
-                .filter(students::school_id.eq_any(chunk))
-                .filter(students::active.eq(true))
-                .filter(students::deleted.eq(false))
-                .select(StudentRow::as_select())
-                .load(c))?;
-            students_seen += rows.len();
-            for student in rows {
-                let school = by_id[&student.school_id];
-                if matches!(student.device_status, DeviceStatus::NoDevice | DeviceStatus::Inadequate) {
-                    wanted.push((school, student.clone(), NeedKind::Device));
-                }
-                if student.connectivity_status == ConnectivityStatus::NoConnection {
-                    wanted.push((school, student, NeedKind::Connectivity));
-                }
-            }
-        }
-        let student_ids: Vec<i64> = wanted.iter().map(|(_, s, _)| s.id).collect::<HashSet<_>>().into_iter().collect();
-        let mut open: HashSet<(i64, NeedKind)> = HashSet::new();
-        for chunk in student_ids.chunks(CHUNK) {
-            let rows: Vec<(Option<i64>, NeedKind)> = with_conn!(conn, |c| needs::table
-                .filter(needs::student_id.eq_any(chunk))
-                .filter(needs::status.eq_any(open_statuses()))
-                .select((needs::student_id, needs::kind))
-                .load(c))?;
-            open.extend(rows.into_iter().filter_map(|(id, kind)| id.map(|id| (id, kind))));
-        }
-        let already_open = wanted.iter().filter(|(_, s, k)| open.contains(&(s.id, *k))).count();
-        wanted.retain(|(_, s, k)| !open.contains(&(s.id, *k)));
-
-        let mut scorer = Scorer::load(conn, chrono::Utc::now().date_naive())?;
-        let now = crate::platform::db::now();
-        let mut created: Vec<i64> = Vec::new();
-        for chunk in wanted.chunks(CHUNK) {
-            let mut values = Vec::with_capacity(chunk.len());
-            for (school, student, kind) in chunk {
-                let lockdown = scorer.in_lockdown(conn, &school.admin_unit_code)?;
-                let (priority, reasons) = scorer.score(&Facts {
-                    kind: *kind,
-                    lockdown,
-                    student: Some(student),
-                });
-                values.push((
-                    needs::kind.eq(*kind),
-                    needs::student_id.eq(Some(student.id)),
-                    needs::school_id.eq(school.id),
-                    needs::admin_unit_code.eq(school.admin_unit_code.clone()),
-                    needs::school_level.eq(school.level),
-                    needs::quantity.eq(1),
-                    needs::status.eq(NeedStatus::Reported),
-                    needs::priority.eq(priority),
-                    needs::priority_reasons.eq(json!(reasons).to_string()),
-                    needs::reported_by.eq(actor),
-                    needs::created_at.eq(now),
-                    needs::updated_at.eq(now),
-                ));
-            }
-            // A need another request opened meanwhile is skipped by the
-            // partial unique index, not duplicated.
-            let ids: Vec<i64> = with_conn!(conn, |c| diesel::insert_into(needs::table)
-                .values(&values)
-                .on_conflict_do_nothing()
-                .returning(needs::id)
-                .get_results(c))?;
-            created.extend(ids);
-        }
-        for chunk in created.chunks(CHUNK) {
-            use diesel::sql_types::{Nullable, Text, Timestamp};
-            with_conn!(conn, |c| diesel::insert_into(need_events::table)
-                .values(needs::table.filter(needs::id.eq_any(chunk)).select((
-                    needs::id,
-                    None::<String>.into_sql::<Nullable<Text>>(),
-                    NeedStatus::Reported.into_sql::<Text>(),
-                    actor.into_sql::<Text>(),
-                    Some("generated from the student records").into_sql::<Nullable<Text>>(),
-                    now.into_sql::<Timestamp>(),
-                )))
-                .into_columns((
-                    need_events::need_id,
-                    need_events::from_status,
-                    need_events::to_status,
-                    need_events::actor,
-                    need_events::reason,
-                    need_events::at,
-                ))
-                .execute(c))?;
-        }
+        let (students_seen, mut wanted) = wanted_needs(conn, schools_in)?;
+        let already_open = drop_already_open(conn, &mut wanted)?;
+        let created = insert_generated(conn, actor, &wanted)?;
         announce_many(conn, &created)?;
         let report = GenerateReport {
             students: students_seen,
@@ -498,10 +405,143 @@ pub fn generate(
             "generate",
             "needs",
             "*",
-            json!({"schools": school_ids.len(), "students": report.students, "created": report.created, "already_open": report.already_open}),
+            json!({"schools": schools_in.len(), "students": report.students, "created": report.created, "already_open": report.already_open}),
         )?;
         Ok(report)
     })
+}
+
+/// A need the student records call for: the school, the student, the kind.
+type Wanted<'s> = (&'s SchoolRow, StudentRow, NeedKind);
+
+/// The active students of these schools (how many) and the needs their
+/// records call for: a device when they have none or an inadequate one, a
+/// connection when they have none.
+fn wanted_needs<'s>(
+    conn: &mut DbConn,
+    schools_in: &'s [SchoolRow],
+) -> Result<(usize, Vec<Wanted<'s>>), Failure> {
+    let school_ids: Vec<i64> = schools_in.iter().map(|s| s.id).collect();
+    let by_id: std::collections::HashMap<i64, &SchoolRow> =
+        schools_in.iter().map(|s| (s.id, s)).collect();
+    let mut students_seen = 0;
+    let mut wanted: Vec<(&SchoolRow, StudentRow, NeedKind)> = Vec::new();
+    for chunk in school_ids.chunks(CHUNK) {
+        let rows: Vec<StudentRow> = with_conn!(conn, |c| students::table
+            .filter(students::school_id.eq_any(chunk))
+            .filter(students::active.eq(true))
+            .filter(students::deleted.eq(false))
+            .select(StudentRow::as_select())
+            .load(c))?;
+        students_seen += rows.len();
+        for student in rows {
+            let school = by_id[&student.school_id];
+            if matches!(
+                student.device_status,
+                DeviceStatus::NoDevice | DeviceStatus::Inadequate
+            ) {
+                wanted.push((school, student.clone(), NeedKind::Device));
+            }
+            if student.connectivity_status == ConnectivityStatus::NoConnection {
+                wanted.push((school, student, NeedKind::Connectivity));
+            }
+        }
+    }
+    Ok((students_seen, wanted))
+}
+
+/// Drops the wanted needs a student already has open; returns how many.
+fn drop_already_open(conn: &mut DbConn, wanted: &mut Vec<Wanted<'_>>) -> Result<usize, Failure> {
+    let student_ids: Vec<i64> = wanted
+        .iter()
+        .map(|(_, s, _)| s.id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut open: HashSet<(i64, NeedKind)> = HashSet::new();
+    for chunk in student_ids.chunks(CHUNK) {
+        let rows: Vec<(Option<i64>, NeedKind)> = with_conn!(conn, |c| needs::table
+            .filter(needs::student_id.eq_any(chunk))
+            .filter(needs::status.eq_any(open_statuses()))
+            .select((needs::student_id, needs::kind))
+            .load(c))?;
+        open.extend(
+            rows.into_iter()
+                .filter_map(|(id, kind)| id.map(|id| (id, kind))),
+        );
+    }
+    let already_open = wanted
+        .iter()
+        .filter(|(_, s, k)| open.contains(&(s.id, *k)))
+        .count();
+    wanted.retain(|(_, s, k)| !open.contains(&(s.id, *k)));
+    Ok(already_open)
+}
+
+/// Inserts the needs, scored, with their first event; returns the ids.
+fn insert_generated(
+    conn: &mut DbConn,
+    actor: &str,
+    wanted: &[Wanted<'_>],
+) -> Result<Vec<i64>, Failure> {
+    let mut scorer = Scorer::load(conn, chrono::Utc::now().date_naive())?;
+    let now = crate::platform::db::now();
+    let mut created: Vec<i64> = Vec::new();
+    for chunk in wanted.chunks(CHUNK) {
+        let mut values = Vec::with_capacity(chunk.len());
+        for (school, student, kind) in chunk {
+            let lockdown = scorer.in_lockdown(conn, &school.admin_unit_code)?;
+            let (priority, reasons) = scorer.score(&Facts {
+                kind: *kind,
+                lockdown,
+                student: Some(student),
+            });
+            values.push((
+                needs::kind.eq(*kind),
+                needs::student_id.eq(Some(student.id)),
+                needs::school_id.eq(school.id),
+                needs::admin_unit_code.eq(school.admin_unit_code.clone()),
+                needs::school_level.eq(school.level),
+                needs::quantity.eq(1),
+                needs::status.eq(NeedStatus::Reported),
+                needs::priority.eq(priority),
+                needs::priority_reasons.eq(json!(reasons).to_string()),
+                needs::reported_by.eq(actor),
+                needs::created_at.eq(now),
+                needs::updated_at.eq(now),
+            ));
+        }
+        // A need another request opened meanwhile is skipped by the
+        // partial unique index, not duplicated.
+        let ids: Vec<i64> = with_conn!(conn, |c| diesel::insert_into(needs::table)
+            .values(&values)
+            .on_conflict_do_nothing()
+            .returning(needs::id)
+            .get_results(c))?;
+        created.extend(ids);
+    }
+    for chunk in created.chunks(CHUNK) {
+        use diesel::sql_types::{Nullable, Text, Timestamp};
+        with_conn!(conn, |c| diesel::insert_into(need_events::table)
+            .values(needs::table.filter(needs::id.eq_any(chunk)).select((
+                needs::id,
+                None::<String>.into_sql::<Nullable<Text>>(),
+                NeedStatus::Reported.into_sql::<Text>(),
+                actor.into_sql::<Text>(),
+                Some("generated from the student records").into_sql::<Nullable<Text>>(),
+                now.into_sql::<Timestamp>(),
+            )))
+            .into_columns((
+                need_events::need_id,
+                need_events::from_status,
+                need_events::to_status,
+                need_events::actor,
+                need_events::reason,
+                need_events::at,
+            ))
+            .execute(c))?;
+    }
+    Ok(created)
 }
 
 /// Re-computes the priority of the open needs (of schools in `units`, or
@@ -587,14 +627,14 @@ pub fn summary(
 /// The schools of a generate target, checked against the caller's scope.
 pub fn target_schools(
     conn: &mut DbConn,
-    scope: &StudentScope,
+    scope: &Reach,
     target: &GenerateRequest,
 ) -> Result<Vec<SchoolRow>, Failure> {
     match (target.school_id, &target.admin_unit_code) {
         (Some(id), None) => {
             let school =
                 crate::registry::schools::queries::find(conn, id).or_unknown("school_id")?;
-            if scope.allows(&school) {
+            if scope.allows_place(school.id, &school.admin_unit_code) {
                 Ok(vec![school])
             } else {
                 Err(Failure::unknown_reference("school_id"))
@@ -605,8 +645,8 @@ pub fn target_schools(
                 .or_unknown("admin_unit_code")?;
             let hidden = || Failure::unknown_reference("admin_unit_code");
             match scope {
-                StudentScope::All => {}
-                StudentScope::Units(units) if units.contains(code) => {}
+                Reach::Everywhere => {}
+                Reach::Units(units) if units.contains(code) => {}
                 _ => return Err(hidden()),
             }
             let units = crate::registry::admin_units::queries::subtree_codes(conn, code)?;

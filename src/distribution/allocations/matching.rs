@@ -82,6 +82,8 @@ fn chain(unit: &str, parents: &HashMap<String, Option<String>>) -> Vec<String> {
 
 type BucketKey = (StockKind, String, Option<String>);
 
+/// Matches needs to stock (see the module comment for the order); every
+/// need not matched comes back with the reason.
 pub fn plan(
     mut needs: Vec<NeedCandidate>,
     stock: Vec<StockCandidate>,
@@ -95,76 +97,19 @@ pub fn plan(
             .then(a.created_at.cmp(&b.created_at))
             .then(a.id.cmp(&b.id))
     });
-
-    // Every stock line sits in one bucket per level of its warehouse's chain.
-    let mut buckets: HashMap<BucketKey, BTreeSet<i64>> = HashMap::new();
-    let mut lines: HashMap<(StockKind, i64), StockCandidate> = HashMap::new();
-    let mut chains: HashMap<String, Vec<String>> = HashMap::new();
-    for line in stock.into_iter().filter(|s| s.available > 0) {
-        let levels = chains
-            .entry(line.warehouse_unit.clone())
-            .or_insert_with(|| chain(&line.warehouse_unit, parents))
-            .clone();
-        for level in levels {
-            buckets
-                .entry((line.kind, level, line.earmark.clone()))
-                .or_default()
-                .insert(line.id);
-        }
-        lines.insert((line.kind, line.id), line);
-    }
-
-    let mut per_school: HashMap<i64, u32> = HashMap::new();
-    let mut per_district: HashMap<String, u32> = HashMap::new();
+    let mut shelves = Shelves::new(stock, parents);
+    let mut counts = QuotaCounts::default();
     let (mut matches, mut unmatched) = (Vec::new(), Vec::new());
     for need in needs {
-        if quotas
-            .per_school
-            .is_some_and(|q| per_school.get(&need.school_id).copied().unwrap_or(0) >= q)
-        {
+        let district = district_of(&need.admin_unit);
+        if let Some(reason) = counts.reached(&quotas, &need, district.as_deref()) {
             unmatched.push(Unmatched {
                 need_id: need.id,
-                reason: format!(
-                    "the quota of {} per school is reached",
-                    quotas.per_school.unwrap_or(0)
-                ),
+                reason,
             });
             continue;
         }
-        let district = district_of(&need.admin_unit);
-        if let (Some(q), Some(d)) = (quotas.per_district, &district) {
-            if per_district.get(d).copied().unwrap_or(0) >= q {
-                unmatched.push(Unmatched {
-                    need_id: need.id,
-                    reason: format!("the quota of {q} per district is reached"),
-                });
-                continue;
-            }
-        }
-        let levels = chains
-            .entry(need.admin_unit.clone())
-            .or_insert_with(|| chain(&need.admin_unit, parents))
-            .clone();
-        // The earmarks this need may use: none, or any unit it lies in.
-        let earmarks: Vec<Option<String>> = std::iter::once(None)
-            .chain(
-                levels
-                    .iter()
-                    .filter(|l| !l.is_empty())
-                    .map(|l| Some(l.clone())),
-            )
-            .collect();
-        let found = levels.iter().find_map(|level| {
-            earmarks
-                .iter()
-                .filter_map(|earmark| {
-                    buckets
-                        .get(&(need.kind, level.clone(), earmark.clone()))
-                        .and_then(|b| b.first().copied())
-                })
-                .min()
-        });
-        let Some(stock_id) = found else {
+        let Some((stock_id, warehouse_id)) = shelves.take(&need) else {
             let what = match need.kind {
                 StockKind::Device => "no ready device",
                 StockKind::DataPackage => "no data package in stock",
@@ -176,34 +121,131 @@ pub fn plan(
             });
             continue;
         };
-        let line = lines
-            .get_mut(&(need.kind, stock_id))
-            .expect("a bucketed line exists");
-        line.available -= 1;
         matches.push(Match {
             need_id: need.id,
             kind: need.kind,
             stock_id,
-            warehouse_id: line.warehouse_id,
+            warehouse_id,
             priority: need.priority,
         });
-        if line.available == 0 {
-            let levels = chains
-                .get(&line.warehouse_unit)
-                .cloned()
-                .unwrap_or_default();
-            for level in levels {
-                if let Some(bucket) = buckets.get_mut(&(line.kind, level, line.earmark.clone())) {
+        counts.add(&need, district);
+    }
+    (matches, unmatched)
+}
+
+/// The stock still available, filed so the nearest line for a need is one
+/// lookup per level: every line sits in one bucket per unit of its
+/// warehouse's chain (and its earmark), each bucket ordered by stock id.
+struct Shelves<'p> {
+    buckets: HashMap<BucketKey, BTreeSet<i64>>,
+    lines: HashMap<(StockKind, i64), StockCandidate>,
+    chains: HashMap<String, Vec<String>>,
+    parents: &'p HashMap<String, Option<String>>,
+}
+
+impl<'p> Shelves<'p> {
+    fn new(stock: Vec<StockCandidate>, parents: &'p HashMap<String, Option<String>>) -> Self {
+        let mut shelves = Shelves {
+            buckets: HashMap::new(),
+            lines: HashMap::new(),
+            chains: HashMap::new(),
+            parents,
+        };
+        for line in stock.into_iter().filter(|s| s.available > 0) {
+            for level in shelves.chain_of(&line.warehouse_unit) {
+                shelves
+                    .buckets
+                    .entry((line.kind, level, line.earmark.clone()))
+                    .or_default()
+                    .insert(line.id);
+            }
+            shelves.lines.insert((line.kind, line.id), line);
+        }
+        shelves
+    }
+
+    /// A unit's chain, computed once per unit.
+    fn chain_of(&mut self, unit: &str) -> Vec<String> {
+        let parents = self.parents;
+        self.chains
+            .entry(unit.to_owned())
+            .or_insert_with(|| chain(unit, parents))
+            .clone()
+    }
+
+    /// Takes one unit of the nearest stock this need may receive: its own
+    /// unit first, then up the tree; unearmarked stock, or stock earmarked
+    /// for any unit the need lies in. Returns (stock id, warehouse id).
+    fn take(&mut self, need: &NeedCandidate) -> Option<(i64, i64)> {
+        let levels = self.chain_of(&need.admin_unit);
+        let earmarks: Vec<Option<String>> = std::iter::once(None)
+            .chain(
+                levels
+                    .iter()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| Some(l.clone())),
+            )
+            .collect();
+        let stock_id = levels.iter().find_map(|level| {
+            earmarks
+                .iter()
+                .filter_map(|earmark| {
+                    self.buckets
+                        .get(&(need.kind, level.clone(), earmark.clone()))
+                        .and_then(|b| b.first().copied())
+                })
+                .min()
+        })?;
+        let line = self.lines.get_mut(&(need.kind, stock_id))?;
+        line.available -= 1;
+        let (warehouse_id, emptied) = (line.warehouse_id, line.available == 0);
+        if emptied {
+            let (kind, earmark, unit) =
+                (line.kind, line.earmark.clone(), line.warehouse_unit.clone());
+            for level in self.chain_of(&unit) {
+                if let Some(bucket) = self.buckets.get_mut(&(kind, level, earmark.clone())) {
                     bucket.remove(&stock_id);
                 }
             }
         }
-        *per_school.entry(need.school_id).or_default() += 1;
+        Some((stock_id, warehouse_id))
+    }
+}
+
+/// Matches so far per school and per district, against the quotas.
+#[derive(Default)]
+struct QuotaCounts {
+    per_school: HashMap<i64, u32>,
+    per_district: HashMap<String, u32>,
+}
+
+impl QuotaCounts {
+    /// Why this need gets nothing more, when a quota is reached.
+    fn reached(
+        &self,
+        quotas: &Quotas,
+        need: &NeedCandidate,
+        district: Option<&str>,
+    ) -> Option<String> {
+        if let Some(q) = quotas.per_school {
+            if self.per_school.get(&need.school_id).copied().unwrap_or(0) >= q {
+                return Some(format!("the quota of {q} per school is reached"));
+            }
+        }
+        if let (Some(q), Some(d)) = (quotas.per_district, district) {
+            if self.per_district.get(d).copied().unwrap_or(0) >= q {
+                return Some(format!("the quota of {q} per district is reached"));
+            }
+        }
+        None
+    }
+
+    fn add(&mut self, need: &NeedCandidate, district: Option<String>) {
+        *self.per_school.entry(need.school_id).or_default() += 1;
         if let Some(d) = district {
-            *per_district.entry(d).or_default() += 1;
+            *self.per_district.entry(d).or_default() += 1;
         }
     }
-    (matches, unmatched)
 }
 
 #[cfg(test)]

@@ -12,13 +12,13 @@ use validator::Validate;
 
 pub use model::*;
 
+use crate::platform::auth::Realm;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::error::OrUnknown;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
-use crate::registry::students::queries::StudentScope;
 
 /// Allocate one device or one data package to an approved need.
 ///
@@ -48,7 +48,7 @@ pub async fn create_allocation(
     let row = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             queries::allocate(conn, &principal.actor(), &scope, &input)
         })
         .await?;
@@ -82,7 +82,7 @@ pub async fn list_allocations(
     let allocations = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let units = crate::registry::admin_units::queries::subtree_filter(
                 conn,
                 filter.admin_unit.as_deref(),
@@ -117,7 +117,7 @@ pub async fn get_allocation(
     let row = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             queries::find_visible(conn, &scope, id)
         })
         .await?;
@@ -152,7 +152,7 @@ pub async fn cancel_allocation(
     let row = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             queries::cancel(conn, &principal.actor(), &scope, id, &input.reason)
         })
         .await?;

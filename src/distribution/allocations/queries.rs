@@ -13,6 +13,7 @@ use crate::distribution::inventory::queries::{move_item, move_package, package_c
 use crate::distribution::inventory::{ItemRow, ItemStatus, Movement, PackageRow};
 use crate::needs::workflow::{Mover, NeedStatus};
 use crate::needs::{NeedKind, NeedRow};
+use crate::platform::auth::Reach;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{
     admin_units, allocations, inventory_items, inventory_packages, needs, warehouses,
@@ -20,7 +21,6 @@ use crate::platform::db::schema::{
 use crate::platform::db::{with_conn, DbConn, WriteLock};
 use crate::platform::error::{Failure, OrUnknown};
 use crate::platform::outbox::{Event, EventType};
-use crate::registry::students::queries::StudentScope;
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<AllocationRow, Failure> {
     let row: Option<AllocationRow> = with_conn!(conn, |c| allocations::table
@@ -33,11 +33,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<AllocationRow, Failure> {
 
 /// Allocation `id`, when its need is in `scope`; one outside it is "not
 /// found", like one that does not exist.
-pub fn find_visible(
-    conn: &mut DbConn,
-    scope: &StudentScope,
-    id: i64,
-) -> Result<AllocationRow, Failure> {
+pub fn find_visible(conn: &mut DbConn, scope: &Reach, id: i64) -> Result<AllocationRow, Failure> {
     let row = find(conn, id)?;
     crate::needs::queries::find_visible(conn, scope, row.need_id)
         .or_not_found(|| String::from("no allocation has this id"))?;
@@ -118,7 +114,7 @@ fn write(
         conn,
         actor,
         Mover::Distribution,
-        &StudentScope::All,
+        &Reach::Everywhere,
         need.id,
         NeedStatus::Allocated,
         None,
@@ -176,7 +172,7 @@ fn announce_many(conn: &mut DbConn, ids: &[i64]) -> Result<(), Failure> {
 pub fn allocate(
     conn: &mut DbConn,
     actor: &str,
-    scope: &StudentScope,
+    scope: &Reach,
     input: &CreateAllocation,
 ) -> Result<AllocationRow, Failure> {
     conn.transaction(|conn| {
@@ -254,7 +250,7 @@ pub fn allocate(
 pub fn cancel(
     conn: &mut DbConn,
     actor: &str,
-    scope: &StudentScope,
+    scope: &Reach,
     id: i64,
     reason: &str,
 ) -> Result<AllocationRow, Failure> {
@@ -302,7 +298,7 @@ pub fn cancel(
             conn,
             actor,
             Mover::Distribution,
-            &StudentScope::All,
+            &Reach::Everywhere,
             allocation.need_id,
             NeedStatus::Approved,
             None,
@@ -315,7 +311,7 @@ pub fn cancel(
             &id.to_string(),
             json!({"reason": reason}),
         )?;
-        let need = crate::needs::queries::find_visible(conn, &StudentScope::All, row.need_id)?;
+        let need = crate::needs::queries::find_visible(conn, &Reach::Everywhere, row.need_id)?;
         crate::platform::outbox::emit(
             conn,
             announcement(EventType::AllocationCancelled, &row, &need.admin_unit_code),
@@ -330,6 +326,37 @@ pub fn candidates(
     units: Option<&[String]>,
     kinds: &[NeedKind],
 ) -> Result<(Vec<NeedCandidate>, Vec<StockCandidate>), Failure> {
+    let needs = approved_needs(conn, units, kinds)?;
+    let warehouse_units: HashMap<i64, String> = with_conn!(conn, |c| warehouses::table
+        .select((warehouses::id, warehouses::admin_unit_code))
+        .load::<(i64, String)>(c))?
+    .into_iter()
+    .collect();
+    let unit_of = |warehouse_id: i64| {
+        warehouse_units
+            .get(&warehouse_id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut stock = Vec::new();
+    if needs.iter().any(|n| n.kind == StockKind::Device) {
+        stock.extend(ready_devices(conn, &unit_of)?);
+    }
+    for kind in [StockKind::DataPackage, StockKind::Software] {
+        if needs.iter().any(|n| n.kind == kind) {
+            stock.extend(packages_in_stock(conn, kind, &unit_of)?);
+        }
+    }
+    Ok((needs, stock))
+}
+
+/// The approved needs of these kinds (all when empty) in `units` (all when
+/// `None`), read in chunks of units.
+fn approved_needs(
+    conn: &mut DbConn,
+    units: Option<&[String]>,
+    kinds: &[NeedKind],
+) -> Result<Vec<NeedCandidate>, Failure> {
     type Row = (i64, i32, chrono::NaiveDateTime, String, i64, NeedKind);
     let kinds: Vec<NeedKind> = if kinds.is_empty() {
         NeedKind::ALL.to_vec()
@@ -366,7 +393,7 @@ pub fn candidates(
             }
         }
     }
-    let needs: Vec<NeedCandidate> = need_rows
+    Ok(need_rows
         .into_iter()
         .map(
             |(id, priority, created_at, admin_unit, school_id, kind)| NeedCandidate {
@@ -378,61 +405,58 @@ pub fn candidates(
                 kind: stock_kind(kind),
             },
         )
-        .collect();
-    let warehouse_units: HashMap<i64, String> = with_conn!(conn, |c| warehouses::table
-        .select((warehouses::id, warehouses::admin_unit_code))
-        .load::<(i64, String)>(c))?
-    .into_iter()
-    .collect();
-    let mut stock = Vec::new();
-    if needs.iter().any(|n| n.kind == StockKind::Device) {
-        let items: Vec<(i64, i64, Option<String>)> = with_conn!(conn, |c| inventory_items::table
-            .filter(inventory_items::status.eq(ItemStatus::Ready))
-            .select((
-                inventory_items::id,
-                inventory_items::warehouse_id,
-                inventory_items::earmark_admin_unit
-            ))
-            .load(c))?;
-        stock.extend(items.into_iter().map(|(id, warehouse_id, earmark)| {
-            StockCandidate {
-                id,
-                kind: StockKind::Device,
-                warehouse_id,
-                warehouse_unit: warehouse_units
-                    .get(&warehouse_id)
-                    .cloned()
-                    .unwrap_or_default(),
-                earmark,
-                available: 1,
-            }
-        }));
-    }
-    for kind in [StockKind::DataPackage, StockKind::Software] {
-        if !needs.iter().any(|n| n.kind == kind) {
-            continue;
-        }
-        let packages: Vec<PackageRow> = with_conn!(conn, |c| inventory_packages::table
-            .filter(inventory_packages::kind.eq(package_kind(kind)))
-            .select(PackageRow::as_select())
-            .load(c))?;
-        let ids: Vec<i64> = packages.iter().map(|p| p.id).collect();
-        let available = package_counts(conn, &ids, ItemStatus::Ready)?;
-        stock.extend(packages.into_iter().map(|p| {
-            StockCandidate {
-                id: p.id,
-                kind,
-                warehouse_id: p.warehouse_id,
-                warehouse_unit: warehouse_units
-                    .get(&p.warehouse_id)
-                    .cloned()
-                    .unwrap_or_default(),
-                earmark: p.earmark_admin_unit,
-                available: available.get(&p.id).copied().unwrap_or(0),
-            }
-        }));
-    }
-    Ok((needs, stock))
+        .collect())
+}
+
+/// Every ready device, one candidate each.
+fn ready_devices(
+    conn: &mut DbConn,
+    unit_of: &dyn Fn(i64) -> String,
+) -> Result<Vec<StockCandidate>, Failure> {
+    let items: Vec<(i64, i64, Option<String>)> = with_conn!(conn, |c| inventory_items::table
+        .filter(inventory_items::status.eq(ItemStatus::Ready))
+        .select((
+            inventory_items::id,
+            inventory_items::warehouse_id,
+            inventory_items::earmark_admin_unit
+        ))
+        .load(c))?;
+    Ok(items
+        .into_iter()
+        .map(|(id, warehouse_id, earmark)| StockCandidate {
+            id,
+            kind: StockKind::Device,
+            warehouse_id,
+            warehouse_unit: unit_of(warehouse_id),
+            earmark,
+            available: 1,
+        })
+        .collect())
+}
+
+/// Every package of `kind` with the units it has ready.
+fn packages_in_stock(
+    conn: &mut DbConn,
+    kind: StockKind,
+    unit_of: &dyn Fn(i64) -> String,
+) -> Result<Vec<StockCandidate>, Failure> {
+    let packages: Vec<PackageRow> = with_conn!(conn, |c| inventory_packages::table
+        .filter(inventory_packages::kind.eq(package_kind(kind)))
+        .select(PackageRow::as_select())
+        .load(c))?;
+    let ids: Vec<i64> = packages.iter().map(|p| p.id).collect();
+    let available = package_counts(conn, &ids, ItemStatus::Ready)?;
+    Ok(packages
+        .into_iter()
+        .map(|p| StockCandidate {
+            id: p.id,
+            kind,
+            warehouse_id: p.warehouse_id,
+            warehouse_unit: unit_of(p.warehouse_id),
+            earmark: p.earmark_admin_unit,
+            available: available.get(&p.id).copied().unwrap_or(0),
+        })
+        .collect())
 }
 
 struct NewAllocation {
@@ -618,7 +642,7 @@ pub fn run(
 /// of the query, so every page is full and nothing outside the scope is read.
 pub fn list(
     conn: &mut DbConn,
-    scope: &StudentScope,
+    scope: &Reach,
     filter: &AllocationFilter,
     units: Option<&[String]>,
     page: &PageRequest<i64>,
@@ -637,7 +661,7 @@ pub fn list(
         if let Some(units) = &scope_units {
             query = query.filter(needs::admin_unit_code.eq_any(units.clone()));
         }
-        if let StudentScope::School(id) = scope {
+        if let Reach::School(id) = scope {
             query = query.filter(needs::school_id.eq(*id));
         }
         if let Some(units) = units {

@@ -11,13 +11,13 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::platform::auth::Realm;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::ApiError;
 use crate::platform::idempotency::{self, IdempotencyKey};
 use crate::platform::state::AppState;
-use crate::registry::students::queries::StudentScope;
 pub use model::*;
 
 const HANDOVER_ROLES: &[Role] = &[Role::DistrictOfficer, Role::SchoolStaff];
@@ -54,7 +54,7 @@ pub async fn create_handover(
         .db
         .run(move |conn| {
             let actor = principal.actor();
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
                 let row = queries::hand_over(conn, &actor, &scope, &input)?;
                 idempotency::json_answer_with(201, &queries::to_dto(conn, row)?)
@@ -87,7 +87,7 @@ pub async fn get_handover(
     let handover = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let row = queries::find_visible(conn, &scope, id)?;
             queries::to_dto(conn, row)
         })
@@ -124,7 +124,7 @@ pub async fn list_handovers(
     let handovers = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let units = crate::registry::admin_units::queries::subtree_filter(
                 conn,
                 filter.admin_unit.as_deref(),
@@ -162,7 +162,7 @@ pub async fn return_device(
     let handover = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let actor = principal.actor();
             let row = queries::return_device(conn, &actor, &scope, id, &input.reason)?;
             queries::to_dto(conn, row)

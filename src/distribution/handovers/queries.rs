@@ -11,12 +11,13 @@ use crate::distribution::allocations::AllocationStatus;
 use crate::distribution::inventory::queries::{move_item, move_package};
 use crate::distribution::inventory::{ItemStatus, Movement};
 use crate::needs::workflow::{Mover, NeedStatus};
+use crate::platform::auth::Reach;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{allocations, handovers, needs};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
 use crate::platform::error::{Failure, OrUnknown};
 use crate::platform::outbox::{Event, EventType};
-use crate::registry::students::queries::{Holding, StudentScope};
+use crate::registry::students::queries::Holding;
 
 /// What a fulfilled need of `kind` makes the student hold: a device need a
 /// device; a connectivity or data-package need a connection. A software
@@ -102,7 +103,7 @@ fn announcement(
 pub fn hand_over(
     conn: &mut DbConn,
     actor: &str,
-    scope: &StudentScope,
+    scope: &Reach,
     input: &CreateHandover,
 ) -> Result<HandoverRow, Failure> {
     conn.transaction(|conn| {
@@ -123,7 +124,7 @@ pub fn hand_over(
             let package = crate::distribution::inventory::queries::find_package(conn, package_id)?;
             move_package(conn, actor, &package, ItemStatus::Reserved, ItemStatus::HandedOver, Movement::Handover, allocation.quantity, None)?;
         }
-        let need = crate::needs::queries::transition(conn, actor, Mover::Distribution, &StudentScope::All, allocation.need_id, NeedStatus::Fulfilled, None)?;
+        let need = crate::needs::queries::transition(conn, actor, Mover::Distribution, &Reach::Everywhere, allocation.need_id, NeedStatus::Fulfilled, None)?;
         // Progress moves at the handover, in this transaction.
         if let (Some(student), Some(holding)) = (need.student_id, holding_of(need.kind)) {
             crate::registry::students::queries::set_holding(conn, actor, student, holding, true)?;
@@ -157,11 +158,7 @@ pub fn hand_over(
     })
 }
 
-pub fn find_visible(
-    conn: &mut DbConn,
-    scope: &StudentScope,
-    id: i64,
-) -> Result<HandoverRow, Failure> {
+pub fn find_visible(conn: &mut DbConn, scope: &Reach, id: i64) -> Result<HandoverRow, Failure> {
     let row: Option<HandoverRow> = with_conn!(conn, |c| handovers::table
         .find(id)
         .select(HandoverRow::as_select())
@@ -178,7 +175,7 @@ pub fn find_visible(
 /// given), oldest first, each with its trace.
 pub fn list(
     conn: &mut DbConn,
-    scope: &StudentScope,
+    scope: &Reach,
     filter: &HandoverFilter,
     units: Option<&[String]>,
     page: &PageRequest<i64>,
@@ -197,7 +194,7 @@ pub fn list(
         if let Some(units) = &scope_units {
             query = query.filter(needs::admin_unit_code.eq_any(units.clone()));
         }
-        if let StudentScope::School(id) = scope {
+        if let Reach::School(id) = scope {
             query = query.filter(needs::school_id.eq(*id));
         }
         if let Some(units) = units {
@@ -236,7 +233,7 @@ pub fn list(
 pub fn return_device(
     conn: &mut DbConn,
     actor: &str,
-    scope: &StudentScope,
+    scope: &Reach,
     id: i64,
     reason: &str,
 ) -> Result<HandoverRow, Failure> {
@@ -262,7 +259,7 @@ pub fn return_device(
         )?;
         // The student no longer holds it: progress moves back.
         let need =
-            crate::needs::queries::find_visible(conn, &StudentScope::All, allocation.need_id)?;
+            crate::needs::queries::find_visible(conn, &Reach::Everywhere, allocation.need_id)?;
         if let Some(student) = need.student_id {
             crate::registry::students::queries::set_holding(
                 conn,

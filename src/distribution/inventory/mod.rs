@@ -13,7 +13,7 @@ use validator::Validate;
 
 pub use model::*;
 
-use crate::distribution::warehouses::WarehouseScope;
+use crate::platform::auth::Realm;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::error::Failure;
 use crate::platform::http::json::Json;
@@ -56,7 +56,7 @@ pub async fn intake(
     let rows = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             queries::intake(conn, &principal.actor(), &scope, request)
         })
         .await?;
@@ -92,7 +92,7 @@ pub async fn intake_csv(
         .db
         .run(move |conn| {
             let devices = queries::parse_intake_csv(&body)?;
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             let request = IntakeRequest {
                 receipt_id: query.receipt_id,
                 warehouse_id: query.warehouse_id,
@@ -128,7 +128,7 @@ pub async fn list_items(
     let items = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             queries::list_items(conn, &scope, &filter, &page)
         })
         .await?;
@@ -158,7 +158,7 @@ pub async fn get_item(
     let row = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             queries::find_visible_item(conn, &scope, id)
         })
         .await?;
@@ -188,7 +188,7 @@ pub async fn check_item(
     let row = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             queries::check(conn, &principal.actor(), &scope, id, request)
         })
         .await?;
@@ -224,7 +224,7 @@ pub async fn transition_item(
     let row = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             queries::transition(conn, &principal.actor(), &scope, id, request)
         })
         .await?;
@@ -255,7 +255,7 @@ pub async fn package_intake(
     let package = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             let row = queries::package_intake(conn, &principal.actor(), &scope, request)?;
             queries::package(conn, row.id)
         })
@@ -283,7 +283,7 @@ pub async fn list_packages(
     let packages = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             queries::packages(conn, &scope, &page)
         })
         .await?;
@@ -311,14 +311,14 @@ pub async fn stock(
     let lines = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             let units = crate::registry::admin_units::queries::subtree_filter(
                 conn,
                 query.admin_unit.as_deref(),
             )?;
             let ids: Vec<i64> = crate::distribution::warehouses::all(conn)?
                 .into_iter()
-                .filter(|w| scope.allows(w.id))
+                .filter(|w| scope.allows_warehouse(w.id))
                 .filter(|w| query.warehouse.is_none_or(|id| id == w.id))
                 .filter(|w| {
                     units
@@ -356,11 +356,11 @@ pub async fn get_package(
     let found = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             let row = queries::find_package(conn, id)?;
-            scope
-                .check(row.warehouse_id)
-                .map_err(|_| Failure::not_found("no package has this id"))?;
+            if !scope.allows_warehouse(row.warehouse_id) {
+                return Err(Failure::not_found("no package has this id"));
+            }
             queries::package(conn, id)
         })
         .await?;

@@ -9,9 +9,10 @@ use serde_json::json;
 use super::imei;
 use super::model::*;
 use crate::distribution::inventory::workflow;
-use crate::distribution::warehouses::WarehouseScope;
-use crate::donations::kinds::DonationKind;
+use crate::distribution::warehouses::check_reach;
+use crate::donations::kinds::{DeviceType, DonationKind};
 use crate::donations::receipts::ReceiptRow;
+use crate::platform::auth::Reach;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{inventory_items, inventory_packages, stock_movements};
 use crate::platform::db::{with_conn, DbConn};
@@ -61,8 +62,6 @@ pub fn record(conn: &mut DbConn, actor: &str, m: MovementRecord) -> Result<(), F
     Ok(())
 }
 
-/// Moves a device from one status to another, if it is still in `from`
-/// (so two concurrent moves cannot both happen), with its ledger row.
 /// Moves `quantity` units of a package between two states in the stock
 /// ledger (reserve, release, hand over): packages are counted, not
 /// tracked one by one, so the ledger row is the whole record of the move.
@@ -95,6 +94,8 @@ pub fn move_package(
     )
 }
 
+/// Moves a device from one status to another, if it is still in `from`
+/// (so two concurrent moves cannot both happen), with its ledger row.
 pub fn move_item(
     conn: &mut DbConn,
     actor: &str,
@@ -151,13 +152,13 @@ pub fn find_item(conn: &mut DbConn, id: i64) -> Result<ItemRow, Failure> {
     row.ok_or_else(|| Failure::not_found(String::from("no device has this id")))
 }
 
-pub fn find_visible_item(
-    conn: &mut DbConn,
-    scope: &WarehouseScope,
-    id: i64,
-) -> Result<ItemRow, Failure> {
+pub fn find_visible_item(conn: &mut DbConn, scope: &Reach, id: i64) -> Result<ItemRow, Failure> {
     let item = find_item(conn, id)?;
-    if scope.allows(item.warehouse_id) || item.transfer_to.is_some_and(|to| scope.allows(to)) {
+    if scope.allows_warehouse(item.warehouse_id)
+        || item
+            .transfer_to
+            .is_some_and(|to| scope.allows_warehouse(to))
+    {
         Ok(item)
     } else {
         Err(Failure::not_found(String::from("no device has this id")))
@@ -188,7 +189,7 @@ fn earmark_of(conn: &mut DbConn, receipt: &ReceiptRow) -> Result<Option<String>,
 pub fn intake(
     conn: &mut DbConn,
     actor: &str,
-    scope: &WarehouseScope,
+    scope: &Reach,
     request: IntakeRequest,
 ) -> Result<Vec<ItemRow>, Failure> {
     if request.devices.is_empty() || request.devices.len() > 5_000 {
@@ -199,124 +200,12 @@ pub fn intake(
         ));
     }
     conn.transaction(|conn| {
-        scope.check(request.warehouse_id).or_unknown("warehouse_id")?;
+        check_reach(scope, request.warehouse_id).or_unknown("warehouse_id")?;
         crate::distribution::warehouses::find(conn, request.warehouse_id).or_unknown("warehouse_id")?;
-        let receipt = crate::donations::receipts::queries::find(conn, request.receipt_id)
-            .or_unknown("receipt_id")?;
-        let device_type = match (receipt.kind, receipt.device_type, receipt.reverses_id) {
-            (DonationKind::Device, Some(device_type), None) => device_type,
-            _ => return Err(Failure::invalid_field("receipt_id", "not_devices", "the receipt is not a line of devices")),
-        };
-        conn.lock(crate::platform::db::WriteLock::ReceiptIntake(receipt.id))?;
-        if crate::donations::receipts::queries::is_reversed(conn, receipt.id)? {
-            return Err(Failure::conflict(format!(
-                "receipt {} was reversed: nothing of it arrived",
-                receipt.id
-            )));
-        }
-        let registered: i64 = with_conn!(conn, |c| inventory_items::table
-            .filter(inventory_items::receipt_id.eq(receipt.id))
-            .count()
-            .get_result(c))?;
-        let expected = receipt.quantity.unwrap_or(0) as i64;
-        if registered + request.devices.len() as i64 > expected {
-            return Err(Failure::invalid_field(
-                "devices",
-                "too_many",
-                format!("the receipt brought {expected} devices; {registered} are registered already"),
-            ));
-        }
-
-        let mut rows: Vec<RowReport> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        let serials: Vec<&str> = request.devices.iter().filter_map(|d| d.serial.as_deref()).collect();
-        let imeis: Vec<&str> = request.devices.iter().filter_map(|d| d.imei.as_deref()).collect();
-        let known: HashSet<String> = with_conn!(conn, |c| inventory_items::table
-            .filter(inventory_items::serial.eq_any(&serials).or(inventory_items::imei.eq_any(&imeis)))
-            .select((inventory_items::serial, inventory_items::imei))
-            .load::<(Option<String>, Option<String>)>(c))?
-        .into_iter()
-        .flat_map(|(s, i)| [s.map(|s| format!("serial:{s}")), i.map(|i| format!("imei:{i}"))])
-        .flatten()
-        .collect();
-        for (index, device) in request.devices.iter().enumerate() {
-            let mut errors = Vec::new();
-            if device.serial.is_none() && device.imei.is_none() {
-                errors.push(FieldError::new("serial", "required", "give a serial number or an IMEI"));
-            }
-            if let Some(imei) = &device.imei {
-                if !imei::is_valid(imei) {
-                    errors.push(FieldError::new("imei", "check_digit", "not a valid IMEI (15 digits, Luhn check digit)"));
-                }
-            }
-            for (field, value) in [("serial", &device.serial), ("imei", &device.imei)] {
-                let Some(value) = value else { continue };
-                let key = format!("{field}:{value}");
-                if known.contains(&key) {
-                    errors.push(FieldError::new(field, "duplicate", format!("this {field} is already in stock")));
-                } else if let Some(first) = seen.insert(key, index) {
-                    errors.push(FieldError::new(field, "duplicate", format!("this {field} is also on row {first}")));
-                }
-            }
-            if !errors.is_empty() {
-                rows.push(RowReport {
-                    index,
-                    line: None,
-                    key: device.serial.clone().or_else(|| device.imei.clone()),
-                    errors,
-                });
-            }
-        }
-        if !rows.is_empty() {
-            return Err(Failure::invalid_field("devices", "rejected_rows", format!("{} device(s) are invalid: nothing was registered", rows.len()))
-                .with_rows(serde_json::to_value(&rows).unwrap_or_default()));
-        }
-
+        let (receipt, device_type) = receipt_with_room(conn, &request)?;
+        check_devices(conn, &request.devices)?;
         let earmark = earmark_of(conn, &receipt)?;
-        let now = crate::platform::db::now();
-        let mut created = Vec::with_capacity(request.devices.len());
-        for chunk in request.devices.chunks(CHUNK) {
-            let values: Vec<_> = chunk
-                .iter()
-                .map(|d| {
-                    (
-                        inventory_items::device_type.eq(device_type),
-                        inventory_items::model.eq(d.model.clone()),
-                        inventory_items::serial.eq(d.serial.clone()),
-                        inventory_items::imei.eq(d.imei.clone()),
-                        inventory_items::condition.eq(request.condition),
-                        inventory_items::receipt_id.eq(receipt.id),
-                        inventory_items::warehouse_id.eq(request.warehouse_id),
-                        inventory_items::earmark_admin_unit.eq(earmark.clone()),
-                        inventory_items::status.eq(ItemStatus::Intake),
-                        inventory_items::created_at.eq(now),
-                        inventory_items::updated_at.eq(now),
-                    )
-                })
-                .collect();
-            let rows: Vec<ItemRow> = with_conn!(conn, |c| diesel::insert_into(inventory_items::table)
-                .values(&values)
-                .returning(ItemRow::as_returning())
-                .get_results(c))?;
-            created.extend(rows);
-        }
-        for item in &created {
-            record(
-                conn,
-                actor,
-                MovementRecord {
-                    movement: Movement::Intake,
-                    warehouse_id: item.warehouse_id,
-                    stock_key: device_key(item),
-                    item_id: Some(item.id),
-                    package_id: None,
-                    from: None,
-                    to: Some(ItemStatus::Intake.as_str()),
-                    quantity: 1,
-                    reason: None,
-                },
-            )?;
-        }
+        let created = insert_devices(conn, actor, &request, &receipt, device_type, earmark)?;
         crate::platform::audit::record(
             conn,
             actor,
@@ -327,6 +216,184 @@ pub fn intake(
         )?;
         Ok(created)
     })
+}
+
+/// The receipt an intake registers devices of: a line of devices, not
+/// reversed, with room for this many more (locked, so two intakes of the
+/// same receipt cannot both fill the last places).
+fn receipt_with_room(
+    conn: &mut DbConn,
+    request: &IntakeRequest,
+) -> Result<(ReceiptRow, DeviceType), Failure> {
+    let receipt = crate::donations::receipts::queries::find(conn, request.receipt_id)
+        .or_unknown("receipt_id")?;
+    let device_type = match (receipt.kind, receipt.device_type, receipt.reverses_id) {
+        (DonationKind::Device, Some(device_type), None) => device_type,
+        _ => {
+            return Err(Failure::invalid_field(
+                "receipt_id",
+                "not_devices",
+                "the receipt is not a line of devices",
+            ))
+        }
+    };
+    conn.lock(crate::platform::db::WriteLock::ReceiptIntake(receipt.id))?;
+    if crate::donations::receipts::queries::is_reversed(conn, receipt.id)? {
+        return Err(Failure::conflict(format!(
+            "receipt {} was reversed: nothing of it arrived",
+            receipt.id
+        )));
+    }
+    let registered: i64 = with_conn!(conn, |c| inventory_items::table
+        .filter(inventory_items::receipt_id.eq(receipt.id))
+        .count()
+        .get_result(c))?;
+    let expected = receipt.quantity.unwrap_or(0) as i64;
+    if registered + request.devices.len() as i64 > expected {
+        return Err(Failure::invalid_field(
+            "devices",
+            "too_many",
+            format!("the receipt brought {expected} devices; {registered} are registered already"),
+        ));
+    }
+    Ok((receipt, device_type))
+}
+
+/// Every bad row of an intake at once, or none.
+fn check_devices(conn: &mut DbConn, devices: &[IntakeDevice]) -> Result<(), Failure> {
+    let mut rows: Vec<RowReport> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let serials: Vec<&str> = devices.iter().filter_map(|d| d.serial.as_deref()).collect();
+    let imeis: Vec<&str> = devices.iter().filter_map(|d| d.imei.as_deref()).collect();
+    let known: HashSet<String> = with_conn!(conn, |c| inventory_items::table
+        .filter(
+            inventory_items::serial
+                .eq_any(&serials)
+                .or(inventory_items::imei.eq_any(&imeis))
+        )
+        .select((inventory_items::serial, inventory_items::imei))
+        .load::<(Option<String>, Option<String>)>(c))?
+    .into_iter()
+    .flat_map(|(s, i)| {
+        [
+            s.map(|s| format!("serial:{s}")),
+            i.map(|i| format!("imei:{i}")),
+        ]
+    })
+    .flatten()
+    .collect();
+    for (index, device) in devices.iter().enumerate() {
+        let mut errors = Vec::new();
+        if device.serial.is_none() && device.imei.is_none() {
+            errors.push(FieldError::new(
+                "serial",
+                "required",
+                "give a serial number or an IMEI",
+            ));
+        }
+        if let Some(imei) = &device.imei {
+            if !imei::is_valid(imei) {
+                errors.push(FieldError::new(
+                    "imei",
+                    "check_digit",
+                    "not a valid IMEI (15 digits, Luhn check digit)",
+                ));
+            }
+        }
+        for (field, value) in [("serial", &device.serial), ("imei", &device.imei)] {
+            let Some(value) = value else { continue };
+            let key = format!("{field}:{value}");
+            if known.contains(&key) {
+                errors.push(FieldError::new(
+                    field,
+                    "duplicate",
+                    format!("this {field} is already in stock"),
+                ));
+            } else if let Some(first) = seen.insert(key, index) {
+                errors.push(FieldError::new(
+                    field,
+                    "duplicate",
+                    format!("this {field} is also on row {first}"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            rows.push(RowReport {
+                index,
+                line: None,
+                key: device.serial.clone().or_else(|| device.imei.clone()),
+                errors,
+            });
+        }
+    }
+    if !rows.is_empty() {
+        return Err(Failure::invalid_field(
+            "devices",
+            "rejected_rows",
+            format!(
+                "{} device(s) are invalid: nothing was registered",
+                rows.len()
+            ),
+        )
+        .with_rows(serde_json::to_value(&rows).unwrap_or_default()));
+    }
+    Ok(())
+}
+
+/// Inserts the devices (in chunks) and their ledger rows.
+fn insert_devices(
+    conn: &mut DbConn,
+    actor: &str,
+    request: &IntakeRequest,
+    receipt: &ReceiptRow,
+    device_type: DeviceType,
+    earmark: Option<String>,
+) -> Result<Vec<ItemRow>, Failure> {
+    let now = crate::platform::db::now();
+    let mut created = Vec::with_capacity(request.devices.len());
+    for chunk in request.devices.chunks(CHUNK) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|d| {
+                (
+                    inventory_items::device_type.eq(device_type),
+                    inventory_items::model.eq(d.model.clone()),
+                    inventory_items::serial.eq(d.serial.clone()),
+                    inventory_items::imei.eq(d.imei.clone()),
+                    inventory_items::condition.eq(request.condition),
+                    inventory_items::receipt_id.eq(receipt.id),
+                    inventory_items::warehouse_id.eq(request.warehouse_id),
+                    inventory_items::earmark_admin_unit.eq(earmark.clone()),
+                    inventory_items::status.eq(ItemStatus::Intake),
+                    inventory_items::created_at.eq(now),
+                    inventory_items::updated_at.eq(now),
+                )
+            })
+            .collect();
+        let rows: Vec<ItemRow> = with_conn!(conn, |c| diesel::insert_into(inventory_items::table)
+            .values(&values)
+            .returning(ItemRow::as_returning())
+            .get_results(c))?;
+        created.extend(rows);
+    }
+    for item in &created {
+        record(
+            conn,
+            actor,
+            MovementRecord {
+                movement: Movement::Intake,
+                warehouse_id: item.warehouse_id,
+                stock_key: device_key(item),
+                item_id: Some(item.id),
+                package_id: None,
+                from: None,
+                to: Some(ItemStatus::Intake.as_str()),
+                quantity: 1,
+                reason: None,
+            },
+        )?;
+    }
+    Ok(created)
 }
 
 /// Reads `serial,imei,model` lines.
@@ -375,7 +442,7 @@ pub fn parse_intake_csv(bytes: &[u8]) -> Result<Vec<IntakeDevice>, Failure> {
 pub fn check(
     conn: &mut DbConn,
     actor: &str,
-    scope: &WarehouseScope,
+    scope: &Reach,
     id: i64,
     request: CheckRequest,
 ) -> Result<ItemRow, Failure> {
@@ -441,7 +508,7 @@ pub fn check(
 pub fn transition(
     conn: &mut DbConn,
     actor: &str,
-    scope: &WarehouseScope,
+    scope: &Reach,
     id: i64,
     request: ItemTransition,
 ) -> Result<ItemRow, Failure> {
@@ -482,7 +549,7 @@ pub fn transition(
                         )
                     })?;
                 crate::distribution::warehouses::find(conn, to).or_unknown("warehouse_id")?;
-                scope.check(item.warehouse_id)?;
+                check_reach(scope, item.warehouse_id)?;
                 let moved =
                     move_item(conn, actor, &item, InTransit, Movement::TransferOut, reason)?;
                 let row: ItemRow =
@@ -497,7 +564,7 @@ pub fn transition(
                 let destination = item
                     .transfer_to
                     .ok_or_else(|| Failure::internal("in transit without a destination"))?;
-                scope.check(destination)?;
+                check_reach(scope, destination)?;
                 // Leaves the source's in-transit count, enters the destination's ready count.
                 record(
                     conn,
@@ -575,11 +642,11 @@ pub fn transition(
 
 pub fn list_items(
     conn: &mut DbConn,
-    scope: &WarehouseScope,
+    scope: &Reach,
     filter: &ItemFilter,
     page: &PageRequest<i64>,
 ) -> Result<ItemPage, Failure> {
-    let allowed = scope.ids();
+    let allowed = scope.warehouse_ids();
     let rows: Vec<ItemRow> = with_conn!(conn, |c| {
         let mut query = inventory_items::table
             .select(ItemRow::as_select())
@@ -614,13 +681,11 @@ pub fn list_items(
 pub fn package_intake(
     conn: &mut DbConn,
     actor: &str,
-    scope: &WarehouseScope,
+    scope: &Reach,
     request: PackageIntake,
 ) -> Result<PackageRow, Failure> {
     conn.transaction(|conn| {
-        scope
-            .check(request.warehouse_id)
-            .or_unknown("warehouse_id")?;
+        check_reach(scope, request.warehouse_id).or_unknown("warehouse_id")?;
         crate::distribution::warehouses::find(conn, request.warehouse_id)
             .or_unknown("warehouse_id")?;
         let receipt = crate::donations::receipts::queries::find(conn, request.receipt_id)
@@ -748,10 +813,10 @@ pub fn package_counts(
 /// what is available of each.
 pub fn packages(
     conn: &mut DbConn,
-    scope: &WarehouseScope,
+    scope: &Reach,
     page: &PageRequest<i64>,
 ) -> Result<PackagePage, Failure> {
-    let allowed = scope.ids();
+    let allowed = scope.warehouse_ids();
     let rows: Vec<PackageRow> = with_conn!(conn, |c| {
         let mut query = inventory_packages::table
             .order(inventory_packages::id)

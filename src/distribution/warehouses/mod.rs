@@ -9,13 +9,14 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::platform::auth::Realm;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 pub use model::*;
-pub use queries::{all, find, page, update, WarehouseScope};
+pub use queries::{all, check_reach, find, page, update};
 
 /// Create a warehouse (admin).
 ///
@@ -62,7 +63,7 @@ pub async fn list_warehouses(
     let warehouses = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
             page(conn, &scope, &request)
         })
         .await?;
@@ -92,8 +93,8 @@ pub async fn get_warehouse(
     let found = state
         .db
         .run(move |conn| {
-            let scope = WarehouseScope::of(conn, &principal)?;
-            scope.check(id)?;
+            let scope = principal.reach(conn, Realm::Warehouses)?;
+            check_reach(&scope, id)?;
             find(conn, id)
         })
         .await?;

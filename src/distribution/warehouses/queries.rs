@@ -1,77 +1,23 @@
 //! Warehouses' storage: the scope of a warehouse officer, lookups, pages,
 //! creating a warehouse and assigning officers to it.
 
-use std::collections::HashSet;
-
 use diesel::prelude::*;
 use serde_json::json;
 
 use super::model::*;
-use crate::platform::auth::{Account, Principal, Role};
+use crate::platform::auth::Reach;
+use crate::platform::auth::Role;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{warehouse_staff, warehouses};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::{Failure, OrUnknown};
 
-/// Which warehouses a caller may work with.
-#[derive(Debug, Clone)]
-pub enum WarehouseScope {
-    All,
-    Only(HashSet<i64>),
-}
-
-impl WarehouseScope {
-    /// Admins all; warehouse officers their own; district officers the
-    /// warehouses in their subtree.
-    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, Failure> {
-        match (principal.role, &principal.account, &principal.scope) {
-            (Role::Admin, _, _) => Ok(WarehouseScope::All),
-            (Role::WarehouseOfficer, Account::User { id, .. }, _) => {
-                let ids: Vec<i64> = with_conn!(conn, |c| warehouse_staff::table
-                    .filter(warehouse_staff::user_id.eq(*id))
-                    .select(warehouse_staff::warehouse_id)
-                    .load(c))?;
-                Ok(WarehouseScope::Only(ids.into_iter().collect()))
-            }
-            (
-                Role::DistrictOfficer,
-                _,
-                crate::platform::auth::Scope::AdminUnit { admin_unit_code },
-            ) => {
-                let units =
-                    crate::registry::admin_units::queries::subtree_codes(conn, admin_unit_code)?;
-                let ids: Vec<i64> = with_conn!(conn, |c| warehouses::table
-                    .filter(warehouses::admin_unit_code.eq_any(&units))
-                    .select(warehouses::id)
-                    .load(c))?;
-                Ok(WarehouseScope::Only(ids.into_iter().collect()))
-            }
-            _ => Err(Failure::forbidden("this role has no access to warehouses")),
-        }
-    }
-
-    /// The warehouses a query must keep to (`None`: all), for a SQL filter.
-    pub fn ids(&self) -> Option<Vec<i64>> {
-        match self {
-            WarehouseScope::All => None,
-            WarehouseScope::Only(ids) => Some(ids.iter().copied().collect()),
-        }
-    }
-
-    pub fn allows(&self, warehouse_id: i64) -> bool {
-        match self {
-            WarehouseScope::All => true,
-            WarehouseScope::Only(ids) => ids.contains(&warehouse_id),
-        }
-    }
-
-    /// 404 for a warehouse outside the scope, as for a missing one.
-    pub fn check(&self, warehouse_id: i64) -> Result<(), Failure> {
-        if self.allows(warehouse_id) {
-            Ok(())
-        } else {
-            Err(Failure::not_found("no warehouse has this id"))
-        }
+/// 404 for a warehouse outside the caller's reach, as for a missing one.
+pub fn check_reach(reach: &Reach, warehouse_id: i64) -> Result<(), Failure> {
+    if reach.allows_warehouse(warehouse_id) {
+        Ok(())
+    } else {
+        Err(Failure::not_found("no warehouse has this id"))
     }
 }
 
@@ -95,10 +41,10 @@ pub fn all(conn: &mut DbConn) -> Result<Vec<Warehouse>, Failure> {
 /// A page of the warehouses in `scope`, oldest first.
 pub fn page(
     conn: &mut DbConn,
-    scope: &WarehouseScope,
+    scope: &Reach,
     page: &PageRequest<i64>,
 ) -> Result<WarehousePage, Failure> {
-    let allowed = scope.ids();
+    let allowed = scope.warehouse_ids();
     let rows: Vec<Warehouse> = with_conn!(conn, |c| {
         let mut query = warehouses::table
             .order(warehouses::id)

@@ -10,8 +10,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 pub use model::*;
-pub use queries::DonorScope;
 
+use crate::platform::auth::Realm;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
@@ -69,7 +69,7 @@ pub async fn list_donors(
     let donors = state
         .db
         .run(move |conn| {
-            let scope = DonorScope::of(conn, &principal)?;
+            let scope = &principal.reach(conn, Realm::Donations)?;
             queries::list(conn, scope, &page)
         })
         .await?;
@@ -99,7 +99,7 @@ pub async fn get_donor(
     let row = state
         .db
         .run(move |conn| {
-            let scope = DonorScope::of(conn, &principal)?;
+            let scope = &principal.reach(conn, Realm::Donations)?;
             queries::find_visible(conn, scope, id)
         })
         .await?;

@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::model::*;
-use crate::platform::auth::{Account, Principal, Role};
+use crate::platform::auth::Reach;
+use crate::platform::auth::Role;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::donors;
 use crate::platform::db::{with_conn, DbConn};
@@ -30,38 +31,9 @@ pub fn of_user(conn: &mut DbConn, user_id: i64) -> Result<Option<DonorRow>, Fail
     Ok(row)
 }
 
-/// Which donor's records a caller may see: all (staff) or one (a donor user).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DonorScope {
-    All,
-    Only(i64),
-    /// A donor user not linked to any donor yet.
-    Nothing,
-}
-
-impl DonorScope {
-    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, Failure> {
-        match (&principal.account, principal.role) {
-            (Account::User { id, .. }, Role::Donor) => {
-                Ok(of_user(conn, *id)?.map_or(DonorScope::Nothing, |d| DonorScope::Only(d.id)))
-            }
-            (_, Role::Admin | Role::WarehouseOfficer) => Ok(DonorScope::All),
-            _ => Err(Failure::forbidden("this role has no access to donations")),
-        }
-    }
-
-    pub fn allows(self, donor_id: i64) -> bool {
-        match self {
-            DonorScope::All => true,
-            DonorScope::Only(id) => id == donor_id,
-            DonorScope::Nothing => false,
-        }
-    }
-}
-
-pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<DonorRow, Failure> {
+pub fn find_visible(conn: &mut DbConn, scope: &Reach, id: i64) -> Result<DonorRow, Failure> {
     let donor = find(conn, id)?;
-    if scope.allows(donor.id) {
+    if scope.allows_donor(Some(donor.id)) {
         Ok(donor)
     } else {
         Err(Failure::not_found(String::from("no donor has this id")))
@@ -235,7 +207,7 @@ pub fn update(
 
 pub fn list(
     conn: &mut DbConn,
-    scope: DonorScope,
+    scope: &Reach,
     page: &PageRequest<i64>,
 ) -> Result<DonorPage, Failure> {
     let rows: Vec<DonorRow> = with_conn!(conn, |c| {
@@ -247,10 +219,11 @@ pub fn list(
         if let Some(after) = page.after {
             query = query.filter(donors::id.gt(after));
         }
-        match scope {
-            DonorScope::All => {}
-            DonorScope::Only(id) => query = query.filter(donors::id.eq(id)),
-            DonorScope::Nothing => query = query.filter(donors::id.eq(-1)),
+        match scope.donor() {
+            None => {}
+            Some(Some(id)) => query = query.filter(donors::id.eq(id)),
+            // A donor user linked to no donor sees nothing.
+            Some(None) => query = query.filter(donors::id.eq(-1)),
         }
         query.load(c)
     })?;

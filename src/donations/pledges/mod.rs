@@ -2,6 +2,7 @@
 //! and the "pledged but not paid" report (`?overdue=true`).
 
 pub mod model;
+mod promise;
 pub mod queries;
 pub mod workflow;
 
@@ -11,7 +12,7 @@ use validator::Validate;
 
 pub use model::*;
 
-use crate::donations::donors::DonorScope;
+use crate::platform::auth::Realm;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
@@ -48,7 +49,7 @@ pub async fn create_pledge(
     let (answer, replayed) = state
         .db
         .run(move |conn| {
-            let scope = DonorScope::of(conn, &principal)?;
+            let scope = &principal.reach(conn, Realm::Donations)?;
             let actor = principal.actor();
             idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
                 let row = queries::create(conn, &actor, scope, input)?;
@@ -84,7 +85,7 @@ pub async fn list_pledges(
     let pledges = state
         .db
         .run(move |conn| {
-            let scope = DonorScope::of(conn, &principal)?;
+            let scope = &principal.reach(conn, Realm::Donations)?;
             queries::list(conn, scope, &filter, &page)
         })
         .await?;
@@ -114,7 +115,7 @@ pub async fn get_pledge(
     let mut pledge = state
         .db
         .run(move |conn| {
-            let scope = DonorScope::of(conn, &principal)?;
+            let scope = &principal.reach(conn, Realm::Donations)?;
             let row = queries::find_visible(conn, scope, id)?;
             queries::with_details(conn, vec![row])
         })

@@ -1,7 +1,6 @@
 //! Pledges: recording them (checked per kind), listing what a caller may see,
 //! confirming, cancelling and lapsing.
 
-use crate::donations::kinds::DonationKind;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -9,13 +8,14 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::model::*;
+use super::promise::Promise;
 use crate::donations::campaigns::CampaignStatus;
-use crate::donations::donors::DonorScope;
+use crate::donations::kinds::DonationKind;
 use crate::donations::pledges::workflow::{self, Cause};
+use crate::platform::auth::Reach;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{pledge_instalments, pledges};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
-use crate::platform::error::FieldError;
 use crate::platform::error::{Failure, OrUnknown};
 use crate::platform::outbox::{Event, EventType};
 
@@ -33,9 +33,9 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<PledgeRow, Failure> {
 }
 
 /// A pledge the caller may see; another donor's is "not found".
-pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<PledgeRow, Failure> {
+pub fn find_visible(conn: &mut DbConn, scope: &Reach, id: i64) -> Result<PledgeRow, Failure> {
     let pledge = find(conn, id)?;
-    if scope.allows(pledge.donor_id) {
+    if scope.allows_donor(Some(pledge.donor_id)) {
         Ok(pledge)
     } else {
         Err(Failure::not_found(String::from("no pledge has this id")))
@@ -73,99 +73,24 @@ pub fn with_details(conn: &mut DbConn, rows: Vec<PledgeRow>) -> Result<Vec<Pledg
         .collect())
 }
 
-/// The fields each kind needs, and only those.
-fn check_shape(input: &CreatePledge) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let mut need = |present: bool, field: &str| {
-        if !present {
-            errors.push(FieldError::new(
-                field,
-                "required",
-                format!("a {} pledge needs {field}", input.kind),
-            ));
-        }
-    };
-    match input.kind {
-        DonationKind::Money => need(input.amount_vnd.is_some(), "amount_vnd"),
-        DonationKind::Device => {
-            need(input.device_type.is_some(), "device_type");
-            need(input.quantity.is_some(), "quantity");
-            need(input.device_condition.is_some(), "device_condition");
-        }
-        DonationKind::DataPackage => {
-            need(input.operator_name.is_some(), "operator_name");
-            need(input.quantity.is_some(), "quantity");
-            need(input.data_gb_per_month.is_some(), "data_gb_per_month");
-            need(input.months.is_some(), "months");
-        }
-        DonationKind::Software => {
-            need(input.product.is_some(), "product");
-            need(input.quantity.is_some(), "quantity");
-            need(input.months.is_some(), "months");
-        }
-    }
-    let money = input.kind == DonationKind::Money;
-    let stray = |present: bool, field: &str, errors: &mut Vec<FieldError>| {
-        if present {
-            errors.push(FieldError::new(
-                field,
-                "not_allowed",
-                format!("a {} pledge has no {field}", input.kind),
-            ));
-        }
-    };
-    stray(
-        !money && input.amount_vnd.is_some(),
-        "amount_vnd",
-        &mut errors,
-    );
-    stray(
-        !money && !input.instalments.is_empty(),
-        "instalments",
-        &mut errors,
-    );
-    stray(money && input.quantity.is_some(), "quantity", &mut errors);
-    stray(
-        input.kind != DonationKind::Device && input.device_type.is_some(),
-        "device_type",
-        &mut errors,
-    );
-    if money && !input.instalments.is_empty() {
-        let total = input
-            .instalments
-            .iter()
-            .try_fold(0i64, |sum, i| sum.checked_add(i.amount_vnd.get()));
-        if total != input.amount_vnd.map(|a| a.get()) {
-            errors.push(FieldError::new(
-                "instalments",
-                "sum",
-                "the instalments must add up to amount_vnd",
-            ));
-        }
-    }
-    errors
-}
-
 /// Records a pledge. Staff pledges are confirmed at once; a donor's own
 /// waits for staff (`POST /pledges/{id}/confirm`).
 pub fn create(
     conn: &mut DbConn,
     actor: &str,
-    scope: DonorScope,
+    scope: &Reach,
     input: CreatePledge,
 ) -> Result<PledgeRow, Failure> {
-    let errors = check_shape(&input);
-    if !errors.is_empty() {
-        return Err(Failure::validation(errors));
-    }
+    let promise = Promise::parse(&input).map_err(Failure::validation)?;
+    let columns = promise.columns();
     conn.transaction(|conn| {
         let donor_id = match (scope, input.donor_id) {
-            (DonorScope::All, Some(id)) => crate::donations::donors::queries::find(conn, id)
+            (Reach::Everywhere, Some(id)) => crate::donations::donors::queries::find(conn, id)
                 .or_unknown("donor_id")?
                 .id,
-            (DonorScope::All, None) => return Err(Failure::invalid_field("donor_id", "required", "name the donor")),
-            (DonorScope::Only(own), None) => own,
-            (DonorScope::Only(own), Some(id)) if id == own => own,
+            (Reach::Everywhere, None) => return Err(Failure::invalid_field("donor_id", "required", "name the donor")),
+            (Reach::Donor(Some(own)), None) => *own,
+            (Reach::Donor(Some(own)), Some(id)) if id == *own => *own,
             _ => return Err(Failure::invalid_field("donor_id", "unknown", "you may pledge for your own donor only")),
         };
         // The campaign's lock: a campaign being closed meanwhile takes no
@@ -188,22 +113,22 @@ pub fn create(
             crate::registry::schools::queries::find(conn, school)
                 .or_unknown("earmark_school_id")?;
         }
-        let staff = scope == DonorScope::All;
+        let staff = scope.is_everywhere();
         let now = crate::platform::db::now();
         let row: PledgeRow = with_conn!(conn, |c| diesel::insert_into(pledges::table)
             .values((
                 pledges::donor_id.eq(donor_id),
                 pledges::campaign_id.eq(campaign.id),
-                pledges::kind.eq(input.kind),
-                pledges::amount_vnd.eq(input.amount_vnd),
-                pledges::quantity.eq(input.quantity),
-                pledges::device_type.eq(input.device_type),
-                pledges::device_condition.eq(input.device_condition),
-                pledges::model.eq(&input.model),
-                pledges::operator_name.eq(&input.operator_name),
-                pledges::data_gb_per_month.eq(input.data_gb_per_month),
-                pledges::months.eq(input.months),
-                pledges::product.eq(&input.product),
+                pledges::kind.eq(promise.kind()),
+                pledges::amount_vnd.eq(columns.amount_vnd),
+                pledges::quantity.eq(columns.quantity),
+                pledges::device_type.eq(columns.device_type),
+                pledges::device_condition.eq(columns.device_condition),
+                pledges::model.eq(columns.model),
+                pledges::operator_name.eq(columns.operator_name),
+                pledges::data_gb_per_month.eq(columns.data_gb_per_month),
+                pledges::months.eq(columns.months),
+                pledges::product.eq(columns.product),
                 pledges::earmark_admin_unit.eq(&input.earmark_admin_unit),
                 pledges::earmark_school_id.eq(input.earmark_school_id),
                 pledges::status.eq(PledgeStatus::Pledged),
@@ -214,8 +139,8 @@ pub fn create(
             ))
             .returning(PledgeRow::as_returning())
             .get_result(c))?;
-        let parts: Vec<NewInstalment> = input
-            .instalments
+        let parts: Vec<NewInstalment> = promise
+            .instalments()
             .iter()
             .map(|i| NewInstalment { pledge_id: row.id, due_on: i.due_on, amount_vnd: i.amount_vnd.get() })
             .collect();
@@ -237,7 +162,7 @@ pub fn create(
 
 pub fn list(
     conn: &mut DbConn,
-    scope: DonorScope,
+    scope: &Reach,
     filter: &PledgeFilter,
     page: &PageRequest<i64>,
 ) -> Result<PledgePage, Failure> {
@@ -255,10 +180,11 @@ pub fn list(
             if let Some(after) = after {
                 query = query.filter(pledges::id.gt(after));
             }
-            match scope {
-                DonorScope::All => {}
-                DonorScope::Only(id) => query = query.filter(pledges::donor_id.eq(id)),
-                DonorScope::Nothing => query = query.filter(pledges::id.eq(-1)),
+            match scope.donor() {
+                None => {}
+                Some(Some(id)) => query = query.filter(pledges::donor_id.eq(id)),
+                // A donor user linked to no donor sees nothing.
+                Some(None) => query = query.filter(pledges::id.eq(-1)),
             }
             if let Some(campaign) = filter.campaign_id {
                 query = query.filter(pledges::campaign_id.eq(campaign));

@@ -12,7 +12,7 @@ use validator::Validate;
 
 pub use model::*;
 
-use crate::donations::donors::DonorScope;
+use crate::platform::auth::Realm;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
@@ -83,7 +83,7 @@ pub async fn list_receipts(
     let receipts = state
         .db
         .run(move |conn| {
-            let scope = DonorScope::of(conn, &principal)?;
+            let scope = &principal.reach(conn, Realm::Donations)?;
             queries::list(conn, scope, &filter, &page)
         })
         .await?;
@@ -113,7 +113,7 @@ pub async fn get_receipt(
     let row = state
         .db
         .run(move |conn| {
-            let scope = DonorScope::of(conn, &principal)?;
+            let scope = &principal.reach(conn, Realm::Donations)?;
             queries::find_visible(conn, scope, id)
         })
         .await?;
@@ -178,7 +178,7 @@ pub async fn acknowledge(
     let ack = state
         .db
         .run(move |conn| {
-            let scope = DonorScope::of(conn, &principal)?;
+            let scope = &principal.reach(conn, Realm::Donations)?;
             let row = queries::find_visible(conn, scope, id)?;
             let donor = match row.donor_id {
                 Some(donor) => crate::donations::donors::queries::find(conn, donor)?.name,

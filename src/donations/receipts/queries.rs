@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::model::*;
-use crate::donations::donors::DonorScope;
 use crate::donations::funds::queries::{balance, post, Posting};
 use crate::donations::kinds::DonationKind;
+use crate::platform::auth::Reach;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{inventory_items, inventory_packages, receipts};
 use crate::platform::db::{with_conn, DbConn, WriteLock};
@@ -46,9 +46,9 @@ pub fn is_reversed(conn: &mut DbConn, id: i64) -> Result<bool, Failure> {
     Ok(reversal.is_some())
 }
 
-pub fn find_visible(conn: &mut DbConn, scope: DonorScope, id: i64) -> Result<ReceiptRow, Failure> {
+pub fn find_visible(conn: &mut DbConn, scope: &Reach, id: i64) -> Result<ReceiptRow, Failure> {
     let receipt = find(conn, id)?;
-    if scope == DonorScope::All || receipt.donor_id.is_some_and(|d| scope.allows(d)) {
+    if scope.allows_donor(receipt.donor_id) {
         Ok(receipt)
     } else {
         Err(Failure::not_found(String::from("no receipt has this id")))
@@ -333,7 +333,7 @@ pub fn reverse(
 
 pub fn list(
     conn: &mut DbConn,
-    scope: DonorScope,
+    scope: &Reach,
     filter: &ReceiptFilter,
     page: &PageRequest<i64>,
 ) -> Result<ReceiptPage, Failure> {
@@ -346,10 +346,11 @@ pub fn list(
         if let Some(after) = page.after {
             query = query.filter(receipts::id.gt(after));
         }
-        match scope {
-            DonorScope::All => {}
-            DonorScope::Only(id) => query = query.filter(receipts::donor_id.eq(id)),
-            DonorScope::Nothing => query = query.filter(receipts::id.eq(-1)),
+        match scope.donor() {
+            None => {}
+            Some(Some(id)) => query = query.filter(receipts::donor_id.eq(id)),
+            // A donor user linked to no donor sees nothing.
+            Some(None) => query = query.filter(receipts::id.eq(-1)),
         }
         if let Some(campaign) = filter.campaign_id {
             query = query.filter(receipts::campaign_id.eq(campaign));

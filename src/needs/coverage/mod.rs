@@ -10,8 +10,8 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::platform::auth::Realm;
 pub use model::*;
-use queries::GapScope;
 
 use crate::platform::auth::{Principal, Role};
 use crate::platform::error::OrUnknown;
@@ -167,7 +167,7 @@ pub async fn list_gaps(
     let gaps = state
         .db
         .run(move |conn| {
-            let scope = GapScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::CoverageGaps)?;
             let units = crate::registry::admin_units::queries::subtree_filter(
                 conn,
                 filter.admin_unit.as_deref(),
@@ -202,7 +202,7 @@ pub async fn get_gap(
     let row = state
         .db
         .run(move |conn| {
-            let scope = GapScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::CoverageGaps)?;
             queries::find_visible(conn, &scope, id)
         })
         .await?;
@@ -243,7 +243,7 @@ pub async fn update_gap(
     let row = state
         .db
         .run(move |conn| {
-            let scope = GapScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::CoverageGaps)?;
             queries::update(conn, &principal.actor(), &scope, id, input, expected)
         })
         .await?;
@@ -280,7 +280,7 @@ pub async fn transition_gap(
     let row = state
         .db
         .run(move |conn| {
-            let scope = GapScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::CoverageGaps)?;
             queries::transition(
                 conn,
                 &principal,

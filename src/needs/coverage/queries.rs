@@ -1,52 +1,17 @@
 //! Operators and coverage gaps: creating them, scope (an officer's subtree,
 //! an operator's own gaps), and the gap workflow.
 
-use std::collections::HashSet;
-
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde_json::json;
 
 use super::model::*;
-use crate::platform::auth::{Principal, Role, Scope};
+use crate::platform::auth::Reach;
+use crate::platform::auth::{Principal, Role};
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{coverage_gaps, operators};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::{Failure, OrUnknown};
-
-/// The gaps a caller may see.
-pub enum GapScope {
-    All,
-    /// A district officer's subtree.
-    Units(HashSet<String>),
-    /// A telecom user's operator.
-    Operator(i64),
-}
-
-impl GapScope {
-    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, Failure> {
-        match &principal.scope {
-            Scope::Everywhere => Ok(GapScope::All),
-            Scope::AdminUnit { admin_unit_code } => Ok(GapScope::Units(
-                crate::registry::admin_units::queries::subtree_codes(conn, admin_unit_code)?
-                    .into_iter()
-                    .collect(),
-            )),
-            Scope::Operator { operator_id } => Ok(GapScope::Operator(*operator_id)),
-            _ => Err(Failure::forbidden(
-                "this role has no access to coverage gaps",
-            )),
-        }
-    }
-
-    fn allows(&self, gap: &GapRow) -> bool {
-        match self {
-            GapScope::All => true,
-            GapScope::Units(units) => units.contains(&gap.admin_unit_code),
-            GapScope::Operator(id) => gap.operator_id == Some(*id),
-        }
-    }
-}
 
 pub fn find_operator(conn: &mut DbConn, id: i64) -> Result<Operator, Failure> {
     let row: Option<Operator> = with_conn!(conn, |c| operators::table
@@ -147,13 +112,13 @@ pub fn create_operator(
     })
 }
 
-pub fn find_visible(conn: &mut DbConn, scope: &GapScope, id: i64) -> Result<GapRow, Failure> {
+pub fn find_visible(conn: &mut DbConn, scope: &Reach, id: i64) -> Result<GapRow, Failure> {
     let row: Option<GapRow> = with_conn!(conn, |c| coverage_gaps::table
         .find(id)
         .select(GapRow::as_select())
         .first(c)
         .optional())?;
-    row.filter(|gap| scope.allows(gap))
+    row.filter(|gap| scope.allows_gap(&gap.admin_unit_code, gap.operator_id))
         .ok_or_else(|| Failure::not_found(String::from("no coverage gap has this id")))
 }
 
@@ -197,13 +162,13 @@ pub fn report(conn: &mut DbConn, actor: &str, input: ReportGap) -> Result<GapRow
 
 pub fn list(
     conn: &mut DbConn,
-    scope: &GapScope,
+    scope: &Reach,
     filter: &GapFilter,
     units: Option<&[String]>,
     page: &PageRequest<i64>,
 ) -> Result<GapPage, Failure> {
     let scope_units: Option<Vec<&String>> = match scope {
-        GapScope::Units(units) => Some(units.iter().collect()),
+        Reach::Units(units) => Some(units.iter().collect()),
         _ => None,
     };
     let rows: Vec<GapRow> = with_conn!(conn, |c| {
@@ -218,7 +183,7 @@ pub fn list(
         if let Some(units) = &scope_units {
             query = query.filter(coverage_gaps::admin_unit_code.eq_any(units.clone()));
         }
-        if let GapScope::Operator(id) = scope {
+        if let Reach::Operator(id) = scope {
             query = query.filter(coverage_gaps::operator_id.eq(*id));
         }
         if let Some(units) = units {
@@ -242,7 +207,7 @@ pub fn list(
 pub fn update(
     conn: &mut DbConn,
     actor: &str,
-    scope: &GapScope,
+    scope: &Reach,
     id: i64,
     input: UpdateGap,
     expected_version: Option<i64>,
@@ -337,7 +302,7 @@ fn allowed(from: GapStatus, to: GapStatus, role: Role) -> Result<(), Failure> {
 pub fn transition(
     conn: &mut DbConn,
     principal: &Principal,
-    scope: &GapScope,
+    scope: &Reach,
     id: i64,
     input: GapTransition,
     today: NaiveDate,

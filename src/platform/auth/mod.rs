@@ -6,6 +6,7 @@ pub mod jwt;
 pub mod password;
 mod principal;
 pub mod rate_limit;
+mod reach;
 
 use actix_web::{get, post, web, HttpResponse};
 use base64::Engine;
@@ -15,6 +16,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use principal::{unit_and_ancestors, Account, Principal, Scope};
+pub use reach::{unit_and_descendants, Reach, Realm};
 
 use crate::platform::db::text_enum;
 use crate::platform::error::FieldError;

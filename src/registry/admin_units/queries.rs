@@ -75,9 +75,9 @@ pub fn ancestry(conn: &mut DbConn, code: &str) -> Result<Vec<AdminUnitRow>, Fail
 
 /// `root` and every unit below it.
 pub fn subtree_codes(conn: &mut DbConn, root: &str) -> Result<Vec<String>, Failure> {
-    let mut all = vec![root.to_owned()];
-    all.extend(units_below(conn, root)?.into_iter().map(|u| u.code));
-    Ok(all)
+    Ok(crate::platform::auth::unit_and_descendants(conn, root)?
+        .into_iter()
+        .collect())
 }
 
 /// A unit of a tree with its name and the link to its parent.

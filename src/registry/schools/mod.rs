@@ -40,7 +40,7 @@ fn with_etag(
 /// staff. Everyone else sees every other field, and no contact.
 pub enum ContactReaders {
     All,
-    Some(crate::registry::students::queries::StudentScope),
+    Some(crate::platform::auth::Reach),
     Nobody,
 }
 
@@ -51,9 +51,9 @@ impl ContactReaders {
     ) -> Result<Self, Failure> {
         Ok(match principal.role {
             Role::Admin | Role::SyncClient => ContactReaders::All,
-            Role::DistrictOfficer | Role::SchoolStaff => ContactReaders::Some(
-                crate::registry::students::queries::StudentScope::of(conn, principal)?,
-            ),
+            Role::DistrictOfficer | Role::SchoolStaff => {
+                ContactReaders::Some(principal.reach(conn, crate::platform::auth::Realm::Students)?)
+            }
             _ => ContactReaders::Nobody,
         })
     }
@@ -62,7 +62,7 @@ impl ContactReaders {
     pub fn show(&self, row: &SchoolRow, mut school: School) -> School {
         let allowed = match self {
             ContactReaders::All => true,
-            ContactReaders::Some(scope) => scope.allows(row),
+            ContactReaders::Some(scope) => scope.allows_place(row.id, &row.admin_unit_code),
             ContactReaders::Nobody => false,
         };
         if !allowed {

@@ -13,8 +13,8 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::platform::auth::Realm;
 pub use model::*;
-use queries::StudentScope;
 
 use crate::platform::auth::{Principal, Role};
 use crate::platform::db::page::PageRequest;
@@ -59,7 +59,7 @@ pub async fn list_students(
     let (rows, next_cursor) = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let units = crate::registry::admin_units::queries::subtree_filter(
                 conn,
                 filter.admin_unit.as_deref(),
@@ -99,7 +99,7 @@ pub async fn get_student(
     let (row, school) = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             queries::find_visible(conn, &scope, id)
         })
         .await?;
@@ -141,7 +141,7 @@ pub async fn update_student(
     let (row, code) = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             queries::patch(conn, &principal.actor(), &scope, id, patch, expected)
         })
         .await?;
@@ -180,7 +180,7 @@ pub async fn delete_student(
     state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             queries::soft_delete(conn, &principal.actor(), &scope, id, expected)
         })
         .await?;
@@ -218,7 +218,7 @@ pub async fn import_students(
         body,
         csv_format::parse,
         move |conn, principal, records| {
-            let scope = StudentScope::of(conn, principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             queries::upsert_batch(conn, &principal.actor(), &scope, records, None, atomic)
         },
     )
@@ -246,7 +246,7 @@ pub async fn export_students(
     let csv = state
         .db
         .run(move |conn| {
-            let scope = StudentScope::of(conn, &principal)?;
+            let scope = principal.reach(conn, Realm::Students)?;
             let units = crate::registry::admin_units::queries::subtree_filter(
                 conn,
                 filter.admin_unit.as_deref(),

@@ -9,7 +9,7 @@ use diesel::upsert::excluded;
 use serde_json::json;
 
 use super::model::*;
-use crate::platform::auth::{Principal, Scope};
+use crate::platform::auth::Reach;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{schools, student_changes, students};
 use crate::platform::db::{with_conn, DbConn};
@@ -20,57 +20,13 @@ use crate::registry::sync::batch::{self, BatchReport, Decoded};
 /// Rows per multi-row statement: 14 binds each stays under both backends' limits.
 const CHUNK: usize = 1_000;
 
-/// The students a caller may see and write.
-#[derive(Debug, Clone)]
-pub enum StudentScope {
-    All,
-    /// Schools in these admin units (a district officer's subtree).
-    Units(HashSet<String>),
-    School(i64),
-}
-
-impl StudentScope {
-    /// Callers whose role has no student scope should have been refused
-    /// before; they get 403 here too.
-    pub fn of(conn: &mut DbConn, principal: &Principal) -> Result<Self, Failure> {
-        match &principal.scope {
-            Scope::Everywhere => Ok(StudentScope::All),
-            Scope::AdminUnit { admin_unit_code } => Ok(StudentScope::Units(
-                crate::registry::admin_units::queries::subtree_codes(conn, admin_unit_code)?
-                    .into_iter()
-                    .collect(),
-            )),
-            Scope::School { school_id } => Ok(StudentScope::School(*school_id)),
-            Scope::Operator { .. } | Scope::OwnRecords => {
-                Err(Failure::forbidden("this role has no access to students"))
-            }
-        }
-    }
-
-    /// The admin units a query must keep to, for a district officer.
-    pub fn unit_codes(&self) -> Option<Vec<&String>> {
-        match self {
-            StudentScope::Units(units) => Some(units.iter().collect()),
-            _ => None,
-        }
-    }
-
-    pub fn allows(&self, school: &SchoolRow) -> bool {
-        match self {
-            StudentScope::All => true,
-            StudentScope::Units(units) => units.contains(&school.admin_unit_code),
-            StudentScope::School(id) => *id == school.id,
-        }
-    }
-}
-
 type StudentWithCode = (StudentRow, String);
 
 /// A page of the students in `scope` matching `filter`; `units` is the
 /// resolved subtree of `filter.admin_unit`.
 pub fn list(
     conn: &mut DbConn,
-    scope: &StudentScope,
+    scope: &Reach,
     filter: &StudentFilter,
     units: Option<&[String]>,
     page: &PageRequest<i64>,
@@ -90,7 +46,7 @@ pub fn list(
         if let Some(units) = &scope_units {
             query = query.filter(schools::admin_unit_code.eq_any(units.clone()));
         }
-        if let StudentScope::School(id) = scope {
+        if let Reach::School(id) = scope {
             query = query.filter(students::school_id.eq(*id));
         }
         if let Some(units) = units {
@@ -135,7 +91,7 @@ pub fn list(
 /// for one that does not exist.
 pub fn find_visible(
     conn: &mut DbConn,
-    scope: &StudentScope,
+    scope: &Reach,
     id: i64,
 ) -> Result<(StudentRow, SchoolRow), Failure> {
     let found: Option<(StudentRow, SchoolRow)> = with_conn!(conn, |c| students::table
@@ -145,7 +101,7 @@ pub fn find_visible(
         .first(c)
         .optional())?;
     found
-        .filter(|(_, school)| scope.allows(school))
+        .filter(|(_, school)| scope.allows_place(school.id, &school.admin_unit_code))
         .ok_or_else(|| Failure::not_found(String::from("no student has this id")))
 }
 
@@ -351,7 +307,7 @@ fn check_grade(grade: i32, school: &SchoolRow) -> Result<(), FieldError> {
 pub fn patch(
     conn: &mut DbConn,
     actor: &str,
-    scope: &StudentScope,
+    scope: &Reach,
     id: i64,
     patch: StudentPatch,
     expected_version: Option<i64>,
@@ -434,7 +390,7 @@ fn same_content(a: &StudentRow, b: &StudentRow) -> bool {
 pub fn soft_delete(
     conn: &mut DbConn,
     actor: &str,
-    scope: &StudentScope,
+    scope: &Reach,
     id: i64,
     expected_version: Option<i64>,
 ) -> Result<(), Failure> {
@@ -486,12 +442,43 @@ struct Checked {
 pub fn upsert_batch(
     conn: &mut DbConn,
     actor: &str,
-    scope: &StudentScope,
+    scope: &Reach,
     records: Vec<Decoded<StudentRecord>>,
     run_id: Option<&str>,
     atomic: bool,
 ) -> Result<BatchReport, Failure> {
     let mut report = BatchReport::default();
+    let checked = check_records(conn, scope, records, &mut report)?;
+    conn.transaction(|conn| {
+        let (write, seen_unchanged) = sort_out(conn, scope, &checked, run_id, &mut report)?;
+        report.rejected_rows.sort_by_key(|row| row.index);
+        report.refuse_if_atomic(atomic)?;
+        write_students(conn, actor, &write, &seen_unchanged, run_id)?;
+        crate::platform::audit::record(
+            conn,
+            actor,
+            "sync",
+            "students",
+            run_id.unwrap_or("-"),
+            json!({"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged, "rejected": report.rejected}),
+        )?;
+        Ok(report)
+    })
+}
+
+/// A record that passed the checks needing no lock: its index and line in
+/// the batch, and the school it names.
+type CheckedRow = (usize, Option<u64>, Checked);
+
+/// The records whose own fields, key and school are good; the others go
+/// to the report (a school outside the caller's scope exactly like an
+/// unknown one).
+fn check_records(
+    conn: &mut DbConn,
+    scope: &Reach,
+    records: Vec<Decoded<StudentRecord>>,
+    report: &mut BatchReport,
+) -> Result<Vec<CheckedRow>, Failure> {
     let occurrences = batch::key_counts(&records, |r: &StudentRecord| &r.external_id);
     let codes: Vec<&str> = records
         .iter()
@@ -526,7 +513,10 @@ pub fn upsert_batch(
             continue;
         }
         // A school outside the caller's scope is reported exactly like an unknown one.
-        let Some(school) = schools.get(&record.school_code).filter(|s| scope.allows(s)) else {
+        let Some(school) = schools
+            .get(&record.school_code)
+            .filter(|s| scope.allows_place(s.id, &s.admin_unit_code))
+        else {
             let error = FieldError::new(
                 "school_code",
                 "unknown",
@@ -548,67 +538,105 @@ pub fn upsert_batch(
             },
         ));
     }
+    Ok(checked)
+}
 
-    conn.transaction(|conn| {
-        let keys: Vec<&str> = checked.iter().map(|(_, _, c)| c.record.external_id.as_str()).collect();
-        let existing = existing_by_external_id(conn, &keys)?;
-        let existing_schools: HashMap<i64, SchoolRow> = {
-            let ids: Vec<i64> = existing.values().map(|row| row.school_id).collect::<HashSet<_>>().into_iter().collect();
-            load_schools(conn, &ids)?
-        };
+/// Sorts the checked records against the stored ones: new (insert),
+/// changed (update), unchanged (only marked seen by this run), or another
+/// scope's student (rejected). Counts each in the report.
+fn sort_out<'a>(
+    conn: &mut DbConn,
+    scope: &Reach,
+    checked: &'a [CheckedRow],
+    run_id: Option<&str>,
+    report: &mut BatchReport,
+) -> Result<(Vec<&'a Checked>, Vec<i64>), Failure> {
+    let keys: Vec<&str> = checked
+        .iter()
+        .map(|(_, _, c)| c.record.external_id.as_str())
+        .collect();
+    let existing = existing_by_external_id(conn, &keys)?;
+    let existing_schools: HashMap<i64, SchoolRow> = {
+        let ids: Vec<i64> = existing
+            .values()
+            .map(|row| row.school_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        load_schools(conn, &ids)?
+    };
 
-        let mut write = Vec::new();
-        let mut seen_unchanged = Vec::new();
-        for (index, line, item) in &checked {
-            match existing.get(&item.record.external_id) {
-                Some(row) if !existing_schools.get(&row.school_id).is_some_and(|s| scope.allows(s)) => {
-                    let error = FieldError::new("external_id", "out_of_scope", "this student belongs to a school outside your scope");
-                    report.reject(*index, *line, Some(item.record.external_id.clone()), vec![error]);
-                }
-                Some(row) if row.active && unchanged(row, item) => {
-                    report.unchanged += 1;
-                    if run_id.is_some() && row.last_seen_run.as_deref() != run_id {
-                        seen_unchanged.push(row.id);
-                    }
-                }
-                Some(_) => {
-                    report.updated += 1;
-                    write.push(item);
-                }
-                None => {
-                    report.inserted += 1;
-                    write.push(item);
+    let mut write = Vec::new();
+    let mut seen_unchanged = Vec::new();
+    for (index, line, item) in checked {
+        match existing.get(&item.record.external_id) {
+            Some(row)
+                if !existing_schools
+                    .get(&row.school_id)
+                    .is_some_and(|s| scope.allows_place(s.id, &s.admin_unit_code)) =>
+            {
+                let error = FieldError::new(
+                    "external_id",
+                    "out_of_scope",
+                    "this student belongs to a school outside your scope",
+                );
+                report.reject(
+                    *index,
+                    *line,
+                    Some(item.record.external_id.clone()),
+                    vec![error],
+                );
+            }
+            Some(row) if row.active && unchanged(row, item) => {
+                report.unchanged += 1;
+                if run_id.is_some() && row.last_seen_run.as_deref() != run_id {
+                    seen_unchanged.push(row.id);
                 }
             }
-        }
-        report.rejected_rows.sort_by_key(|row| row.index);
-        report.refuse_if_atomic(atomic)?;
-
-        let now = crate::platform::db::now();
-        let (mut inserted, mut updated) = (Vec::new(), Vec::new());
-        for chunk in write.chunks(CHUNK) {
-            for (id, version) in upsert_chunk(conn, chunk, run_id, now)? {
-                // A row inserted by a concurrent batch first comes back updated.
-                if version == 1 { inserted.push(id) } else { updated.push(id) }
+            Some(_) => {
+                report.updated += 1;
+                write.push(item);
+            }
+            None => {
+                report.inserted += 1;
+                write.push(item);
             }
         }
-        for chunk in seen_unchanged.chunks(CHUNK) {
-            with_conn!(conn, |c| diesel::update(students::table.filter(students::id.eq_any(chunk)))
-                .set(students::last_seen_run.eq(run_id))
-                .execute(c))?;
+    }
+    Ok((write, seen_unchanged))
+}
+
+/// Writes new and changed students in chunks, marks the unchanged ones
+/// seen by this run, and records a change row for each write.
+fn write_students(
+    conn: &mut DbConn,
+    actor: &str,
+    write: &[&Checked],
+    seen_unchanged: &[i64],
+    run_id: Option<&str>,
+) -> Result<(), Failure> {
+    let now = crate::platform::db::now();
+    let (mut inserted, mut updated) = (Vec::new(), Vec::new());
+    for chunk in write.chunks(CHUNK) {
+        for (id, version) in upsert_chunk(conn, chunk, run_id, now)? {
+            // A row inserted by a concurrent batch first comes back updated.
+            if version == 1 {
+                inserted.push(id)
+            } else {
+                updated.push(id)
+            }
         }
-        record_changes(conn, actor, ChangeOperation::Insert, &inserted)?;
-        record_changes(conn, actor, ChangeOperation::Update, &updated)?;
-        crate::platform::audit::record(
-            conn,
-            actor,
-            "sync",
-            "students",
-            run_id.unwrap_or("-"),
-            json!({"inserted": report.inserted, "updated": report.updated, "unchanged": report.unchanged, "rejected": report.rejected}),
-        )?;
-        Ok(report)
-    })
+    }
+    for chunk in seen_unchanged.chunks(CHUNK) {
+        with_conn!(conn, |c| diesel::update(
+            students::table.filter(students::id.eq_any(chunk))
+        )
+        .set(students::last_seen_run.eq(run_id))
+        .execute(c))?;
+    }
+    record_changes(conn, actor, ChangeOperation::Insert, &inserted)?;
+    record_changes(conn, actor, ChangeOperation::Update, &updated)?;
+    Ok(())
 }
 
 fn unchanged(row: &StudentRow, item: &Checked) -> bool {

@@ -12,6 +12,7 @@ use validator::Validate;
 
 use batch::BatchReport;
 
+use crate::platform::auth::Reach;
 use crate::platform::auth::{Principal, Role};
 use crate::platform::db::page::encode_cursor;
 use crate::platform::http::json::Json;
@@ -20,7 +21,7 @@ use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 use crate::registry::schools::queries::upsert_batch as upsert_schools;
 use crate::registry::schools::SchoolInput;
-use crate::registry::students::queries::{upsert_batch as upsert_students, StudentScope};
+use crate::registry::students::queries::upsert_batch as upsert_students;
 use crate::registry::students::{ChangePage, CompleteReport, CompleteRun, StudentRecord};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -82,7 +83,7 @@ pub async fn sync_students(
             upsert_students(
                 conn,
                 &actor,
-                &StudentScope::All,
+                &Reach::Everywhere,
                 records,
                 run_id.as_deref(),
                 atomic,

@@ -138,6 +138,13 @@ fn earmarked_pledges(conn: &mut DbConn, units: &[String]) -> Result<Vec<i64>, Fa
         .collect())
 }
 
+/// Which gifts a figure counts: one campaign's (all when `None`), and only
+/// those following the earmarked pledges when a unit filter is given.
+struct Gifts {
+    campaign: Option<i64>,
+    earmarked: Option<Vec<i64>>,
+}
+
 /// The donation figures of `campaign` (all when `None`), for gifts
 /// earmarked in `units` when given.
 pub fn donation_stats(
@@ -145,10 +152,38 @@ pub fn donation_stats(
     campaign: Option<i64>,
     units: Option<&[String]>,
 ) -> Result<DonationStats, Failure> {
-    let earmarked = units.map(|u| earmarked_pledges(conn, u)).transpose()?;
+    let gifts = Gifts {
+        campaign,
+        earmarked: units.map(|u| earmarked_pledges(conn, u)).transpose()?,
+    };
     let mut lines: BTreeMap<String, DonationLine> = BTreeMap::new();
+    add_pledged(conn, &gifts, &mut lines)?;
+    add_arrived(conn, &gifts, &mut lines)?;
+    add_devices(conn, &gifts, &mut lines)?;
+    add_package_flows(conn, &gifts, &mut lines)?;
+    add_returns(conn, &gifts, &mut lines)?;
+    let (money_spent, money_balance) = add_money_ledger(conn, &gifts, &mut lines)?;
+    let money_received = money_received(conn, &gifts, &lines)?;
+    fill_awaiting_intake(&mut lines);
+    Ok(DonationStats {
+        campaign,
+        admin_unit: None,
+        donors: donors(conn, campaign, gifts.earmarked.as_deref())?,
+        money_received_vnd: money_received,
+        money_spent_vnd: money_spent,
+        money_balance_vnd: money_balance,
+        lines: lines.into_values().collect(),
+    })
+}
 
-    // Pledged: in all, and earmarked (the rest is general).
+type Lines = BTreeMap<String, DonationLine>;
+
+/// Pledged: in all, and earmarked (the rest is general).
+fn add_pledged(conn: &mut DbConn, gifts: &Gifts, lines: &mut Lines) -> Result<(), Failure> {
+    let Gifts {
+        campaign,
+        earmarked,
+    } = gifts;
     for only_earmarked in [false, true] {
         let pledged: Vec<(DonationKind, Option<DeviceType>, i64, i64)> = with_conn!(conn, |c| {
             let (high, low) = split_sum("COALESCE(pledges.amount_vnd, pledges.quantity)");
@@ -174,7 +209,7 @@ pub fn donation_stats(
         })?;
         for (kind, device, high, low) in pledged {
             let amount = join(high, low);
-            let entry = line_of(&mut lines, kind_key(kind, device));
+            let entry = line_of(lines, kind_key(kind, device));
             if only_earmarked {
                 entry.pledged_earmarked = entry.pledged_earmarked.saturating_add(amount);
             } else {
@@ -185,7 +220,15 @@ pub fn donation_stats(
     for entry in lines.values_mut() {
         entry.pledged_general = entry.pledged.saturating_sub(entry.pledged_earmarked);
     }
-    // Arrived: gifts and purchases, reversal rows included (they are negative).
+    Ok(())
+}
+
+/// Arrived: gifts and purchases, reversal rows included (they are negative).
+fn add_arrived(conn: &mut DbConn, gifts: &Gifts, lines: &mut Lines) -> Result<(), Failure> {
+    let Gifts {
+        campaign,
+        earmarked,
+    } = gifts;
     type ReceiptSum = (ReceiptType, DonationKind, Option<DeviceType>, i64, i64);
     let arrived: Vec<ReceiptSum> = with_conn!(conn, |c| {
         let (high, low) = split_sum("COALESCE(receipts.amount_vnd, receipts.quantity)");
@@ -213,15 +256,22 @@ pub fn donation_stats(
     })?;
     for (receipt_type, kind, device, high, low) in arrived {
         let amount = join(high, low);
-        let entry = line_of(&mut lines, kind_key(kind, device));
+        let entry = line_of(lines, kind_key(kind, device));
         let total = match receipt_type {
             ReceiptType::Donation => &mut entry.received_as_gifts,
             ReceiptType::Purchase => &mut entry.bought,
         };
         *total = total.saturating_add(amount);
     }
+    Ok(())
+}
 
-    // Devices, one row each, by status.
+/// Devices, one row each, by status.
+fn add_devices(conn: &mut DbConn, gifts: &Gifts, lines: &mut Lines) -> Result<(), Failure> {
+    let Gifts {
+        campaign,
+        earmarked,
+    } = gifts;
     let devices: Vec<(DeviceType, ItemStatus, i64)> = with_conn!(conn, |c| {
         let mut query = inventory_items::table
             .inner_join(receipts::table.on(receipts::id.eq(inventory_items::receipt_id)))
@@ -242,14 +292,21 @@ pub fn donation_stats(
     })?;
     for (device, status, count) in devices {
         place(
-            line_of(&mut lines, kind_key(DonationKind::Device, Some(device))),
+            line_of(lines, kind_key(DonationKind::Device, Some(device))),
             status,
             count,
         );
     }
+    Ok(())
+}
 
-    // Packages and licences, by unit, from the stock ledger: what flowed
-    // into a status minus what flowed out of it.
+/// Packages and licences, by unit, from the stock ledger: what flowed into
+/// a status minus what flowed out of it.
+fn add_package_flows(conn: &mut DbConn, gifts: &Gifts, lines: &mut Lines) -> Result<(), Failure> {
+    let Gifts {
+        campaign,
+        earmarked,
+    } = gifts;
     macro_rules! package_flows {
         ($status:expr) => {
             with_conn!(conn, |c| {
@@ -289,10 +346,17 @@ pub fn donation_stats(
         let Some(status) = status.and_then(|s| s.parse::<ItemStatus>().ok()) else {
             continue;
         };
-        place(line_of(&mut lines, kind_key(kind, None)), status, signed);
+        place(line_of(lines, kind_key(kind, None)), status, signed);
     }
+    Ok(())
+}
 
-    // Returns that happened (devices only: packages are not returned).
+/// Returns that happened (devices only: packages are not returned).
+fn add_returns(conn: &mut DbConn, gifts: &Gifts, lines: &mut Lines) -> Result<(), Failure> {
+    let Gifts {
+        campaign,
+        earmarked,
+    } = gifts;
     let returns: Vec<(DeviceType, i64)> = with_conn!(conn, |c| {
         let mut query = stock_movements::table
             .inner_join(
@@ -316,12 +380,21 @@ pub fn donation_stats(
         query.load(c)
     })?;
     for (device, count) in returns {
-        line_of(&mut lines, kind_key(DonationKind::Device, Some(device))).returned += count;
+        line_of(lines, kind_key(DonationKind::Device, Some(device))).returned += count;
     }
+    Ok(())
+}
 
-    // Money: from the ledger (per campaign), or, under an earmark filter,
-    // only what arrived against the earmarked pledges.
-    let (money_spent, money_balance) = if earmarked.is_some() {
+/// Money spent and left, from the ledger (per campaign); under an earmark
+/// filter there is no such figure and the money line goes (money is not
+/// earmarked once it is in the fund).
+fn add_money_ledger(
+    conn: &mut DbConn,
+    gifts: &Gifts,
+    lines: &mut Lines,
+) -> Result<(Option<i64>, Option<i64>), Failure> {
+    let campaign = gifts.campaign;
+    Ok(if gifts.earmarked.is_some() {
         lines.remove("money");
         (None, None)
     } else {
@@ -349,8 +422,14 @@ pub fn donation_stats(
             money.in_stock = balance;
         }
         (Some(spent), Some(balance))
-    };
-    let money_received = match &earmarked {
+    })
+}
+
+/// Money received as gifts: the money line's, or, under an earmark filter,
+/// only what arrived against the earmarked pledges.
+fn money_received(conn: &mut DbConn, gifts: &Gifts, lines: &Lines) -> Result<i64, Failure> {
+    let campaign = gifts.campaign;
+    Ok(match &gifts.earmarked {
         None => lines.get("money").map_or(0, |l| l.received_as_gifts),
         Some(ids) => {
             let (high, low): (i64, i64) = with_conn!(conn, |c| {
@@ -367,9 +446,11 @@ pub fn donation_stats(
             })?;
             join(high, low)
         }
-    };
+    })
+}
 
-    // Goods that arrived but are not registered yet.
+/// Goods that arrived but are not registered yet.
+fn fill_awaiting_intake(lines: &mut Lines) {
     for entry in lines.values_mut().filter(|l| l.kind != "money") {
         let registered = entry.in_stock + entry.allocated + entry.handed_over + entry.written_off;
         entry.awaiting_intake = entry
@@ -377,16 +458,6 @@ pub fn donation_stats(
             .saturating_add(entry.bought)
             .saturating_sub(registered);
     }
-
-    Ok(DonationStats {
-        campaign,
-        admin_unit: None,
-        donors: donors(conn, campaign, earmarked.as_deref())?,
-        money_received_vnd: money_received,
-        money_spent_vnd: money_spent,
-        money_balance_vnd: money_balance,
-        lines: lines.into_values().collect(),
-    })
 }
 
 /// The line of `key`, created empty when first met.
