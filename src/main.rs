@@ -127,7 +127,7 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
     // The password comes from the environment so it stays out of shell history.
     let (password, generated) = match std::env::var("SONGMAY_NEW_USER_PASSWORD") {
         Ok(p) if !p.is_empty() => (p, false),
-        _ => (songmay::platform::auth::random_token(18), true),
+        _ => (songmay::platform::random::random_token(18), true),
     };
     let input = CreateUser {
         username: username.to_owned(),

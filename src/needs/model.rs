@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::priority::Reason;
 use super::workflow::NeedStatus;
 use crate::platform::db::schema::needs;
 use crate::platform::db::text_enum;
@@ -233,4 +232,13 @@ pub struct NeedSummary {
     pub admin_unit: Option<String>,
     pub total: i64,
     pub cells: Vec<SummaryCell>,
+}
+
+/// One reason a need ranks where it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reason {
+    #[schema(example = "household_poor")]
+    pub rule: String,
+    #[schema(example = 30)]
+    pub points: i32,
 }

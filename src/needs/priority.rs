@@ -11,19 +11,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::NeedKind;
+use super::model::{NeedKind, Reason};
 use crate::platform::db::schema::{admin_unit_flags, priority_rules};
 use crate::platform::db::{with_conn, DbConn};
 use crate::registry::students::{ConnectivityStatus, DeviceStatus, HouseholdStatus, StudentRow};
-
-/// One reason a need ranks where it does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Reason {
-    #[schema(example = "household_poor")]
-    pub rule: String,
-    #[schema(example = 30)]
-    pub points: i32,
-}
 
 /// A rule of the priority rule set.
 #[derive(Debug, Clone, Serialize, Queryable, Selectable, ToSchema)]

@@ -213,7 +213,7 @@ impl Config {
             DatabaseLocation::Postgres(_) => Err(missing(
                 "required with PostgreSQL (every replica must share it); set at least 32 random bytes",
             )),
-            DatabaseLocation::SqliteMemory => Ok(Secret::new(crate::platform::auth::random_token(32))),
+            DatabaseLocation::SqliteMemory => Ok(Secret::new(crate::platform::random::random_token(32))),
             DatabaseLocation::SqliteFile(path) => {
                 let file = secret_file_beside(path);
                 read_or_create_secret(&file).map_err(|e| ConfigError {
@@ -241,7 +241,7 @@ fn read_or_create_secret(file: &std::path::Path) -> std::io::Result<Secret> {
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            let secret = crate::platform::auth::random_token(48);
+            let secret = crate::platform::random::random_token(48);
             write_private(file, &secret)?;
             log::info!("generated a JWT signing key in {}", file.display());
             Ok(Secret::new(secret))

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod identifiers;
 pub mod money;
 pub mod outbox;
+pub mod random;
 pub mod state;
 pub mod text;
 pub mod webhooks;

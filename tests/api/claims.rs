@@ -17,7 +17,9 @@ fn quoted_tests(text: &str) -> Vec<String> {
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
                 && (module.starts_with("src/")
-                    || module.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                    || module
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == ':'))
         })
         .map(str::to_owned)
         .collect()
@@ -29,7 +31,15 @@ fn exists(reference: &str) -> Result<bool, String> {
     let file = if module.starts_with("src/") {
         module.to_owned()
     } else {
-        format!("tests/api/{module}.rs")
+        // `registry::students` is tests/api/registry/students.rs; `needs`
+        // is tests/api/needs.rs or, with submodules, tests/api/needs/mod.rs.
+        let path = module.replace("::", "/");
+        let flat = format!("tests/api/{path}.rs");
+        if Path::new(&flat).exists() {
+            flat
+        } else {
+            format!("tests/api/{path}/mod.rs")
+        }
     };
     if !Path::new(&file).exists() {
         return Err(file);
@@ -70,9 +80,8 @@ fn every_test_the_register_names_exists() {
 fn every_integration_test_is_in_the_register() {
     let register = std::fs::read_to_string("tests/CLAIMS.md").expect("tests/CLAIMS.md");
     let mut unlisted = Vec::new();
-    for entry in std::fs::read_dir("tests/api").expect("tests/api") {
-        let path = entry.expect("entry").path();
-        let module = path.file_stem().unwrap().to_string_lossy().to_string();
+    for path in test_files(Path::new("tests/api")) {
+        let module = module_of(&path);
         let source = std::fs::read_to_string(&path).expect("read");
         let mut lines = source.lines().peekable();
         while let Some(line) = lines.next() {
@@ -97,4 +106,33 @@ fn every_integration_test_is_in_the_register() {
         "tests no promise in tests/CLAIMS.md names (add the promise they prove):\n{}",
         unlisted.join("\n")
     );
+}
+
+/// Every `.rs` file under `dir`, folders included.
+fn test_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read a tests folder") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(test_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// The module path of a test file: tests/api/registry/students.rs is
+/// `registry::students`, tests/api/needs/mod.rs is `needs`.
+fn module_of(path: &Path) -> String {
+    let relative = path.strip_prefix("tests/api").expect("under tests/api");
+    let mut parts: Vec<String> = relative
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    if parts.last().is_some_and(|last| last == "mod") {
+        parts.pop();
+    }
+    parts.join("::")
 }

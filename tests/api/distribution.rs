@@ -1,8 +1,8 @@
 use actix_web::http::Method;
 use serde_json::{json, Value};
 
-use crate::coverage_counts::assert_counts_match_rows;
 use crate::helpers::{spawn_app, spawn_app_with, student, TestApp};
+use crate::needs::coverage_counts::assert_counts_match_rows;
 
 /// A valid IMEI: 14 digits and their Luhn check digit.
 fn imei(n: u64) -> String {

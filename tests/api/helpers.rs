@@ -48,7 +48,7 @@ impl TestDatabase {
     fn create_postgres(server_url: &str, template: Option<&str>) -> Self {
         let name = format!(
             "songmay_test_{}",
-            songmay::platform::auth::random_token(9)
+            songmay::platform::random::random_token(9)
                 .to_lowercase()
                 .replace(['-', '_'], "x")
         );

@@ -217,3 +217,119 @@ fn storage_speaks_no_http() {
         offenders.join("\n")
     );
 }
+
+/// The file a module path of `src/` names: the longest prefix of
+/// `parts` that is a file (`a/b.rs` or `a/b/mod.rs`).
+fn file_of(parts: &[String]) -> Option<PathBuf> {
+    (1..=parts.len()).rev().find_map(|n| {
+        let base = format!("src/{}", parts[..n].join("/"));
+        [format!("{base}.rs"), format!("{base}/mod.rs")]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|candidate| candidate.exists())
+    })
+}
+
+/// The module path of a file: src/needs/queries.rs is `needs::queries`,
+/// src/needs/mod.rs is `needs`.
+fn module_of(path: &Path) -> Vec<String> {
+    let relative = path.strip_prefix("src").expect("under src");
+    let mut parts: Vec<String> = relative
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The files a file imports: `crate::a::b::…` and `super::a::…` paths
+/// (with `super::{a, b}` groups), each resolved to the file it names.
+fn file_imports(path: &Path, source: &str) -> BTreeSet<PathBuf> {
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
+    let here = module_of(path);
+    let parent: Vec<String> = if path.ends_with("mod.rs") {
+        here.clone()
+    } else {
+        here[..here.len().saturating_sub(1)].to_vec()
+    };
+    let mut found = BTreeSet::new();
+    for (prefix, base) in [("crate::", Vec::new()), ("super::", parent.clone())] {
+        for (at, _) in source.match_indices(prefix) {
+            if source[..at]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == ':')
+            {
+                continue;
+            }
+            let rest = &source[at + prefix.len()..];
+            let path_text: String = rest.chars().take_while(|c| word(*c)).collect();
+            let mut heads: Vec<String> = vec![path_text.trim_end_matches(':').to_owned()];
+            // `super::{a, b::C}`: each member of the group.
+            if path_text.is_empty() && rest.starts_with('{') {
+                let group: String = rest[1..].chars().take_while(|c| *c != '}').collect();
+                heads = group
+                    .split(',')
+                    .map(|m| m.trim().to_owned())
+                    .filter(|m| !m.is_empty())
+                    .collect();
+            }
+            for head in heads {
+                let mut parts = base.clone();
+                parts.extend(head.split("::").map(str::to_owned));
+                if let Some(file) = file_of(&parts) {
+                    if file != path {
+                        found.insert(file);
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// No circle between files either: a file that, import by import, reaches
+/// itself (two files that need each other) is one room wearing two names.
+/// `farm-studio look` draws the same; this keeps it at zero.
+#[test]
+fn no_file_reaches_itself_through_its_imports() {
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    let graph: BTreeMap<PathBuf, BTreeSet<PathBuf>> = files
+        .iter()
+        .filter(|f| *f != Path::new("src/main.rs"))
+        .map(|f| {
+            let source = std::fs::read_to_string(f).expect("read");
+            (f.clone(), file_imports(f, &source))
+        })
+        .collect();
+    assert!(graph.len() > 100, "read only {} files", graph.len());
+    let mut circles = Vec::new();
+    for start in graph.keys() {
+        // Depth-first from `start`, keeping the way back for the message.
+        let mut stack: Vec<(PathBuf, Vec<PathBuf>)> = vec![(start.clone(), vec![start.clone()])];
+        let mut seen = BTreeSet::new();
+        while let Some((file, way)) = stack.pop() {
+            for next in graph.get(&file).into_iter().flatten() {
+                if next == start {
+                    let names: Vec<String> = way.iter().map(|p| p.display().to_string()).collect();
+                    circles.push(format!("{} → {}", names.join(" → "), start.display()));
+                } else if seen.insert(next.clone()) {
+                    let mut longer = way.clone();
+                    longer.push(next.clone());
+                    stack.push((next.clone(), longer));
+                }
+            }
+        }
+    }
+    circles.sort();
+    circles.dedup();
+    assert!(
+        circles.is_empty(),
+        "files that reach themselves:\n{}",
+        circles.join("\n")
+    );
+}

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with, student, TestApp};
-use crate::reconciliation::story;
+use crate::reporting::reconciliation::story;
 
 const CSV_HEADER: &str = "external_id,school_code,grade,full_name,birth_date,gender,household_status,device_status,connectivity_status";
 

@@ -8,10 +8,24 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::jwt::Claims;
-use super::{password, Account, Credentials, Principal, Role, Scope};
+use super::password;
+use super::principal::{Account, Principal, Scope};
+use super::role::Role;
 use crate::platform::db::schema::{api_clients, users};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::Failure;
+
+/// Credentials, once the request's shape has been checked.
+pub enum Credentials {
+    User {
+        username: String,
+        password: String,
+    },
+    Client {
+        client_id: String,
+        client_secret: String,
+    },
+}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]

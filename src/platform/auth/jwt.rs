@@ -6,7 +6,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::Role;
+use super::role::Role;
 use crate::platform::config::Secret;
 use crate::platform::http::ApiError;
 

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use diesel::prelude::*;
 
-use super::{Account, Principal, Role, Scope};
+use super::principal::{Account, Principal, Scope};
+use super::role::Role;
 use crate::platform::db::schema::{admin_units, donors, warehouse_staff, warehouses};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::Failure;

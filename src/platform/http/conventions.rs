@@ -43,7 +43,7 @@ pub async fn request_id(
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
         .map(str::to_owned)
-        .unwrap_or_else(|| crate::platform::auth::random_token(12));
+        .unwrap_or_else(|| crate::platform::random::random_token(12));
     let mut response = next.call(req).await?.map_into_boxed_body();
     let is_problem = response
         .headers()

@@ -7,11 +7,12 @@ use serde_json::json;
 
 use super::model::*;
 use crate::platform::auth::accounts::find_user_by_name;
-use crate::platform::auth::{password, random_token, Role};
+use crate::platform::auth::{password, Role};
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{api_clients, operators, users};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::{Failure, FieldError};
+use crate::platform::random::random_token;
 
 pub fn find_user(conn: &mut DbConn, id: i64) -> Result<UserRow, Failure> {
     let row: Option<UserRow> = with_conn!(conn, |c| users::table

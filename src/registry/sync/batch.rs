@@ -27,7 +27,7 @@ pub const MAX_BATCH: usize = 5_000;
 /// type, a missing field, not even an object) does not refuse the batch but
 /// is reported in `rejected_rows` (or, with `atomic=true`, refuses it with
 /// 422). So the items are "a record, or anything else, reported".
-fn batch_schema<T: ToSchema>() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+pub fn batch_schema<T: ToSchema>() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaType};
     let anything = ObjectBuilder::new().schema_type(SchemaType::AnyValue);
     let item = AnyOfBuilder::new()
@@ -52,7 +52,7 @@ macro_rules! batch_of {
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                batch_schema::<$record>()
+                $crate::registry::sync::batch::batch_schema::<$record>()
             }
         }
 
@@ -60,21 +60,13 @@ macro_rules! batch_of {
             fn schemas(
                 schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
             ) {
-                schemas.push((<$record as ToSchema>::name().into_owned(), <$record as utoipa::PartialSchema>::schema()));
-                <$record as ToSchema>::schemas(schemas);
+                schemas.push((<$record as utoipa::ToSchema>::name().into_owned(), <$record as utoipa::PartialSchema>::schema()));
+                <$record as utoipa::ToSchema>::schemas(schemas);
             }
         }
     };
 }
-
-batch_of! {
-    /// A sync batch of students.
-    StudentBatch => crate::registry::students::StudentRecord
-}
-batch_of! {
-    /// A sync batch of schools.
-    SchoolBatch => crate::registry::schools::SchoolInput
-}
+pub(crate) use batch_of;
 
 /// Why one record of a batch was not applied.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -24,6 +24,16 @@ use crate::registry::schools::SchoolInput;
 use crate::registry::students::queries::upsert_batch as upsert_students;
 use crate::registry::students::{ChangePage, CompleteReport, CompleteRun, StudentRecord};
 
+// The batch bodies of the sync routes, over the records of their rooms.
+batch::batch_of! {
+    /// A sync batch of students.
+    StudentBatch => crate::registry::students::StudentRecord
+}
+batch::batch_of! {
+    /// A sync batch of schools.
+    SchoolBatch => crate::registry::schools::SchoolInput
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SyncOptions {
@@ -57,7 +67,7 @@ impl SyncOptions {
     tag = "sync",
     security(("bearer" = [])),
     params(SyncOptions, ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    request_body(content = batch::StudentBatch, description = "1 to 5,000 students"),
+    request_body(content = StudentBatch, description = "1 to 5,000 students"),
     responses((status = 200, description = "What was applied, and why records were rejected", body = BatchReport))
 )]
 #[post("/sync/students")]
@@ -101,7 +111,7 @@ pub async fn sync_students(
     tag = "sync",
     security(("bearer" = [])),
     params(SyncOptions, ("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key")),
-    request_body(content = batch::SchoolBatch, description = "1 to 5,000 schools"),
+    request_body(content = SchoolBatch, description = "1 to 5,000 schools"),
     responses((status = 200, description = "What was applied, and why records were rejected", body = BatchReport))
 )]
 #[post("/sync/schools")]

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::helpers::{spawn_app_with, TestApp};
-use crate::reconciliation::story;
+use crate::reporting::reconciliation::story;
 
 /// One POST the receiver got.
 #[derive(Debug, Clone)]

@@ -435,7 +435,7 @@ async fn public_pages_are_rate_limited() {
 #[actix_rt::test]
 async fn no_personal_data_reaches_public_or_statistics_endpoints() {
     let app = spawn_app().await;
-    let s = crate::reconciliation::story(&app).await;
+    let s = crate::reporting::reconciliation::story(&app).await;
     let mut batch = Vec::new();
     for i in 0..12 {
         let mut record = student(&format!("PRIV-{i:03}"), "TH-DABAC", 1 + i % 5);

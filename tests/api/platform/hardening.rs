@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use songmay::platform::db::with_conn;
 
 use crate::helpers::{query_escape, spawn_app, spawn_app_with, student, TestApp};
-use crate::reconciliation::{story, uncached_app};
+use crate::reporting::reconciliation::{story, uncached_app};
 
 #[derive(QueryableByName)]
 struct Counted {

@@ -1469,7 +1469,7 @@ async fn a_handover_moves_progress_at_once_a_resync_keeps_it_and_a_return_undoes
     )
     .await
     .problem(404);
-    crate::coverage_counts::assert_counts_match_rows(
+    crate::needs::coverage_counts::assert_counts_match_rows(
         &app,
         &s.admin,
         "handover, re-sync and return",

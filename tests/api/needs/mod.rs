@@ -1,3 +1,5 @@
+mod coverage;
+pub mod coverage_counts;
 use serde_json::{json, Value};
 
 use crate::helpers::{column, spawn_app, student, TestApp};

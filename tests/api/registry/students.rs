@@ -390,7 +390,8 @@ async fn spreadsheets_import_and_export_round_trip() {
         )
         .await;
     assert_eq!(String::from_utf8(all.body).unwrap().lines().count(), 4);
-    crate::coverage_counts::assert_counts_match_rows(&app, &admin, "spreadsheet imports").await;
+    crate::needs::coverage_counts::assert_counts_match_rows(&app, &admin, "spreadsheet imports")
+        .await;
 }
 
 #[actix_rt::test]

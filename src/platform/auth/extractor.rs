@@ -1,0 +1,52 @@
+//! The caller of a protected handler: the bearer token read, verified,
+//! and the account behind it read again (so a disable or a role change
+//! ends a token at once, on every replica).
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use super::principal::Principal;
+use crate::platform::http::ApiError;
+use crate::platform::state::AppState;
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let claims = state.tokens.verify(&token?)?;
+            // The account is read again on every request, so disabling it or
+            // changing its role ends its tokens at once, on every replica.
+            state
+                .db
+                .run(move |conn| super::accounts::principal_for_claims(conn, &claims))
+                .await
+                .map_err(ApiError::from)
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let header = req.headers().get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("send an access token: Authorization: Bearer <token>")
+    })?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the Authorization header is not readable"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim().to_owned())
+        }
+        _ => Err(ApiError::unauthorized(
+            "the Authorization header must be `Bearer <token>`",
+        )),
+    }
+}

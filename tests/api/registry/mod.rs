@@ -1,0 +1,8 @@
+//! People, places and schools: accounts, the admin-unit tree, schools,
+//! students and the roster sync (`src/registry/`).
+
+mod accounts;
+mod admin_units;
+mod schools;
+mod students;
+mod sync;

@@ -1,0 +1,5 @@
+//! Statistics and the public figures, and their recount from the rows
+//! (`src/reporting/`).
+
+pub mod reconciliation;
+mod stats;
