@@ -65,7 +65,11 @@ fn routes(
                 .configure(crate::distribution::allocations::configure)
                 .configure(crate::distribution::handovers::configure)
                 .configure(crate::reporting::stats::configure)
-                .configure(crate::reporting::public::configure(public_limit)),
+                .configure(crate::outreach::articles::configure)
+                .configure(crate::reporting::public::configure(
+                    public_limit,
+                    crate::outreach::articles::configure_public,
+                )),
         );
     }
 }
@@ -175,6 +179,7 @@ impl Application {
         prepare_database(&db, &config)?;
         let webhooks = (db.clone(), config.webhooks.clone());
         let webhook_settings = web::Data::new(config.webhooks.clone());
+        let letter_settings = web::Data::new(config.letter.clone());
         let rate_policies =
             web::Data::new(crate::platform::auth::rate_limit::Policies::new(&config));
         let state = web::Data::new(AppState {
@@ -201,6 +206,7 @@ impl Application {
                 .app_data(public_figures.clone())
                 .app_data(known_routes.clone())
                 .app_data(webhook_settings.clone())
+                .app_data(letter_settings.clone())
                 .app_data(rate_policies.clone())
                 .app_data(crate::platform::http::json::JsonLimit(
                     settings.max_json_bytes,

@@ -15,6 +15,7 @@ pub mod donations;
 pub mod maintenance;
 pub mod needs;
 pub mod openapi;
+pub mod outreach;
 pub mod platform;
 pub mod registry;
 pub mod reporting;

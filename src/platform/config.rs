@@ -47,6 +47,20 @@ pub struct WebhookSettings {
     pub disable_after: i32,
 }
 
+/// Who signs the thank-you letters (`SONGMAY_LETTER_*`): names and titles
+/// of people and offices, never an account id.
+#[derive(Debug, Clone)]
+pub struct LetterSettings {
+    /// `SONGMAY_LETTER_ISSUER`: the office at the top of the letter.
+    pub issuer: String,
+    /// `SONGMAY_LETTER_PLACE`: the place before the date ("Hòa Bình, ngày …").
+    pub place: String,
+    /// `SONGMAY_LETTER_SIGNER_TITLE`: the signer's title.
+    pub signer_title: String,
+    /// `SONGMAY_LETTER_SIGNER_NAME`: the signer's name (absent: the title alone).
+    pub signer_name: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `DATABASE_URL`: a SQLite path (`songmay.db`, `sqlite://…`) or `postgres://…`.
@@ -92,6 +106,8 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Webhook delivery (`SONGMAY_WEBHOOK_*`).
     pub webhooks: WebhookSettings,
+    /// The thank-you letter's letterhead and signer (`SONGMAY_LETTER_*`).
+    pub letter: LetterSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +207,14 @@ impl Config {
             max_json_bytes: number("SONGMAY_MAX_JSON_BYTES", 1024 * 1024)? as usize,
             max_upload_bytes: number("SONGMAY_MAX_UPLOAD_BYTES", 16 * 1024 * 1024)? as usize,
             webhooks,
+            letter: LetterSettings {
+                issuer: get("SONGMAY_LETTER_ISSUER")
+                    .unwrap_or_else(|| "Sở Giáo dục và Đào tạo tỉnh Hòa Bình".into()),
+                place: get("SONGMAY_LETTER_PLACE").unwrap_or_else(|| "Hòa Bình".into()),
+                signer_title: get("SONGMAY_LETTER_SIGNER_TITLE")
+                    .unwrap_or_else(|| "Trưởng Ban chỉ đạo chương trình".into()),
+                signer_name: get("SONGMAY_LETTER_SIGNER_NAME").filter(|n| !n.trim().is_empty()),
+            },
             workers: get("SONGMAY_WORKERS")
                 .map(|_| number("SONGMAY_WORKERS", 1).map(|n| n as usize))
                 .transpose()?,

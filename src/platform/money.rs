@@ -104,6 +104,67 @@ pub fn join(high: i64, low: i64) -> i64 {
     total.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
+/// An amount of đồng in Vietnamese words, as on a letter or an invoice:
+/// 150 000 000 is "Một trăm năm mươi triệu đồng", 1 000 005 is "Một triệu
+/// không trăm linh năm đồng", 21 500 is "Hai mươi mốt nghìn năm trăm đồng".
+pub fn vnd_in_words(amount: i64) -> String {
+    const DIGITS: [&str; 10] = [
+        "không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín",
+    ];
+    // Groups of three digits, lowest first, and the word of each group.
+    const SCALES: [&str; 7] = ["", "nghìn", "triệu", "tỷ", "nghìn tỷ", "triệu tỷ", "tỷ tỷ"];
+    let mut rest = amount.unsigned_abs();
+    let mut groups = Vec::new();
+    while rest > 0 {
+        groups.push((rest % 1000) as usize);
+        rest /= 1000;
+    }
+    let mut words: Vec<&str> = Vec::new();
+    if groups.is_empty() {
+        words.push("không");
+    }
+    let top = groups.len().saturating_sub(1);
+    for (index, &group) in groups.iter().enumerate().rev() {
+        if group == 0 {
+            continue;
+        }
+        let (hundreds, tens, units) = (group / 100, group / 10 % 10, group % 10);
+        // A group after the first reads its hundreds even when zero:
+        // "một triệu không trăm linh năm".
+        if hundreds > 0 || index < top {
+            words.extend([DIGITS[hundreds], "trăm"]);
+        }
+        match tens {
+            0 if units > 0 && (hundreds > 0 || index < top) => words.push("linh"),
+            0 => {}
+            1 => words.push("mười"),
+            n => words.extend([DIGITS[n], "mươi"]),
+        }
+        match (tens, units) {
+            (_, 0) => {}
+            (2..=9, 1) => words.push("mốt"),
+            (1..=9, 5) => words.push("lăm"),
+            (_, n) => words.push(DIGITS[n]),
+        }
+        if !SCALES[index].is_empty() {
+            words.push(SCALES[index]);
+        }
+    }
+    let sentence = words.join(" ");
+    let mut chars = sentence.chars();
+    let capitalised: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    let sign = if amount < 0 { "Âm " } else { "" };
+    let capitalised = if sign.is_empty() {
+        capitalised
+    } else {
+        format!("{sign}{}", sentence)
+    };
+    format!("{capitalised} đồng")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +201,33 @@ mod tests {
                 join(high, low) as i128,
                 exact.clamp(i64::MIN as i128, i64::MAX as i128)
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::vnd_in_words;
+
+    #[test]
+    fn amounts_read_as_vietnamese_words() {
+        let cases = [
+            (0, "Không đồng"),
+            (5, "Năm đồng"),
+            (15, "Mười lăm đồng"),
+            (21, "Hai mươi mốt đồng"),
+            (105, "Một trăm linh năm đồng"),
+            (110, "Một trăm mười đồng"),
+            (1_000, "Một nghìn đồng"),
+            (21_500, "Hai mươi mốt nghìn năm trăm đồng"),
+            (1_000_005, "Một triệu không trăm linh năm đồng"),
+            (2_050_000, "Hai triệu không trăm năm mươi nghìn đồng"),
+            (150_000_000, "Một trăm năm mươi triệu đồng"),
+            (1_000_000_000_000, "Một nghìn tỷ đồng"),
+            (3_000_000_024, "Ba tỷ không trăm hai mươi bốn đồng"),
+        ];
+        for (amount, words) in cases {
+            assert_eq!(vnd_in_words(amount), words, "{amount}");
         }
     }
 }

@@ -1069,3 +1069,94 @@ async fn a_campaign_closes_once() {
         .await
         .problem(409);
 }
+
+/// The letter a donor keeps: a PDF that opens (`%PDF`), with its fonts
+/// embedded, whose text reads as a Vietnamese letter — the donor, the
+/// amount in figures and in words, the place and date, the reference to
+/// follow the gift and the configured signer, never an account id. A
+/// reversed receipt has no letter.
+#[actix_rt::test]
+async fn the_thank_you_letter_is_a_pdf_that_reads_as_a_letter_in_vietnamese() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert("SONGMAY_LETTER_SIGNER_TITLE", "Giám đốc Sở".into());
+        env.insert("SONGMAY_LETTER_SIGNER_NAME", "Nguyễn Văn Hùng".into());
+    })
+    .await;
+    let s = setup(&app).await;
+    let gift = receipt(
+        &app,
+        &s.warehouse,
+        json!({"campaign_id": s.campaign, "donor_id": s.donor_id, "receipt_type": "donation", "kind": "money", "amount_vnd": 150_000_000, "bank_reference": "FT21258000001", "received_on": "2021-09-15"}),
+    )
+    .await
+    .ok(201);
+    let id = gift["id"].as_i64().unwrap();
+    let letter = app
+        .get(&format!("/api/v1/receipts/{id}/acknowledgement"), &s.donor)
+        .await
+        .ok(200);
+    assert_eq!(letter["amount_in_words"], "Một trăm năm mươi triệu đồng");
+    assert_eq!(letter["dated"], "Hòa Bình, ngày 15 tháng 9 năm 2021");
+    assert_eq!(letter["signer_name"], "Nguyễn Văn Hùng");
+
+    let reply = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/receipts/{id}/acknowledgement?format=pdf"),
+            Some(&s.donor),
+            None,
+            vec![],
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type").as_deref(),
+        Some("application/pdf")
+    );
+    assert!(reply.body.starts_with(b"%PDF"), "not a PDF");
+    assert!(
+        reply.body.windows(9).any(|w| w == b"/FontFile"),
+        "the font is embedded"
+    );
+    let text = pdf_extract::extract_text_from_mem(&reply.body).expect("the PDF's text reads");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "THƯ CẢM ƠN",
+        "Kính gửi: Công ty Cổ phần Sông Đà",
+        "150.000.000 đồng",
+        "Một trăm năm mươi triệu đồng",
+        "Hòa Bình, ngày 15 tháng 9 năm 2021",
+        "Sở Giáo dục và Đào tạo tỉnh Hòa Bình",
+        "Giám đốc Sở",
+        "Nguyễn Văn Hùng",
+        gift["public_ref"].as_str().expect("a public reference"),
+    ] {
+        assert!(
+            text.contains(expected),
+            "the letter lacks {expected:?}: {text}"
+        );
+    }
+    // No account id, no empty phrase left by a missing value.
+    assert!(
+        !text.contains("user:") && !text.contains("kho.tinh"),
+        "{text}"
+    );
+    assert!(!text.contains("()") && !text.contains(" ,"), "{text}");
+
+    // Reversed, the gift has no letter in any form.
+    app.post(
+        &format!("/api/v1/receipts/{id}/reversal"),
+        Some(&s.admin),
+        &json!({"reason": "chuyển nhầm"}),
+    )
+    .await
+    .ok(201);
+    for format in ["json", "html", "pdf"] {
+        app.get(
+            &format!("/api/v1/receipts/{id}/acknowledgement?format={format}"),
+            &s.donor,
+        )
+        .await
+        .problem(409);
+    }
+}

@@ -7,14 +7,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The domains, and the other domains each may import.
-const DOMAINS: [(&str, &[&str]); 5] = [
+const DOMAINS: [(&str, &[&str]); 6] = [
     ("registry", &[]),
     ("needs", &["registry"]),
     ("donations", &["registry"]),
     ("distribution", &["needs", "donations", "registry"]),
+    ("outreach", &["registry", "donations"]),
     (
         "reporting",
-        &["registry", "needs", "donations", "distribution"],
+        &["registry", "needs", "donations", "distribution", "outreach"],
     ),
 ];
 

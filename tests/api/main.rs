@@ -13,6 +13,7 @@ mod helpers;
 mod layout;
 mod needs;
 mod openapi;
+mod outreach;
 mod platform;
 mod promises;
 mod registry;

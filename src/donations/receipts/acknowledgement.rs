@@ -1,11 +1,18 @@
-//! The thank-you letter for a receipt, as data and as printable HTML
-//! (minijinja; the template escapes every value).
+//! The thank-you letter for a receipt: as data, as printable HTML
+//! (minijinja; the template escapes every value) and as PDF (printpdf,
+//! DejaVu Serif embedded so Vietnamese reads right in any viewer). It reads
+//! as a letter: the issuing office, place and date in Vietnamese form, the
+//! gift in figures and, for money, in words, the public reference to follow
+//! it, and the signer's title and name from the settings — never an
+//! account id.
 
 use crate::platform::error::Failure;
 use minijinja::{context, Environment};
 
 use super::model::{Acknowledgement, Receipt};
 use crate::donations::kinds::{DeviceType, DonationKind};
+use crate::platform::config::LetterSettings;
+use crate::platform::money::vnd_in_words;
 
 const TEMPLATE: &str = r#"<!DOCTYPE html>
 <html lang="vi">
@@ -15,18 +22,21 @@ const TEMPLATE: &str = r#"<!DOCTYPE html>
 <style>
  body { font-family: "Times New Roman", serif; max-width: 42rem; margin: 3rem auto; line-height: 1.6; }
  h1 { text-align: center; font-size: 1.4rem; }
- .meta { color: #555; font-size: .9rem; }
+ .head { display: flex; justify-content: space-between; font-size: .95rem; }
+ .dated { text-align: right; font-style: italic; }
+ .sign { text-align: right; margin-top: 2rem; }
 </style>
 </head>
 <body>
-<p class="meta">Chương trình "Sóng và máy tính cho em" — {{ campaign_name }}</p>
+<div class="head"><strong>{{ issuer }}</strong><span>Chương trình "Sóng và máy tính cho em"</span></div>
+<p class="dated">{{ dated }}</p>
 <h1>THƯ CẢM ƠN</h1>
 <p>Kính gửi: <strong>{{ donor_name }}</strong></p>
 <p>{{ text }}</p>
-<p>Hiện vật / số tiền đã nhận: <strong>{{ gift }}</strong>, ngày {{ receipt.received_on }}
-{% if receipt.bank_reference %}(mã giao dịch {{ receipt.bank_reference }}){% endif %}.</p>
-<p>Biên nhận số {{ receipt.id }}, người nhận: {{ receipt.received_by }}.</p>
+<p>Hiện vật / số tiền đã nhận: <strong>{{ gift }}</strong>{% if amount_in_words %} (bằng chữ: {{ amount_in_words }}){% endif %}, ngày {{ received_on }}{% if receipt.bank_reference %} (mã giao dịch {{ receipt.bank_reference }}){% endif %}.</p>
+{% if follow_ref %}<p>Quý vị có thể theo dõi món quà đến với học sinh bằng mã <strong>{{ follow_ref }}</strong>.</p>{% endif %}
 <p>Trân trọng cảm ơn!</p>
+<p class="sign"><strong>{{ signer_title }}</strong>{% if signer_name %}<br>{{ signer_name }}{% endif %}</p>
 </body>
 </html>
 "#;
@@ -68,17 +78,50 @@ fn group_thousands(value: i64) -> String {
     }
 }
 
-pub fn letter(receipt: Receipt, donor_name: String, campaign_name: String) -> Acknowledgement {
+/// "Hòa Bình, ngày 15 tháng 9 năm 2021".
+pub fn place_and_date(place: &str, date: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!(
+        "{place}, ngày {} tháng {} năm {}",
+        date.day(),
+        date.month(),
+        date.year()
+    )
+}
+
+/// "15/9/2021", the way a date is written in a Vietnamese sentence.
+fn short_date(date: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{}/{}/{}", date.day(), date.month(), date.year())
+}
+
+pub fn letter(
+    receipt: Receipt,
+    donor_name: String,
+    campaign_name: String,
+    settings: &LetterSettings,
+) -> Acknowledgement {
     let gift = describe_gift(&receipt);
+    let amount_in_words = match (receipt.kind, receipt.amount_vnd) {
+        (DonationKind::Money, Some(amount)) => Some(vnd_in_words(amount)),
+        _ => None,
+    };
     let text = format!(
-        "Ban chỉ đạo chương trình \"Sóng và máy tính cho em\" của tỉnh Hòa Bình trân trọng cảm ơn {donor_name} \
-         đã ủng hộ {gift} cho {campaign_name}, giúp học sinh có thiết bị và kết nối để học trực tuyến."
+        "{} trân trọng cảm ơn {donor_name} đã ủng hộ chương trình \"Sóng và máy tính cho em\" \
+         ({campaign_name}), giúp học sinh có thiết bị và kết nối để học trực tuyến.",
+        settings.issuer
     );
     Acknowledgement {
+        dated: place_and_date(&settings.place, receipt.received_on),
+        issuer: settings.issuer.clone(),
+        signer_title: settings.signer_title.clone(),
+        signer_name: settings.signer_name.clone(),
+        follow_ref: receipt.public_ref.clone(),
         receipt,
         donor_name,
         campaign_name,
         gift,
+        amount_in_words,
         text,
     }
 }
@@ -93,12 +136,113 @@ pub fn render_html(ack: &Acknowledgement) -> Result<String, Failure> {
     template
         .render(context! {
             receipt => &ack.receipt,
+            received_on => short_date(ack.receipt.received_on),
+            issuer => &ack.issuer,
+            dated => &ack.dated,
+            amount_in_words => &ack.amount_in_words,
+            follow_ref => &ack.follow_ref,
+            signer_title => &ack.signer_title,
+            signer_name => &ack.signer_name,
             donor_name => &ack.donor_name,
             campaign_name => &ack.campaign_name,
             gift => &ack.gift,
             text => &ack.text,
         })
         .map_err(|e| Failure::internal(format!("template: {e}")))
+}
+
+/// The letter as a one-page A4 PDF.
+pub fn render_pdf(ack: &Acknowledgement) -> Result<Vec<u8>, Failure> {
+    use printpdf::{IndirectFontRef, Mm, PdfDocument, PdfLayerReference};
+    static REGULAR: &[u8] = include_bytes!("../../../data/fonts/DejaVuSerif.ttf");
+    static BOLD: &[u8] = include_bytes!("../../../data/fonts/DejaVuSerif-Bold.ttf");
+    let failed = |e: printpdf::Error| Failure::internal(format!("pdf: {e}"));
+    let (doc, page, layer) = PdfDocument::new("Thu cam on", Mm(210.0), Mm(297.0), "letter");
+    let regular = doc.add_external_font(REGULAR).map_err(failed)?;
+    let bold = doc.add_external_font(BOLD).map_err(failed)?;
+    let layer = doc.get_page(page).get_layer(layer);
+    // A cursor down the page: each line at the left margin or right-aligned
+    // by an estimate of its width (DejaVu Serif averages ~0.5 em a letter).
+    struct Pen<'a> {
+        layer: &'a PdfLayerReference,
+        y: f32,
+    }
+    impl Pen<'_> {
+        fn line(&mut self, text: &str, size: f32, font: &IndirectFontRef, align_right: bool) {
+            let x = if align_right {
+                let width_mm = text.chars().count() as f32 * size * 0.5 * 0.3528;
+                (185.0 - width_mm).max(25.0)
+            } else {
+                25.0
+            };
+            self.layer.use_text(text, size, Mm(x), Mm(self.y), font);
+            self.y -= size * 0.3528 * 1.5;
+        }
+        fn gap(&mut self, mm: f32) {
+            self.y -= mm;
+        }
+        /// A paragraph, wrapped at about 80 letters of 12-point text.
+        fn paragraph(&mut self, text: &str, font: &IndirectFontRef) {
+            let mut line = String::new();
+            for word in text.split_whitespace() {
+                if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > 80 {
+                    self.line(&line, 12.0, font, false);
+                    line.clear();
+                }
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(word);
+            }
+            if !line.is_empty() {
+                self.line(&line, 12.0, font, false);
+            }
+            self.gap(2.0);
+        }
+    }
+    let mut pen = Pen {
+        layer: &layer,
+        y: 272.0,
+    };
+    pen.line(&ack.issuer, 11.0, &bold, false);
+    pen.line(
+        "Chương trình \"Sóng và máy tính cho em\"",
+        11.0,
+        &regular,
+        false,
+    );
+    pen.gap(6.0);
+    pen.line(&ack.dated, 12.0, &regular, true);
+    pen.gap(8.0);
+    layer.use_text("THƯ CẢM ƠN", 16.0, Mm(85.0), Mm(pen.y), &bold);
+    pen.gap(12.0);
+    pen.line(&format!("Kính gửi: {}", ack.donor_name), 12.0, &bold, false);
+    pen.gap(3.0);
+    pen.paragraph(&ack.text, &regular);
+    let mut received = format!("Hiện vật / số tiền đã nhận: {}", ack.gift);
+    if let Some(words) = &ack.amount_in_words {
+        received.push_str(&format!(" (bằng chữ: {words})"));
+    }
+    received.push_str(&format!(", ngày {}", short_date(ack.receipt.received_on)));
+    if let Some(reference) = &ack.receipt.bank_reference {
+        received.push_str(&format!(" (mã giao dịch {reference})"));
+    }
+    received.push('.');
+    pen.paragraph(&received, &regular);
+    if let Some(follow) = &ack.follow_ref {
+        pen.paragraph(
+            &format!("Quý vị có thể theo dõi món quà đến với học sinh bằng mã {follow}."),
+            &regular,
+        );
+    }
+    pen.paragraph("Trân trọng cảm ơn!", &regular);
+    pen.gap(6.0);
+    pen.line(&ack.signer_title, 12.0, &bold, true);
+    if let Some(name) = &ack.signer_name {
+        pen.gap(14.0);
+        pen.line(name, 12.0, &bold, true);
+    }
+    doc.save_to_bytes().map_err(failed)
 }
 
 #[cfg(test)]
@@ -109,5 +253,14 @@ mod tests {
         assert_eq!(super::group_thousands(1_500), "1.500");
         assert_eq!(super::group_thousands(999), "999");
         assert_eq!(super::group_thousands(-1_000), "-1.000");
+    }
+
+    #[test]
+    fn the_date_reads_as_in_a_vietnamese_letter() {
+        let date = chrono::NaiveDate::from_ymd_opt(2021, 9, 15).unwrap();
+        assert_eq!(
+            super::place_and_date("Hòa Bình", date),
+            "Hòa Bình, ngày 15 tháng 9 năm 2021"
+        );
     }
 }

@@ -14,6 +14,8 @@ pub use model::*;
 
 use crate::platform::auth::Realm;
 use crate::platform::auth::{Principal, Role};
+use crate::platform::config::LetterSettings;
+use crate::platform::error::Failure;
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::ApiError;
@@ -155,45 +157,74 @@ pub async fn reverse_receipt(
 
 /// The thank-you letter for a receipt.
 ///
-/// JSON, or printable HTML with `?format=html` (admin, warehouse officers, the donor).
+/// JSON, printable HTML with `?format=html`, or a one-page A4 PDF with
+/// `?format=pdf` (fonts embedded; admin, warehouse officers, the donor).
+/// The gift in figures and, for money, in Vietnamese words; place and date
+/// in Vietnamese form; the public reference to follow it; the signer from
+/// `SONGMAY_LETTER_*`. A reversed receipt, or a reversal, has no letter (409).
 #[utoipa::path(
     tag = "donations",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Receipt id"), AcknowledgementQuery),
     responses(
-        (status = 200, description = "The letter", content((Acknowledgement = "application/json"), (String = "text/html"))),
+        (status = 200, description = "The letter", content((Acknowledgement = "application/json"), (String = "text/html"), (String = "application/pdf"))),
         (status = 404, description = "No such receipt in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The receipt was reversed (or is a reversal): no letter", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/receipts/{id}/acknowledgement")]
 pub async fn acknowledge(
     state: web::Data<AppState>,
+    settings: web::Data<LetterSettings>,
     principal: Principal,
     id: web::Path<i64>,
     query: web::Query<AcknowledgementQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::WarehouseOfficer, Role::Donor])?;
-    let html = query.format == Some(LetterFormat::Html);
+    let format = query.format.unwrap_or(LetterFormat::Json);
     let id = id.into_inner();
     let ack = state
         .db
         .run(move |conn| {
             let scope = &principal.reach(conn, Realm::Donations)?;
             let row = queries::find_visible(conn, scope, id)?;
+            // A letter thanks for what arrived: a reversed receipt (or the
+            // reversal itself) brought nothing to thank for.
+            if row.reverses_id.is_some() || queries::is_reversed(conn, row.id)? {
+                return Err(Failure::conflict(
+                    "this receipt was reversed: there is no gift to thank for",
+                ));
+            }
             let donor = match row.donor_id {
                 Some(donor) => crate::donations::donors::queries::find(conn, donor)?.name,
                 None => "Quý nhà hảo tâm".to_owned(),
             };
             let campaign = crate::donations::campaigns::queries::find(conn, row.campaign_id)?.name;
-            Ok(acknowledgement::letter(row.into(), donor, campaign))
+            Ok(acknowledgement::letter(
+                row.into(),
+                donor,
+                campaign,
+                &settings,
+            ))
         })
         .await?;
-    if html {
-        Ok(HttpResponse::Ok()
+    match format {
+        LetterFormat::Json => Ok(HttpResponse::Ok().json(ack)),
+        LetterFormat::Html => Ok(HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
-            .body(acknowledgement::render_html(&ack)?))
-    } else {
-        Ok(HttpResponse::Ok().json(ack))
+            .body(acknowledgement::render_html(&ack)?)),
+        LetterFormat::Pdf => {
+            let pdf = web::block(move || acknowledgement::render_pdf(&ack))
+                .await
+                .map_err(|e| ApiError::internal(format!("pdf worker: {e}")))??;
+            Ok(HttpResponse::Ok()
+                .content_type("application/pdf")
+                .insert_header((
+                    "Content-Disposition",
+                    format!("inline; filename=\"thu-cam-on-{id}.pdf\""),
+                ))
+                .body(pdf))
+        }
     }
 }
 

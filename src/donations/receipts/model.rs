@@ -154,7 +154,7 @@ pub struct ReceiptPage {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AcknowledgementQuery {
-    /// `json` (default) or `html` (printable).
+    /// `json` (default), `html` (printable) or `pdf`.
     pub format: Option<LetterFormat>,
 }
 
@@ -165,6 +165,8 @@ text_enum! {
         Json => "json",
         /// A printable page (Vietnamese).
         Html => "html",
+        /// A one-page A4 PDF with its fonts embedded.
+        Pdf => "pdf",
     }
 }
 
@@ -176,6 +178,18 @@ pub struct Acknowledgement {
     pub campaign_name: String,
     /// What was given, in words (Vietnamese).
     pub gift: String,
+    /// A money gift's amount in Vietnamese words ("Hai mươi triệu đồng").
+    pub amount_in_words: Option<String>,
     /// The letter's text (Vietnamese).
     pub text: String,
+    /// The office that issues the letter.
+    pub issuer: String,
+    /// Place and date: "Hòa Bình, ngày 15 tháng 9 năm 2021".
+    pub dated: String,
+    /// The signer's title and name, as configured (never an account).
+    pub signer_title: String,
+    pub signer_name: Option<String>,
+    /// The public reference that follows the gift to the students
+    /// (`GET /api/v1/public/donations/{ref}/trace`).
+    pub follow_ref: Option<String>,
 }

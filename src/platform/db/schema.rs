@@ -548,6 +548,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    articles (id) {
+        id -> BigInt,
+        kind -> Text,
+        title -> Text,
+        slug -> Text,
+        summary -> Text,
+        body_markdown -> Text,
+        campaign_id -> Nullable<BigInt>,
+        admin_unit_code -> Nullable<Text>,
+        cover_image -> Nullable<Text>,
+        status -> Text,
+        published_at -> Nullable<Timestamp>,
+        author -> Text,
+        consent_recorded_by -> Nullable<Text>,
+        consent_recorded_at -> Nullable<Timestamp>,
+        consent_note -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    article_events (id) {
+        id -> BigInt,
+        article_id -> BigInt,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor -> Text,
+        reason -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
 diesel::joinable!(inventory_items -> warehouses (warehouse_id));
 diesel::joinable!(allocations -> needs (need_id));
@@ -565,7 +600,10 @@ diesel::joinable!(student_changes -> students (student_id));
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(article_events -> articles (article_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    articles,
+    article_events,
     maintenance_runs,
     admin_units,
     users,

@@ -40,6 +40,8 @@ text_enum! {
         /// A student was added, changed or removed (by a sync, an import or
         /// an edit): ids and version only — read the student if you may.
         StudentChanged => "student.changed",
+        /// An article (the open letter, news, a story) went public.
+        ArticlePublished => "article.published",
     }
 }
 

@@ -20,6 +20,22 @@ use crate::registry::sync::batch::{self, BatchReport, Decoded};
 /// Rows per multi-row statement: 14 binds each stays under both backends' limits.
 const CHUNK: usize = 1_000;
 
+/// Whether any of `names` is the full name of a student on the roster
+/// (active or not: a child who left school is still a child). One indexed
+/// lookup per 500 names; the answer says nothing of who.
+pub fn any_full_name_in(conn: &mut DbConn, names: &[String]) -> Result<bool, Failure> {
+    for chunk in names.chunks(500) {
+        let found: i64 = with_conn!(conn, |c| students::table
+            .filter(students::full_name.eq_any(chunk))
+            .count()
+            .get_result(c))?;
+        if found > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 type StudentWithCode = (StudentRow, String);
 
 /// A page of the students in `scope` matching `filter`; `units` is the

@@ -183,7 +183,13 @@ pub async fn donation_trace(
 }
 
 /// Routes under `/api/v1/public`, rate-limited per client IP.
-pub fn configure(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) {
+pub fn configure(
+    rate_limit: TokenRateLimit,
+    other_public: fn(&mut ServiceConfig),
+) -> impl FnOnce(&mut ServiceConfig) {
+    // One `/public` scope for every public route (a second scope with the
+    // same prefix would never be reached): other domains' public routes,
+    // the articles among them, come in through `other_public`.
     move |cfg| {
         cfg.service(
             utoipa_actix_web::scope("/public")
@@ -194,7 +200,8 @@ pub fn configure(rate_limit: TokenRateLimit) -> impl FnOnce(&mut ServiceConfig) 
                 .service(public_progress)
                 .service(needs_board)
                 .service(public_donations)
-                .service(donation_trace),
+                .service(donation_trace)
+                .configure(other_public),
         );
     }
 }

@@ -461,8 +461,31 @@ async fn no_personal_data_reaches_public_or_statistics_endpoints() {
         .expect("a public reference")
         .to_owned();
 
+    // A published article, so the public article pages have something to show.
+    let article = app
+        .post(
+            "/api/v1/articles",
+            Some(&s.admin),
+            &json!({"kind": "news", "title": "Máy tính bảng đã đến trường", "body": "Các em đã nhận máy."}),
+        )
+        .await
+        .ok(201);
+    for to in ["review", "published"] {
+        app.post(
+            &format!("/api/v1/articles/{}/transitions", article["id"]),
+            Some(&s.admin),
+            &json!({"to": to}),
+        )
+        .await
+        .ok(200);
+    }
+    let slug = article["slug"].as_str().unwrap().to_owned();
+
     let reader = app.client_token("stats_reader").await;
     let requests: Vec<(&str, String)> = vec![
+        ("/api/v1/public/articles", "".into()),
+        ("/api/v1/public/articles.atom", "".into()),
+        ("/api/v1/public/articles/{slug}", slug.clone()),
         ("/api/v1/stats/coverage", "".into()),
         ("/api/v1/stats/coverage", "?format=csv".into()),
         ("/api/v1/stats/coverage", "?group_by=grade".into()),
@@ -509,8 +532,10 @@ async fn no_personal_data_reaches_public_or_statistics_endpoints() {
         "every public and statistics path is crawled"
     );
     for (template, query) in &requests {
-        let path = if template.contains("{receipt_ref}") {
-            template.replace("{receipt_ref}", query)
+        let path = if let Some(start) = template.find('{') {
+            // A path parameter: `query` is its value.
+            let end = template.find('}').unwrap();
+            format!("{}{query}{}", &template[..start], &template[end + 1..])
         } else {
             format!("{template}{query}")
         };

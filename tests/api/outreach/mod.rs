@@ -1,0 +1,3 @@
+//! Communication (`src/outreach/`): the open letter, news and stories.
+
+mod articles;
