@@ -151,6 +151,33 @@ async fn subscribe(app: &TestApp, admin: &str, body: Value) -> Value {
 /// reported, verified, approved, allocated, fulfilled, with the allocation
 /// and the handover — each signed, in order, without the child's personal
 /// data; events of other kinds are not sent to it.
+/// The subscription's deliveries once `done` holds of them (or after
+/// five seconds): a receiver has its answer a moment before the worker
+/// records it.
+async fn settled(
+    app: &TestApp,
+    admin: &str,
+    id: i64,
+    query: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Value {
+    let mut deliveries = Value::Null;
+    for _ in 0..100 {
+        deliveries = app
+            .get(&format!("/api/v1/webhooks/{id}/deliveries{query}"), admin)
+            .await
+            .ok(200);
+        if deliveries["items"]
+            .as_array()
+            .is_some_and(|items| done(items))
+        {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    deliveries
+}
+
 #[actix_rt::test]
 async fn a_needs_whole_life_reaches_a_subscriber_signed_and_in_order() {
     let app = app_for_webhooks(&[]).await;
@@ -281,10 +308,10 @@ async fn a_needs_whole_life_reaches_a_subscriber_signed_and_in_order() {
     assert!(by_event.values().all(|b| b["admin_unit_code"].is_string()));
 
     // The admin sees every delivery delivered, once each.
-    let deliveries = app
-        .get(&format!("/api/v1/webhooks/{id}/deliveries"), &s.admin)
-        .await
-        .ok(200);
+    let deliveries = settled(&app, &s.admin, id, "", |items| {
+        items.len() == 7 && items.iter().all(|d| d["status"] == "delivered")
+    })
+    .await;
     let items = deliveries["items"].as_array().unwrap();
     assert_eq!(items.len(), 7, "{deliveries}");
     assert!(
@@ -352,13 +379,10 @@ async fn a_failed_delivery_is_retried_and_a_refused_change_sends_nothing() {
         "one event, retried: {got:?}"
     );
     assert_eq!(got[0].json()["data"]["pledge_id"], pledge);
-    let deliveries = app
-        .get(
-            &format!("/api/v1/webhooks/{id}/deliveries?status=delivered"),
-            &s.admin,
-        )
-        .await
-        .ok(200);
+    let deliveries = settled(&app, &s.admin, id, "?status=delivered", |items| {
+        !items.is_empty()
+    })
+    .await;
     let delivery = deliveries["items"][0].clone();
     assert_eq!(
         (
