@@ -57,6 +57,7 @@ fn routes(
                 .configure(crate::needs::coverage::configure)
                 .configure(crate::donations::donors::configure)
                 .configure(crate::donations::campaigns::configure)
+                .configure(crate::donations::drives::configure)
                 .configure(crate::donations::pledges::configure)
                 .configure(crate::donations::receipts::configure)
                 .configure(crate::donations::funds::configure)

@@ -390,6 +390,18 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         &["admin", "warehouse_officer", "donor"],
     ),
     ("post", "/api/v1/receipts", &["admin", "warehouse_officer"]),
+    ("post", "/api/v1/drives", &["admin"]),
+    ("get", "/api/v1/drives", &["admin", "warehouse_officer"]),
+    (
+        "get",
+        "/api/v1/drives/{id}",
+        &["admin", "warehouse_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/drives/{id}/receipts",
+        &["admin", "warehouse_officer"],
+    ),
     (
         "get",
         "/api/v1/receipts/{id}",

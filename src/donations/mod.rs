@@ -1,8 +1,9 @@
-//! What is given: donors, campaigns, pledges, receipts and the money
-//! (ledger, suppliers, purchases). Imports `registry` at most.
+//! What is given: donors, campaigns, drives, pledges, receipts and the
+//! money (ledger, suppliers, purchases). Imports `registry` at most.
 
 pub mod campaigns;
 pub mod donors;
+pub mod drives;
 pub mod funds;
 pub mod kinds;
 pub mod pledges;

@@ -132,6 +132,25 @@ impl Failure {
         Self::Invalid { errors, rows: None }
     }
 
+    /// The same failure with every field it names placed under `parent`
+    /// (`bank_reference` becomes `receipt.bank_reference`), for input that
+    /// arrived nested in a larger body.
+    pub fn under(self, parent: &str) -> Self {
+        match self {
+            Self::Invalid { errors, rows } => Self::Invalid {
+                errors: errors
+                    .into_iter()
+                    .map(|mut e| {
+                        e.field = format!("{parent}.{}", e.field);
+                        e
+                    })
+                    .collect(),
+                rows,
+            },
+            other => other,
+        }
+    }
+
     /// A single invalid field.
     pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Self::validation(vec![FieldError::new(field, code, message)])

@@ -1160,3 +1160,200 @@ async fn the_thank_you_letter_is_a_pdf_that_reads_as_a_letter_in_vietnamese() {
         .problem(409);
     }
 }
+
+/// An agency's drive: its handovers are receipts of the campaign (so they
+/// roll up into the campaign's figures), its progress is net of reversals,
+/// and the public sees it only once 5 or more people gave — never a name.
+#[actix_rt::test]
+async fn a_drive_hands_over_receipts_that_roll_up_and_reach_the_public_page() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let drive = app
+        .post(
+            "/api/v1/drives",
+            Some(&s.admin),
+            &json!({"campaign_id": s.campaign, "organisation": "Sở Tài chính tỉnh Hòa Bình", "organisation_kind": "agency", "target_vnd": 50_000_000, "starts_on": "2021-09-01", "ends_on": "2021-10-31", "contact_name": "Phòng Tổ chức", "contact_phone": "0218 3852 123"}),
+        )
+        .await
+        .ok(201);
+    let id = drive["id"].as_i64().unwrap();
+    let small = app
+        .post(
+            "/api/v1/drives",
+            Some(&s.admin),
+            &json!({"campaign_id": s.campaign, "organisation": "Hiệp hội Doanh nghiệp", "organisation_kind": "association", "starts_on": "2021-09-01", "contact_name": "Văn phòng Hiệp hội"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let staff = app
+        .post(
+            &format!("/api/v1/drives/{id}/receipts"),
+            Some(&s.warehouse),
+            &json!({"receipt": {"campaign_id": s.campaign, "receipt_type": "donation", "kind": "money", "amount_vnd": 12_500_000, "bank_reference": "FT21270000777", "received_on": "2021-09-27"}, "contributor_count": 48, "contributors": ["Trần Văn Bí Mật", "Lê Thị Riêng Tư"]}),
+        )
+        .await
+        .ok(201);
+    assert_eq!(staff["drive_id"], id);
+    assert_eq!(staff["receipt"]["amount_vnd"], 12_500_000);
+    app.post(
+        &format!("/api/v1/drives/{id}/receipts"),
+        Some(&s.warehouse),
+        &json!({"receipt": {"campaign_id": s.campaign, "receipt_type": "donation", "kind": "device", "device_type": "tablet", "quantity": 3, "received_on": "2021-10-02"}, "contributor_count": 2}),
+    )
+    .await
+    .ok(201);
+    app.post(
+        &format!("/api/v1/drives/{small}/receipts"),
+        Some(&s.warehouse),
+        &json!({"receipt": {"campaign_id": s.campaign, "receipt_type": "donation", "kind": "money", "amount_vnd": 700_000, "bank_reference": "FT21270000778", "received_on": "2021-09-28"}, "contributor_count": 2}),
+    )
+    .await
+    .ok(201);
+
+    let progress = app
+        .get(&format!("/api/v1/drives/{id}"), &s.admin)
+        .await
+        .ok(200)["progress"]
+        .clone();
+    assert_eq!(
+        progress,
+        json!({"money_received_vnd": 12_500_000, "goods_received": 3, "contributors": 50, "handovers": 2})
+    );
+    // The drives' receipts are the campaign's: they roll up into its figures.
+    let stats = app
+        .get(
+            &format!("/api/v1/stats/donations?campaign={}", s.campaign),
+            &s.admin,
+        )
+        .await
+        .ok(200);
+    assert_eq!(stats["money_received_vnd"], 13_200_000, "{stats}");
+    let by_drive = app
+        .get(
+            &format!("/api/v1/drives?campaign_id={}", s.campaign),
+            &s.warehouse,
+        )
+        .await
+        .ok(200);
+    let summed: i64 = by_drive["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["progress"]["money_received_vnd"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        summed, 13_200_000,
+        "the campaign broken down by drive adds up"
+    );
+
+    let public = app.get("/api/v1/public/drives", "").await;
+    let text = String::from_utf8(public.body.clone()).unwrap();
+    assert!(
+        !text.contains("Bí Mật") && !text.contains("Riêng Tư") && !text.contains("0218"),
+        "{text}"
+    );
+    let public = public.ok(200);
+    assert_eq!(public[0]["contributors"], 50);
+    assert_eq!(public[0]["money_received_vnd"], 12_500_000);
+    // Two people: their gifts could be read off, so nothing but "<5".
+    assert_eq!(public[1]["contributors"], "<5");
+    assert!(public[1]["money_received_vnd"].is_null(), "{public}");
+
+    // A reversed handover leaves the drive's progress.
+    app.post(
+        &format!("/api/v1/receipts/{}/reversal", staff["receipt"]["id"]),
+        Some(&s.admin),
+        &json!({"reason": "chuyển nhầm tài khoản"}),
+    )
+    .await
+    .ok(201);
+    let progress = app
+        .get(&format!("/api/v1/drives/{id}"), &s.admin)
+        .await
+        .ok(200)["progress"]
+        .clone();
+    assert_eq!(
+        progress,
+        json!({"money_received_vnd": 0, "goods_received": 3, "contributors": 2, "handovers": 1})
+    );
+    let public = app.get("/api/v1/public/drives", "").await.ok(200);
+    assert_eq!(public[0]["contributors"], "<5");
+}
+
+/// A drive takes gifts to its own campaign within its period; anything
+/// else is refused on the field and writes nothing.
+#[actix_rt::test]
+async fn a_drive_refuses_receipts_outside_its_campaign_or_period() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let other = app
+        .post(
+            "/api/v1/campaigns",
+            Some(&s.admin),
+            &json!({"name": "Khác", "starts_on": "2021-09-01", "targets": {}}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let id = app
+        .post(
+            "/api/v1/drives",
+            Some(&s.admin),
+            &json!({"campaign_id": s.campaign, "organisation": "Công ty Điện lực", "organisation_kind": "business", "starts_on": "2021-09-01", "ends_on": "2021-09-30", "contact_name": "Công đoàn"}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let gift = |campaign: i64, on: &str| json!({"receipt": {"campaign_id": campaign, "receipt_type": "donation", "kind": "money", "amount_vnd": 1_000_000, "bank_reference": "FT21253000001", "received_on": on}, "contributor_count": 10});
+    let path = format!("/api/v1/drives/{id}/receipts");
+    let before = app.row_counts();
+    app.post(&path, Some(&s.warehouse), &gift(s.campaign, "2021-10-05"))
+        .await
+        .problem_naming(422, "receipt.received_on", "outside_drive");
+    app.post(&path, Some(&s.warehouse), &gift(s.campaign, "2021-08-31"))
+        .await
+        .problem_naming(422, "receipt.received_on", "outside_drive");
+    app.post(&path, Some(&s.warehouse), &gift(other, "2021-09-10"))
+        .await
+        .problem_naming(422, "receipt.campaign_id", "other_campaign");
+    app.post(
+        &path,
+        Some(&s.warehouse),
+        &json!({"receipt": {"campaign_id": s.campaign, "receipt_type": "donation", "kind": "money", "amount_vnd": 1_000_000, "bank_reference": "FT21253000002", "received_on": "2021-09-10"}, "contributor_count": 0}),
+    )
+    .await
+    .problem_naming(422, "contributor_count", "range");
+    // The receipt's own rules apply, named inside `receipt`.
+    app.post(
+        &path,
+        Some(&s.warehouse),
+        &json!({"receipt": {"campaign_id": s.campaign, "receipt_type": "donation", "kind": "money", "amount_vnd": 1_000_000, "received_on": "2021-09-10"}, "contributor_count": 3}),
+    )
+    .await
+    .problem_naming(422, "receipt.bank_reference", "required");
+    app.post(
+        "/api/v1/drives/999999/receipts",
+        Some(&s.warehouse),
+        &gift(s.campaign, "2021-09-10"),
+    )
+    .await
+    .problem(404);
+    app.post(&path, Some(&s.donor), &gift(s.campaign, "2021-09-10"))
+        .await
+        .problem(403);
+    app.post(
+        "/api/v1/drives",
+        Some(&s.admin),
+        &json!({"campaign_id": s.campaign, "organisation": "X", "organisation_kind": "business", "starts_on": "2021-09-30", "ends_on": "2021-09-01", "contact_name": "Y"}),
+    )
+    .await
+    .problem_naming(422, "ends_on", "before_start");
+    assert_eq!(app.row_counts(), before, "no refused drive write was kept");
+    app.post(&path, Some(&s.warehouse), &gift(s.campaign, "2021-09-10"))
+        .await
+        .ok(201);
+}

@@ -549,6 +549,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    drives (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        organisation -> Text,
+        organisation_kind -> Text,
+        target_vnd -> Nullable<BigInt>,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        contact_name -> Text,
+        contact_phone -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    drive_receipts (receipt_id) {
+        receipt_id -> BigInt,
+        drive_id -> BigInt,
+        contributor_count -> Integer,
+        contributors -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     articles (id) {
         id -> BigInt,
         kind -> Text,
@@ -601,7 +628,10 @@ diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id))
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(article_events -> articles (article_id));
+diesel::joinable!(drive_receipts -> drives (drive_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    drives,
+    drive_receipts,
     articles,
     article_events,
     maintenance_runs,

@@ -182,6 +182,75 @@ pub async fn donation_trace(
     Ok(public_json(&answer))
 }
 
+/// A drive as everyone sees it: who runs it, its target and period, and
+/// its progress — money and goods shown only once 5 or more people gave,
+/// so no one person's gift can be read off. No contact, no names.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicDrive {
+    pub organisation: String,
+    pub organisation_kind: crate::donations::drives::OrganisationKind,
+    pub campaign_id: i64,
+    pub target_vnd: Option<i64>,
+    pub starts_on: chrono::NaiveDate,
+    pub ends_on: Option<chrono::NaiveDate>,
+    #[schema(value_type = PublicCount)]
+    pub contributors: PublicCount,
+    /// Absent while fewer than 5 people gave.
+    pub money_received_vnd: Option<i64>,
+    /// Units of goods; absent while fewer than 5 people gave.
+    pub goods_received: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PublicDriveFilter {
+    pub campaign: Option<i64>,
+}
+
+/// The drives of agencies, associations and businesses, and how far each got.
+///
+/// No token. Money and goods handed over, net of reversals, and the number
+/// of people who gave — shown as `<5` (with money and goods absent) while
+/// fewer than 5 gave. Never a contributor's name.
+#[utoipa::path(
+    tag = "public",
+    params(PublicDriveFilter),
+    responses((status = 200, description = "Every drive with its progress", body = [PublicDrive]))
+)]
+#[get("/drives")]
+pub async fn public_drives(
+    state: web::Data<AppState>,
+    filter: web::Query<PublicDriveFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = filter.campaign;
+    let drives = state
+        .db
+        .run(move |conn| crate::donations::drives::queries::all_with_progress(conn, campaign))
+        .await?;
+    let lines: Vec<PublicDrive> = drives
+        .into_iter()
+        .map(|(row, progress)| {
+            let shown = progress.contributors == 0 || progress.contributors >= 5;
+            PublicDrive {
+                organisation: row.organisation,
+                organisation_kind: row.organisation_kind,
+                campaign_id: row.campaign_id,
+                target_vnd: row.target_vnd,
+                starts_on: row.starts_on,
+                ends_on: row.ends_on,
+                contributors: if shown {
+                    PublicCount::Exact(progress.contributors)
+                } else {
+                    PublicCount::FewerThanFive
+                },
+                money_received_vnd: shown.then_some(progress.money_received_vnd),
+                goods_received: shown.then_some(progress.goods_received),
+            }
+        })
+        .collect();
+    Ok(public_json(&lines))
+}
+
 /// Routes under `/api/v1/public`, rate-limited per client IP.
 pub fn configure(
     rate_limit: TokenRateLimit,
@@ -201,6 +270,7 @@ pub fn configure(
                 .service(needs_board)
                 .service(public_donations)
                 .service(donation_trace)
+                .service(public_drives)
                 .configure(other_public),
         );
     }

@@ -484,6 +484,7 @@ async fn no_personal_data_reaches_public_or_statistics_endpoints() {
     let reader = app.client_token("stats_reader").await;
     let requests: Vec<(&str, String)> = vec![
         ("/api/v1/public/articles", "".into()),
+        ("/api/v1/public/drives", "".into()),
         ("/api/v1/public/articles.atom", "".into()),
         ("/api/v1/public/articles/{slug}", slug.clone()),
         ("/api/v1/stats/coverage", "".into()),

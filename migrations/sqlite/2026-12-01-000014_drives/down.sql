@@ -1,0 +1,2 @@
+DROP TABLE drive_receipts;
+DROP TABLE drives;
