@@ -250,7 +250,7 @@ pub async fn record_consent(
 /// token; cached for a minute.
 #[utoipa::path(
     tag = "public",
-    params(ArticleFilter, PageQuery),
+    params(PublicArticleFilter, PageQuery),
     responses(
         (status = 200, description = "A page of published articles", body = PublicArticlePage),
         (status = 404, description = "No such admin unit", body = crate::platform::http::Problem, content_type = "application/problem+json"),
@@ -259,11 +259,11 @@ pub async fn record_consent(
 #[get("/articles")]
 pub async fn public_articles(
     state: web::Data<AppState>,
-    filter: web::Query<ArticleFilter>,
+    filter: web::Query<PublicArticleFilter>,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = page.parse::<i64>()?;
-    let filter = filter.into_inner();
+    let filter = ArticleFilter::from(filter.into_inner());
     let found = state
         .db
         .run(move |conn| {

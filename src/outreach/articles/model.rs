@@ -255,7 +255,7 @@ pub struct PublicArticlePage {
     pub next_cursor: Option<String>,
 }
 
-/// Filters of the article lists.
+/// Filters of the staff's article list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ArticleFilter {
@@ -263,6 +263,27 @@ pub struct ArticleFilter {
     pub campaign: Option<i64>,
     /// Articles about this admin unit or any unit below it.
     pub admin_unit: Option<String>,
-    /// Staff list only: articles in this status.
+    /// Only articles in this status.
     pub status: Option<ArticleStatus>,
+}
+
+/// Filters of the public article list (published articles only).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PublicArticleFilter {
+    pub kind: Option<ArticleKind>,
+    pub campaign: Option<i64>,
+    /// Articles about this admin unit or any unit below it.
+    pub admin_unit: Option<String>,
+}
+
+impl From<PublicArticleFilter> for ArticleFilter {
+    fn from(filter: PublicArticleFilter) -> Self {
+        ArticleFilter {
+            kind: filter.kind,
+            campaign: filter.campaign,
+            admin_unit: filter.admin_unit,
+            status: Some(ArticleStatus::Published),
+        }
+    }
 }
