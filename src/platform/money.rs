@@ -150,19 +150,14 @@ pub fn vnd_in_words(amount: i64) -> String {
             words.push(SCALES[index]);
         }
     }
-    let sentence = words.join(" ");
-    let mut chars = sentence.chars();
-    let capitalised: String = match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    let sign = if amount < 0 { "Âm " } else { "" };
-    let capitalised = if sign.is_empty() {
-        capitalised
-    } else {
-        format!("{sign}{}", sentence)
-    };
-    format!("{capitalised} đồng")
+    if amount < 0 {
+        words.insert(0, "âm");
+    }
+    // The words are all lower case: capitalising the sentence's first word
+    // capitalises the sentence.
+    let first = crate::platform::text::capitalised(words[0]);
+    words[0] = &first;
+    format!("{} đồng", words.join(" "))
 }
 
 #[cfg(test)]

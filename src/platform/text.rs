@@ -115,6 +115,20 @@ fn walk(value: &mut Value, path: String, secret: bool, refused: &mut Vec<FieldEr
     }
 }
 
+/// `word` with its first letter upper case and the rest lower case, the
+/// way a Vietnamese name or the first word of a sentence is written
+/// ("nguyễn" and "NGUYỄN" become "Nguyễn").
+pub fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

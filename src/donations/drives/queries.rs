@@ -189,30 +189,12 @@ pub fn page(
     campaign: Option<i64>,
     page: &PageRequest<i64>,
 ) -> Result<DrivePage, Failure> {
-    let rows: Vec<DriveRow> = with_conn!(conn, |c| {
-        let mut query = drives::table
-            .order(drives::id)
-            .limit(page.fetch())
-            .select(DriveRow::as_select())
-            .into_boxed();
-        if let Some(after) = page.after {
-            query = query.filter(drives::id.gt(after));
-        }
-        if let Some(campaign) = campaign {
-            query = query.filter(drives::campaign_id.eq(campaign));
-        }
-        query.load(c)
-    })?;
+    let rows = load(conn, campaign, page.after, Some(page.fetch()))?;
     let (rows, next_cursor) = page.finish(rows, |row| row.id);
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut progress = progress(conn, &ids)?;
     Ok(DrivePage {
-        items: rows
+        items: with_progress(conn, rows)?
             .into_iter()
-            .map(|row| {
-                let p = progress.remove(&row.id).unwrap_or_default();
-                Drive::of(row, p)
-            })
+            .map(|(row, progress)| Drive::of(row, progress))
             .collect(),
         next_cursor,
     })
@@ -224,16 +206,42 @@ pub fn all_with_progress(
     conn: &mut DbConn,
     campaign: Option<i64>,
 ) -> Result<Vec<(DriveRow, DriveProgress)>, Failure> {
-    let rows: Vec<DriveRow> = with_conn!(conn, |c| {
+    let rows = load(conn, campaign, None, None)?;
+    with_progress(conn, rows)
+}
+
+/// Drives in id order: of one campaign when given, after an id, at most
+/// `limit`.
+fn load(
+    conn: &mut DbConn,
+    campaign: Option<i64>,
+    after: Option<i64>,
+    limit: Option<i64>,
+) -> Result<Vec<DriveRow>, Failure> {
+    let rows = with_conn!(conn, |c| {
         let mut query = drives::table
             .order(drives::id)
             .select(DriveRow::as_select())
             .into_boxed();
+        if let Some(limit) = limit {
+            query = query.limit(limit);
+        }
+        if let Some(after) = after {
+            query = query.filter(drives::id.gt(after));
+        }
         if let Some(campaign) = campaign {
             query = query.filter(drives::campaign_id.eq(campaign));
         }
         query.load(c)
     })?;
+    Ok(rows)
+}
+
+/// Each drive beside its progress (one set of queries for all of them).
+pub fn with_progress(
+    conn: &mut DbConn,
+    rows: Vec<DriveRow>,
+) -> Result<Vec<(DriveRow, DriveProgress)>, Failure> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut progress = progress(conn, &ids)?;
     Ok(rows

@@ -32,11 +32,8 @@ const TEMPLATE: &str = r#"<!DOCTYPE html>
 <p class="dated">{{ dated }}</p>
 <h1>THƯ CẢM ƠN</h1>
 <p>Kính gửi: <strong>{{ donor_name }}</strong></p>
-<p>{{ text }}</p>
-<p>Hiện vật / số tiền đã nhận: <strong>{{ gift }}</strong>{% if amount_in_words %} (bằng chữ: {{ amount_in_words }}){% endif %}, ngày {{ received_on }}{% if receipt.bank_reference %} (mã giao dịch {{ receipt.bank_reference }}){% endif %}.</p>
-{% if follow_ref %}<p>Quý vị có thể theo dõi món quà đến với học sinh bằng mã <strong>{{ follow_ref }}</strong>.</p>{% endif %}
-<p>Trân trọng cảm ơn!</p>
-<p class="sign"><strong>{{ signer_title }}</strong>{% if signer_name %}<br>{{ signer_name }}{% endif %}</p>
+{% for paragraph in paragraphs %}<p>{{ paragraph }}</p>
+{% endfor %}<p class="sign"><strong>{{ signer_title }}</strong>{% if signer_name %}<br>{{ signer_name }}{% endif %}</p>
 </body>
 </html>
 "#;
@@ -126,6 +123,29 @@ pub fn letter(
     }
 }
 
+/// The letter's body, one paragraph each, as both the HTML page and the
+/// PDF print it: the thanks, what arrived (the amount in words for money,
+/// the bank reference when there is one), how to follow the gift, the close.
+fn body_paragraphs(ack: &Acknowledgement) -> Vec<String> {
+    let mut received = format!("Hiện vật / số tiền đã nhận: {}", ack.gift);
+    if let Some(words) = &ack.amount_in_words {
+        received.push_str(&format!(" (bằng chữ: {words})"));
+    }
+    received.push_str(&format!(", ngày {}", short_date(ack.receipt.received_on)));
+    if let Some(reference) = &ack.receipt.bank_reference {
+        received.push_str(&format!(" (mã giao dịch {reference})"));
+    }
+    received.push('.');
+    let mut paragraphs = vec![ack.text.clone(), received];
+    if let Some(follow) = &ack.follow_ref {
+        paragraphs.push(format!(
+            "Quý vị có thể theo dõi món quà đến với học sinh bằng mã {follow}."
+        ));
+    }
+    paragraphs.push("Trân trọng cảm ơn!".to_owned());
+    paragraphs
+}
+
 pub fn render_html(ack: &Acknowledgement) -> Result<String, Failure> {
     let mut env = Environment::new();
     env.add_template("acknowledgement.html", TEMPLATE)
@@ -136,17 +156,12 @@ pub fn render_html(ack: &Acknowledgement) -> Result<String, Failure> {
     template
         .render(context! {
             receipt => &ack.receipt,
-            received_on => short_date(ack.receipt.received_on),
             issuer => &ack.issuer,
             dated => &ack.dated,
-            amount_in_words => &ack.amount_in_words,
-            follow_ref => &ack.follow_ref,
             signer_title => &ack.signer_title,
             signer_name => &ack.signer_name,
             donor_name => &ack.donor_name,
-            campaign_name => &ack.campaign_name,
-            gift => &ack.gift,
-            text => &ack.text,
+            paragraphs => body_paragraphs(ack),
         })
         .map_err(|e| Failure::internal(format!("template: {e}")))
 }
@@ -218,24 +233,9 @@ pub fn render_pdf(ack: &Acknowledgement) -> Result<Vec<u8>, Failure> {
     pen.gap(12.0);
     pen.line(&format!("Kính gửi: {}", ack.donor_name), 12.0, &bold, false);
     pen.gap(3.0);
-    pen.paragraph(&ack.text, &regular);
-    let mut received = format!("Hiện vật / số tiền đã nhận: {}", ack.gift);
-    if let Some(words) = &ack.amount_in_words {
-        received.push_str(&format!(" (bằng chữ: {words})"));
+    for paragraph in body_paragraphs(ack) {
+        pen.paragraph(&paragraph, &regular);
     }
-    received.push_str(&format!(", ngày {}", short_date(ack.receipt.received_on)));
-    if let Some(reference) = &ack.receipt.bank_reference {
-        received.push_str(&format!(" (mã giao dịch {reference})"));
-    }
-    received.push('.');
-    pen.paragraph(&received, &regular);
-    if let Some(follow) = &ack.follow_ref {
-        pen.paragraph(
-            &format!("Quý vị có thể theo dõi món quà đến với học sinh bằng mã {follow}."),
-            &regular,
-        );
-    }
-    pen.paragraph("Trân trọng cảm ơn!", &regular);
     pen.gap(6.0);
     pen.line(&ack.signer_title, 12.0, &bold, true);
     if let Some(name) = &ack.signer_name {

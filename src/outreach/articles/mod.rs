@@ -299,20 +299,15 @@ pub async fn articles_feed(state: web::Data<AppState>) -> Result<HttpResponse, A
         .unwrap_or(chrono::DateTime::UNIX_EPOCH);
     let items = rows
         .into_iter()
-        .map(|row| {
-            let updated = crate::platform::db::to_utc(row.updated_at);
-            render::FeedItem {
-                id: row.id,
-                kind: row.kind.to_string(),
-                title: row.title,
-                slug: row.slug,
-                summary: row.summary,
-                body_markdown: row.body_markdown,
-                published: row
-                    .published_at
-                    .map_or(updated, crate::platform::db::to_utc),
-                updated,
-            }
+        .map(|row| render::FeedItem {
+            published: row.published_or_updated(),
+            updated: crate::platform::db::to_utc(row.updated_at),
+            id: row.id,
+            kind: row.kind.to_string(),
+            title: row.title,
+            slug: row.slug,
+            summary: row.summary,
+            body_markdown: row.body_markdown,
         })
         .collect();
     Ok(HttpResponse::Ok()

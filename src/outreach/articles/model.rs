@@ -54,6 +54,14 @@ pub struct ArticleRow {
     pub updated_at: NaiveDateTime,
 }
 
+impl ArticleRow {
+    /// When the public saw it appear: its publication (a row never
+    /// published falls back to its last change).
+    pub fn published_or_updated(&self) -> DateTime<Utc> {
+        crate::platform::db::to_utc(self.published_at.unwrap_or(self.updated_at))
+    }
+}
+
 /// A new article, always a draft. District officers write stories of their
 /// own area; the Department (admin) writes any kind.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -236,6 +244,7 @@ pub struct PublicArticle {
 impl PublicArticle {
     pub fn of(row: ArticleRow, with_body: bool) -> Self {
         PublicArticle {
+            published_at: row.published_or_updated(),
             body_html: with_body.then(|| super::render::to_safe_html(&row.body_markdown)),
             kind: row.kind,
             title: row.title,
@@ -244,7 +253,6 @@ impl PublicArticle {
             campaign_id: row.campaign_id,
             admin_unit_code: row.admin_unit_code,
             cover_image: row.cover_image,
-            published_at: crate::platform::db::to_utc(row.published_at.unwrap_or(row.updated_at)),
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::platform::db::schema::{article_events, articles};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::{Failure, OrUnknown};
 use crate::platform::outbox::{Event, EventType};
+use crate::platform::text::capitalised;
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<ArticleRow, Failure> {
     let row: Option<ArticleRow> = with_conn!(conn, |c| articles::table
@@ -350,16 +351,6 @@ pub fn name_candidates(text: &str) -> HashSet<String> {
         .split(|c: char| !c.is_alphabetic())
         .filter(|w| !w.is_empty())
         .collect();
-    let capitalised = |word: &str| -> String {
-        let mut chars = word.chars();
-        match chars.next() {
-            Some(first) => first
-                .to_uppercase()
-                .chain(chars.flat_map(char::to_lowercase))
-                .collect(),
-            None => String::new(),
-        }
-    };
     let mut out = HashSet::new();
     for start in 0..words.len() {
         for len in 2..=5 {
