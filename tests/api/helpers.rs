@@ -824,3 +824,20 @@ fn count_rows(
             .map_err(|e| e.to_string())?;
     Ok(rows.into_iter().map(|r| (r.name, r.n)).collect())
 }
+
+/// A second connection to the SQLite file that takes its write lock and
+/// keeps it until the caller rolls back: the service then finds the
+/// database busy. The service's own short writes (the webhook worker
+/// marking events dispatched) may hold the lock a moment first, so this
+/// connection waits for them, as the service's connections do.
+pub fn hold_sqlite_write_lock(url: &str) -> diesel::SqliteConnection {
+    use diesel::{Connection, RunQueryDsl};
+    let mut holder = diesel::SqliteConnection::establish(url).expect("open");
+    diesel::sql_query("PRAGMA busy_timeout = 5000")
+        .execute(&mut holder)
+        .unwrap();
+    diesel::sql_query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .unwrap();
+    holder
+}

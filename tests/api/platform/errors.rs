@@ -251,11 +251,8 @@ async fn database_down_is_503() {
             reply
         }
         crate::helpers::TestDatabase::Sqlite { url, .. } => {
-            use diesel::{Connection, RunQueryDsl};
-            let mut holder = diesel::SqliteConnection::establish(url).expect("open");
-            diesel::sql_query("BEGIN EXCLUSIVE")
-                .execute(&mut holder)
-                .unwrap();
+            use diesel::RunQueryDsl;
+            let mut holder = crate::helpers::hold_sqlite_write_lock(url);
             let reply = app.post("/api/v1/users", Some(&admin), &user).await;
             diesel::sql_query("ROLLBACK").execute(&mut holder).unwrap();
             reply

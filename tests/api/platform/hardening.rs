@@ -1331,10 +1331,7 @@ where
         };
         futures_util::future::join(request, terminate).await.0
     } else {
-        let mut holder = diesel::SqliteConnection::establish(&url).expect("open");
-        diesel::sql_query("BEGIN EXCLUSIVE")
-            .execute(&mut holder)
-            .unwrap();
+        let mut holder = crate::helpers::hold_sqlite_write_lock(&url);
         let reply = request.await;
         diesel::sql_query("ROLLBACK").execute(&mut holder).unwrap();
         reply
