@@ -67,12 +67,20 @@ fn routes(
                 .configure(crate::distribution::handovers::configure)
                 .configure(crate::reporting::stats::configure)
                 .configure(crate::outreach::articles::configure)
+                .configure(crate::teaching::platforms::configure)
                 .configure(crate::reporting::public::configure(
                     public_limit,
-                    crate::outreach::articles::configure_public,
+                    public_routes_of_other_domains,
                 )),
         );
     }
+}
+
+/// The public routes other domains serve, mounted in the one `/public`
+/// scope (with its rate limit) beside reporting's own.
+fn public_routes_of_other_domains(cfg: &mut ServiceConfig) {
+    crate::outreach::articles::configure_public(cfg);
+    crate::teaching::platforms::configure_public(cfg);
 }
 
 /// The OpenAPI document of this build (what `songmay openapi` prints and

@@ -3,7 +3,7 @@
 //!
 //! The house (see DESIGN.md, "Shape"): `platform` is the ground floor and
 //! imports no domain; the domains `registry`, `needs`, `donations`,
-//! `distribution` and `reporting` stand on it, each resource a folder with
+//! `distribution`, `outreach`, `teaching` and `reporting` stand on it, each resource a folder with
 //! its routes (`mod.rs`), rows and DTOs (`model.rs`) and queries
 //! (`queries.rs`); `app` wires every domain into the service and nothing
 //! imports it. Imports run one way: app → domains → platform
@@ -19,3 +19,4 @@ pub mod outreach;
 pub mod platform;
 pub mod registry;
 pub mod reporting;
+pub mod teaching;

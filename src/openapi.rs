@@ -42,6 +42,7 @@ use crate::platform::http::{Problem, PROBLEM_JSON};
         (name = "inventory", description = "Warehouses, devices, packages and the stock ledger"),
         (name = "distribution", description = "Allocations of stock to approved needs, and handovers"),
         (name = "outreach", description = "The open letter, news and stories: written by staff, published by the Department"),
+        (name = "teaching", description = "Online-teaching platforms: offered by technology partners, recommended by the Department, used by schools"),
         (name = "stats", description = "Aggregated statistics (JSON, CSV, XLSX); no personal data"),
         (name = "public", description = "Public transparency pages: no token, aggregates only"),
         (name = "operations", description = "Liveness and readiness probes"),
@@ -366,6 +367,47 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         "/api/v1/articles/{id}/consent",
         &["admin", "district_officer"],
     ),
+    (
+        "post",
+        "/api/v1/platform-offers",
+        &["admin", "tech_partner"],
+    ),
+    ("get", "/api/v1/platform-offers", &["admin", "tech_partner"]),
+    (
+        "get",
+        "/api/v1/platform-offers/{id}",
+        &["admin", "tech_partner"],
+    ),
+    (
+        "patch",
+        "/api/v1/platform-offers/{id}",
+        &["admin", "tech_partner"],
+    ),
+    (
+        "post",
+        "/api/v1/platform-offers/{id}/transitions",
+        &["admin", "tech_partner"],
+    ),
+    (
+        "get",
+        "/api/v1/schools/{id}/platforms",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "put",
+        "/api/v1/schools/{id}/platforms/{offer_id}",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "delete",
+        "/api/v1/schools/{id}/platforms/{offer_id}",
+        &["admin", "district_officer", "school_staff"],
+    ),
+    (
+        "get",
+        "/api/v1/stats/platforms",
+        &["admin", "district_officer", "stats_reader"],
+    ),
     ("get", "/api/v1/campaigns", EVERY_ROLE),
     ("post", "/api/v1/campaigns", &["admin"]),
     ("get", "/api/v1/campaigns/{id}", EVERY_ROLE),
@@ -569,6 +611,7 @@ const EVERY_ROLE: &[&str] = &[
     "donor",
     "sync_client",
     "stats_reader",
+    "tech_partner",
 ];
 
 /// Whether a 201 of `POST path` is a record with its own `GET` route: the

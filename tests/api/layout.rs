@@ -7,15 +7,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The domains, and the other domains each may import.
-const DOMAINS: [(&str, &[&str]); 6] = [
+const DOMAINS: [(&str, &[&str]); 7] = [
     ("registry", &[]),
     ("needs", &["registry"]),
     ("donations", &["registry"]),
     ("distribution", &["needs", "donations", "registry"]),
     ("outreach", &["registry", "donations"]),
+    ("teaching", &["registry"]),
     (
         "reporting",
-        &["registry", "needs", "donations", "distribution", "outreach"],
+        &[
+            "registry",
+            "needs",
+            "donations",
+            "distribution",
+            "outreach",
+            "teaching",
+        ],
     ),
 ];
 

@@ -19,3 +19,4 @@ mod promises;
 mod registry;
 mod reporting;
 mod routes;
+mod teaching;

@@ -122,7 +122,8 @@ fn enum_schemas_list_the_words_on_the_wire() {
             "donor",
             "telecom",
             "sync_client",
-            "stats_reader"
+            "stats_reader",
+            "tech_partner"
         ])
     );
     let mut enums = 0;

@@ -14,7 +14,7 @@ use crate::contract::{resolve, spec};
 use crate::helpers::{spawn_app, TestApp};
 
 /// Every role an account or client can have.
-const ROLES: [&str; 8] = [
+const ROLES: [&str; 9] = [
     "admin",
     "district_officer",
     "school_staff",
@@ -23,6 +23,7 @@ const ROLES: [&str; 8] = [
     "telecom",
     "sync_client",
     "stats_reader",
+    "tech_partner",
 ];
 
 /// One documented operation, with a request the server can parse: path

@@ -22,6 +22,8 @@ text_enum! {
         SyncClient => "sync_client",
         /// Machine client: aggregated statistics only.
         StatsReader => "stats_reader",
+        /// A technology firm: its own online-teaching platform offers.
+        TechPartner => "tech_partner",
     }
 }
 

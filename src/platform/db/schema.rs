@@ -610,6 +610,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    roles (name) {
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    platform_offers (id) {
+        id -> BigInt,
+        submitted_by -> BigInt,
+        provider -> Text,
+        product -> Text,
+        kind -> Text,
+        description -> Text,
+        website -> Nullable<Text>,
+        pricing -> Text,
+        discount_percent -> Nullable<Integer>,
+        price_per_student_vnd -> Nullable<BigInt>,
+        available_from -> Date,
+        available_until -> Nullable<Date>,
+        conditions -> Nullable<Text>,
+        levels -> Text,
+        grade_from -> Integer,
+        grade_to -> Integer,
+        data_residency -> Nullable<Text>,
+        child_safety -> Nullable<Text>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    platform_offer_events (id) {
+        id -> BigInt,
+        offer_id -> BigInt,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor -> Text,
+        reason -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    platform_adoptions (school_id, offer_id) {
+        school_id -> BigInt,
+        offer_id -> BigInt,
+        student_count -> Integer,
+        started_on -> Date,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
 diesel::joinable!(inventory_items -> warehouses (warehouse_id));
 diesel::joinable!(allocations -> needs (need_id));
@@ -629,7 +687,14 @@ diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(article_events -> articles (article_id));
 diesel::joinable!(drive_receipts -> drives (drive_id));
+diesel::joinable!(platform_offer_events -> platform_offers (offer_id));
+diesel::joinable!(platform_adoptions -> platform_offers (offer_id));
+diesel::joinable!(platform_adoptions -> schools (school_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    roles,
+    platform_offers,
+    platform_offer_events,
+    platform_adoptions,
     drives,
     drive_receipts,
     articles,

@@ -308,6 +308,10 @@ pub fn title(field: &str, lang: Lang) -> &str {
 /// Vietnamese column titles of the tables the service writes.
 const VIETNAMESE: &[(&str, &str)] = &[
     ("key", "Mã"),
+    ("level", "Cấp học"),
+    ("offer_id", "Mã nền tảng"),
+    ("product", "Nền tảng"),
+    ("schools", "Số trường"),
     ("name", "Tên"),
     ("students", "Số học sinh"),
     ("with_device", "Có thiết bị"),

@@ -258,7 +258,7 @@ pub fn configure(
 ) -> impl FnOnce(&mut ServiceConfig) {
     // One `/public` scope for every public route (a second scope with the
     // same prefix would never be reached): other domains' public routes,
-    // the articles among them, come in through `other_public`.
+    // articles and platforms, come in through `other_public`.
     move |cfg| {
         cfg.service(
             utoipa_actix_web::scope("/public")

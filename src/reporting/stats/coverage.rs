@@ -209,7 +209,7 @@ pub fn coverage(
     } else {
         UnitTree::default()
     };
-    let units: Option<Vec<String>> = root.map(|_| tree.names.keys().cloned().collect());
+    let units: Option<Vec<String>> = root.map(|_| tree.codes());
     let units = units.as_deref();
 
     // (key, name, sums) per group, before groups are merged into rows.
@@ -326,13 +326,13 @@ fn grade_sums(
 
 /// The admin units of a subtree: names, and the way up to its root.
 #[derive(Default)]
-struct UnitTree {
+pub(super) struct UnitTree {
     parents: HashMap<String, Option<String>>,
     names: HashMap<String, String>,
 }
 
 impl UnitTree {
-    fn new(nodes: Vec<crate::registry::admin_units::queries::UnitNode>) -> Self {
+    pub(super) fn new(nodes: Vec<crate::registry::admin_units::queries::UnitNode>) -> Self {
         let mut tree = Self::default();
         for node in nodes {
             tree.parents.insert(node.code.clone(), node.parent_code);
@@ -341,12 +341,17 @@ impl UnitTree {
         tree
     }
 
-    fn name(&self, code: &str) -> String {
+    /// Every unit of the subtree.
+    pub(super) fn codes(&self) -> Vec<String> {
+        self.names.keys().cloned().collect()
+    }
+
+    pub(super) fn name(&self, code: &str) -> String {
         self.names.get(code).cloned().unwrap_or_default()
     }
 
     /// The child of `root` (or the province) on the way up from `unit`.
-    fn child_of(&self, root: Option<&str>, unit: &str) -> String {
+    pub(super) fn child_of(&self, root: Option<&str>, unit: &str) -> String {
         let mut current = unit.to_owned();
         loop {
             let parent = self.parents.get(&current).cloned().flatten();

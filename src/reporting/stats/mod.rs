@@ -5,6 +5,7 @@
 
 pub mod coverage;
 pub mod donations;
+pub mod platforms;
 
 use std::collections::BTreeMap;
 
@@ -404,8 +405,45 @@ pub async fn timeseries(
     respond(format, lang, "timeseries", &series, &series.points)
 }
 
+/// Uptake of online-teaching platforms by area, school level and platform.
+///
+/// Admins and statistics readers anywhere, district officers in their
+/// subtree. Schools that record using each platform and their students,
+/// per child unit of the subtree (a province's districts) and school
+/// level, and per platform in total. JSON, CSV or XLSX.
+#[utoipa::path(
+    tag = "stats",
+    security(("bearer" = [])),
+    params(platforms::PlatformStatsQuery),
+    responses(
+        (status = 200, description = "Uptake per platform, and per part, level and platform", content((platforms::PlatformStats = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 404, description = "No such admin unit in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/stats/platforms")]
+pub async fn platform_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    query: web::Query<platforms::PlatformStatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require(STATS_ROLES)?;
+    let query = query.into_inner();
+    let format = negotiate(&req, query.format)?;
+    let lang = query.lang;
+    let stats = state
+        .db
+        .run(move |conn| {
+            let root = scoped_root(conn, &principal, query.admin_unit.as_deref())?;
+            platforms::platform_stats(conn, root.as_deref(), query.level)
+        })
+        .await?;
+    respond(format, lang, "platforms", &stats, &stats.rows)
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(coverage_stats)
+        .service(platform_stats)
         .service(donations_stats)
         .service(inventory_stats)
         .service(timeseries);

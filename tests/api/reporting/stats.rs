@@ -480,11 +480,54 @@ async fn no_personal_data_reaches_public_or_statistics_endpoints() {
         .ok(200);
     }
     let slug = article["slug"].as_str().unwrap().to_owned();
+    // A recommended platform a school uses, so the uptake pages count something.
+    let partner = app
+        .user_token("partner.priv", "tech_partner", json!({}))
+        .await;
+    let offer = app
+        .post(
+            "/api/v1/platform-offers",
+            Some(&partner),
+            &json!({"provider": "Sao Mai", "product": "Lớp học", "kind": "lms", "description": "LMS",
+                    "terms": {"pricing": "free", "available_from": "2021-09-01"},
+                    "suits": {"levels": ["primary"], "grade_from": 1, "grade_to": 5}}),
+        )
+        .await
+        .ok(201)["id"]
+        .clone();
+    for to in ["under_review", "recommended"] {
+        app.post(
+            &format!("/api/v1/platform-offers/{offer}/transitions"),
+            Some(&s.admin),
+            &json!({"to": to}),
+        )
+        .await
+        .ok(200);
+    }
+    let school = app
+        .get("/api/v1/schools/by-code/TH-DABAC", &s.admin)
+        .await
+        .ok(200)["id"]
+        .clone();
+    app.request(
+        Method::PUT,
+        &format!("/api/v1/schools/{school}/platforms/{offer}"),
+        Some(&s.admin),
+        Some("application/json"),
+        json!({"student_count": 12, "started_on": "2021-10-04"})
+            .to_string()
+            .into_bytes(),
+    )
+    .await
+    .ok(201);
 
     let reader = app.client_token("stats_reader").await;
     let requests: Vec<(&str, String)> = vec![
         ("/api/v1/public/articles", "".into()),
         ("/api/v1/public/drives", "".into()),
+        ("/api/v1/public/platforms", "".into()),
+        ("/api/v1/stats/platforms", "".into()),
+        ("/api/v1/stats/platforms", "?format=csv".into()),
         ("/api/v1/public/articles.atom", "".into()),
         ("/api/v1/public/articles/{slug}", slug.clone()),
         ("/api/v1/stats/coverage", "".into()),
