@@ -63,6 +63,7 @@ fn routes(
                 .configure(crate::donations::funds::configure)
                 .configure(crate::distribution::warehouses::configure)
                 .configure(crate::distribution::inventory::configure)
+                .configure(crate::distribution::profiles::configure)
                 .configure(crate::distribution::allocations::configure)
                 .configure(crate::distribution::handovers::configure)
                 .configure(crate::reporting::stats::configure)

@@ -405,8 +405,29 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "get",
+        "/api/v1/stats/safe-devices",
+        &["admin", "district_officer", "stats_reader"],
+    ),
+    (
+        "get",
         "/api/v1/stats/platforms",
         &["admin", "district_officer", "stats_reader"],
+    ),
+    ("post", "/api/v1/device-profiles", &["admin"]),
+    (
+        "get",
+        "/api/v1/device-profiles",
+        &["admin", "warehouse_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/device-profiles/current",
+        &["admin", "warehouse_officer"],
+    ),
+    (
+        "get",
+        "/api/v1/device-profiles/{version}",
+        &["admin", "warehouse_officer"],
     ),
     ("get", "/api/v1/campaigns", EVERY_ROLE),
     ("post", "/api/v1/campaigns", &["admin"]),

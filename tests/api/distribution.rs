@@ -200,11 +200,12 @@ async fn ready_tablets(app: &TestApp, w: &World, n: u64) -> Vec<i64> {
         .iter()
         .map(|i| i["id"].as_i64().unwrap())
         .collect();
+    let profile = app.device_profile().await;
     for id in &ids {
         app.post(
             &format!("/api/v1/inventory/items/{id}/check"),
             Some(&w.warehouse_officer),
-            &json!({"wiped": true, "condition": "used_good"}),
+            &json!({"wiped": true, "condition": "used_good", "profile": {"version": profile}}),
         )
         .await
         .ok(200);
@@ -251,11 +252,12 @@ async fn a_donated_tablet_reaches_a_child() {
     )
     .await
     .problem(422);
+    let profile = app.device_profile().await;
     let checked = app
         .post(
             &format!("/api/v1/inventory/items/{item}/check"),
             Some(&w.warehouse_officer),
-            &json!({"wiped": true, "condition": "used_good"}),
+            &json!({"wiped": true, "condition": "used_good", "profile": {"version": profile}}),
         )
         .await
         .ok(200);
@@ -428,10 +430,22 @@ async fn a_donated_tablet_reaches_a_child() {
     app.post(&path, Some(&w.warehouse_officer), &json!({"to": "ready"}))
         .await
         .problem(409);
+    // Checked and wiped again, but without the profile it is not ready:
+    // a return clears the profile as it clears the check.
     app.post(
         &format!("/api/v1/inventory/items/{item}/check"),
         Some(&w.warehouse_officer),
         &json!({"wiped": true, "condition": "used_good"}),
+    )
+    .await
+    .ok(200);
+    app.post(&path, Some(&w.warehouse_officer), &json!({"to": "ready"}))
+        .await
+        .problem(409);
+    app.post(
+        &format!("/api/v1/inventory/items/{item}/check"),
+        Some(&w.warehouse_officer),
+        &json!({"wiped": true, "condition": "used_good", "profile": {"version": profile}}),
     )
     .await
     .ok(200);
@@ -736,8 +750,17 @@ async fn stock_rules_hold() {
         .await
         .problem_naming(422, "warehouse_id", "unknown");
 
-    // New devices need no wipe; write-off needs a reason; a transfer goes through in_transit.
+    // New devices need no wipe (but the safe profile, like every device);
+    // write-off needs a reason; a transfer goes through in_transit.
     let (a, b) = (ids[0], ids[1]);
+    let profile = app.device_profile().await;
+    app.post(
+        &format!("/api/v1/inventory/items/{a}/check"),
+        Some(&w.warehouse_officer),
+        &json!({"wiped": false, "condition": "new", "profile": {"version": profile}}),
+    )
+    .await
+    .ok(200);
     app.post(
         &format!("/api/v1/inventory/items/{a}/transitions"),
         Some(&w.warehouse_officer),
@@ -1110,11 +1133,12 @@ async fn data_packages_are_stock_drawn_down_by_allocation() {
     )
     .await
     .problem_naming(422, "warehouse_id", "unknown");
+    // The operator's child-safe option is recorded with the package.
     let package = app
         .post(
             "/api/v1/inventory/packages",
             Some(&w.warehouse_officer),
-            &json!({"receipt_id": receipt, "warehouse_id": w.warehouse}),
+            &json!({"receipt_id": receipt, "warehouse_id": w.warehouse, "child_safe": "enabled"}),
         )
         .await
         .ok(201);
@@ -1122,9 +1146,10 @@ async fn data_packages_are_stock_drawn_down_by_allocation() {
         (
             package["name"].clone(),
             package["months"].clone(),
-            package["available"].clone()
+            package["available"].clone(),
+            package["child_safe"].clone()
         ),
-        (json!("Viettel"), json!(12), json!(2))
+        (json!("Viettel"), json!(12), json!(2), json!("enabled"))
     );
     let listed = app
         .get("/api/v1/inventory/packages", &w.warehouse_officer)
@@ -1296,4 +1321,213 @@ async fn intakes_at_once_never_exceed_the_receipt() {
         .await
         .ok(200);
     assert_eq!(items["items"].as_array().unwrap().len(), 4);
+}
+
+#[actix_rt::test]
+async fn no_device_reaches_a_child_without_the_current_safe_internet_profile() {
+    let app = spawn_app().await;
+    let w = world(&app, 1, 1).await;
+    let intake = app
+        .post("/api/v1/inventory/intake", Some(&w.warehouse_officer), &json!({"receipt_id": w.receipt, "warehouse_id": w.warehouse, "condition": "used_good", "devices": [{"serial": "SAFE-1", "imei": imei(7)}]}))
+        .await
+        .ok(201);
+    let item = intake["items"][0]["id"].as_i64().unwrap();
+    let check = format!("/api/v1/inventory/items/{item}/check");
+    let ready = format!("/api/v1/inventory/items/{item}/transitions");
+    let to_ready = json!({"to": "ready"});
+    let make_ready = || app.post(&ready, Some(&w.warehouse_officer), &to_ready);
+
+    // Checked and wiped, but no profile exists yet: not ready for a child.
+    app.post(
+        &check,
+        Some(&w.warehouse_officer),
+        &json!({"wiped": true, "condition": "used_good"}),
+    )
+    .await
+    .ok(200);
+    let refused = make_ready().await.problem(409);
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no device profile is published"),
+        "{refused}"
+    );
+
+    // The Department publishes the profile; warehouses read, never write it.
+    let body = json!({"name": "Hồ sơ an toàn 2021", "software": [{"name": "Lớp học Sao Mai", "purpose": "học trực tuyến"}], "safe_dns": ["1.1.1.3", "1.0.0.3"], "filtering": "DNS gia đình; SafeSearch bật."});
+    app.post("/api/v1/device-profiles", Some(&w.warehouse_officer), &body)
+        .await
+        .problem(403);
+    let mut bad = body.clone();
+    bad["safe_dns"] = json!(["1.1.1.3", "family-dns"]);
+    app.post("/api/v1/device-profiles", Some(&w.admin), &bad)
+        .await
+        .problem_naming(422, "safe_dns[1]", "ip_address");
+    let v1 = app
+        .post("/api/v1/device-profiles", Some(&w.admin), &body)
+        .await
+        .ok(201);
+    assert_eq!(
+        (v1["version"].clone(), v1["current"].clone()),
+        (json!(1), json!(true))
+    );
+    let current = app
+        .get("/api/v1/device-profiles/current", &w.warehouse_officer)
+        .await
+        .ok(200);
+    assert_eq!(current["safe_dns"], json!(["1.1.1.3", "1.0.0.3"]));
+
+    // A check that was before the profile existed does not count.
+    make_ready().await.problem(409);
+    // Another version than the current one is refused at the check.
+    app.post(
+        &check,
+        Some(&w.warehouse_officer),
+        &json!({"wiped": true, "condition": "used_good", "profile": {"version": 2}}),
+    )
+    .await
+    .problem_naming(422, "profile.version", "not_current");
+    // What failed is recorded, and the device waits.
+    let partial = app
+        .post(&check, Some(&w.warehouse_officer), &json!({"wiped": true, "condition": "used_good", "profile": {"version": 1, "failed": ["safe_dns"]}}))
+        .await
+        .ok(200);
+    assert_eq!(partial["profile"]["failed"], json!(["safe_dns"]));
+    make_ready().await.problem(409);
+    let applied = app
+        .post(
+            &check,
+            Some(&w.warehouse_officer),
+            &json!({"wiped": true, "condition": "used_good", "profile": {"version": 1}}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            applied["profile"]["version"].clone(),
+            applied["profile"]["failed"].clone()
+        ),
+        (json!(1), json!([]))
+    );
+    make_ready().await.ok(200);
+
+    // Allocated; then the Department publishes version 2 before the handover.
+    let allocation = app
+        .post(
+            "/api/v1/allocations",
+            Some(&w.officer),
+            &json!({"need_id": w.approved[0], "item_id": item}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post("/api/v1/device-profiles", Some(&w.admin), &body)
+        .await
+        .ok(201);
+    let listed = app.get("/api/v1/device-profiles", &w.admin).await.ok(200);
+    let versions: Vec<(Value, Value)> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["version"].clone(), p["current"].clone()))
+        .collect();
+    assert_eq!(
+        versions,
+        [(json!(2), json!(true)), (json!(1), json!(false))]
+    );
+    let handover = json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-25", "acknowledged": true});
+    let refused = app
+        .post("/api/v1/handovers", Some(&w.staff), &handover)
+        .await
+        .problem(409);
+    assert!(
+        refused["detail"].as_str().unwrap().contains("version 2"),
+        "{refused}"
+    );
+    // The reserved device is checked again with version 2, and reaches the child.
+    app.post(
+        &check,
+        Some(&w.warehouse_officer),
+        &json!({"wiped": true, "condition": "needs_repair", "profile": {"version": 2}}),
+    )
+    .await
+    .problem(409);
+    app.post(
+        &check,
+        Some(&w.warehouse_officer),
+        &json!({"wiped": true, "condition": "used_good", "profile": {"version": 2}}),
+    )
+    .await
+    .ok(200);
+    let handed = app
+        .post("/api/v1/handovers", Some(&w.staff), &handover)
+        .await
+        .ok(201);
+
+    // Statistics: devices with children, by the profile they carry.
+    let stats = app
+        .get("/api/v1/stats/safe-devices?admin_unit=17", &w.admin)
+        .await
+        .ok(200);
+    assert_eq!(stats["current_profile_version"], 2);
+    assert_eq!(
+        (
+            stats["total"]["handed_over"].clone(),
+            stats["total"]["with_current_profile"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    assert_eq!(stats["rows"][0]["key"], "150");
+    assert_eq!(stats["rows"][0]["with_current_profile"], 1);
+    // A newer version makes it an older profile; a district officer sees their district.
+    app.post("/api/v1/device-profiles", Some(&w.admin), &body)
+        .await
+        .ok(201);
+    let stats = app
+        .get("/api/v1/stats/safe-devices", &w.officer)
+        .await
+        .ok(200);
+    assert_eq!(stats["admin_unit"], "150");
+    assert_eq!(
+        (
+            stats["total"]["with_current_profile"].clone(),
+            stats["total"]["with_older_profile"].clone(),
+            stats["total"]["without_profile"].clone()
+        ),
+        (json!(0), json!(1), json!(0))
+    );
+    // It comes back: its profile is applied again before anyone else gets it.
+    let back = app
+        .post(
+            &format!("/api/v1/handovers/{}/return", handed["id"]),
+            Some(&w.staff),
+            &json!({"reason": "the family moved"}),
+        )
+        .await
+        .ok(200);
+    assert!(back["returned_on"].is_string());
+    let item_now = app
+        .get(
+            &format!("/api/v1/inventory/items/{item}"),
+            &w.warehouse_officer,
+        )
+        .await
+        .ok(200);
+    assert_eq!(item_now["profile"], Value::Null);
+    let stats = app
+        .get("/api/v1/stats/safe-devices?admin_unit=17", &w.admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        stats["total"]["handed_over"], 0,
+        "a returned device is with no child"
+    );
+    // Every publication is audited.
+    let audit = app
+        .get("/api/v1/audit-log?entity=device_profile", &w.admin)
+        .await
+        .ok(200);
+    assert_eq!(audit["items"].as_array().unwrap().len(), 3);
 }

@@ -118,6 +118,9 @@ pub fn hand_over(
             .execute(c))?;
         if let Some(item) = allocation.item_id {
             let item = crate::distribution::inventory::queries::find_item(conn, item)?;
+            // A profile published after the device was made ready is
+            // applied before the device reaches the child.
+            crate::distribution::profiles::queries::ensure_current(conn, item.id, item.profile_version, item.profile_failures.as_deref())?;
             move_item(conn, actor, &item, ItemStatus::HandedOver, Movement::Handover, None)?;
         }
         if let Some(package_id) = allocation.package_id {
@@ -276,6 +279,11 @@ pub fn return_device(
         .set((
             crate::platform::db::schema::inventory_items::checked_by.eq(None::<String>),
             crate::platform::db::schema::inventory_items::checked_at.eq(None::<NaiveDateTime>),
+            // … and its device profile applied again.
+            crate::platform::db::schema::inventory_items::profile_version.eq(None::<i32>),
+            crate::platform::db::schema::inventory_items::profile_failures.eq(None::<String>),
+            crate::platform::db::schema::inventory_items::profile_applied_at
+                .eq(None::<NaiveDateTime>),
         ))
         .execute(c))?;
         let row: HandoverRow = with_conn!(conn, |c| diesel::update(handovers::table.find(id))

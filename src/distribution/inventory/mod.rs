@@ -165,16 +165,23 @@ pub async fn get_item(
     Ok(web::Json(row.into()))
 }
 
-/// Record the check of a device.
+/// Record the check of a device, and the device profile applied.
 ///
-/// Who checked it, whether it was wiped of the donor's data, and its condition.
-/// A used device becomes `ready` only after a check that wiped it.
+/// Who checked it, whether it was wiped of the donor's data, its condition,
+/// and the safe-internet profile applied (the current version, 422
+/// otherwise, and what failed). A used device becomes `ready` only after a
+/// check that wiped it, and every device only with the current profile
+/// applied in full. A ready or reserved device is checked again to apply a
+/// newer profile.
 #[utoipa::path(
     tag = "inventory",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Device id")),
     request_body = CheckRequest,
-    responses((status = 200, description = "The device", body = Item))
+    responses(
+        (status = 200, description = "The device", body = Item),
+        (status = 409, description = "The device is not in a state that is checked", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
 )]
 #[post("/inventory/items/{id}/check")]
 pub async fn check_item(
@@ -185,6 +192,7 @@ pub async fn check_item(
 ) -> Result<web::Json<Item>, ApiError> {
     principal.require(&[Role::WarehouseOfficer])?;
     let (id, request) = (id.into_inner(), body.into_inner());
+    request.validate()?;
     let row = state
         .db
         .run(move |conn| {

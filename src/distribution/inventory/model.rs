@@ -72,6 +72,19 @@ pub struct ItemRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub profile_version: Option<i32>,
+    /// JSON: what failed to apply, when something did.
+    pub profile_failures: Option<String>,
+    pub profile_applied_at: Option<NaiveDateTime>,
+}
+
+/// The safe-internet device profile a device carries.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ItemProfile {
+    pub version: i32,
+    /// What failed to apply (empty: everything applied).
+    pub failed: Vec<String>,
+    pub applied_at: DateTime<Utc>,
 }
 
 /// One device in stock.
@@ -94,6 +107,9 @@ pub struct Item {
     /// Who checked (and wiped) it, and when.
     pub checked_by: Option<String>,
     pub checked_at: Option<DateTime<Utc>>,
+    /// The device profile applied at its last check (none before one, or
+    /// after the device came back from a child).
+    pub profile: Option<ItemProfile>,
     pub status_reason: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -116,6 +132,19 @@ impl From<ItemRow> for Item {
             status: row.status,
             checked_by: row.checked_by,
             checked_at: row.checked_at.map(crate::platform::db::to_utc),
+            profile: match (row.profile_version, row.profile_applied_at) {
+                (Some(version), Some(at)) => Some(ItemProfile {
+                    version,
+                    // Written by this service from a validated list.
+                    failed: row
+                        .profile_failures
+                        .as_deref()
+                        .and_then(|text| serde_json::from_str(text).ok())
+                        .unwrap_or_default(),
+                    applied_at: crate::platform::db::to_utc(at),
+                }),
+                _ => None,
+            },
             status_reason: row.status_reason,
             version: row.version,
             created_at: crate::platform::db::to_utc(row.created_at),
@@ -162,14 +191,18 @@ pub struct IntakeReport {
     pub items: Vec<Item>,
 }
 
-/// Record the check (and wipe) of a device.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Record the check (and wipe) of a device, and the device profile applied.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"wiped": true, "condition": "used_good"}))]
+#[schema(example = json!({"wiped": true, "condition": "used_good", "profile": {"version": 1, "failed": []}}))]
 pub struct CheckRequest {
     /// The donor's data was erased.
     pub wiped: bool,
     pub condition: ItemCondition,
+    /// The safe-internet profile applied at this check: the current version
+    /// and what failed. Without it the device keeps the profile it had.
+    #[validate(nested)]
+    pub profile: Option<crate::distribution::profiles::AppliedProfile>,
 }
 
 /// Move a device: `intake|returned → ready`, `ready → in_transit` (with
@@ -211,6 +244,19 @@ pub struct PackageRow {
     pub warehouse_id: i64,
     pub earmark_admin_unit: Option<String>,
     pub created_at: NaiveDateTime,
+    pub child_safe: Option<ChildSafe>,
+}
+
+crate::platform::db::text_enum! {
+    /// The operator's child-safe option on a data package or SIM.
+    pub enum ChildSafe {
+        /// Offered and switched on (adult content and gambling blocked by the operator).
+        Enabled => "enabled",
+        /// Offered but not switched on.
+        NotEnabled => "not_enabled",
+        /// The operator offers none for this package.
+        NotOffered => "not_offered",
+    }
 }
 
 /// Data packages or software licences from one receipt line.
@@ -225,6 +271,8 @@ pub struct Package {
     pub receipt_id: i64,
     pub warehouse_id: i64,
     pub earmark_admin_unit: Option<String>,
+    /// Data packages: the operator's child-safe option, where recorded.
+    pub child_safe: Option<ChildSafe>,
     /// Summed from the stock ledger.
     pub available: i64,
     pub created_at: DateTime<Utc>,
@@ -239,10 +287,13 @@ pub struct PackagePage {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"receipt_id": 4, "warehouse_id": 1}))]
+#[schema(example = json!({"receipt_id": 4, "warehouse_id": 1, "child_safe": "enabled"}))]
 pub struct PackageIntake {
     pub receipt_id: i64,
     pub warehouse_id: i64,
+    /// Data packages: whether the operator's child-safe option is on, or
+    /// that it offers none (not for software licences).
+    pub child_safe: Option<ChildSafe>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -448,11 +448,31 @@ pub fn check(
 ) -> Result<ItemRow, Failure> {
     conn.transaction(|conn| {
         let item = find_visible_item(conn, scope, id)?;
-        if !matches!(item.status, ItemStatus::Intake | ItemStatus::Returned) {
+        // A ready or reserved device is checked again to apply a newer
+        // device profile; it stays where it is, so it cannot turn out to
+        // need repair there.
+        let in_stock = matches!(item.status, ItemStatus::Ready | ItemStatus::Reserved);
+        if !(in_stock || matches!(item.status, ItemStatus::Intake | ItemStatus::Returned)) {
             return Err(Failure::conflict(format!(
                 "a {} device is not checked",
                 item.status
             )));
+        }
+        if in_stock && request.condition == ItemCondition::NeedsRepair {
+            return Err(Failure::conflict(format!(
+                "a {} device that needs repair is taken out of stock first (written off, or returned)",
+                item.status
+            )));
+        }
+        let current = crate::distribution::profiles::queries::current_version(conn)?;
+        if let Some(applied) = &request.profile {
+            if current != Some(applied.version) {
+                return Err(Failure::invalid_field(
+                    "profile.version",
+                    "not_current",
+                    "apply the current device profile (GET /device-profiles/current)",
+                ));
+            }
         }
         if !request.wiped && item.condition != ItemCondition::New {
             return Err(Failure::invalid_field(
@@ -462,11 +482,26 @@ pub fn check(
             ));
         }
         let now = crate::platform::db::now();
+        let (profile_version, profile_failures, profile_applied_at) = match &request.profile {
+            Some(applied) => (
+                Some(applied.version),
+                (!applied.failed.is_empty()).then(|| json!(applied.failed).to_string()),
+                Some(now),
+            ),
+            None => (
+                item.profile_version,
+                item.profile_failures.clone(),
+                item.profile_applied_at,
+            ),
+        };
         let row: ItemRow = with_conn!(conn, |c| diesel::update(inventory_items::table.find(id))
             .set((
                 inventory_items::condition.eq(request.condition),
                 inventory_items::checked_by.eq(actor),
                 inventory_items::checked_at.eq(now),
+                inventory_items::profile_version.eq(profile_version),
+                inventory_items::profile_failures.eq(&profile_failures),
+                inventory_items::profile_applied_at.eq(profile_applied_at),
                 inventory_items::version.eq(inventory_items::version + 1),
                 inventory_items::updated_at.eq(now),
             ))
@@ -497,7 +532,12 @@ pub fn check(
             "check",
             "inventory_item",
             &id.to_string(),
-            json!({"wiped": request.wiped, "condition": request.condition}),
+            json!({
+                "wiped": request.wiped,
+                "condition": request.condition,
+                "profile_version": request.profile.as_ref().map(|p| p.version),
+                "profile_failures": request.profile.as_ref().map(|p| p.failed.len()),
+            }),
         )?;
         Ok(row)
     })
@@ -532,6 +572,14 @@ pub fn transition(
                         "check (and wipe) the device first: POST …/check",
                     ));
                 }
+                // Safe internet: no device is ready for a child without
+                // the current device profile applied in full.
+                crate::distribution::profiles::queries::ensure_current(
+                    conn,
+                    item.id,
+                    item.profile_version,
+                    item.profile_failures.as_deref(),
+                )?;
                 move_item(conn, actor, &item, Ready, Movement::Adjustment, reason)
             }
             (Returned, Intake) => {
@@ -701,6 +749,13 @@ pub fn package_intake(
                 "the receipt is not a line of data packages or licences",
             ));
         }
+        if receipt.kind == DonationKind::Software && request.child_safe.is_some() {
+            return Err(Failure::invalid_field(
+                "child_safe",
+                "not_allowed",
+                "the operator's child-safe option belongs to data packages",
+            ));
+        }
         conn.lock(crate::platform::db::WriteLock::ReceiptIntake(receipt.id))?;
         if crate::donations::receipts::queries::is_reversed(conn, receipt.id)? {
             return Err(Failure::conflict(format!(
@@ -739,6 +794,7 @@ pub fn package_intake(
                 inventory_packages::receipt_id.eq(receipt.id),
                 inventory_packages::warehouse_id.eq(request.warehouse_id),
                 inventory_packages::earmark_admin_unit.eq(earmark),
+                inventory_packages::child_safe.eq(request.child_safe),
                 inventory_packages::created_at.eq(crate::platform::db::now()),
             ))
             .returning(PackageRow::as_returning())
@@ -858,6 +914,7 @@ fn with_available(conn: &mut DbConn, rows: Vec<PackageRow>) -> Result<Vec<Packag
             receipt_id: p.receipt_id,
             warehouse_id: p.warehouse_id,
             earmark_admin_unit: p.earmark_admin_unit,
+            child_safe: p.child_safe,
             created_at: crate::platform::db::to_utc(p.created_at),
         })
         .collect())

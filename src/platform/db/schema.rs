@@ -377,6 +377,9 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        profile_version -> Nullable<Integer>,
+        profile_failures -> Nullable<Text>,
+        profile_applied_at -> Nullable<Timestamp>,
     }
 }
 
@@ -390,6 +393,7 @@ diesel::table! {
         warehouse_id -> BigInt,
         earmark_admin_unit -> Nullable<Text>,
         created_at -> Timestamp,
+        child_safe -> Nullable<Text>,
     }
 }
 
@@ -611,6 +615,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    device_profiles (version) {
+        version -> Integer,
+        name -> Text,
+        software -> Text,
+        safe_dns -> Text,
+        filtering -> Text,
+        notes -> Nullable<Text>,
+        published_by -> Text,
+        published_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     roles (name) {
         name -> Text,
     }
@@ -691,6 +708,7 @@ diesel::joinable!(platform_offer_events -> platform_offers (offer_id));
 diesel::joinable!(platform_adoptions -> platform_offers (offer_id));
 diesel::joinable!(platform_adoptions -> schools (school_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    device_profiles,
     roles,
     platform_offers,
     platform_offer_events,

@@ -6,6 +6,7 @@
 pub mod coverage;
 pub mod donations;
 pub mod platforms;
+pub mod safety;
 
 use std::collections::BTreeMap;
 
@@ -48,6 +49,24 @@ pub fn scoped_root(
     })
 }
 
+/// Figures for the subtree a caller asks for: the statistics roles only,
+/// the subtree checked against their scope (their own by default).
+async fn for_subtree<T: Send + 'static>(
+    state: &AppState,
+    principal: Principal,
+    asked: Option<String>,
+    compute: impl FnOnce(&mut DbConn, Option<&str>) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, ApiError> {
+    principal.require(STATS_ROLES)?;
+    Ok(state
+        .db
+        .run(move |conn| {
+            let root = scoped_root(conn, &principal, asked.as_deref())?;
+            compute(conn, root.as_deref())
+        })
+        .await?)
+}
+
 /// [`scoped_root`] and the codes of its subtree (`None`: everywhere).
 pub fn root_for(
     conn: &mut DbConn,
@@ -80,22 +99,14 @@ pub async fn coverage_stats(
     req: HttpRequest,
     query: web::Query<CoverageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(STATS_ROLES)?;
     let query = query.into_inner();
     let format = negotiate(&req, query.format)?;
     let lang = query.lang;
-    let result = state
-        .db
-        .run(move |conn| {
-            let root = scoped_root(conn, &principal, query.admin_unit.as_deref())?;
-            coverage::coverage(
-                conn,
-                root.as_deref(),
-                query.level,
-                query.group_by.unwrap_or(GroupBy::AdminUnit),
-            )
-        })
-        .await?;
+    let (level, group_by) = (query.level, query.group_by.unwrap_or(GroupBy::AdminUnit));
+    let result = for_subtree(&state, principal, query.admin_unit, move |conn, root| {
+        coverage::coverage(conn, root, level, group_by)
+    })
+    .await?;
     let mut rows = vec![result.total.clone()];
     rows.extend(result.rows.iter().cloned());
     respond(format, lang, "coverage", &result, &rows)
@@ -427,22 +438,51 @@ pub async fn platform_stats(
     req: HttpRequest,
     query: web::Query<platforms::PlatformStatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require(STATS_ROLES)?;
+    let query = query.into_inner();
+    let format = negotiate(&req, query.format)?;
+    let (lang, level) = (query.lang, query.level);
+    let stats = for_subtree(&state, principal, query.admin_unit, move |conn, root| {
+        platforms::platform_stats(conn, root, level)
+    })
+    .await?;
+    respond(format, lang, "platforms", &stats, &stats.rows)
+}
+
+/// Safe internet on the devices children hold, by area.
+///
+/// Admins and statistics readers anywhere, district officers in their
+/// subtree. Of the devices handed over and not returned, per child unit of
+/// the subtree (a province's districts): how many carry the current device
+/// profile in full, an older version (or the current one with failures),
+/// or none. JSON, CSV or XLSX.
+#[utoipa::path(
+    tag = "stats",
+    security(("bearer" = [])),
+    params(safety::SafeDevicesQuery),
+    responses(
+        (status = 200, description = "Totals and one row per part", content((safety::SafeDevices = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 404, description = "No such admin unit in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/stats/safe-devices")]
+pub async fn safe_devices_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    req: HttpRequest,
+    query: web::Query<safety::SafeDevicesQuery>,
+) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let format = negotiate(&req, query.format)?;
     let lang = query.lang;
-    let stats = state
-        .db
-        .run(move |conn| {
-            let root = scoped_root(conn, &principal, query.admin_unit.as_deref())?;
-            platforms::platform_stats(conn, root.as_deref(), query.level)
-        })
-        .await?;
-    respond(format, lang, "platforms", &stats, &stats.rows)
+    let stats = for_subtree(&state, principal, query.admin_unit, safety::safe_devices).await?;
+    let mut rows = vec![stats.total.clone()];
+    rows.extend(stats.rows.iter().cloned());
+    respond(format, lang, "safe-devices", &stats, &rows)
 }
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(coverage_stats)
+        .service(safe_devices_stats)
         .service(platform_stats)
         .service(donations_stats)
         .service(inventory_stats)

@@ -206,11 +206,12 @@ impl Story {
             .iter()
             .map(|i| i["id"].as_i64().unwrap())
             .collect();
+        let profile = app.device_profile().await;
         for id in &ids {
             app.post(
                 &format!("/api/v1/inventory/items/{id}/check"),
                 Some(&self.kho),
-                &json!({"wiped": true, "condition": "used_good"}),
+                &json!({"wiped": true, "condition": "used_good", "profile": {"version": profile}}),
             )
             .await
             .ok(200);

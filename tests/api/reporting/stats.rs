@@ -527,6 +527,8 @@ async fn no_personal_data_reaches_public_or_statistics_endpoints() {
         ("/api/v1/public/drives", "".into()),
         ("/api/v1/public/platforms", "".into()),
         ("/api/v1/stats/platforms", "".into()),
+        ("/api/v1/stats/safe-devices", "".into()),
+        ("/api/v1/stats/safe-devices", "?format=csv".into()),
         ("/api/v1/stats/platforms", "?format=csv".into()),
         ("/api/v1/public/articles.atom", "".into()),
         ("/api/v1/public/articles/{slug}", slug.clone()),
