@@ -1,5 +1,6 @@
 //! The `songmay` command: `serve` (default), `migrate`, `openapi`,
-//! `import-admin-units FILE`, `create-user USERNAME ROLE [SCOPE]`,
+//! `import-admin-units [--scheme vn2025] FILE`, `import-admin-mapping FILE`,
+//! `create-user USERNAME ROLE [SCOPE]`,
 //! `normalise-identifiers [--dry-run]`.
 
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use songmay::app::{prepare_database, Application};
 use songmay::platform::config::Config;
 use songmay::platform::db::Db;
 
-const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units FILE | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID] | normalise-identifiers [--dry-run]]
+const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units [--scheme vn2008|vn2025] FILE | import-admin-mapping FILE | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID] | normalise-identifiers [--dry-run]]
 settings come from the environment; see README.md";
 
 fn main() -> ExitCode {
@@ -23,7 +24,9 @@ fn main() -> ExitCode {
         [] | ["serve"] => serve(),
         ["migrate"] => migrate(),
         ["openapi"] => print_openapi(),
-        ["import-admin-units", file] => import_admin_units(file),
+        ["import-admin-units", file] => import_admin_units(file, "vn2008"),
+        ["import-admin-units", "--scheme", scheme, file] => import_admin_units(file, scheme),
+        ["import-admin-mapping", file] => import_admin_mapping(file),
         ["create-user", username, role, scope @ ..] if scope.len() <= 1 => {
             create_user(username, role, scope.first().copied())
         }
@@ -93,10 +96,28 @@ fn print_openapi() -> Result<(), String> {
     Ok(())
 }
 
-fn import_admin_units(file: &str) -> Result<(), String> {
+/// Loads the 2025 reform's mapping (after the 2025 units).
+fn import_admin_mapping(file: &str) -> Result<(), String> {
     let config = config()?;
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
-    let lines = songmay::registry::admin_units::import::parse(&bytes).map_err(describe_failure)?;
+    let lines = songmay::registry::admin_units::mapping::parse(&bytes).map_err(describe_failure)?;
+    let db = open_prepared_db(&config)?;
+    let mut conn = db.get().map_err(describe_failure)?;
+    let report = songmay::registry::admin_units::mapping::import(&mut conn, "cli", lines)
+        .map_err(describe_failure)?;
+    println!(
+        "{file}: {} rows, {} stored for {} old communes ({} split), {} of communes not held here left out",
+        report.total, report.applied, report.old_units, report.split, report.skipped_unknown_old
+    );
+    Ok(())
+}
+
+fn import_admin_units(file: &str, scheme: &str) -> Result<(), String> {
+    let scheme: songmay::registry::admin_units::Scheme = scheme.parse()?;
+    let config = config()?;
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let lines = songmay::registry::admin_units::import::parse_in(&bytes, scheme)
+        .map_err(describe_failure)?;
     let db = open_prepared_db(&config)?;
     let mut conn = db.get().map_err(describe_failure)?;
     let report = songmay::registry::admin_units::queries::import(&mut conn, "cli", lines)

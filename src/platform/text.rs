@@ -172,3 +172,65 @@ mod tests {
         assert!(!refused[0].message.contains("bad"));
     }
 }
+
+/// The lines (1-based) CSV records of one file start on, for messages that
+/// name them. The csv crate's own count lags by one in files with CRLF
+/// line ends (spreadsheets on Windows write them): it counts a line's LF
+/// only when it starts reading the next record. So lines are counted here
+/// from each record's byte offset, past the line end it may start on —
+/// onward from the previous record, as records come in file order.
+pub struct CsvLines<'a> {
+    bytes: &'a [u8],
+    /// How far newlines have been counted, and how many there were.
+    counted_to: usize,
+    newlines: u64,
+}
+
+impl<'a> CsvLines<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            counted_to: 0,
+            newlines: 0,
+        }
+    }
+
+    /// The line the record at `position` starts on.
+    pub fn line(&mut self, position: &csv::Position) -> u64 {
+        let mut start = usize::try_from(position.byte())
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while matches!(self.bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        if start < self.counted_to {
+            // Out of order (an error position): count from the beginning.
+            self.counted_to = 0;
+            self.newlines = 0;
+        }
+        let counted = self.bytes[self.counted_to..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.newlines += u64::try_from(counted).unwrap_or(u64::MAX);
+        self.counted_to = start;
+        self.newlines + 1
+    }
+}
+
+#[cfg(test)]
+mod csv_line_tests {
+    #[test]
+    fn csv_records_are_named_by_their_line_with_either_line_end() {
+        for text in ["a,b\n1,2\n\n3,4\n", "a,b\r\n1,2\r\n\r\n3,4\r\n"] {
+            let bytes = text.as_bytes();
+            let mut reader = csv::Reader::from_reader(bytes);
+            let mut lines = super::CsvLines::new(bytes);
+            let found: Vec<u64> = reader
+                .records()
+                .map(|r| lines.line(r.unwrap().position().unwrap()))
+                .collect();
+            assert_eq!(found, [2, 4], "{text:?}");
+        }
+    }
+}

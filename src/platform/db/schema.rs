@@ -615,6 +615,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    admin_unit_successors (old_code, new_code) {
+        old_code -> Text,
+        new_code -> Text,
+        is_default -> Bool,
+    }
+}
+
+diesel::table! {
+    school_successor_overrides (school_id) {
+        school_id -> BigInt,
+        new_code -> Text,
+        decided_by -> Text,
+        decided_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     device_profiles (version) {
         version -> Integer,
         name -> Text,
@@ -708,6 +725,8 @@ diesel::joinable!(platform_offer_events -> platform_offers (offer_id));
 diesel::joinable!(platform_adoptions -> platform_offers (offer_id));
 diesel::joinable!(platform_adoptions -> schools (school_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_unit_successors,
+    school_successor_overrides,
     device_profiles,
     roles,
     platform_offers,

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::model::{AdminUnitRow, Level};
+use super::scheme::Scheme;
 use crate::platform::error::{Failure, FieldError};
 
 const HEADER: [&str; 4] = ["code", "parent_code", "level", "name"];
@@ -21,13 +22,20 @@ pub struct UnitLine {
     pub name: String,
 }
 
-/// Parses the file; on any bad line, a 422 listing every bad line.
+/// Parses a file of the pre-reform tree (`vn2008`, bare codes).
 pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Failure> {
+    parse_in(bytes, Scheme::Vn2008)
+}
+
+/// Parses a file of `scheme`'s tree: the file holds GSO codes, stored
+/// with the scheme's prefix. On any bad line, a 422 listing every bad line.
+pub fn parse_in(bytes: &[u8], scheme: Scheme) -> Result<Vec<UnitLine>, Failure> {
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
         .from_reader(bytes);
+    let mut lines_of_file = crate::platform::text::CsvLines::new(bytes);
     let header = reader
         .headers()
         .map_err(|e| file_error(1, "header", "unreadable", &e.to_string()))?
@@ -51,12 +59,15 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Failure> {
         let record = match record {
             Ok(record) => record,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = e.position().map(|p| lines_of_file.line(p)).unwrap_or(0);
                 errors.push(FieldError::new("line", "unreadable", e.to_string()).on_line(line));
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record
+            .position()
+            .map(|p| lines_of_file.line(p))
+            .unwrap_or(0);
         if record.len() != HEADER.len() {
             errors.push(
                 FieldError::new(
@@ -69,7 +80,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Failure> {
             continue;
         }
         match check_line(line, &record[0], &record[1], &record[2], &record[3]) {
-            Ok(unit) => {
+            Ok(mut unit) => {
+                unit.code = scheme.qualify(&unit.code);
+                unit.parent_code = unit.parent_code.map(|parent| scheme.qualify(&parent));
                 if let Some(first) = first_line_of.insert(unit.code.clone(), line) {
                     errors.push(
                         FieldError::new(
@@ -260,6 +273,23 @@ mod tests {
             lines,
             vec![(3, "unknown"), (4, "required"), (5, "duplicate")]
         );
+    }
+
+    #[test]
+    fn reads_the_shipped_2025_file_as_a_two_level_tree_of_its_own() {
+        let lines = parse_in(
+            include_bytes!("../../../data/admin_units_vn_2025.csv"),
+            Scheme::Vn2025,
+        )
+        .expect("valid file");
+        assert_eq!(lines.len(), 34 + 3321);
+        assert_eq!(
+            lines.iter().filter(|u| u.level == Level::District).count(),
+            0
+        );
+        let tan_hoa = lines.iter().find(|u| u.code == "vn2025:04792").unwrap();
+        assert_eq!(tan_hoa.parent_code.as_deref(), Some("vn2025:25"));
+        check_tree(&lines, &HashMap::new()).expect("every commune under its province");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::scheme::Scheme;
 use crate::platform::db::schema::admin_units;
 use crate::platform::db::text_enum;
 
@@ -43,9 +44,13 @@ pub struct AdminUnitRow {
 
 /// A province, district or commune with its official GSO code.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({"code": "150", "parent_code": "17", "level": "district", "name": "Huyện Đà Bắc"}))]
+#[schema(example = json!({"code": "150", "scheme": "vn2008", "parent_code": "17", "level": "district", "name": "Huyện Đà Bắc"}))]
 pub struct AdminUnit {
+    /// The code as the service names it: bare before the 2025 reform
+    /// (`150`), prefixed after it (`vn2025:04792`).
     pub code: String,
+    /// The tree the unit belongs to (from its code).
+    pub scheme: Scheme,
     /// Absent for a province.
     pub parent_code: Option<String>,
     pub level: Level,
@@ -55,6 +60,7 @@ pub struct AdminUnit {
 impl From<AdminUnitRow> for AdminUnit {
     fn from(row: AdminUnitRow) -> Self {
         Self {
+            scheme: Scheme::of(&row.code),
             code: row.code,
             parent_code: row.parent_code,
             level: row.level,
@@ -67,6 +73,7 @@ impl From<AdminUnitRow> for AdminUnit {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminUnitDetail {
     pub code: String,
+    pub scheme: Scheme,
     pub parent_code: Option<String>,
     pub level: Level,
     pub name: String,
@@ -91,6 +98,17 @@ pub struct AdminUnitFilter {
     pub parent_code: Option<String>,
     /// Only units of this level.
     pub level: Option<Level>,
+    /// Only units of this tree (both when absent).
+    pub scheme: Option<Scheme>,
+}
+
+/// Which tree an import writes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SchemeQuery {
+    /// `vn2008` (default: the pre-reform tree, bare codes) or `vn2025`
+    /// (codes stored with the prefix `vn2025:`).
+    pub scheme: Option<Scheme>,
 }
 
 /// What an import changed.

@@ -38,6 +38,16 @@ pub fn list(
         if let Some(level) = filter.level {
             query = query.filter(admin_units::level.eq(level));
         }
+        let new_tree = format!("{}%", super::scheme::VN2025_PREFIX);
+        match filter.scheme {
+            Some(super::scheme::Scheme::Vn2025) => {
+                query = query.filter(admin_units::code.like(new_tree))
+            }
+            Some(super::scheme::Scheme::Vn2008) => {
+                query = query.filter(admin_units::code.not_like(new_tree))
+            }
+            None => {}
+        }
         query.load(c)
     })?;
     let (rows, next_cursor) = page.finish(rows, |row| row.code.clone());

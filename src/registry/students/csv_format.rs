@@ -34,6 +34,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Decoded<StudentRecord>>, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(bytes);
+    let mut lines_of_file = crate::platform::text::CsvLines::new(bytes);
     let header = reader
         .headers()
         .map_err(|e| {
@@ -77,7 +78,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Decoded<StudentRecord>>, ApiError> {
         let record = match result {
             Ok(record) => record,
             Err(e) => {
-                let line = e.position().map(|p| p.line());
+                let line = e.position().map(|p| lines_of_file.line(p));
                 // The csv error text names the position only, never the content.
                 let message = match e.kind() {
                     csv::ErrorKind::Utf8 { .. } => "the line is not valid UTF-8".to_owned(),
@@ -97,7 +98,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Decoded<StudentRecord>>, ApiError> {
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line());
+        let line = record.position().map(|p| lines_of_file.line(p));
         let mut object = Map::new();
         for (name, position) in HEADERS.iter().zip(&positions) {
             // A cell this service exported with a protective apostrophe

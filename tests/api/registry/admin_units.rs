@@ -56,7 +56,7 @@ async fn lists_the_ten_districts_of_hoa_binh() {
         .ok(200);
     assert_eq!(
         provinces["items"],
-        json!([{"code": "17", "parent_code": null, "level": "province", "name": "Tỉnh Hoà Bình"}])
+        json!([{"code": "17", "scheme": "vn2008", "parent_code": null, "level": "province", "name": "Tỉnh Hoà Bình"}])
     );
 }
 

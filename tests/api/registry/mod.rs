@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin_units;
+mod reform;
 mod schools;
 mod students;
 mod sync;

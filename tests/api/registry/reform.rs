@@ -1,0 +1,265 @@
+//! The 2025 reform as data: the two-level tree beside the old one, the
+//! mapping between them, and schools in split communes.
+
+use actix_web::http::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Reply, TestApp};
+
+const UNITS_2025: &str = include_str!("../../../data/admin_units_vn_2025.csv");
+const MAPPING: &str = include_str!("../../../data/admin_units_2025_mapping.csv");
+
+async fn upload(app: &TestApp, token: &str, path: &str, csv: &str) -> Reply {
+    app.request(
+        Method::POST,
+        path,
+        Some(token),
+        Some("text/csv; charset=utf-8"),
+        csv.as_bytes().to_vec(),
+    )
+    .await
+}
+
+async fn load_2025(app: &TestApp, admin: &str) {
+    let report = upload(
+        app,
+        admin,
+        "/api/v1/admin-units/import?scheme=vn2025",
+        UNITS_2025,
+    )
+    .await
+    .ok(200);
+    assert_eq!(report["inserted"], 3355, "{report}");
+}
+
+#[actix_rt::test]
+async fn the_2025_tree_loads_beside_the_old_one_and_a_code_names_one_place() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    upload(
+        &app,
+        &admin,
+        "/api/v1/admin-units/import?scheme=vn2031",
+        "code,parent_code,level,name\n",
+    )
+    .await
+    .problem(400);
+    load_2025(&app, &admin).await;
+    let again = upload(
+        &app,
+        &admin,
+        "/api/v1/admin-units/import?scheme=vn2025",
+        UNITS_2025,
+    )
+    .await
+    .ok(200);
+    assert_eq!(
+        (again["inserted"].clone(), again["unchanged"].clone()),
+        (json!(0), json!(3355))
+    );
+
+    // The same GSO code, two places: each tree keeps its own.
+    let old = app.get("/api/v1/admin-units/04792", &admin).await.ok(200);
+    assert_eq!(
+        (old["scheme"].clone(), old["parent_code"].clone()),
+        (json!("vn2008"), json!("148"))
+    );
+    let new = app
+        .get("/api/v1/admin-units/vn2025:04792", &admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        (new["scheme"].clone(), new["parent_code"].clone()),
+        (json!("vn2025"), json!("vn2025:25"))
+    );
+    assert_eq!(
+        new["parents"][0]["name"], "Tỉnh Phú Thọ",
+        "two levels: the commune sits under its province"
+    );
+    // Each tree lists on its own: 34 provinces now, Hòa Bình's one before.
+    let provinces = app
+        .get(
+            "/api/v1/admin-units?scheme=vn2025&level=province&limit=100",
+            &admin,
+        )
+        .await
+        .ok(200);
+    assert_eq!(provinces["items"].as_array().unwrap().len(), 34);
+    let before = app
+        .get("/api/v1/admin-units?scheme=vn2008&level=province", &admin)
+        .await
+        .ok(200);
+    assert_eq!(crate::helpers::column(&before, "code"), ["17"]);
+    let phu_tho = app
+        .get("/api/v1/admin-units/vn2025:25", &admin)
+        .await
+        .ok(200);
+    assert!(
+        phu_tho["children_count"].as_i64().unwrap() > 100,
+        "{phu_tho}"
+    );
+}
+
+#[actix_rt::test]
+async fn the_mapping_loads_after_the_2025_units_and_links_both_ways() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    // Before the 2025 units exist, every new code is unknown: named by line.
+    let refused = upload(&app, &admin, "/api/v1/admin-units/mappings/import", MAPPING)
+        .await
+        .problem(422);
+    assert_eq!(refused["errors"][0]["field"], "new_code");
+    assert_eq!(refused["errors"][0]["code"], "unknown");
+    assert_eq!(refused["errors"][0]["line"], 2);
+    assert_eq!(app.row_counts()["admin_unit_successors"], 0);
+    load_2025(&app, &admin).await;
+    // A row to a code no 2025 unit has: the line is named, nothing written.
+    let bad = "old_code,new_code,is_default\n04891,04891,true\n04891,99999,false\n";
+    let refused = upload(&app, &admin, "/api/v1/admin-units/mappings/import", bad)
+        .await
+        .problem(422);
+    assert_eq!(
+        (
+            refused["errors"][0]["line"].clone(),
+            refused["errors"][0]["field"].clone()
+        ),
+        (json!(3), json!("new_code"))
+    );
+    assert_eq!(app.row_counts()["admin_unit_successors"], 0);
+
+    let report = upload(&app, &admin, "/api/v1/admin-units/mappings/import", MAPPING)
+        .await
+        .ok(200);
+    // Hòa Bình's 151 communes (the service holds the old tree of Hòa Bình
+    // only): 154 rows, three communes split; the other provinces' rows are
+    // counted and left out.
+    assert_eq!(
+        report,
+        json!({"total": 10597, "applied": 154, "old_units": 151, "split": 3, "skipped_unknown_old": 10443})
+    );
+    let again = upload(&app, &admin, "/api/v1/admin-units/mappings/import", MAPPING)
+        .await
+        .ok(200);
+    assert_eq!(again, report, "a re-import changes nothing");
+    assert_eq!(app.row_counts()["admin_unit_successors"], 154);
+
+    let successors = app
+        .get("/api/v1/admin-units/04891/successors", &admin)
+        .await
+        .ok(200);
+    let pairs: Vec<(Value, Value)> = successors["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["code"].clone(), u["is_default"].clone()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (json!("vn2025:04828"), json!(false)),
+            (json!("vn2025:04891"), json!(true))
+        ]
+    );
+    let predecessors = app
+        .get("/api/v1/admin-units/vn2025:04891/predecessors", &admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        crate::helpers::column(&predecessors, "code"),
+        ["04888", "04891"]
+    );
+    app.get("/api/v1/admin-units/99999/successors", &admin)
+        .await
+        .problem(404);
+}
+
+#[actix_rt::test]
+async fn schools_in_split_communes_are_listed_and_land_where_an_officer_decides() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    load_2025(&app, &admin).await;
+    upload(&app, &admin, "/api/v1/admin-units/mappings/import", MAPPING)
+        .await
+        .ok(200);
+    let batch = json!([
+        {"moet_code": "TH-VAYNUA", "name": "Trường TH Vầy Nưa", "admin_unit_code": "04891", "level": "primary"},
+        {"moet_code": "TH-TANHOA", "name": "Trường TH Tân Hòa", "admin_unit_code": "04792", "level": "primary"}
+    ]);
+    app.post("/api/v1/sync/schools", Some(&admin), &batch)
+        .await
+        .ok(200);
+    let split = app
+        .get("/api/v1/admin-units/split-schools", &admin)
+        .await
+        .ok(200);
+    let items = split["items"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        1,
+        "only the school in a split commune: {split}"
+    );
+    assert_eq!(items[0]["moet_code"], "TH-VAYNUA");
+    assert_eq!(
+        items[0]["lands_in"], "vn2025:04891",
+        "the default, until decided"
+    );
+    assert_eq!(items[0]["decided"], Value::Null);
+    let school = items[0]["school_id"].as_i64().unwrap();
+
+    // Đà Bắc's officer (04891 lies in Đà Bắc, 150) decides; the city's cannot.
+    let officer = app
+        .user_token(
+            "officer.db",
+            "district_officer",
+            json!({"admin_unit_code": "150"}),
+        )
+        .await;
+    let city = app
+        .user_token(
+            "officer.tp",
+            "district_officer",
+            json!({"admin_unit_code": "148"}),
+        )
+        .await;
+    let path = format!("/api/v1/schools/{school}/successor-unit");
+    let put = |token: String, code: &'static str| {
+        let (app, path) = (&app, path.clone());
+        async move {
+            app.request(
+                Method::PUT,
+                &path,
+                Some(&token),
+                Some("application/json"),
+                json!({"new_code": code}).to_string().into_bytes(),
+            )
+            .await
+        }
+    };
+    put(city.clone(), "vn2025:04828").await.problem(404);
+    assert!(app
+        .get("/api/v1/admin-units/split-schools", &city)
+        .await
+        .ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    put(officer.clone(), "vn2025:04792")
+        .await
+        .problem_naming(422, "new_code", "not_a_successor");
+    let decided = put(officer.clone(), "vn2025:04828").await.ok(200);
+    assert_eq!(decided["lands_in"], "vn2025:04828");
+    assert_eq!(decided["decided"]["decided_by"], "user:officer.db");
+    let split = app
+        .get("/api/v1/admin-units/split-schools", &officer)
+        .await
+        .ok(200);
+    assert_eq!(split["items"][0]["lands_in"], "vn2025:04828");
+    let audit = app
+        .get(
+            "/api/v1/audit-log?entity=school&action=choose_successor",
+            &admin,
+        )
+        .await
+        .ok(200);
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+}
