@@ -47,6 +47,8 @@ fn routes(
             utoipa_actix_web::scope("/api/v1")
                 .configure(crate::platform::auth::configure(rate_limit))
                 .configure(crate::registry::accounts::configure)
+                // Before admin_units: "/admin-units/rehome" is no unit code.
+                .configure(crate::reform::configure)
                 .configure(crate::registry::admin_units::configure)
                 .configure(crate::platform::audit::configure)
                 .configure(crate::platform::webhooks::configure)

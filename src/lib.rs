@@ -17,6 +17,7 @@ pub mod needs;
 pub mod openapi;
 pub mod outreach;
 pub mod platform;
+pub mod reform;
 pub mod registry;
 pub mod reporting;
 pub mod teaching;

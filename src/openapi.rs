@@ -188,6 +188,7 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
     ("get", "/api/v1/admin-units", EVERY_ROLE),
     ("get", "/api/v1/admin-units/{code}", EVERY_ROLE),
     ("post", "/api/v1/admin-units/mappings/import", &["admin"]),
+    ("post", "/api/v1/admin-units/rehome", &["admin"]),
     ("get", "/api/v1/admin-units/{code}/successors", EVERY_ROLE),
     ("get", "/api/v1/admin-units/{code}/predecessors", EVERY_ROLE),
     (

@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The domains, and the other domains each may import.
-const DOMAINS: [(&str, &[&str]); 7] = [
+const DOMAINS: [(&str, &[&str]); 8] = [
     ("registry", &[]),
     ("needs", &["registry"]),
     ("donations", &["registry"]),
     ("distribution", &["needs", "donations", "registry"]),
     ("outreach", &["registry", "donations"]),
     ("teaching", &["registry"]),
+    ("reform", &["registry", "needs"]),
     (
         "reporting",
         &[

@@ -30,24 +30,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Failure> {
 /// Parses a file of `scheme`'s tree: the file holds GSO codes, stored
 /// with the scheme's prefix. On any bad line, a 422 listing every bad line.
 pub fn parse_in(bytes: &[u8], scheme: Scheme) -> Result<Vec<UnitLine>, Failure> {
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut lines_of_file = crate::platform::text::CsvLines::new(bytes);
-    let header = reader
-        .headers()
-        .map_err(|e| file_error(1, "header", "unreadable", &e.to_string()))?
-        .clone();
-    if header.iter().collect::<Vec<_>>() != HEADER {
-        return Err(file_error(
-            1,
-            "header",
-            "header",
-            &format!("the first line must be `{}`", HEADER.join(",")),
-        ));
-    }
+    let (mut reader, mut lines_of_file) = open_with_header(bytes, &HEADER)?;
 
     let mut units = Vec::new();
     let mut errors = Vec::new();
@@ -238,6 +221,33 @@ fn fits_under(child: Level, parent: Level) -> bool {
             | (Level::Province, Level::Commune)
             | (Level::District, Level::Commune)
     )
+}
+
+/// A reader over a UTF-8 CSV file (a byte-order mark is skipped) whose
+/// first line must be `header`, and the counter that names its lines.
+/// The admin-unit and mapping files share it.
+pub(super) fn open_with_header<'a>(
+    bytes: &'a [u8],
+    header: &[&str],
+) -> Result<(csv::Reader<&'a [u8]>, crate::platform::text::CsvLines<'a>), Failure> {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(bytes);
+    let found = reader
+        .headers()
+        .map_err(|e| file_error(1, "header", "unreadable", &e.to_string()))?
+        .clone();
+    if found.iter().collect::<Vec<_>>() != header {
+        return Err(file_error(
+            1,
+            "header",
+            "header",
+            &format!("the first line must be `{}`", header.join(",")),
+        ));
+    }
+    Ok((reader, crate::platform::text::CsvLines::new(bytes)))
 }
 
 fn file_error(line: u64, field: &str, code: &str, message: &str) -> Failure {

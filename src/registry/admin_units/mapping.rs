@@ -38,24 +38,7 @@ pub struct MappingLine {
 /// digits, a flag that is not `true`/`false`, a pair twice, an old
 /// commune with no default or two); one bad line rejects the file.
 pub fn parse(bytes: &[u8]) -> Result<Vec<MappingLine>, Failure> {
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut lines_of_file = crate::platform::text::CsvLines::new(bytes);
-    let header = reader
-        .headers()
-        .map_err(|e| line_error(1, "header", "unreadable", e.to_string()))?
-        .clone();
-    if header.iter().collect::<Vec<_>>() != HEADER {
-        return Err(line_error(
-            1,
-            "header",
-            "header",
-            format!("the first line must be `{}`", HEADER.join(",")),
-        ));
-    }
+    let (mut reader, mut lines_of_file) = super::import::open_with_header(bytes, &HEADER)?;
     let mut lines = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<(String, String), u64> = HashMap::new();
@@ -455,6 +438,30 @@ pub fn split_schools(
     Ok(out)
 }
 
+/// Where school `school_id` lands when its old commune is `old_code`: the
+/// successor an officer chose for it, else the default (`None`: the
+/// commune has no successor on record).
+pub fn lands_in(
+    conn: &mut DbConn,
+    school_id: i64,
+    old_code: &str,
+) -> Result<Option<String>, Failure> {
+    let successors = linked(conn, old_code, true)?;
+    let decided: Option<String> = with_conn!(conn, |c| school_successor_overrides::table
+        .find(school_id)
+        .select(school_successor_overrides::new_code)
+        .first(c)
+        .optional())?;
+    Ok(decided
+        .filter(|code| successors.iter().any(|s| &s.code == code))
+        .or_else(|| {
+            successors
+                .into_iter()
+                .find(|s| s.is_default)
+                .map(|s| s.code)
+        }))
+}
+
 /// Which new commune a school in a split commune lands in.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -476,11 +483,19 @@ pub fn choose_successor(
     choice: ChooseSuccessor,
 ) -> Result<SplitSchool, Failure> {
     conn.transaction(|conn| {
-        let school = crate::registry::schools::queries::find(conn, school_id)?;
-        if !reach.allows_place(school.id, &school.admin_unit_code) {
+        // Read here rather than through the schools' queries, which read
+        // the mapping (a school synced with an old code).
+        let school: Option<(String, String, String)> = with_conn!(conn, |c| schools::table
+            .find(school_id)
+            .select((schools::moet_code, schools::name, schools::admin_unit_code))
+            .first(c)
+            .optional())?;
+        let Some((moet_code, name, admin_unit_code)) = school
+            .filter(|(_, _, unit)| reach.allows_place(school_id, unit))
+        else {
             return Err(Failure::not_found("no school has this id"));
-        }
-        let successors = linked(conn, &school.admin_unit_code, true)?;
+        };
+        let successors = linked(conn, &admin_unit_code, true)?;
         if !successors.iter().any(|s| s.code == choice.new_code) {
             return Err(Failure::invalid_field(
                 "new_code",
@@ -504,13 +519,13 @@ pub fn choose_successor(
             "choose_successor",
             "school",
             &school_id.to_string(),
-            serde_json::json!({"from": school.admin_unit_code, "to": choice.new_code}),
+            serde_json::json!({"from": admin_unit_code, "to": choice.new_code}),
         )?;
         Ok(SplitSchool {
             school_id,
-            moet_code: school.moet_code,
-            name: school.name,
-            admin_unit_code: school.admin_unit_code,
+            moet_code,
+            name,
+            admin_unit_code,
             successors,
             lands_in: choice.new_code.clone(),
             decided: Some(SuccessorDecision {

@@ -276,6 +276,38 @@ pub fn update(
     })
 }
 
+/// During the 2025 transition the education data system may still send
+/// pre-reform codes for schools that were re-homed: such a code is read
+/// through the mapping (the school's decided successor, else the default)
+/// rather than moving the school back into the old tree. A school not yet
+/// re-homed keeps the code it is sent with.
+fn translate_old_codes(
+    conn: &mut DbConn,
+    valid: &mut [SchoolInput],
+    existing: &HashMap<String, SchoolRow>,
+) -> Result<Vec<crate::registry::sync::batch::Translation>, Failure> {
+    use crate::registry::admin_units::Scheme;
+    let mut translated = Vec::new();
+    for input in valid.iter_mut() {
+        let Some(row) = existing.get(&input.moet_code) else {
+            continue;
+        };
+        let rehomed = Scheme::of(&row.admin_unit_code) == Scheme::Vn2025;
+        if !rehomed || Scheme::of(&input.admin_unit_code) != Scheme::Vn2008 {
+            continue;
+        }
+        let to =
+            crate::registry::admin_units::mapping::lands_in(conn, row.id, &input.admin_unit_code)?
+                .unwrap_or_else(|| row.admin_unit_code.clone());
+        translated.push(crate::registry::sync::batch::Translation {
+            key: input.moet_code.clone(),
+            from: std::mem::replace(&mut input.admin_unit_code, to.clone()),
+            to,
+        });
+    }
+    Ok(translated)
+}
+
 /// Inserts or updates schools by MOET code; identical ones are left alone.
 pub fn upsert_batch(
     conn: &mut DbConn,
@@ -334,8 +366,10 @@ pub fn upsert_batch(
     report.refuse_if_atomic(atomic)?;
 
     conn.transaction(|conn| {
-        let codes: Vec<&str> = valid.iter().map(|i| i.moet_code.as_str()).collect();
+        let codes: Vec<String> = valid.iter().map(|i| i.moet_code.clone()).collect();
+        let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
         let existing = by_codes(conn, &codes)?;
+        report.translated = translate_old_codes(conn, &mut valid, &existing)?;
         let now = crate::platform::db::now();
         let mut changed = Vec::new();
         for input in &valid {

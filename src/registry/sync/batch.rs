@@ -91,6 +91,19 @@ pub struct BatchReport {
     pub rejected: usize,
     /// One entry per rejected record.
     pub rejected_rows: Vec<RowReport>,
+    /// Schools: pre-reform codes read through the 2025 mapping for schools
+    /// already re-homed (absent when none was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub translated: Vec<Translation>,
+}
+
+/// A pre-reform admin-unit code a record was sent with, and the new unit
+/// it was read as (the school's decided successor, else the default).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Translation {
+    pub key: String,
+    pub from: String,
+    pub to: String,
 }
 
 /// One record of a batch (or line of a file), decoded on its own.

@@ -263,3 +263,292 @@ async fn schools_in_split_communes_are_listed_and_land_where_an_officer_decides(
         .ok(200);
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
+
+/// Hòa Bình is re-homed into Phú Thọ with one dry run and one commit: open
+/// records move, history stays, what needs a person is listed, and the
+/// province's totals read the same in the old tree before and in the new
+/// tree after. A second run moves nothing.
+#[actix_rt::test]
+async fn hoa_binh_is_rehomed_into_phu_tho_with_one_dry_run_and_one_commit() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    load_2025(&app, &admin).await;
+    upload(&app, &admin, "/api/v1/admin-units/mappings/import", MAPPING)
+        .await
+        .ok(200);
+    let schools = app.seed_schools(&admin).await;
+    let vay_nua = json!([{"moet_code": "TH-VAYNUA", "name": "Trường TH Vầy Nưa", "admin_unit_code": "04891", "level": "primary"}]);
+    app.post("/api/v1/sync/schools", Some(&admin), &vay_nua)
+        .await
+        .ok(200);
+    let vay_nua = app
+        .get("/api/v1/schools/by-code/TH-VAYNUA", &admin)
+        .await
+        .ok(200)["id"]
+        .as_i64()
+        .unwrap();
+    // Students and their open needs at three schools; one need closed.
+    let roster: Vec<Value> = (0..6)
+        .map(|i| {
+            crate::helpers::student(
+                &format!("RH{i}"),
+                ["TH-DABAC", "TH-THAIBINH", "TH-VAYNUA"][i % 3],
+                2,
+            )
+        })
+        .collect();
+    app.sync_students(&admin, "", &roster).await.ok(200);
+    app.post(
+        "/api/v1/needs/generate",
+        Some(&admin),
+        &json!({"admin_unit_code": "17"}),
+    )
+    .await
+    .ok(200);
+    let open: Vec<i64> = app.get("/api/v1/needs?limit=500", &admin).await.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_i64().unwrap())
+        .collect();
+    assert!(open.len() >= 6, "{open:?}");
+    app.post(
+        &format!("/api/v1/needs/{}/transitions", open[0]),
+        Some(&admin),
+        &json!({"to": "cancelled", "reason": "the family bought one"}),
+    )
+    .await
+    .ok(200);
+    // A warehouse in a commune and one on a district; a flag; officers.
+    for (name, unit) in [("Kho Mường Chiềng", "04831"), ("Kho Đà Bắc", "150")] {
+        app.post(
+            "/api/v1/warehouses",
+            Some(&admin),
+            &json!({"name": name, "admin_unit_code": unit}),
+        )
+        .await
+        .ok(201);
+    }
+    app.request(
+        Method::PUT,
+        "/api/v1/admin-units/04831/flags",
+        Some(&admin),
+        Some("application/json"),
+        json!({"lockdown": true, "lockdown_from": "2021-09-01", "lockdown_until": "2021-10-01"})
+            .to_string()
+            .into_bytes(),
+    )
+    .await
+    .ok(200);
+    let province_officer = app
+        .post("/api/v1/users", Some(&admin), &json!({"username": "so.gd", "password": "a password long enough", "role": "district_officer", "admin_unit_code": "17"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let district_officer = app
+        .post("/api/v1/users", Some(&admin), &json!({"username": "phong.db", "password": "a password long enough", "role": "district_officer", "admin_unit_code": "150"}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    // An officer chose where the school in the split commune goes.
+    app.request(
+        Method::PUT,
+        &format!("/api/v1/schools/{vay_nua}/successor-unit"),
+        Some(&admin),
+        Some("application/json"),
+        json!({"new_code": "vn2025:04828"}).to_string().into_bytes(),
+    )
+    .await
+    .ok(200);
+    let reader = app.client_token("stats_reader").await;
+    let old_total = app
+        .get("/api/v1/stats/coverage?admin_unit=17", &reader)
+        .await
+        .ok(200)["total"]
+        .clone();
+    assert_eq!(old_total["students"], 6);
+
+    // The dry run reports and writes nothing.
+    let before = app.row_counts();
+    let plan = app
+        .post(
+            "/api/v1/admin-units/rehome",
+            Some(&admin),
+            &json!({"province": "17"}),
+        )
+        .await
+        .ok(200);
+    app.assert_nothing_written(&before, "a dry run");
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["new_province"], "vn2025:25");
+    // TH-DABAC, TH-THAIBINH (communes) and TH-VAYNUA (decided) move; THCS-DABAC
+    // and THPT-TP sit on districts, which the new tree does not have.
+    assert_eq!(
+        plan["moved"],
+        json!({"schools": 3, "open_needs": open.len() - 1, "warehouses": 1, "coverage_gaps": 0, "flags": 1, "officers": 1})
+    );
+    assert_eq!(plan["kept"]["closed_needs"], 1);
+    let listed: Vec<(String, String, String)> = plan["ambiguities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().into(),
+                a["entity"].as_str().unwrap().into(),
+                a["id"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for expected in [
+        (
+            "abolished_district",
+            "school",
+            schools["THCS-DABAC"].to_string(),
+        ),
+        (
+            "abolished_district",
+            "school",
+            schools["THPT-TP"].to_string(),
+        ),
+        ("abolished_district", "user", district_officer.to_string()),
+    ] {
+        let expected = (expected.0.to_owned(), expected.1.to_owned(), expected.2);
+        assert!(listed.contains(&expected), "{expected:?} in {listed:?}");
+    }
+    assert!(listed
+        .iter()
+        .any(|a| a.0 == "abolished_district" && a.1 == "warehouse"));
+
+    // The commit does what the plan said.
+    let done = app
+        .post(
+            "/api/v1/admin-units/rehome",
+            Some(&admin),
+            &json!({"province": "17", "dry_run": false}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (done["moved"].clone(), done["ambiguities"].clone()),
+        (plan["moved"].clone(), plan["ambiguities"].clone())
+    );
+    let unit_of = |moet: &'static str| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.get(&format!("/api/v1/schools/by-code/{moet}"), &admin)
+                .await
+                .ok(200)["admin_unit_code"]
+                .clone()
+        }
+    };
+    assert_eq!(unit_of("TH-DABAC").await, "vn2025:04831");
+    assert_eq!(unit_of("TH-THAIBINH").await, "vn2025:04828");
+    assert_eq!(
+        unit_of("TH-VAYNUA").await,
+        "vn2025:04828",
+        "the officer's choice, not the default"
+    );
+    assert_eq!(
+        unit_of("THCS-DABAC").await,
+        "150",
+        "left for a person to decide"
+    );
+    let officer = app
+        .get(&format!("/api/v1/users/{province_officer}"), &admin)
+        .await
+        .ok(200);
+    assert_eq!(officer["admin_unit_code"], "vn2025:25");
+    let officer = app
+        .get(&format!("/api/v1/users/{district_officer}"), &admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        officer["admin_unit_code"], "150",
+        "never widened to the province"
+    );
+    // Open needs follow their school; the closed one keeps its old unit.
+    let closed = app
+        .get(&format!("/api/v1/needs/{}", open[0]), &admin)
+        .await
+        .ok(200);
+    assert!(
+        !closed["admin_unit_code"]
+            .as_str()
+            .unwrap()
+            .starts_with("vn2025:"),
+        "{closed}"
+    );
+    app.get("/api/v1/admin-units/vn2025:04831/flags", &admin)
+        .await
+        .ok(200);
+
+    // The province's totals: the old tree before, the new tree after.
+    let new_total = app
+        .get("/api/v1/stats/coverage?admin_unit=vn2025:25", &reader)
+        .await
+        .ok(200)["total"]
+        .clone();
+    for field in [
+        "students",
+        "with_device",
+        "with_connectivity",
+        "ready",
+        "open_device_needs",
+    ] {
+        assert_eq!(new_total[field], old_total[field], "{field}");
+    }
+    // Every moved record is an event.
+    let audit = app
+        .get("/api/v1/audit-log?action=rehome&entity=school", &admin)
+        .await
+        .ok(200);
+    assert_eq!(audit["items"].as_array().unwrap().len(), 3);
+
+    // The education data system still sends old codes: read through the
+    // mapping (the officer's choice, else the default), never moved back;
+    // new codes are taken as they are.
+    let resync = json!([
+        {"moet_code": "TH-DABAC", "name": "Trường TH-DABAC", "admin_unit_code": "04831", "level": "primary"},
+        {"moet_code": "TH-VAYNUA", "name": "Trường TH Vầy Nưa", "admin_unit_code": "04891", "level": "primary"},
+        {"moet_code": "TH-THAIBINH", "name": "Trường TH-THAIBINH", "admin_unit_code": "vn2025:04828", "level": "primary"}
+    ]);
+    let report = app
+        .post("/api/v1/sync/schools", Some(&admin), &resync)
+        .await
+        .ok(200);
+    assert_eq!(
+        report["translated"],
+        json!([
+            {"key": "TH-DABAC", "from": "04831", "to": "vn2025:04831"},
+            {"key": "TH-VAYNUA", "from": "04891", "to": "vn2025:04828"}
+        ])
+    );
+    assert_eq!(report["unchanged"], 3, "{report}");
+    assert_eq!(unit_of("TH-DABAC").await, "vn2025:04831");
+    assert_eq!(unit_of("TH-VAYNUA").await, "vn2025:04828");
+
+    // A second run moves nothing more.
+    let again = app
+        .post(
+            "/api/v1/admin-units/rehome",
+            Some(&admin),
+            &json!({"province": "17", "dry_run": false}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        again["moved"],
+        json!({"schools": 0, "open_needs": 0, "warehouses": 0, "coverage_gaps": 0, "flags": 0, "officers": 0})
+    );
+    // Not an old province: refused, naming the field.
+    app.post(
+        "/api/v1/admin-units/rehome",
+        Some(&admin),
+        &json!({"province": "vn2025:25"}),
+    )
+    .await
+    .problem_naming(422, "province", "unknown");
+}
