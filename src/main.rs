@@ -1,6 +1,6 @@
 //! The `songmay` command: `serve` (default), `migrate`, `openapi`,
 //! `import-admin-units [--scheme vn2025] FILE`, `import-admin-mapping FILE`,
-//! `create-user USERNAME ROLE [SCOPE]`,
+//! `healthcheck`, `create-user USERNAME ROLE [SCOPE]`,
 //! `normalise-identifiers [--dry-run]`.
 
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use songmay::app::{prepare_database, Application};
 use songmay::platform::config::Config;
 use songmay::platform::db::Db;
 
-const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units [--scheme vn2008|vn2025] FILE | import-admin-mapping FILE | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID] | normalise-identifiers [--dry-run]]
+const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units [--scheme vn2008|vn2025] FILE | import-admin-mapping FILE | healthcheck | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID] | normalise-identifiers [--dry-run]]
 settings come from the environment; see README.md";
 
 fn main() -> ExitCode {
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     {
         [] | ["serve"] => serve(),
         ["migrate"] => migrate(),
+        ["healthcheck"] => healthcheck(),
         ["openapi"] => print_openapi(),
         ["import-admin-units", file] => import_admin_units(file, "vn2008"),
         ["import-admin-units", "--scheme", scheme, file] => import_admin_units(file, scheme),
@@ -88,6 +89,29 @@ fn normalise_identifiers(dry_run: bool) -> Result<(), String> {
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())
+}
+
+/// Asks the service on this machine (`SONGMAY_BIND`'s port) whether it is
+/// ready: exit 0 when `/ready` answers 2xx within 3 s. The container's
+/// `HEALTHCHECK` runs it, so the image needs no curl.
+fn healthcheck() -> Result<(), String> {
+    let bind = std::env::var("SONGMAY_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let port = bind
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse::<u16>().ok())
+        .ok_or_else(|| format!("SONGMAY_BIND {bind} names no port"))?;
+    let url = format!("http://127.0.0.1:{port}/ready");
+    actix_web::rt::System::new().block_on(async move {
+        let client = awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(3))
+            .finish();
+        match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(format!("{url} answered {}", response.status())),
+            Err(error) => Err(format!("{url}: {error}")),
+        }
+    })
 }
 
 fn print_openapi() -> Result<(), String> {

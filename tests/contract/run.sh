@@ -76,7 +76,7 @@ token=$(curl -fs -X POST "$base/api/v1/auth/token" -H 'Content-Type: application
   --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,negative_data_rejection \
   --exclude-operation-id update_user \
   --phases examples,coverage,fuzzing --seed "$seed" --max-examples "$examples" \
-  --workers 2 --request-timeout 30 --no-color
+  --workers 1 --request-timeout 30 --no-color
 
 step "Spectral (spectral:oas): no errors"
 printf 'extends: ["spectral:oas"]\n' >"$work/spectral.yaml"

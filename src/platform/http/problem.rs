@@ -302,8 +302,16 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // A server's failure is an ERROR with its cause; a client's (a
+        // unique value taken, a reference that no longer holds) is
+        // routine, logged at INFO so alerts on errors mean something.
         if let Some(cause) = &self.0.cause {
-            log::error!("{} {}: {cause}", self.0.status.as_u16(), self.0.kind);
+            let status = self.0.status.as_u16();
+            if self.0.status.is_server_error() {
+                log::error!("{status} {}: {cause}", self.0.kind);
+            } else {
+                log::info!("{status} {}: {cause}", self.0.kind);
+            }
         }
         let mut response = HttpResponse::build(self.0.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));

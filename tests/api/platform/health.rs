@@ -163,3 +163,38 @@ async fn cors_allows_only_the_configured_origins() {
         .unwrap();
     assert!(reply.headers().get("access-control-allow-origin").is_none());
 }
+
+/// The container's healthcheck: `songmay healthcheck` exits 0 while the
+/// service on `SONGMAY_BIND`'s port is ready, and fails (naming the
+/// address) when nothing answers there.
+#[actix_rt::test]
+async fn the_healthcheck_command_passes_on_a_ready_service_and_fails_without_one() {
+    let app = spawn_app().await;
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let run = |bind: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_songmay"))
+            .arg("healthcheck")
+            .env("SONGMAY_BIND", bind)
+            .output()
+            .expect("the binary runs")
+    };
+    let ready = actix_web::rt::task::spawn_blocking({
+        let port = port.clone();
+        move || run(format!("0.0.0.0:{port}"))
+    })
+    .await
+    .unwrap();
+    assert!(
+        ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = free.local_addr().unwrap().port();
+    drop(free);
+    let dead = actix_web::rt::task::spawn_blocking(move || run(format!("0.0.0.0:{dead_port}")))
+        .await
+        .unwrap();
+    assert!(!dead.status.success());
+    assert!(String::from_utf8_lossy(&dead.stderr).contains(&format!("127.0.0.1:{dead_port}/ready")));
+}
