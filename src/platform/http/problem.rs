@@ -296,22 +296,30 @@ impl ApiError {
     }
 }
 
+/// How loud a refusal's cause is logged: a server's failure is an ERROR;
+/// a client's (a unique value taken, a reference that no longer holds) is
+/// routine, at INFO, so alerts on errors mean something.
+fn log_level(status: StatusCode) -> log::Level {
+    if status.is_server_error() {
+        log::Level::Error
+    } else {
+        log::Level::Info
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.0.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        // A server's failure is an ERROR with its cause; a client's (a
-        // unique value taken, a reference that no longer holds) is
-        // routine, logged at INFO so alerts on errors mean something.
         if let Some(cause) = &self.0.cause {
-            let status = self.0.status.as_u16();
-            if self.0.status.is_server_error() {
-                log::error!("{status} {}: {cause}", self.0.kind);
-            } else {
-                log::info!("{status} {}: {cause}", self.0.kind);
-            }
+            log::log!(
+                log_level(self.0.status),
+                "{} {}: {cause}",
+                self.0.status.as_u16(),
+                self.0.kind
+            );
         }
         let mut response = HttpResponse::build(self.0.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
@@ -428,5 +436,27 @@ impl From<diesel::r2d2::PoolError> for ApiError {
 impl From<validator::ValidationErrors> for ApiError {
     fn from(errors: validator::ValidationErrors) -> Self {
         Failure::from(errors).into()
+    }
+}
+
+#[cfg(test)]
+mod log_level_tests {
+    use super::*;
+
+    #[test]
+    fn client_mistakes_are_info_and_server_failures_are_errors() {
+        assert_eq!(log_level(StatusCode::CONFLICT), log::Level::Info);
+        assert_eq!(
+            log_level(StatusCode::UNPROCESSABLE_ENTITY),
+            log::Level::Info
+        );
+        assert_eq!(
+            log_level(StatusCode::INTERNAL_SERVER_ERROR),
+            log::Level::Error
+        );
+        assert_eq!(
+            log_level(StatusCode::SERVICE_UNAVAILABLE),
+            log::Level::Error
+        );
     }
 }
