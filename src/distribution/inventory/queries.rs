@@ -464,8 +464,8 @@ pub fn check(
                 item.status
             )));
         }
-        let current = crate::distribution::profiles::queries::current_version(conn)?;
         if let Some(applied) = &request.profile {
+            let current = crate::distribution::profiles::queries::current_version(conn)?;
             if current != Some(applied.version) {
                 return Err(Failure::invalid_field(
                     "profile.version",

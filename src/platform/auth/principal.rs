@@ -112,6 +112,25 @@ impl Principal {
         self.require(&[])
     }
 
+    /// The subtree a caller asks for, checked against their scope: the
+    /// whole country (`None`) or any unit for callers scoped everywhere, a
+    /// unit inside their own subtree for district officers (by default all
+    /// of it). A unit outside the scope is 404.
+    pub fn unit_in_scope(
+        &self,
+        conn: &mut DbConn,
+        asked: Option<&str>,
+    ) -> Result<Option<String>, Failure> {
+        Ok(match (asked, &self.scope) {
+            (Some(code), _) => {
+                self.ensure_admin_unit_in_scope(conn, code)?;
+                Some(code.to_owned())
+            }
+            (None, Scope::AdminUnit { admin_unit_code }) => Some(admin_unit_code.clone()),
+            (None, _) => None,
+        })
+    }
+
     /// Passes when admin unit `code` exists and lies in the caller's scope. A row
     /// outside the scope answers 404, exactly like a row that does not
     /// exist, so officers cannot probe other districts.

@@ -30,38 +30,22 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<UnitLine>, Failure> {
 /// Parses a file of `scheme`'s tree: the file holds GSO codes, stored
 /// with the scheme's prefix. On any bad line, a 422 listing every bad line.
 pub fn parse_in(bytes: &[u8], scheme: Scheme) -> Result<Vec<UnitLine>, Failure> {
-    let (mut reader, mut lines_of_file) = open_with_header(bytes, &HEADER)?;
+    let records = data_lines(bytes, &HEADER)?;
 
     let mut units = Vec::new();
     let mut errors = Vec::new();
     let mut first_line_of: HashMap<String, u64> = HashMap::new();
-    for record in reader.records() {
+    for record in records {
         if errors.len() >= MAX_REPORTED {
             break;
         }
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                let line = e.position().map(|p| lines_of_file.line(p)).unwrap_or(0);
-                errors.push(FieldError::new("line", "unreadable", e.to_string()).on_line(line));
+        let (line, record) = match record {
+            Ok(found) => found,
+            Err(error) => {
+                errors.push(error);
                 continue;
             }
         };
-        let line = record
-            .position()
-            .map(|p| lines_of_file.line(p))
-            .unwrap_or(0);
-        if record.len() != HEADER.len() {
-            errors.push(
-                FieldError::new(
-                    "line",
-                    "columns",
-                    format!("expected 4 columns, found {}", record.len()),
-                )
-                .on_line(line),
-            );
-            continue;
-        }
         match check_line(line, &record[0], &record[1], &record[2], &record[3]) {
             Ok(mut unit) => {
                 unit.code = scheme.qualify(&unit.code);
@@ -223,13 +207,14 @@ fn fits_under(child: Level, parent: Level) -> bool {
     )
 }
 
-/// A reader over a UTF-8 CSV file (a byte-order mark is skipped) whose
-/// first line must be `header`, and the counter that names its lines.
+/// The data lines of a UTF-8 CSV file (a byte-order mark is skipped) whose
+/// first line must be `header`: each with its line number, or the error
+/// naming a line that cannot be read or has the wrong number of columns.
 /// The admin-unit and mapping files share it.
-pub(super) fn open_with_header<'a>(
+pub(super) fn data_lines<'a>(
     bytes: &'a [u8],
     header: &[&str],
-) -> Result<(csv::Reader<&'a [u8]>, crate::platform::text::CsvLines<'a>), Failure> {
+) -> Result<impl Iterator<Item = Result<(u64, csv::StringRecord), FieldError>> + 'a, Failure> {
     let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -247,7 +232,24 @@ pub(super) fn open_with_header<'a>(
             &format!("the first line must be `{}`", header.join(",")),
         ));
     }
-    Ok((reader, crate::platform::text::CsvLines::new(bytes)))
+    let columns = header.len();
+    let mut lines = crate::platform::text::CsvLines::new(bytes);
+    Ok(reader.into_records().map(move |record| {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| lines.line(p)).unwrap_or(0);
+            FieldError::new("line", "unreadable", e.to_string()).on_line(line)
+        })?;
+        let line = record.position().map(|p| lines.line(p)).unwrap_or(0);
+        if record.len() != columns {
+            return Err(FieldError::new(
+                "line",
+                "columns",
+                format!("expected {columns} columns, found {}", record.len()),
+            )
+            .on_line(line));
+        }
+        Ok((line, record))
+    }))
 }
 
 fn file_error(line: u64, field: &str, code: &str, message: &str) -> Failure {

@@ -38,37 +38,21 @@ pub struct MappingLine {
 /// digits, a flag that is not `true`/`false`, a pair twice, an old
 /// commune with no default or two); one bad line rejects the file.
 pub fn parse(bytes: &[u8]) -> Result<Vec<MappingLine>, Failure> {
-    let (mut reader, mut lines_of_file) = super::import::open_with_header(bytes, &HEADER)?;
+    let records = super::import::data_lines(bytes, &HEADER)?;
     let mut lines = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<(String, String), u64> = HashMap::new();
-    for record in reader.records() {
+    for record in records {
         if errors.len() >= MAX_REPORTED {
             break;
         }
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                let line = e.position().map(|p| lines_of_file.line(p)).unwrap_or(0);
-                errors.push(FieldError::new("line", "unreadable", e.to_string()).on_line(line));
+        let (line, record) = match record {
+            Ok(found) => found,
+            Err(error) => {
+                errors.push(error);
                 continue;
             }
         };
-        let line = record
-            .position()
-            .map(|p| lines_of_file.line(p))
-            .unwrap_or(0);
-        if record.len() != HEADER.len() {
-            errors.push(
-                FieldError::new(
-                    "line",
-                    "columns",
-                    format!("expected 3 columns, found {}", record.len()),
-                )
-                .on_line(line),
-            );
-            continue;
-        }
         let digits = |code: &str| {
             !code.is_empty() && code.len() <= 16 && code.bytes().all(|b| b.is_ascii_digit())
         };
@@ -385,7 +369,7 @@ pub fn split_schools(
         ))
         .load(c))?;
     let ids: Vec<i64> = found.iter().map(|s| s.0).collect();
-    let decisions: HashMap<i64, SuccessorDecision> =
+    let mut decisions: HashMap<i64, SuccessorDecision> =
         with_conn!(conn, |c| school_successor_overrides::table
             .filter(school_successor_overrides::school_id.eq_any(&ids))
             .select((
@@ -409,7 +393,6 @@ pub fn split_schools(
         .collect();
     let mut successors_of: HashMap<String, Vec<LinkedUnit>> = HashMap::new();
     let mut out = Vec::new();
-    let mut decisions = decisions;
     for (school_id, moet_code, name, unit) in found {
         if !successors_of.contains_key(&unit) {
             let list = linked(conn, &unit, true)?;

@@ -244,16 +244,7 @@ pub async fn split_schools(
     let items = state
         .db
         .run(move |conn| {
-            let root = match (&asked, &principal.scope) {
-                (Some(code), _) => {
-                    principal.ensure_admin_unit_in_scope(conn, code)?;
-                    Some(code.clone())
-                }
-                (None, crate::platform::auth::Scope::AdminUnit { admin_unit_code }) => {
-                    Some(admin_unit_code.clone())
-                }
-                (None, _) => None,
-            };
+            let root = principal.unit_in_scope(conn, asked.as_deref())?;
             let units = queries::subtree_filter(conn, root.as_deref())?;
             mapping::split_schools(conn, units.as_deref())
         })

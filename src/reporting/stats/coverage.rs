@@ -220,12 +220,7 @@ pub fn coverage(
             by_unit
                 .into_iter()
                 .map(|(unit, sums)| {
-                    // A school directly at the root is counted under the root.
-                    let part = if root == Some(unit.as_str()) {
-                        unit
-                    } else {
-                        tree.child_of(root, &unit)
-                    };
+                    let part = tree.part_of(root, &unit);
                     (part.clone(), tree.name(&part), sums)
                 })
                 .collect()
@@ -350,8 +345,13 @@ impl UnitTree {
         self.names.get(code).cloned().unwrap_or_default()
     }
 
-    /// The child of `root` (or the province) on the way up from `unit`.
-    pub(super) fn child_of(&self, root: Option<&str>, unit: &str) -> String {
+    /// The part of `root`'s subtree `unit` counts under: the child of
+    /// `root` (or the province) on the way up from `unit`, or the root
+    /// itself for a record directly at the root.
+    pub(super) fn part_of(&self, root: Option<&str>, unit: &str) -> String {
+        if root == Some(unit) {
+            return unit.to_owned();
+        }
         let mut current = unit.to_owned();
         loop {
             let parent = self.parents.get(&current).cloned().flatten();

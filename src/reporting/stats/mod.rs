@@ -21,7 +21,7 @@ use coverage::{Coverage, CoverageQuery, GroupBy};
 use donations::{donation_stats, DonationStats, DonationStatsQuery};
 
 use crate::distribution::inventory::{ItemCondition, ItemStatus};
-use crate::platform::auth::{Principal, Role, Scope};
+use crate::platform::auth::{Principal, Role};
 use crate::platform::db::schema::{handovers, inventory_items, need_events};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::Failure;
@@ -30,24 +30,6 @@ use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
 const STATS_ROLES: &[Role] = &[Role::StatsReader, Role::DistrictOfficer];
-
-/// The subtree a caller asks for, checked against their scope: admins and
-/// statistics readers anywhere (`None` = the whole country), district
-/// officers inside their own subtree (by default all of it).
-pub fn scoped_root(
-    conn: &mut DbConn,
-    principal: &Principal,
-    asked: Option<&str>,
-) -> Result<Option<String>, Failure> {
-    Ok(match (asked, &principal.scope) {
-        (Some(code), _) => {
-            principal.ensure_admin_unit_in_scope(conn, code)?;
-            Some(code.to_owned())
-        }
-        (None, Scope::AdminUnit { admin_unit_code }) => Some(admin_unit_code.clone()),
-        (None, _) => None,
-    })
-}
 
 /// Figures for the subtree a caller asks for: the statistics roles only,
 /// the subtree checked against their scope (their own by default).
@@ -61,19 +43,19 @@ async fn for_subtree<T: Send + 'static>(
     Ok(state
         .db
         .run(move |conn| {
-            let root = scoped_root(conn, &principal, asked.as_deref())?;
+            let root = principal.unit_in_scope(conn, asked.as_deref())?;
             compute(conn, root.as_deref())
         })
         .await?)
 }
 
-/// [`scoped_root`] and the codes of its subtree (`None`: everywhere).
+/// [`Principal::unit_in_scope`] and the codes of its subtree (`None`: everywhere).
 pub fn root_for(
     conn: &mut DbConn,
     principal: &Principal,
     asked: Option<&str>,
 ) -> Result<(Option<String>, Option<Vec<String>>), Failure> {
-    let root = scoped_root(conn, principal, asked)?;
+    let root = principal.unit_in_scope(conn, asked)?;
     let units = crate::registry::admin_units::queries::subtree_filter(conn, root.as_deref())?;
     Ok((root, units))
 }

@@ -76,12 +76,7 @@ pub fn platform_stats(
     let mut rows: BTreeMap<(String, SchoolLevel, i64), PlatformUptakeRow> = BTreeMap::new();
     let mut totals: BTreeMap<i64, PlatformUptakeTotal> = BTreeMap::new();
     for fact in facts {
-        // A school directly at the root is counted under the root.
-        let part = if root == Some(fact.admin_unit_code.as_str()) {
-            fact.admin_unit_code.clone()
-        } else {
-            tree.child_of(root, &fact.admin_unit_code)
-        };
+        let part = tree.part_of(root, &fact.admin_unit_code);
         let row = rows
             .entry((part.clone(), fact.level, fact.offer_id))
             .or_insert_with(|| PlatformUptakeRow {

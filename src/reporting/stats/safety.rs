@@ -108,11 +108,7 @@ pub fn safe_devices(conn: &mut DbConn, root: Option<&str>) -> Result<SafeDevices
             (Some(_), ProfileState::Current) => Carried::Current,
             (Some(_), _) => Carried::Older,
         };
-        let part = if root == Some(unit.as_str()) {
-            unit
-        } else {
-            tree.child_of(root, &unit)
-        };
+        let part = tree.part_of(root, &unit);
         let row = rows.entry(part.clone()).or_insert_with(|| SafeDevicesRow {
             name: tree.name(&part),
             key: part,
