@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -22,7 +22,6 @@ use crate::platform::db::{Db, DbSetupError};
 use crate::platform::error::Failure;
 use crate::platform::http::fallback::{exact_methods, problem_fallback, unmatched, KnownRoutes};
 use crate::platform::state::AppState;
-use crate::reporting::public::cache::PublicCache;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -192,6 +191,9 @@ impl Application {
         let webhooks = (db.clone(), config.webhooks.clone());
         let webhook_settings = web::Data::new(config.webhooks.clone());
         let letter_settings = web::Data::new(config.letter.clone());
+        let metrics_access = web::Data::new(crate::platform::health::MetricsAccess::new(
+            config.metrics_token.clone(),
+        ));
         let rate_policies =
             web::Data::new(crate::platform::auth::rate_limit::Policies::new(&config));
         let state = web::Data::new(AppState {
@@ -200,7 +202,9 @@ impl Application {
             token_limits: crate::platform::auth::rate_limit::TokenLimits::new(&config),
         });
         let public_figures: web::Data<crate::reporting::public::PublicFiguresCache> =
-            web::Data::new(PublicCache::new(config.public_cache_ttl));
+            web::Data::new(crate::reporting::public::PublicFiguresCache::new(
+                config.public_cache_ttl,
+            ));
         let api = openapi();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&api));
         let rate_limit = token_rate_limit(&config);
@@ -219,6 +223,7 @@ impl Application {
                 .app_data(known_routes.clone())
                 .app_data(webhook_settings.clone())
                 .app_data(letter_settings.clone())
+                .app_data(metrics_access.clone())
                 .app_data(rate_policies.clone())
                 .app_data(crate::platform::http::json::JsonLimit(
                     settings.max_json_bytes,
@@ -244,12 +249,10 @@ impl Application {
                 ))
                 .wrap(from_fn(crate::platform::http::security::security_headers))
                 .wrap(from_fn(crate::platform::http::conventions::request_id))
-                // Method, path without query string, status, duration and
-                // the request id: no tokens, no bodies, no personal data.
-                .wrap(
-                    Logger::new("%{method}xi %U %s %Dms %{x-request-id}o")
-                        .custom_request_replace("method", |req| req.method().to_string()),
-                )
+                // Method, route template, status, duration, request id and
+                // caller kind, to the log and the metrics: no tokens, no
+                // bodies, no query strings, no personal data.
+                .wrap(from_fn(crate::platform::http::access::access_log))
         })
         .shutdown_timeout(30)
         .listen(listener)?;

@@ -13,7 +13,7 @@ const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-un
 settings come from the environment; see README.md";
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    songmay::platform::logging::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args
         .iter()

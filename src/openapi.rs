@@ -45,7 +45,7 @@ use crate::platform::http::{Problem, PROBLEM_JSON};
         (name = "teaching", description = "Online-teaching platforms: offered by technology partners, recommended by the Department, used by schools"),
         (name = "stats", description = "Aggregated statistics (JSON, CSV, XLSX); no personal data"),
         (name = "public", description = "Public transparency pages: no token, aggregates only"),
-        (name = "operations", description = "Liveness and readiness probes"),
+        (name = "operations", description = "Liveness and readiness probes, and metrics for Prometheus"),
     ),
     components(schemas(Problem, FieldError, crate::platform::webhooks::WebhookEvent, crate::platform::http::tabular::Format, crate::platform::http::tabular::Lang, crate::donations::receipts::LetterFormat)),
     modifiers(&BearerScheme)
@@ -64,6 +64,17 @@ impl Modify for BearerScheme {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some("From POST /api/v1/auth/token"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operator's SONGMAY_METRICS_TOKEN (GET /metrics only)",
+                    ))
                     .build(),
             ),
         );

@@ -25,6 +25,9 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A metrics token shorter than this is a typo or a guessable word.
+const MIN_METRICS_TOKEN_BYTES: usize = 16;
+
 /// Shortest JWT signing secret accepted (HS256 wants at least 256 bits).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -108,6 +111,8 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// The thank-you letter's letterhead and signer (`SONGMAY_LETTER_*`).
     pub letter: LetterSettings,
+    /// `SONGMAY_METRICS_TOKEN`: the bearer token of `GET /metrics` (unset: the endpoint is off).
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +160,16 @@ impl Config {
                     reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
                 });
             }
+        }
+        let metrics_token = get("SONGMAY_METRICS_TOKEN").map(Secret::new);
+        if metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < MIN_METRICS_TOKEN_BYTES)
+        {
+            return Err(ConfigError {
+                name: "SONGMAY_METRICS_TOKEN",
+                reason: format!("must be at least {MIN_METRICS_TOKEN_BYTES} characters long"),
+            });
         }
         let flag = |name: &'static str| match get(name).as_deref() {
             None | Some("0") | Some("false") | Some("no") => Ok(false),
@@ -215,6 +230,7 @@ impl Config {
                     .unwrap_or_else(|| "Trưởng Ban chỉ đạo chương trình".into()),
                 signer_name: get("SONGMAY_LETTER_SIGNER_NAME").filter(|n| !n.trim().is_empty()),
             },
+            metrics_token,
             workers: get("SONGMAY_WORKERS")
                 .map(|_| number("SONGMAY_WORKERS", 1).map(|n| n as usize))
                 .transpose()?,
@@ -289,4 +305,28 @@ fn write_private(file: &std::path::Path, contents: &str) -> std::io::Result<()> 
 #[cfg(not(unix))]
 fn write_private(file: &std::path::Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(file, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_metrics_token_is_refused_and_none_turns_metrics_off() {
+        let with = |token: &'static str| {
+            Config::from_lookup(move |name| {
+                (name == "SONGMAY_METRICS_TOKEN").then(|| token.to_owned())
+            })
+        };
+        let refused = with("short").unwrap_err();
+        assert_eq!(refused.name, "SONGMAY_METRICS_TOKEN");
+        assert!(with("").unwrap().metrics_token.is_none());
+        assert_eq!(
+            with("a-long-enough-metrics-token")
+                .unwrap()
+                .metrics_token
+                .map(|t| t.expose().len()),
+            Some(27)
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! The ground floor: what every domain stands on and that knows no domain —
 //! the shared state handlers receive, settings, the database, HTTP rules
 //! (problems, paging, versions, spreadsheets), tokens and the one scope
-//! type, the audit log, idempotency, text and identifier rules, money.
+//! type, the audit log, idempotency, text and identifier rules, money,
+//! the process log and its metrics.
 //! Nothing here imports a domain (a test in `tests/api/layout.rs` fences it).
 
 pub mod audit;
@@ -13,6 +14,8 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod identifiers;
+pub mod logging;
+pub mod metrics;
 pub mod money;
 pub mod outbox;
 pub mod random;

@@ -394,15 +394,23 @@ fn apply(conn: &mut DbConn, actor: &str, moves: &[Move]) -> Result<(), Failure> 
             let numbers =
                 || -> Vec<i64> { chunk.iter().filter_map(|id| id.parse().ok()).collect() };
             match entity {
-                "school" => with_conn!(conn, |c| diesel::update(
-                    schools::table.filter(schools::id.eq_any(numbers()))
-                )
-                .set((
-                    schools::admin_unit_code.eq(to),
-                    schools::version.eq(schools::version + 1),
-                    schools::updated_at.eq(crate::platform::db::now())
-                ))
-                .execute(c))?,
+                // Where it stood first: the old-tree view and old earmarks read it.
+                "school" => with_conn!(conn, |c| {
+                    diesel::update(
+                        schools::table
+                            .filter(schools::id.eq_any(numbers()))
+                            .filter(schools::pre_reform_unit_code.is_null()),
+                    )
+                    .set(schools::pre_reform_unit_code.eq(schools::admin_unit_code.nullable()))
+                    .execute(c)?;
+                    diesel::update(schools::table.filter(schools::id.eq_any(numbers())))
+                        .set((
+                            schools::admin_unit_code.eq(to),
+                            schools::version.eq(schools::version + 1),
+                            schools::updated_at.eq(crate::platform::db::now()),
+                        ))
+                        .execute(c)
+                })?,
                 "need" => with_conn!(conn, |c| diesel::update(
                     needs::table.filter(needs::id.eq_any(numbers()))
                 )
@@ -438,17 +446,17 @@ fn apply(conn: &mut DbConn, actor: &str, moves: &[Move]) -> Result<(), Failure> 
             };
         }
     }
-    for one in moves {
-        crate::platform::audit::record(
-            conn,
-            actor,
-            "rehome",
-            one.entity,
-            &one.id,
-            json!({"from": one.from, "to": one.to}),
-        )?;
-    }
-    Ok(())
+    let events: Vec<(&str, &str, serde_json::Value)> = moves
+        .iter()
+        .map(|one| {
+            (
+                one.entity,
+                one.id.as_str(),
+                json!({"from": one.from, "to": one.to}),
+            )
+        })
+        .collect();
+    crate::platform::audit::record_each(conn, actor, "rehome", &events)
 }
 
 /// Loads rows for `keys` in chunks (one `IN (…)` list per chunk).

@@ -1531,3 +1531,266 @@ async fn no_device_reaches_a_child_without_the_current_safe_internet_profile() {
         .ok(200);
     assert_eq!(audit["items"].as_array().unwrap().len(), 3);
 }
+
+/// The coverage total of one view.
+async fn coverage_total(app: &TestApp, token: &str, query: &str) -> Value {
+    app.get(&format!("/api/v1/stats/coverage?{query}"), token)
+        .await
+        .ok(200)["total"]
+        .clone()
+}
+
+/// The figures of one line of a coverage table, without its key and name.
+fn figures(row: &Value) -> Value {
+    let mut row = row.clone();
+    let fields = row.as_object_mut().unwrap();
+    fields.remove("key");
+    fields.remove("name");
+    row
+}
+
+#[actix_rt::test]
+async fn history_counts_in_either_tree_and_old_earmarks_reach_re_homed_schools() {
+    let app = spawn_app().await;
+    let w = world(&app, 8, 4).await;
+    // Two students in the city too: a count below five, for the public pages.
+    app.sync_students(
+        &w.admin,
+        "",
+        &[
+            student("C1", "TH-THAIBINH", 3),
+            student("C2", "TH-THAIBINH", 4),
+        ],
+    )
+    .await
+    .ok(200);
+    let tablets = ready_tablets(&app, &w, 4).await;
+    // A tablet handed over in October 2021, in the old tree.
+    let allocation = app
+        .post(
+            "/api/v1/allocations",
+            Some(&w.officer),
+            &json!({"need_id": w.approved[0], "item_id": tablets[0]}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-26", "acknowledged": true}))
+        .await
+        .ok(201);
+    let reader = app.client_token("stats_reader").await;
+    let stored = coverage_total(&app, &reader, "").await;
+    assert_eq!(
+        (stored["students"].clone(), stored["with_device"].clone()),
+        (json!(10), json!(1))
+    );
+
+    // Before re-homing, the 2025 view puts the 2021 handover in commune
+    // 04831 (Mường Chiềng) under that commune's default successor.
+    crate::registry::reform::load_2025(&app, &w.admin).await;
+    crate::registry::reform::upload(
+        &app,
+        &w.admin,
+        "/api/v1/admin-units/mappings/import",
+        crate::registry::reform::MAPPING,
+    )
+    .await
+    .ok(200);
+    let successor = app
+        .get("/api/v1/admin-units/04831/successors", &w.admin)
+        .await
+        .ok(200);
+    let successor = successor["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["is_default"] == true)
+        .expect("a default successor")["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new_view = app
+        .get(
+            "/api/v1/stats/coverage?scheme=vn2025&admin_unit=vn2025:25&group_by=school",
+            &reader,
+        )
+        .await
+        .ok(200);
+    assert_eq!(figures(&new_view["total"]), figures(&stored));
+    let by_commune = app
+        .get(
+            "/api/v1/stats/coverage?scheme=vn2025&admin_unit=vn2025:25",
+            &reader,
+        )
+        .await
+        .ok(200);
+    let row = by_commune["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == successor.as_str())
+        .unwrap_or_else(|| panic!("{successor} in {by_commune}"));
+    assert_eq!(
+        (row["students"].clone(), row["with_device"].clone()),
+        (json!(8), json!(1))
+    );
+
+    let report = app
+        .post(
+            "/api/v1/admin-units/rehome",
+            Some(&w.admin),
+            &json!({"province": "17", "dry_run": false}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(report["moved"]["schools"], 2, "{report}");
+
+    // After: one total in every view; the old view still by district.
+    let old_view = app
+        .get(
+            "/api/v1/stats/coverage?scheme=vn2008&admin_unit=17",
+            &reader,
+        )
+        .await
+        .ok(200);
+    let new_total = coverage_total(&app, &reader, "scheme=vn2025&admin_unit=vn2025:25").await;
+    assert_eq!(figures(&old_view["total"]), figures(&stored));
+    assert_eq!(figures(&new_total), figures(&stored));
+    assert_eq!(
+        figures(&coverage_total(&app, &reader, "").await),
+        figures(&stored)
+    );
+    let districts: Vec<(String, i64)> = old_view["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_owned(),
+                r["students"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        districts,
+        vec![("148".to_owned(), 2), ("150".to_owned(), 8)]
+    );
+    // Grades add up in a view as well.
+    let grades = app
+        .get(
+            "/api/v1/stats/coverage?scheme=vn2008&admin_unit=150&group_by=grade",
+            &reader,
+        )
+        .await
+        .ok(200);
+    assert_eq!(grades["total"]["students"], 8);
+    // A unit of one tree asked in the other is a malformed query; an
+    // unknown tree too.
+    app.get(
+        "/api/v1/stats/coverage?scheme=vn2025&admin_unit=17",
+        &reader,
+    )
+    .await
+    .problem(400);
+    app.get("/api/v1/stats/coverage?scheme=vn1999", &reader)
+        .await
+        .problem(400);
+    app.request(
+        Method::GET,
+        "/api/v1/public/progress?scheme=vn2030",
+        None,
+        None,
+        vec![],
+    )
+    .await
+    .problem(400);
+
+    // Public pages in either tree: the same students, the same protection.
+    let public = |scheme: &'static str, unit: &'static str| {
+        let app = &app;
+        async move {
+            let path = format!("/api/v1/public/progress?scheme={scheme}&admin_unit={unit}");
+            app.request(Method::GET, &path, None, None, vec![])
+                .await
+                .ok(200)["units"]
+                .clone()
+        }
+    };
+    let old_public = public("vn2008", "17").await;
+    let new_public = public("vn2025", "vn2025:25").await;
+    assert_eq!(new_public[0]["name"], "Tỉnh Phú Thọ");
+    assert_eq!(
+        old_public[0]["students"], new_public[0]["students"],
+        "the province's students, as old Hòa Bình and as its part of Phú Thọ"
+    );
+    let city_commune = app
+        .get("/api/v1/schools/by-code/TH-THAIBINH", &w.admin)
+        .await
+        .ok(200)["admin_unit_code"]
+        .clone();
+    for (view, unit) in [(&new_public, city_commune), (&old_public, json!("148"))] {
+        let city = view
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["admin_unit"] == unit)
+            .unwrap_or_else(|| panic!("{unit} in {view}"));
+        assert_eq!(
+            city["students"], "<5",
+            "two students are never shown as two"
+        );
+    }
+    for view in [&old_public, &new_public] {
+        let shown: Vec<&Value> = view
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| &l["students"])
+            .collect();
+        assert!(!shown.contains(&&json!(2)), "{view}");
+        assert!(
+            !(shown.contains(&&json!(10)) && shown.contains(&&json!(8))),
+            "10 and 8 together would give the city's 2 away: {view}"
+        );
+    }
+    let board = app
+        .request(
+            Method::GET,
+            "/api/v1/public/needs-board?scheme=vn2008&admin_unit=150",
+            None,
+            None,
+            vec![],
+        )
+        .await
+        .ok(200);
+    assert!(
+        board
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["commune"] == "04831"),
+        "open needs of a re-homed school count in its old commune: {board}"
+    );
+
+    // Stock earmarked for the old district still reaches the school that
+    // stood in it: the run plans it and an officer may allocate by hand.
+    let run = app
+        .post(
+            "/api/v1/allocations/run",
+            Some(&w.admin),
+            &json!({"kinds": ["device"], "dry_run": true}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(run["matches"].as_array().unwrap().len(), 3, "{run}");
+    let allocated = app
+        .post(
+            "/api/v1/allocations",
+            Some(&w.admin),
+            &json!({"need_id": w.approved[1], "item_id": tablets[1]}),
+        )
+        .await
+        .ok(201);
+    assert_eq!(allocated["need_id"], w.approved[1]);
+}

@@ -254,6 +254,109 @@ fn the_access_log_names_requests_without_tokens_or_personal_data() {
     }
 }
 
+/// A GET with its own request id and token, from another process.
+fn get_with(url: &str, request_id: &str, token: Option<&str>) -> (u16, String) {
+    actix_rt::System::new().block_on(async {
+        let mut request = awc::Client::default()
+            .get(url)
+            .insert_header(("X-Request-ID", request_id));
+        if let Some(token) = token {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let mut response = request.send().await.unwrap();
+        let body = response.body().await.unwrap();
+        (
+            response.status().as_u16(),
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    })
+}
+
+#[test]
+fn json_logs_and_metrics_show_a_requests_id_route_and_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_token = "metrics-token-for-prometheus-01";
+    let mut cmd = command(dir.path());
+    cmd.env("SONGMAY_ADMIN_PASSWORD", "json log password")
+        .env("SONGMAY_LOG_FORMAT", "json")
+        .env("SONGMAY_METRICS_TOKEN", metrics_token);
+    let server = start(cmd);
+    let (_, token) = post_json(
+        &format!("{}/api/v1/auth/token", server.base),
+        &json!({"username": "admin", "password": "json log password"}),
+        None,
+    );
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let unit = format!("{}/api/v1/admin-units/150", server.base);
+    let (status, _) = get_with(&unit, "trace-me-0001", Some(&token));
+    assert_eq!(status, 200);
+    let (status, _) = get_with(
+        &format!("{}/api/v1/admin-units/999999", server.base),
+        "trace-me-0002",
+        Some(&token),
+    );
+    assert_eq!(status, 404);
+
+    // Metrics: the credential first, then the figures.
+    let metrics = format!("{}/metrics", server.base);
+    assert_eq!(get_with(&metrics, "m-1", None).0, 401);
+    assert_eq!(
+        get_with(&metrics, "m-2", Some(&token)).0,
+        403,
+        "a user's token is not the metrics token"
+    );
+    let (status, text) = get_with(&metrics, "m-3", Some(metrics_token));
+    assert_eq!(status, 200, "{text}");
+    for expected in [
+        r#"songmay_http_requests_total{method="GET",route="/api/v1/admin-units/{code}",status="200"} 1"#,
+        r#"songmay_http_requests_total{method="GET",route="/api/v1/admin-units/{code}",status="404"} 1"#,
+        r#"songmay_http_request_duration_seconds_count{method="GET",route="/api/v1/admin-units/{code}",status="200"} 1"#,
+        r#"songmay_db_pool_connections{state="max"}"#,
+        r#"songmay_webhook_deliveries{state="pending"} 0"#,
+    ] {
+        assert!(text.contains(expected), "no `{expected}` in {text}");
+    }
+    assert!(
+        !text.contains("/api/v1/admin-units/150"),
+        "paths are never labels"
+    );
+
+    // Every line is one JSON object; a request's line names it.
+    let log = server.log_since_start();
+    let lines: Vec<serde_json::Value> = server
+        .log
+        .iter()
+        .chain(&log)
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let line = lines
+        .iter()
+        .find(|l| l["request_id"] == "trace-me-0001")
+        .unwrap_or_else(|| panic!("no line for the request in {lines:#?}"));
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["route"], "/api/v1/admin-units/{code}");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["caller"], "user");
+    assert!(line["duration_ms"].as_f64().is_some(), "{line}");
+    assert!(
+        line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{line}"
+    );
+    let missing = lines
+        .iter()
+        .find(|l| l["request_id"] == "trace-me-0002")
+        .expect("the 404 is logged too");
+    assert_eq!(
+        (missing["status"].clone(), missing["level"].clone()),
+        (json!(404), json!("INFO"))
+    );
+    let text = log.join("\n");
+    for secret in [token.as_str(), metrics_token, "json log password", "999999"] {
+        assert!(!text.contains(secret), "the log shows `{secret}`");
+    }
+}
+
 #[test]
 fn without_an_admin_password_one_is_generated_and_shown_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -60,6 +60,17 @@ fn every_operation_documents_itself_its_security_and_its_errors() {
                 || path.starts_with("/api/v1/public/");
             if public {
                 assert_eq!(op["security"], json!([]), "{name}: public, security: []");
+            } else if path == "/metrics" {
+                // The operator's token (SONGMAY_METRICS_TOKEN), not a user's.
+                assert_eq!(
+                    op["security"],
+                    json!([{"metrics_token": []}]),
+                    "{name}: security"
+                );
+                assert!(
+                    has("401") && has("403") && has("404"),
+                    "{name}: 401, 403 and 404 (off)"
+                );
             } else {
                 assert_eq!(op["security"], json!([{"bearer": []}]), "{name}: security");
                 assert!(has("401") && has("403"), "{name}: 401 and 403");

@@ -27,6 +27,9 @@ pub struct NeedCandidate {
     pub priority: i32,
     pub created_at: chrono::NaiveDateTime,
     pub admin_unit: String,
+    /// Where the need's school stood before the 2025 reform re-homed it:
+    /// stock earmarked for those old units may still reach it.
+    pub pre_reform_unit: Option<String>,
     pub school_id: i64,
     pub kind: StockKind,
 }
@@ -178,10 +181,15 @@ impl<'p> Shelves<'p> {
     /// for any unit the need lies in. Returns (stock id, warehouse id).
     fn take(&mut self, need: &NeedCandidate) -> Option<(i64, i64)> {
         let levels = self.chain_of(&need.admin_unit);
+        let before = match &need.pre_reform_unit {
+            Some(unit) => self.chain_of(unit),
+            None => Vec::new(),
+        };
         let earmarks: Vec<Option<String>> = std::iter::once(None)
             .chain(
                 levels
                     .iter()
+                    .chain(&before)
                     .filter(|l| !l.is_empty())
                     .map(|l| Some(l.clone())),
             )
@@ -259,6 +267,8 @@ mod tests {
             ("148", Some("17")),
             ("04831", Some("150")),
             ("04789", Some("148")),
+            ("vn2025:25", None),
+            ("vn2025:04831", Some("vn2025:25")),
         ]
         .into_iter()
         .map(|(c, p)| (c.to_owned(), p.map(str::to_owned)))
@@ -271,6 +281,7 @@ mod tests {
             priority,
             created_at: chrono::NaiveDateTime::default(),
             admin_unit: unit.into(),
+            pre_reform_unit: None,
             school_id: id,
             kind: StockKind::Device,
         }
@@ -315,6 +326,27 @@ mod tests {
             "only Đà Bắc gets it"
         );
         assert!(unmatched[0].reason.contains("earmarks"));
+    }
+
+    #[test]
+    fn stock_earmarked_in_the_old_tree_reaches_a_school_re_homed_out_of_it() {
+        let mut moved = need(1, 10, "vn2025:04831");
+        moved.pre_reform_unit = Some("04831".into());
+        let stranger = need(2, 90, "vn2025:04831");
+        let stock = vec![device(5, "vn2025:25", Some("150"))];
+        let (matches, unmatched) = plan(
+            vec![moved, stranger],
+            stock,
+            &parents(),
+            &|_| None,
+            Quotas::default(),
+        );
+        assert_eq!(
+            matches.iter().map(|m| m.need_id).collect::<Vec<_>>(),
+            vec![1],
+            "the school that stood in Đà Bắc gets it; one that never did does not"
+        );
+        assert_eq!(unmatched[0].need_id, 2);
     }
 
     #[test]

@@ -207,6 +207,7 @@ pub async fn run_allocation(
             queries::run(conn, &principal.actor(), units.as_deref(), &request)
         })
         .await?;
+    crate::platform::metrics::count_allocation_run(report.dry_run);
     Ok(web::Json(report))
 }
 

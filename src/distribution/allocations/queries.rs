@@ -16,7 +16,7 @@ use crate::needs::{NeedKind, NeedRow};
 use crate::platform::auth::Reach;
 use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{
-    admin_units, allocations, inventory_items, inventory_packages, needs, warehouses,
+    admin_units, allocations, inventory_items, inventory_packages, needs, schools, warehouses,
 };
 use crate::platform::db::{with_conn, DbConn, WriteLock};
 use crate::platform::error::{Failure, OrUnknown};
@@ -185,11 +185,23 @@ pub fn allocate(
                 need.id, need.status
             )));
         }
-        // The need's unit and those above it: one short walk, not the tree.
-        let above: Vec<String> = crate::registry::admin_units::queries::ancestry(conn, &need.admin_unit_code)?
-            .into_iter()
-            .map(|unit| unit.code)
-            .collect();
+        // The need's unit and those above it: one short walk, not the tree;
+        // for a school re-homed by the 2025 reform, its old units too (an
+        // earmark is the donor's wish in the tree they gave in).
+        let before: Option<String> = with_conn!(conn, |c| schools::table
+            .find(need.school_id)
+            .select(schools::pre_reform_unit_code)
+            .first::<Option<String>>(c)
+            .optional())?
+        .flatten();
+        let mut above: Vec<String> = Vec::new();
+        for start in std::iter::once(&need.admin_unit_code).chain(before.as_ref()) {
+            above.extend(
+                crate::registry::admin_units::queries::ancestry(conn, start)?
+                    .into_iter()
+                    .map(|unit| unit.code),
+            );
+        }
         let in_earmark = |earmark: &Option<String>| earmark.as_ref().is_none_or(|e| above.contains(e));
         match (input.item_id, input.package_id, stock_kind(need.kind)) {
             (Some(item_id), None, StockKind::Device) => {
@@ -357,7 +369,15 @@ fn approved_needs(
     units: Option<&[String]>,
     kinds: &[NeedKind],
 ) -> Result<Vec<NeedCandidate>, Failure> {
-    type Row = (i64, i32, chrono::NaiveDateTime, String, i64, NeedKind);
+    type Row = (
+        i64,
+        i32,
+        chrono::NaiveDateTime,
+        String,
+        i64,
+        NeedKind,
+        Option<String>,
+    );
     let kinds: Vec<NeedKind> = if kinds.is_empty() {
         NeedKind::ALL.to_vec()
     } else {
@@ -366,6 +386,7 @@ fn approved_needs(
     let load = |conn: &mut DbConn, chunk: Option<&[String]>| -> Result<Vec<Row>, Failure> {
         let rows = with_conn!(conn, |c| {
             let mut query = needs::table
+                .inner_join(schools::table)
                 .filter(needs::status.eq(NeedStatus::Approved))
                 .filter(needs::kind.eq_any(&kinds))
                 .select((
@@ -375,6 +396,7 @@ fn approved_needs(
                     needs::admin_unit_code,
                     needs::school_id,
                     needs::kind,
+                    schools::pre_reform_unit_code,
                 ))
                 .into_boxed();
             if let Some(chunk) = chunk {
@@ -396,13 +418,16 @@ fn approved_needs(
     Ok(need_rows
         .into_iter()
         .map(
-            |(id, priority, created_at, admin_unit, school_id, kind)| NeedCandidate {
-                id,
-                priority,
-                created_at,
-                admin_unit,
-                school_id,
-                kind: stock_kind(kind),
+            |(id, priority, created_at, admin_unit, school_id, kind, pre_reform_unit)| {
+                NeedCandidate {
+                    id,
+                    priority,
+                    created_at,
+                    admin_unit,
+                    pre_reform_unit,
+                    school_id,
+                    kind: stock_kind(kind),
+                }
             },
         )
         .collect())

@@ -9,7 +9,7 @@ use actix_web::{get, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use model::{AuditEntry, AuditFilter, AuditPage};
-pub use queries::{record, sent_fields};
+pub use queries::{record, record_each, sent_fields};
 
 use crate::platform::auth::Principal;
 use crate::platform::http::pagination::PageQuery;

@@ -4,10 +4,11 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use super::principal::Principal;
+use super::principal::{Account, Principal};
+use crate::platform::http::access::CallerKind;
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 
@@ -18,16 +19,24 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let claims = state.tokens.verify(&token?)?;
             // The account is read again on every request, so disabling it or
             // changing its role ends its tokens at once, on every replica.
-            state
+            let principal = state
                 .db
                 .run(move |conn| super::accounts::principal_for_claims(conn, &claims))
                 .await
-                .map_err(ApiError::from)
+                .map_err(ApiError::from)?;
+            // For the access log and metrics: what kind, never who.
+            req.extensions_mut()
+                .insert(CallerKind(match principal.account {
+                    Account::User { .. } => "user",
+                    Account::Client { .. } => "client",
+                }));
+            Ok(principal)
         })
     }
 }

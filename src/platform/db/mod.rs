@@ -194,11 +194,26 @@ impl Db {
 
     /// Checks out a connection, waiting at most the checkout timeout.
     pub fn get(&self) -> Result<DbConn, Failure> {
-        match self {
+        let started = std::time::Instant::now();
+        let conn = match self {
             Self::Sqlite(pool) => pool.get().map(DbConn::Sqlite),
             Self::Postgres(pool) => pool.get().map(DbConn::Postgres),
-        }
-        .map_err(Failure::from)
+        };
+        crate::platform::metrics::observe_pool_wait(started.elapsed(), conn.is_ok());
+        conn.map_err(Failure::from)
+    }
+
+    /// Connections checked out, idle, and the most the pool opens.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let (state, max) = match self {
+            Self::Sqlite(pool) => (pool.state(), pool.max_size()),
+            Self::Postgres(pool) => (pool.state(), pool.max_size()),
+        };
+        (
+            state.connections - state.idle_connections,
+            state.idle_connections,
+            max,
+        )
     }
 
     /// Runs blocking database work on actix's blocking thread pool, so the

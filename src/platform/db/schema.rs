@@ -71,6 +71,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        pre_reform_unit_code -> Nullable<Text>,
     }
 }
 

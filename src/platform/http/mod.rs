@@ -2,6 +2,7 @@
 //! errors), keyset pagination, and the fallback that turns every framework
 //! default error into problem+json.
 
+pub mod access;
 pub mod conventions;
 pub mod fallback;
 pub mod json;

@@ -7,6 +7,7 @@ pub mod mapping;
 pub mod model;
 pub mod queries;
 pub mod scheme;
+pub mod view;
 
 use actix_web::{get, post, put, web, HttpRequest};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,6 +17,7 @@ pub use model::{
     AdminUnit, AdminUnitDetail, AdminUnitFilter, AdminUnitPage, ImportReport, Level, SchemeQuery,
 };
 pub use scheme::Scheme;
+pub use view::SchemeView;
 
 use crate::platform::auth::{Principal, Realm, Role};
 use crate::platform::http::json::Json;

@@ -212,6 +212,7 @@ pub async fn import_students(
     crate::platform::http::require_content_type(&req, "text/csv")?;
     let atomic = options.atomic.unwrap_or(false);
     crate::registry::sync::batch::apply(
+        "students",
         &state,
         principal,
         &req,

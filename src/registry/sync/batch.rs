@@ -242,6 +242,7 @@ pub fn key_counts<T>(records: &[Decoded<T>], key: impl Fn(&T) -> &str) -> HashMa
 /// type are checked: decode the body, then apply it in one transaction
 /// together with the Idempotency-Key's claim and stored answer.
 pub async fn apply<T, Parse, Apply>(
+    kind: &'static str,
     state: &AppState,
     principal: Principal,
     req: &HttpRequest,
@@ -268,10 +269,20 @@ where
                 Err(refused) => return Ok(Err(refused)),
             };
             let actor = principal.actor();
-            idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
-                idempotency::json_answer(&apply(conn, &principal, records)?)
-            })
-            .map(Ok)
+            let mut rows = None;
+            let answer = idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
+                let report = apply(conn, &principal, records)?;
+                rows = Some((
+                    report.inserted + report.updated + report.unchanged,
+                    report.rejected,
+                ));
+                idempotency::json_answer(&report)
+            })?;
+            // Counted once committed; a replayed answer applied nothing.
+            if let Some((accepted, rejected)) = rows {
+                crate::platform::metrics::count_sync_rows(kind, accepted as u64, rejected as u64);
+            }
+            Ok(Ok(answer))
         })
         .await??;
     Ok(answer.into_response(replayed))

@@ -83,6 +83,7 @@ pub async fn sync_students(
     let run_id = options.run_id()?;
     let atomic = options.atomic.unwrap_or(false);
     batch::apply(
+        "students",
         &state,
         principal,
         &req,
@@ -126,6 +127,7 @@ pub async fn sync_schools(
     crate::platform::http::require_content_type(&req, "application/json")?;
     let atomic = options.atomic.unwrap_or(false);
     batch::apply(
+        "schools",
         &state,
         principal,
         &req,

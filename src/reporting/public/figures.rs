@@ -5,7 +5,7 @@
 //! can never be combined to recover a hidden count.
 
 use crate::platform::error::Failure;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -23,6 +23,7 @@ use crate::platform::db::schema::{
 };
 use crate::platform::db::{with_conn, DbConn};
 use crate::registry::admin_units::queries::UnitNode;
+use crate::registry::admin_units::{Scheme, SchemeView};
 use crate::reporting::stats::donations::kind_key;
 
 /// What public outputs call a donor who asked not to be named.
@@ -123,9 +124,69 @@ fn depth(parents: &HashMap<String, Option<String>>, code: &str) -> usize {
 }
 
 impl PublicFigures {
-    pub fn compute(conn: &mut DbConn) -> Result<Self, Failure> {
+    /// The figures where each record is stored now (`view` absent), or
+    /// counted in one tree (README, "The 2025 reform"): then the table
+    /// holds only that tree's units and every record counts under one of
+    /// them (or under its own code when the mapping does not reach it).
+    pub fn compute(conn: &mut DbConn, view: Option<&SchemeView>) -> Result<Self, Failure> {
         let nodes: Vec<UnitNode> =
-            crate::registry::admin_units::queries::subtree_nodes(conn, None)?;
+            crate::registry::admin_units::queries::subtree_nodes(conn, None)?
+                .into_iter()
+                .filter(|node| view.is_none_or(|v| Scheme::of(&node.code) == v.scheme()))
+                .collect();
+        // Students and ready ones in the schools directly at each unit.
+        let own: HashMap<String, (i64, i64)> = match view {
+            None => with_conn!(conn, |c| coverage_school_counts::table
+                .inner_join(schools::table)
+                .group_by(schools::admin_unit_code)
+                .select((
+                    schools::admin_unit_code,
+                    sql::<BigInt>("CAST(SUM(coverage_school_counts.students) AS BIGINT)"),
+                    sql::<BigInt>("CAST(SUM(coverage_school_counts.ready) AS BIGINT)"),
+                ))
+                .load::<(String, i64, i64)>(c))?
+            .into_iter()
+            .map(|(u, s, r)| (u, (s, r)))
+            .collect(),
+            Some(view) => {
+                let per_school: Vec<(i64, String, Option<String>, i64, i64)> =
+                    with_conn!(conn, |c| coverage_school_counts::table
+                        .inner_join(schools::table)
+                        .group_by((
+                            schools::id,
+                            schools::admin_unit_code,
+                            schools::pre_reform_unit_code
+                        ))
+                        .select((
+                            schools::id,
+                            schools::admin_unit_code,
+                            schools::pre_reform_unit_code,
+                            sql::<BigInt>("CAST(SUM(coverage_school_counts.students) AS BIGINT)"),
+                            sql::<BigInt>("CAST(SUM(coverage_school_counts.ready) AS BIGINT)"),
+                        ))
+                        .load(c))?;
+                let mut own: HashMap<String, (i64, i64)> = HashMap::new();
+                for (id, unit, before, students, ready) in per_school {
+                    let at = own
+                        .entry(view.school_unit(id, &unit, before.as_deref()))
+                        .or_default();
+                    at.0 += students;
+                    at.1 += ready;
+                }
+                own
+            }
+        };
+        // A unit the view's tree does not hold is a root of its own.
+        let mut nodes = nodes;
+        let known: HashSet<String> = nodes.iter().map(|n| n.code.clone()).collect();
+        for code in own.keys().filter(|c| !known.contains(*c)) {
+            nodes.push(UnitNode {
+                code: code.clone(),
+                parent_code: None,
+                level: crate::registry::admin_units::Level::Commune,
+                name: code.clone(),
+            });
+        }
         let parents: HashMap<String, Option<String>> = nodes
             .iter()
             .map(|n| (n.code.clone(), n.parent_code.clone()))
@@ -142,18 +203,6 @@ impl PublicFigures {
         for list in children.values_mut() {
             list.sort();
         }
-        // Students and ready ones in the schools directly at each unit.
-        let own: Vec<(String, i64, i64)> = with_conn!(conn, |c| coverage_school_counts::table
-            .inner_join(schools::table)
-            .group_by(schools::admin_unit_code)
-            .select((
-                schools::admin_unit_code,
-                sql::<BigInt>("CAST(SUM(coverage_school_counts.students) AS BIGINT)"),
-                sql::<BigInt>("CAST(SUM(coverage_school_counts.ready) AS BIGINT)"),
-            ))
-            .load(c))?;
-        let own: HashMap<String, (i64, i64)> =
-            own.into_iter().map(|(u, s, r)| (u, (s, r))).collect();
 
         // Parents before children, then the sums from the leaves up.
         let mut order: Vec<&UnitNode> = nodes.iter().collect();
@@ -252,8 +301,8 @@ impl PublicFigures {
         };
 
         Ok(Self {
-            needs_board: needs_board(conn, &nodes, &parents)?,
-            gifts: gifts(conn)?,
+            needs_board: needs_board(conn, &nodes, &parents, view)?,
+            gifts: gifts(conn, view)?,
             units,
             parents,
             children,
@@ -343,24 +392,44 @@ fn needs_board(
     conn: &mut DbConn,
     nodes: &[UnitNode],
     parents: &HashMap<String, Option<String>>,
+    view: Option<&SchemeView>,
 ) -> Result<Vec<NeedsBoardLine>, Failure> {
-    let rows: Vec<(String, NeedKind, i64)> = with_conn!(conn, |c| needs::table
+    // Per school as well: in a view, a re-homed school's needs count
+    // where the school counts.
+    let stored: Vec<(String, i64, NeedKind, i64)> = with_conn!(conn, |c| needs::table
         .filter(needs::status.eq_any(NeedStatus::OPEN))
-        .group_by((needs::admin_unit_code, needs::kind))
+        .group_by((needs::admin_unit_code, needs::school_id, needs::kind))
         .select((
             needs::admin_unit_code,
+            needs::school_id,
             needs::kind,
-            diesel::dsl::count_star()
+            diesel::dsl::count_star(),
         ))
-        .order((needs::admin_unit_code, needs::kind))
         .load(c))?;
+    let before: HashMap<i64, String> = match view {
+        None => HashMap::new(),
+        Some(_) => with_conn!(conn, |c| schools::table
+            .filter(schools::pre_reform_unit_code.is_not_null())
+            .select((schools::id, schools::pre_reform_unit_code.assume_not_null()))
+            .load::<(i64, String)>(c))?
+        .into_iter()
+        .collect(),
+    };
+    // In a view several stored units may count as one.
+    let mut counted: BTreeMap<(String, NeedKind), i64> = BTreeMap::new();
+    for (unit, school, kind, count) in stored {
+        let unit = view.map_or(unit.clone(), |v| {
+            v.school_unit(school, &unit, before.get(&school).map(String::as_str))
+        });
+        *counted.entry((unit, kind)).or_default() += count;
+    }
     let names: HashMap<&str, &str> = nodes
         .iter()
         .map(|n| (n.code.as_str(), n.name.as_str()))
         .collect();
-    Ok(rows
+    Ok(counted
         .into_iter()
-        .map(|(unit, kind, count)| NeedsBoardLine {
+        .map(|((unit, kind), count)| NeedsBoardLine {
             commune_name: names
                 .get(unit.as_str())
                 .copied()
@@ -375,7 +444,7 @@ fn needs_board(
 }
 
 /// Gifts that arrived (net of reversals) by donor, kind and earmark.
-fn gifts(conn: &mut DbConn) -> Result<Vec<GiftLine>, Failure> {
+fn gifts(conn: &mut DbConn, view: Option<&SchemeView>) -> Result<Vec<GiftLine>, Failure> {
     type Row = (
         Option<i64>,
         DonationKind,
@@ -431,7 +500,9 @@ fn gifts(conn: &mut DbConn) -> Result<Vec<GiftLine>, Failure> {
                     .and_then(|d| names.get(&d).cloned())
                     .unwrap_or_else(|| ANONYMOUS.to_owned()),
                 kind: kind_key(kind, device),
-                earmark: unit.or(school_unit),
+                earmark: unit
+                    .or(school_unit)
+                    .map(|e| view.map_or(e.clone(), |v| v.unit(&e))),
                 received: crate::platform::money::join(high, low),
             },
         )

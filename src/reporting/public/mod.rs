@@ -19,6 +19,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::platform::auth::rate_limit::TokenRateLimit;
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
+use crate::registry::admin_units::{Scheme, SchemeView};
 pub use disclosure::PublicCount;
 pub use figures::{
     NeedsBoardLine, PublicDonation, PublicFigures, PublicProgressLine, PublicTotals, ANONYMOUS,
@@ -28,19 +29,49 @@ use trace::DonationTrace;
 /// What clients and proxies may do with a public page.
 const CACHE_CONTROL: (&str, &str) = ("Cache-Control", "public, max-age=60");
 
-/// The service's one cache of the public figures, registered by the app
-/// beside [`AppState`].
-pub type PublicFiguresCache = cache::PublicCache<Arc<PublicFigures>>;
+/// The service's caches of the public figures (as stored, and in each
+/// tree), registered by the app beside [`AppState`].
+pub struct PublicFiguresCache {
+    stored: cache::PublicCache<Arc<PublicFigures>>,
+    vn2008: cache::PublicCache<Arc<PublicFigures>>,
+    vn2025: cache::PublicCache<Arc<PublicFigures>>,
+}
+
+impl PublicFiguresCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            stored: cache::PublicCache::new(ttl),
+            vn2008: cache::PublicCache::new(ttl),
+            vn2025: cache::PublicCache::new(ttl),
+        }
+    }
+
+    fn of(&self, scheme: Option<Scheme>) -> &cache::PublicCache<Arc<PublicFigures>> {
+        match scheme {
+            None => &self.stored,
+            Some(Scheme::Vn2008) => &self.vn2008,
+            Some(Scheme::Vn2025) => &self.vn2025,
+        }
+    }
+}
 
 /// The public figures, from the service's cache (computed at most once per
-/// `SONGMAY_PUBLIC_CACHE_SECONDS`).
+/// `SONGMAY_PUBLIC_CACHE_SECONDS` for each view).
 async fn figures(
     state: &AppState,
     cache: &PublicFiguresCache,
+    scheme: Option<Scheme>,
 ) -> Result<Arc<PublicFigures>, ApiError> {
     cache
+        .of(scheme)
         .get_or_compute(|| async {
-            let figures = state.db.run(PublicFigures::compute).await?;
+            let figures = state
+                .db
+                .run(move |conn| {
+                    let view = scheme.map(|s| SchemeView::load(conn, s)).transpose()?;
+                    PublicFigures::compute(conn, view.as_ref())
+                })
+                .await?;
             Ok(Arc::new(figures))
         })
         .await
@@ -54,12 +85,19 @@ pub struct PublicFilter {
     /// A province, district or commune code: only that part of the country.
     #[param(example = "150")]
     pub admin_unit: Option<String>,
+    /// Count in one tree: `vn2008` (before the 2025 reform: provinces,
+    /// districts, communes) or `vn2025` (after: provinces and communes).
+    /// Absent: where each school is stored now.
+    pub scheme: Option<Scheme>,
 }
 
 impl PublicFilter {
     /// The unit asked for, 404 when the service knows no such unit.
     fn root<'a>(&'a self, figures: &PublicFigures) -> Result<Option<&'a str>, ApiError> {
         match self.admin_unit.as_deref() {
+            Some(code) if self.scheme.is_some_and(|s| Scheme::of(code) != s) => Err(
+                ApiError::bad_request("admin_unit is not a unit of the tree asked in scheme"),
+            ),
             Some(code) if !figures.knows(code) => Err(ApiError::unknown_admin_unit()),
             other => Ok(other),
         }
@@ -99,7 +137,7 @@ pub async fn public_progress(
     cache: web::Data<PublicFiguresCache>,
     filter: web::Query<PublicFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let figures = figures(&state, &cache).await?;
+    let figures = figures(&state, &cache, filter.scheme).await?;
     let root = filter.root(&figures)?;
     Ok(public_json(&PublicProgress {
         admin_unit: root.map(str::to_owned),
@@ -124,7 +162,7 @@ pub async fn needs_board(
     cache: web::Data<PublicFiguresCache>,
     filter: web::Query<PublicFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let figures = figures(&state, &cache).await?;
+    let figures = figures(&state, &cache, filter.scheme).await?;
     let root = filter.root(&figures)?;
     Ok(public_json(&figures.needs_board(root)))
 }
@@ -146,7 +184,7 @@ pub async fn public_donations(
     cache: web::Data<PublicFiguresCache>,
     filter: web::Query<PublicFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    let figures = figures(&state, &cache).await?;
+    let figures = figures(&state, &cache, filter.scheme).await?;
     let root = filter.root(&figures)?;
     Ok(public_json(&figures.donations(root)))
 }

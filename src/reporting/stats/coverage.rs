@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::platform::db::schema::{coverage_counts, coverage_school_counts, schools};
 use crate::platform::db::{with_conn, DbConn};
+use crate::registry::admin_units::{Scheme, SchemeView};
 use crate::registry::schools::SchoolLevel;
 
 crate::platform::db::text_enum! {
@@ -35,6 +36,10 @@ pub struct CoverageQuery {
     pub level: Option<SchoolLevel>,
     /// How to break the subtree down (default `admin_unit`: its child units).
     pub group_by: Option<GroupBy>,
+    /// Count in one tree: `vn2008` (before the 2025 reform) or `vn2025`
+    /// (after). Absent: where each school is stored now. README, "The 2025
+    /// reform".
+    pub scheme: Option<Scheme>,
     /// `json` (default), `csv` or `xlsx`.
     pub format: Option<crate::platform::http::tabular::Format>,
     /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`.
@@ -200,7 +205,11 @@ pub fn coverage(
     root: Option<&str>,
     level: Option<SchoolLevel>,
     group_by: GroupBy,
+    view: Option<&SchemeView>,
 ) -> Result<Coverage, Failure> {
+    if let Some(view) = view {
+        return coverage_in_view(conn, root, level, group_by, view);
+    }
     // The subtree's units: its schools, and the names of its parts.
     let tree = if root.is_some() || group_by == GroupBy::AdminUnit {
         UnitTree::new(crate::registry::admin_units::queries::subtree_nodes(
@@ -241,15 +250,19 @@ pub fn coverage(
                 .map(|(level, sums)| (level.to_string(), level.to_string(), sums))
                 .collect()
         }
-        GroupBy::Grade => grade_sums(conn, units, level)?
-            .into_iter()
-            .map(|(grade, sums)| match grade {
-                0 => ("school".to_owned(), "school needs".to_owned(), sums),
-                g => (format!("{g:02}"), format!("grade {g}"), sums),
-            })
-            .collect(),
+        GroupBy::Grade => grade_groups(grade_sums(conn, units, level)?),
     };
 
+    Ok(merge(root, &tree, group_by, groups))
+}
+
+/// The rows and total of the groups (several groups may share a key).
+fn merge(
+    root: Option<&str>,
+    tree: &UnitTree,
+    group_by: GroupBy,
+    groups: Vec<(String, String, Sums)>,
+) -> Coverage {
     let mut total = CoverageRow {
         key: root.unwrap_or("*").to_owned(),
         name: root.map_or_else(|| "Việt Nam".to_owned(), |r| tree.name(r)),
@@ -270,12 +283,103 @@ pub fn coverage(
             })
             .add(&sums);
     }
-    Ok(Coverage {
+    Coverage {
         admin_unit: root.map(str::to_owned),
         group_by,
         total: total.finish(),
         rows: rows.into_values().map(CoverageRow::finish).collect(),
-    })
+    }
+}
+
+/// [`coverage`] asked in one tree: each school counts where `view` puts it
+/// (history by the old tree after re-homing, old units under their
+/// successors), so both views hold every school once and their totals are
+/// equal. Sums per school, grouped here.
+fn coverage_in_view(
+    conn: &mut DbConn,
+    root: Option<&str>,
+    level: Option<SchoolLevel>,
+    group_by: GroupBy,
+    view: &SchemeView,
+) -> Result<Coverage, Failure> {
+    if let Some(root) = root {
+        if Scheme::of(root) != view.scheme() {
+            return Err(Failure::invalid_field(
+                "scheme",
+                "other_tree",
+                format!("your area is not a unit of the {} tree", view.scheme()),
+            ));
+        }
+    }
+    let tree = UnitTree::new(
+        crate::registry::admin_units::queries::subtree_nodes(conn, root)?
+            .into_iter()
+            .filter(|node| Scheme::of(&node.code) == view.scheme())
+            .collect(),
+    );
+    type SchoolKey = (i64, String, Option<String>, String, SchoolLevel);
+    let found: Vec<SchoolKey> = with_conn!(conn, |c| {
+        let mut query = schools::table
+            .select((
+                schools::id,
+                schools::admin_unit_code,
+                schools::pre_reform_unit_code,
+                schools::name,
+                schools::level,
+            ))
+            .into_boxed();
+        if let Some(level) = level {
+            query = query.filter(schools::level.eq(level));
+        }
+        query.load(c)
+    })?;
+    // The schools of the subtree in this view, and the unit each counts in.
+    let mut inside: HashMap<i64, (String, String, SchoolLevel)> = HashMap::new();
+    for (id, unit, before, name, level) in found {
+        let counted = view.school_unit(id, &unit, before.as_deref());
+        if root.is_none() || tree.contains(&counted) {
+            inside.insert(id, (counted, name, level));
+        }
+    }
+    let ids: Vec<i64> = inside.keys().copied().collect();
+    let groups: Vec<(String, String, Sums)> = if group_by == GroupBy::Grade {
+        grade_groups(grade_sums_of(conn, &ids)?)
+    } else {
+        let mut per_school: Vec<(i64, Sums)> = Vec::new();
+        for chunk in ids.chunks(5_000) {
+            per_school.extend(with_conn!(conn, |c| coverage_school_counts::table
+                .filter(coverage_school_counts::school_id.eq_any(chunk))
+                .group_by(coverage_school_counts::school_id)
+                .select((coverage_school_counts::school_id, sums!()))
+                .load::<(i64, Sums)>(c))?);
+        }
+        per_school
+            .into_iter()
+            .map(|(id, sums)| {
+                let (unit, name, level) = &inside[&id];
+                match group_by {
+                    GroupBy::School => (id.to_string(), name.clone(), sums),
+                    GroupBy::SchoolLevel => (level.to_string(), level.to_string(), sums),
+                    _ => {
+                        let part = tree.part_of(root, unit);
+                        (part.clone(), tree.name(&part), sums)
+                    }
+                }
+            })
+            .collect()
+    };
+    Ok(merge(root, &tree, group_by, groups))
+}
+
+/// Grade sums as groups: school-wide needs under `school`, grades `01`…
+fn grade_groups(by_grade: Vec<(i32, Sums)>) -> Vec<(String, String, Sums)> {
+    by_grade
+        .into_iter()
+        .map(|(grade, sums)| match grade {
+            0 => ("school".to_owned(), "school needs".to_owned(), sums),
+            g => (format!("{g:02}"), format!("grade {g}"), sums),
+        })
+        .collect()
 }
 
 /// The per-grade counts of the schools in `units` of `level`, by grade.
@@ -284,20 +388,11 @@ fn grade_sums(
     units: Option<&[String]>,
     level: Option<SchoolLevel>,
 ) -> Result<Vec<(i32, Sums)>, Failure> {
-    let summed = |conn: &mut DbConn, ids: Option<&[i64]>| -> Result<Vec<(i32, Sums)>, Failure> {
-        Ok(with_conn!(conn, |c| {
-            let mut query = coverage_counts::table
-                .group_by(coverage_counts::grade)
-                .select((coverage_counts::grade, sums!()))
-                .into_boxed();
-            if let Some(ids) = ids {
-                query = query.filter(coverage_counts::school_id.eq_any(ids));
-            }
-            query.load(c)
-        })?)
-    };
     if units.is_none() && level.is_none() {
-        return summed(conn, None);
+        return Ok(with_conn!(conn, |c| coverage_counts::table
+            .group_by(coverage_counts::grade)
+            .select((coverage_counts::grade, sums!()))
+            .load(c))?);
     }
     // By school ids rather than a join: PostgreSQL then reads only the
     // scope's count rows instead of scanning them all.
@@ -311,10 +406,20 @@ fn grade_sums(
         }
         query.load(c)
     })?;
+    grade_sums_of(conn, &ids)
+}
+
+/// The per-grade counts of schools `ids` (several rows per grade when
+/// there are many schools: one per chunk of ids).
+fn grade_sums_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i32, Sums)>, Failure> {
     let mut by_grade = Vec::new();
     // SQLite takes at most 32,766 parameters per statement.
     for chunk in ids.chunks(5_000) {
-        by_grade.extend(summed(conn, Some(chunk))?);
+        by_grade.extend(with_conn!(conn, |c| coverage_counts::table
+            .filter(coverage_counts::school_id.eq_any(chunk))
+            .group_by(coverage_counts::grade)
+            .select((coverage_counts::grade, sums!()))
+            .load::<(i32, Sums)>(c))?);
     }
     Ok(by_grade)
 }
@@ -339,6 +444,10 @@ impl UnitTree {
     /// Every unit of the subtree.
     pub(super) fn codes(&self) -> Vec<String> {
         self.names.keys().cloned().collect()
+    }
+
+    pub(super) fn contains(&self, code: &str) -> bool {
+        self.names.contains_key(code)
     }
 
     pub(super) fn name(&self, code: &str) -> String {

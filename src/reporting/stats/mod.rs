@@ -28,6 +28,7 @@ use crate::platform::error::Failure;
 use crate::platform::http::tabular::{negotiate, respond};
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
+use crate::registry::admin_units::{Scheme, SchemeView};
 
 const STATS_ROLES: &[Role] = &[Role::StatsReader, Role::DistrictOfficer];
 
@@ -71,7 +72,9 @@ pub fn root_for(
     params(CoverageQuery),
     responses(
         (status = 200, description = "Totals and one row per part", content((Coverage = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "A malformed parameter, or `admin_unit` of another tree than `scheme`", body = crate::platform::http::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such admin unit in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`scheme` asked while your area is a unit of the other tree (a district officer of the old tree asking in `vn2025`)", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/stats/coverage")]
@@ -85,8 +88,17 @@ pub async fn coverage_stats(
     let format = negotiate(&req, query.format)?;
     let lang = query.lang;
     let (level, group_by) = (query.level, query.group_by.unwrap_or(GroupBy::AdminUnit));
+    let scheme = query.scheme;
+    if let (Some(scheme), Some(unit)) = (scheme, query.admin_unit.as_deref()) {
+        if Scheme::of(unit) != scheme {
+            return Err(ApiError::bad_request(format!(
+                "admin_unit is not a unit of the {scheme} tree"
+            )));
+        }
+    }
     let result = for_subtree(&state, principal, query.admin_unit, move |conn, root| {
-        coverage::coverage(conn, root, level, group_by)
+        let view = scheme.map(|s| SchemeView::load(conn, s)).transpose()?;
+        coverage::coverage(conn, root, level, group_by, view.as_ref())
     })
     .await?;
     let mut rows = vec![result.total.clone()];

@@ -198,3 +198,70 @@ async fn the_healthcheck_command_passes_on_a_ready_service_and_fails_without_one
     assert!(!dead.status.success());
     assert!(String::from_utf8_lossy(&dead.stderr).contains(&format!("127.0.0.1:{dead_port}/ready")));
 }
+
+/// The value of one series in a Prometheus text exposition (0 if absent).
+fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[actix_rt::test]
+async fn metrics_need_their_own_token_and_are_off_without_one() {
+    let off = spawn_app().await;
+    let problem = off
+        .request_with_auth_header("/metrics", "Bearer anything-at-all-long")
+        .await
+        .problem(404);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("off"),
+        "{problem}"
+    );
+
+    let token = "a-metrics-token-of-some-length";
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert("SONGMAY_METRICS_TOKEN", token.into());
+    })
+    .await;
+    let admin = app.admin_token().await;
+    app.request_with_auth_header("/metrics", "Basic abc")
+        .await
+        .problem(401);
+    app.request_with_auth_header("/metrics", &format!("Bearer {admin}"))
+        .await
+        .problem(403);
+    let scrape = || async {
+        let reply = app
+            .request_with_auth_header("/metrics", &format!("Bearer {token}"))
+            .await;
+        assert_eq!(reply.status.as_u16(), 200);
+        assert!(reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain; version=0.0.4")));
+        String::from_utf8(reply.body.clone()).unwrap()
+    };
+    // Counters are per process (tests share one): compare before and after.
+    let rejected = r#"songmay_sync_rows_total{kind="schools",outcome="rejected"}"#;
+    let accepted = r#"songmay_sync_rows_total{kind="schools",outcome="accepted"}"#;
+    let before = scrape().await;
+    let batch = serde_json::json!([
+        {"moet_code": "TH-METRIC", "name": "Trường đo", "admin_unit_code": "04831", "level": "primary"},
+        {"moet_code": "TH-BAD", "name": "Trường sai", "admin_unit_code": "NOWHERE", "level": "primary"}
+    ]);
+    app.post("/api/v1/sync/schools", Some(&admin), &batch)
+        .await
+        .ok(200);
+    let after = scrape().await;
+    assert!(
+        series(&after, rejected) >= series(&before, rejected) + 1.0,
+        "{after}"
+    );
+    assert!(
+        series(&after, accepted) >= series(&before, accepted) + 1.0,
+        "{after}"
+    );
+    let sync_route =
+        r#"songmay_http_requests_total{method="POST",route="/api/v1/sync/schools",status="200"}"#;
+    assert!(series(&after, sync_route) >= 1.0, "{after}");
+    assert!(series(&after, r#"songmay_db_pool_connections{state="max"}"#) >= 1.0);
+}

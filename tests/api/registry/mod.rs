@@ -3,7 +3,7 @@
 
 mod accounts;
 mod admin_units;
-mod reform;
+pub(crate) mod reform;
 mod schools;
 mod students;
 mod sync;

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, Reply, TestApp};
 
 const UNITS_2025: &str = include_str!("../../../data/admin_units_vn_2025.csv");
-const MAPPING: &str = include_str!("../../../data/admin_units_2025_mapping.csv");
+pub(crate) const MAPPING: &str = include_str!("../../../data/admin_units_2025_mapping.csv");
 
-async fn upload(app: &TestApp, token: &str, path: &str, csv: &str) -> Reply {
+pub(crate) async fn upload(app: &TestApp, token: &str, path: &str, csv: &str) -> Reply {
     app.request(
         Method::POST,
         path,
@@ -20,7 +20,7 @@ async fn upload(app: &TestApp, token: &str, path: &str, csv: &str) -> Reply {
     .await
 }
 
-async fn load_2025(app: &TestApp, admin: &str) {
+pub(crate) async fn load_2025(app: &TestApp, admin: &str) {
     let report = upload(
         app,
         admin,
@@ -551,4 +551,108 @@ async fn hoa_binh_is_rehomed_into_phu_tho_with_one_dry_run_and_one_commit() {
     )
     .await
     .problem_naming(422, "province", "unknown");
+}
+
+#[actix_rt::test]
+async fn a_roster_sync_during_a_re_homing_loses_nothing_and_lands_in_the_new_tree() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    load_2025(&app, &admin).await;
+    upload(&app, &admin, "/api/v1/admin-units/mappings/import", MAPPING)
+        .await
+        .ok(200);
+    app.seed_schools(&admin).await;
+    let first: Vec<Value> = (0..40)
+        .map(|i| crate::helpers::student(&format!("A{i:03}"), "TH-DABAC", 1 + i % 5))
+        .collect();
+    app.sync_students(&admin, "", &first).await.ok(200);
+    let reader = app.client_token("stats_reader").await;
+    // While the province moves, the education data system sends more
+    // students and a school update with the old commune code.
+    let second: Vec<Value> = (0..40)
+        .map(|i| crate::helpers::student(&format!("B{i:03}"), "TH-THAIBINH", 1 + i % 5))
+        .collect();
+    let school = json!([{"moet_code": "TH-DABAC", "name": "Trường TH Mường Chiềng", "admin_unit_code": "04831", "level": "primary"}]);
+    let rehome = json!({"province": "17", "dry_run": false});
+    let ((moved, synced), schools) = futures_util::future::join(
+        futures_util::future::join(
+            app.post("/api/v1/admin-units/rehome", Some(&admin), &rehome),
+            app.sync_students(&admin, "", &second),
+        ),
+        app.post("/api/v1/sync/schools", Some(&admin), &school),
+    )
+    .await;
+    // Each either happened whole or was refused whole with a retryable 503.
+    let mut retried = Vec::new();
+    for (what, reply) in [
+        ("rehome", &moved),
+        ("students", &synced),
+        ("schools", &schools),
+    ] {
+        match reply.status.as_u16() {
+            200 => {}
+            503 => retried.push(what),
+            other => panic!("{what}: {other} {}", reply.json()),
+        }
+    }
+    for what in retried {
+        match what {
+            "rehome" => app
+                .post("/api/v1/admin-units/rehome", Some(&admin), &rehome)
+                .await
+                .ok(200),
+            "students" => app.sync_students(&admin, "", &second).await.ok(200),
+            _ => app
+                .post("/api/v1/sync/schools", Some(&admin), &school)
+                .await
+                .ok(200),
+        };
+    }
+    // A second re-homing moves nothing more: the school update did not
+    // put TH-DABAC back on the old tree.
+    let again = app
+        .post("/api/v1/admin-units/rehome", Some(&admin), &rehome)
+        .await
+        .ok(200);
+    assert_eq!(again["moved"]["schools"], 0, "{again}");
+    for moet in ["TH-DABAC", "TH-THAIBINH"] {
+        let found = app
+            .get(&format!("/api/v1/schools/by-code/{moet}"), &admin)
+            .await
+            .ok(200);
+        assert!(
+            found["admin_unit_code"]
+                .as_str()
+                .unwrap()
+                .starts_with("vn2025:"),
+            "{found}"
+        );
+    }
+    let updated = app
+        .get("/api/v1/schools/by-code/TH-DABAC", &admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        updated["name"], "Trường TH Mường Chiềng",
+        "the school update was applied"
+    );
+    let total = app
+        .get(
+            "/api/v1/stats/coverage?scheme=vn2008&admin_unit=17",
+            &reader,
+        )
+        .await
+        .ok(200)["total"]["students"]
+        .clone();
+    assert_eq!(total, 80, "every student of both batches, counted once");
+    let new_total = app
+        .get(
+            "/api/v1/stats/coverage?scheme=vn2025&admin_unit=vn2025:25",
+            &reader,
+        )
+        .await
+        .ok(200)["total"]["students"]
+        .clone();
+    assert_eq!(new_total, 80);
+    crate::needs::coverage_counts::assert_counts_match_rows(&app, &admin, "after the race").await;
 }
