@@ -70,6 +70,7 @@ fn routes(
                 .configure(crate::reporting::stats::configure)
                 .configure(crate::outreach::articles::configure)
                 .configure(crate::teaching::platforms::configure)
+                .configure(crate::retention::configure)
                 .configure(crate::reporting::public::configure(
                     public_limit,
                     public_routes_of_other_domains,
@@ -191,6 +192,7 @@ impl Application {
         let webhooks = (db.clone(), config.webhooks.clone());
         let webhook_settings = web::Data::new(config.webhooks.clone());
         let letter_settings = web::Data::new(config.letter.clone());
+        let retention = web::Data::new(config.retention.clone());
         let metrics_access = web::Data::new(crate::platform::health::MetricsAccess::new(
             config.metrics_token.clone(),
         ));
@@ -224,6 +226,7 @@ impl Application {
                 .app_data(webhook_settings.clone())
                 .app_data(letter_settings.clone())
                 .app_data(metrics_access.clone())
+                .app_data(retention.clone())
                 .app_data(rate_policies.clone())
                 .app_data(crate::platform::http::json::JsonLimit(
                     settings.max_json_bytes,

@@ -6,7 +6,8 @@
 //! `distribution`, `outreach`, `teaching` and `reporting` stand on it, each resource a folder with
 //! its routes (`mod.rs`), rows and DTOs (`model.rs`) and queries
 //! (`queries.rs`); `app` wires every domain into the service and nothing
-//! imports it. Imports run one way: app → domains → platform
+//! imports it; beside it, `maintenance` and `retention` are operations over
+//! several domains' rows (one rule each, in one place). Imports run one way: app → domains → platform
 //! (`tests/api/layout.rs` is the fence).
 
 pub mod app;
@@ -20,4 +21,5 @@ pub mod platform;
 pub mod reform;
 pub mod registry;
 pub mod reporting;
+pub mod retention;
 pub mod teaching;

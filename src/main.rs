@@ -1,7 +1,7 @@
 //! The `songmay` command: `serve` (default), `migrate`, `openapi`,
 //! `import-admin-units [--scheme vn2025] FILE`, `import-admin-mapping FILE`,
 //! `healthcheck`, `create-user USERNAME ROLE [SCOPE]`,
-//! `normalise-identifiers [--dry-run]`.
+//! `purge [--commit]`, `normalise-identifiers [--dry-run]`.
 
 use std::process::ExitCode;
 
@@ -9,7 +9,7 @@ use songmay::app::{prepare_database, Application};
 use songmay::platform::config::Config;
 use songmay::platform::db::Db;
 
-const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units [--scheme vn2008|vn2025] FILE | import-admin-mapping FILE | healthcheck | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID] | normalise-identifiers [--dry-run]]
+const USAGE: &str = "usage: songmay [serve | migrate | openapi | import-admin-units [--scheme vn2008|vn2025] FILE | import-admin-mapping FILE | healthcheck | create-user USERNAME ROLE [ADMIN_UNIT_CODE|SCHOOL_ID|OPERATOR_ID] | purge [--commit] | normalise-identifiers [--dry-run]]
 settings come from the environment; see README.md";
 
 fn main() -> ExitCode {
@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         ["create-user", username, role, scope @ ..] if scope.len() <= 1 => {
             create_user(username, role, scope.first().copied())
         }
+        ["purge"] => purge(false),
+        ["purge", "--commit"] => purge(true),
         ["normalise-identifiers"] => normalise_identifiers(false),
         ["normalise-identifiers", "--dry-run"] => normalise_identifiers(true),
         ["help" | "--help" | "-h"] => {
@@ -75,6 +77,27 @@ fn migrate() -> Result<(), String> {
         applied.len(),
         config.database.describe()
     );
+    Ok(())
+}
+
+/// Anonymises personal data past the configured retention periods (a dry
+/// run unless `--commit`) and prints the counts (README, "Retention").
+fn purge(commit: bool) -> Result<(), String> {
+    let config = config()?;
+    let db = open_prepared_db(&config)?;
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    let periods = songmay::retention::periods(&config.retention, &Default::default())
+        .map_err(|e| e.to_string())?;
+    let report = songmay::retention::purge(
+        &mut conn,
+        "cli:purge",
+        &periods,
+        !commit,
+        songmay::platform::db::now(),
+    )
+    .map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    println!("{json}");
     Ok(())
 }
 

@@ -370,6 +370,8 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         &["admin", "warehouse_officer", "donor"],
     ),
     ("patch", "/api/v1/donors/{id}", &["admin"]),
+    ("get", "/api/v1/donors/{id}/export", &["admin"]),
+    ("post", "/api/v1/retention/purge", &["admin"]),
     ("post", "/api/v1/articles", &["admin", "district_officer"]),
     ("get", "/api/v1/articles", &["admin", "district_officer"]),
     (

@@ -552,7 +552,7 @@ pub fn rescore_open(conn: &mut DbConn, units: Option<&[String]>) -> Result<usize
         let mut query = needs::table
             .left_join(students::table)
             .filter(needs::status.eq_any(open_statuses()))
-            .select((NeedRow::as_select(), students::all_columns.nullable()))
+            .select((NeedRow::as_select(), Option::<StudentRow>::as_select()))
             .into_boxed();
         if let Some(units) = units {
             query = query.filter(needs::admin_unit_code.eq_any(units));

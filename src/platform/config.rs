@@ -113,6 +113,30 @@ pub struct Config {
     pub letter: LetterSettings,
     /// `SONGMAY_METRICS_TOKEN`: the bearer token of `GET /metrics` (unset: the endpoint is off).
     pub metrics_token: Option<Secret>,
+    /// How long personal data is kept (`SONGMAY_RETAIN_*_DAYS`).
+    pub retention: RetentionPolicy,
+}
+
+/// How long personal data is kept, in days (README, "Retention"). Each
+/// period has a floor below which the service refuses to start: a typo
+/// must not erase a school year of records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// `SONGMAY_RETAIN_STUDENT_DAYS`: a student who left (inactive or deleted).
+    pub student_days: u32,
+    /// `SONGMAY_RETAIN_DONOR_CONTACT_DAYS`: a donor's phone, email and address after their last gift.
+    pub donor_contact_days: u32,
+    /// `SONGMAY_RETAIN_RECEIVER_NAME_DAYS`: the name of whoever received a handover.
+    pub receiver_name_days: u32,
+}
+
+impl RetentionPolicy {
+    /// (setting, default, floor) per period.
+    pub const SETTINGS: [(&'static str, u32, u32); 3] = [
+        ("SONGMAY_RETAIN_STUDENT_DAYS", 730, 365),
+        ("SONGMAY_RETAIN_DONOR_CONTACT_DAYS", 365, 90),
+        ("SONGMAY_RETAIN_RECEIVER_NAME_DAYS", 730, 365),
+    ];
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +195,25 @@ impl Config {
                 reason: format!("must be at least {MIN_METRICS_TOKEN_BYTES} characters long"),
             });
         }
+        let mut retention = [0u32; 3];
+        for (slot, (name, default, floor)) in retention.iter_mut().zip(RetentionPolicy::SETTINGS) {
+            let days = number(name, default.into())?;
+            if days < floor.into() {
+                return Err(ConfigError {
+                    name,
+                    reason: format!("must be at least {floor} days"),
+                });
+            }
+            *slot = u32::try_from(days).map_err(|_| ConfigError {
+                name,
+                reason: "too many days".into(),
+            })?;
+        }
+        let retention = RetentionPolicy {
+            student_days: retention[0],
+            donor_contact_days: retention[1],
+            receiver_name_days: retention[2],
+        };
         let flag = |name: &'static str| match get(name).as_deref() {
             None | Some("0") | Some("false") | Some("no") => Ok(false),
             Some("1") | Some("true") | Some("yes") => Ok(true),
@@ -231,6 +274,7 @@ impl Config {
                 signer_name: get("SONGMAY_LETTER_SIGNER_NAME").filter(|n| !n.trim().is_empty()),
             },
             metrics_token,
+            retention,
             workers: get("SONGMAY_WORKERS")
                 .map(|_| number("SONGMAY_WORKERS", 1).map(|n| n as usize))
                 .transpose()?,

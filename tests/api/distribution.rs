@@ -1794,3 +1794,278 @@ async fn history_counts_in_either_tree_and_old_earmarks_reach_re_homed_schools()
         .ok(201);
     assert_eq!(allocated["need_id"], w.approved[1]);
 }
+
+/// Every figure the service publishes about this world, without the
+/// moments they were computed at.
+async fn published(app: &TestApp, admin: &str, reader: &str, public_ref: &str) -> Vec<Value> {
+    let anonymous = |path: String| async move {
+        let mut page = app
+            .request(Method::GET, &path, None, None, vec![])
+            .await
+            .ok(200);
+        if let Some(fields) = page.as_object_mut() {
+            fields.remove("computed_at");
+        }
+        page
+    };
+    vec![
+        app.get("/api/v1/stats/coverage", reader).await.ok(200),
+        app.get("/api/v1/stats/donations", reader).await.ok(200),
+        app.get("/api/v1/stats/inventory", reader).await.ok(200),
+        app.get("/api/v1/funds/trial-balance", admin).await.ok(200),
+        anonymous("/api/v1/public/progress".into()).await,
+        anonymous("/api/v1/public/donations".into()).await,
+        anonymous(format!("/api/v1/public/donations/{public_ref}/trace")).await,
+    ]
+}
+
+#[actix_rt::test]
+async fn a_purge_anonymises_what_is_past_its_period_and_every_figure_stays_the_same() {
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_PUBLIC_CACHE_SECONDS", "0".into());
+    })
+    .await;
+    let w = world(&app, 6, 3).await;
+    let tablets = ready_tablets(&app, &w, 2).await;
+    let allocation = app
+        .post(
+            "/api/v1/allocations",
+            Some(&w.officer),
+            &json!({"need_id": w.approved[0], "item_id": tablets[0]}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    let handover = app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-26", "acknowledged": true}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    // Two students left school in 2022 (their needs cancelled); a third
+    // left too but still has an open need, so it is kept.
+    let student_of = |need: i64| {
+        let (app, token) = (&app, w.admin.clone());
+        async move {
+            app.get(&format!("/api/v1/needs/{need}"), &token)
+                .await
+                .ok(200)["student_id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let mut left = Vec::new();
+    for need in [w.approved[4], w.approved[5]] {
+        app.post(
+            &format!("/api/v1/needs/{need}/transitions"),
+            Some(&w.admin),
+            &json!({"to": "cancelled", "reason": "left school"}),
+        )
+        .await
+        .ok(200);
+        left.push(student_of(need).await);
+    }
+    let still_open = student_of(w.approved[3]).await;
+    for id in left.iter().chain([&still_open]) {
+        app.execute(&format!(
+            "UPDATE students SET active = FALSE, updated_at = '2022-06-01 00:00:00' WHERE id = {id}"
+        ));
+    }
+    // The donor of the 2021 gift, with contact data now; a donor who asked
+    // to be kept in touch and one who did not, both registered in 2022.
+    let donors = app.get("/api/v1/donors", &w.admin).await.ok(200);
+    let giver = donors["items"][0]["id"].as_i64().unwrap();
+    let version = format!("\"{}\"", donors["items"][0]["version"]);
+    app.patch_if_match(
+        &format!("/api/v1/donors/{giver}"),
+        &w.admin,
+        &version,
+        &json!({"phone": "0912345678", "email": "lienhe@songda.example"}),
+    )
+    .await
+    .ok(200);
+    let register = |name: &'static str, phone: &'static str, keep: bool| {
+        let (app, admin) = (&app, w.admin.clone());
+        async move {
+            let id = app
+                .post("/api/v1/donors", Some(&admin), &json!({"kind": "individual", "name": name, "inside_province": true, "phone": phone, "keep_contact": keep}))
+                .await
+                .ok(201)["id"]
+                .as_i64()
+                .unwrap();
+            app.execute(&format!(
+                "UPDATE donors SET created_at = '2022-01-01 00:00:00' WHERE id = {id}"
+            ));
+            id
+        }
+    };
+    let keeps = register("Bà Lò Thị Nhớ", "0987654321", true).await;
+    let forgets = register("Ông Xa Văn Quên", "0977654321", false).await;
+    // An idempotent answer from two days ago.
+    app.post_with_key("/api/v1/sync/schools", &w.admin, "old-key-1", &json!([{"moet_code": "TH-DABAC", "name": "Trường TH-DABAC", "admin_unit_code": "04831", "level": "primary"}]))
+        .await
+        .ok(200);
+    assert_eq!(
+        app.row_counts()["idempotency_keys"],
+        1,
+        "the answer is stored"
+    );
+    app.execute("UPDATE idempotency_keys SET created_at = '2022-01-01 00:00:00' WHERE idem_key = 'old-key-1'");
+
+    let reader = app.client_token("stats_reader").await;
+    let receipt = app
+        .get(&format!("/api/v1/receipts/{}", w.receipt), &w.admin)
+        .await
+        .ok(200);
+    let public_ref = receipt["public_ref"].as_str().unwrap().to_owned();
+    let before = published(&app, &w.admin, &reader, &public_ref).await;
+
+    // Never below the policy: refused, naming the period, nothing written.
+    let rows = app.row_counts();
+    app.post(
+        "/api/v1/retention/purge",
+        Some(&w.admin),
+        &json!({"dry_run": false, "student_days": 30}),
+    )
+    .await
+    .problem_naming(422, "student_days", "below_policy");
+    app.assert_nothing_written(&rows, "a period below the policy");
+
+    let expected =
+        json!({"students": 2, "donor_contacts": 2, "receiver_names": 1, "idempotency_answers": 1});
+    let dry = app
+        .post("/api/v1/retention/purge", Some(&w.admin), &json!({}))
+        .await
+        .ok(200);
+    assert_eq!(
+        (dry["dry_run"].clone(), dry["purged"].clone()),
+        (json!(true), expected.clone())
+    );
+    assert_eq!(
+        dry["periods"],
+        json!({"student_days": 730, "donor_contact_days": 365, "receiver_name_days": 730})
+    );
+    let kept = app
+        .get(&format!("/api/v1/students/{}", left[0]), &w.admin)
+        .await
+        .ok(200);
+    assert_ne!(
+        kept["full_name"],
+        songmay::retention::PURGED_NAME,
+        "a dry run changes nothing"
+    );
+
+    let done = app
+        .post(
+            "/api/v1/retention/purge",
+            Some(&w.admin),
+            &json!({"dry_run": false}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(done["purged"], expected);
+    for id in &left {
+        let student = app
+            .get(&format!("/api/v1/students/{id}"), &w.admin)
+            .await
+            .ok(200);
+        assert_eq!(student["full_name"], songmay::retention::PURGED_NAME);
+        assert_eq!(student["birth_date"], "1900-01-01");
+        assert_eq!(student["household_status"], "other");
+        assert!(
+            student["external_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("purged-"),
+            "{student}"
+        );
+    }
+    let open = app
+        .get(&format!("/api/v1/students/{still_open}"), &w.admin)
+        .await
+        .ok(200);
+    assert_ne!(
+        open["full_name"],
+        songmay::retention::PURGED_NAME,
+        "an open need keeps its student"
+    );
+    let donor = |id: i64| {
+        let (app, admin) = (&app, w.admin.clone());
+        async move {
+            app.get(&format!("/api/v1/donors/{id}"), &admin)
+                .await
+                .ok(200)
+        }
+    };
+    let (giver_now, keeps_now, forgets_now) =
+        (donor(giver).await, donor(keeps).await, donor(forgets).await);
+    assert_eq!(
+        (giver_now["phone"].clone(), giver_now["email"].clone()),
+        (Value::Null, Value::Null)
+    );
+    assert!(giver_now["contact_purged_at"].is_string());
+    assert_eq!(
+        giver_now["name"], "Công ty Sông Đà",
+        "the name is the public record of the gift"
+    );
+    assert_eq!(
+        keeps_now["phone"], "+84987654321",
+        "consent keeps the contact"
+    );
+    assert_eq!(forgets_now["phone"], Value::Null);
+    let handed = app
+        .get(&format!("/api/v1/handovers/{handover}"), &w.staff)
+        .await
+        .ok(200);
+    assert_eq!(
+        (
+            handed["received_by_name"].clone(),
+            handed["relation"].clone()
+        ),
+        (json!(""), json!("parent"))
+    );
+
+    // Every statistic, the ledger, the public pages and the trace: the same.
+    assert_eq!(
+        published(&app, &w.admin, &reader, &public_ref).await,
+        before
+    );
+    // A second run finds nothing; each committed run is one audit row.
+    let again = app
+        .post(
+            "/api/v1/retention/purge",
+            Some(&w.admin),
+            &json!({"dry_run": false}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        again["purged"],
+        json!({"students": 0, "donor_contacts": 0, "receiver_names": 0, "idempotency_answers": 0})
+    );
+    let audit = app
+        .get("/api/v1/audit-log?action=purge", &w.admin)
+        .await
+        .ok(200);
+    assert_eq!(audit["items"].as_array().unwrap().len(), 2, "{audit}");
+
+    // What the programme holds about the donor, for the donor who asks.
+    let export = app
+        .get(&format!("/api/v1/donors/{giver}/export"), &w.admin)
+        .await
+        .ok(200);
+    assert_eq!(export["donor"]["id"], giver);
+    assert_eq!(export["pledges"].as_array().unwrap().len(), 1);
+    assert_eq!(export["receipts"][0]["id"], w.receipt);
+    assert!(
+        export["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["action"] == "update"),
+        "{export}"
+    );
+    app.get("/api/v1/donors/987654/export", &w.admin)
+        .await
+        .problem(404);
+}

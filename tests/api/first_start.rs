@@ -444,6 +444,17 @@ fn cli_migrates_imports_and_prints_the_spec() {
         "{out}"
     );
 
+    // The retention purge: a dry run unless --commit; nothing to purge in
+    // a new database, and the report says which periods it used.
+    for args in [&["purge"][..], &["purge", "--commit"]] {
+        let (ok, out, err) = run(args);
+        assert!(ok, "{err}");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["dry_run"], args.len() == 1, "{out}");
+        assert_eq!(report["periods"]["student_days"], 730);
+        assert_eq!(report["purged"]["students"], 0);
+    }
+
     let (ok, out, _) = run(&["openapi"]);
     assert!(ok);
     let spec: serde_json::Value = serde_json::from_str(&out).unwrap();

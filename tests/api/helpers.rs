@@ -780,6 +780,16 @@ impl TestApp {
         }
     }
 
+    /// Runs one SQL statement on the test's database directly (to age rows
+    /// a test cannot wait years for). Portable SQL only.
+    pub fn execute(&self, statement: &str) {
+        use diesel::RunQueryDsl;
+        let db = self.db.connect();
+        let mut conn = db.get().expect("a connection");
+        songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(statement).execute(c))
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
     /// Asserts that no table gained or lost a row since `before` (taken
     /// with [`TestApp::row_counts`] just before a refused request).
     #[track_caller]

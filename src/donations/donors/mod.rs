@@ -2,6 +2,7 @@
 //! them (duplicates by tax code, phone or e-mail are refused); a donor user
 //! sees only their own donor.
 
+pub mod export;
 pub mod model;
 pub mod queries;
 
@@ -106,6 +107,51 @@ pub async fn get_donor(
     Ok(web::Json(row.into()))
 }
 
+/// Everything held about one donor (admin): a data-subject export.
+///
+/// The donor record with its contact data, every pledge with its
+/// instalments, every receipt (gifts and reversals) and the changes made
+/// to the record (fields, not values), as one JSON document to hand to the
+/// donor who asks. The export itself is audited.
+#[utoipa::path(
+    tag = "donations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Donor id")),
+    responses(
+        (status = 200, description = "What the programme holds about the donor", body = export::DonorExport),
+        (status = 404, description = "No such donor", body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/donors/{id}/export")]
+pub async fn export_donor(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<i64>,
+) -> Result<web::Json<export::DonorExport>, ApiError> {
+    principal.require_admin()?;
+    let id = id.into_inner();
+    let actor = principal.actor();
+    let export = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let export = export::export(conn, id)?;
+                // Reading personal data out is itself a write to the log.
+                crate::platform::audit::record(
+                    conn,
+                    &actor,
+                    "export",
+                    "donor",
+                    &id.to_string(),
+                    serde_json::json!({"pledges": export.pledges.len(), "receipts": export.receipts.len()}),
+                )?;
+                Ok(export)
+            })
+        })
+        .await?;
+    Ok(web::Json(export))
+}
+
 /// Change a donor (admin): a new address, another e-mail, to appear as
 /// anonymous on public pages.
 ///
@@ -150,5 +196,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(create_donor)
         .service(list_donors)
         .service(get_donor)
+        .service(export_donor)
         .service(update_donor);
 }

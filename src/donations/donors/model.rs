@@ -34,6 +34,8 @@ pub struct DonorRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    pub keep_contact: bool,
+    pub contact_purged_at: Option<NaiveDateTime>,
 }
 
 /// A donor (nhà hảo tâm).
@@ -52,6 +54,11 @@ pub struct Donor {
     pub anonymous_publicly: bool,
     /// The `donor` user who manages this donor's pledges.
     pub user_id: Option<i64>,
+    /// The donor agreed that the programme keeps their phone, e-mail and
+    /// address after the retention period (README, "Retention").
+    pub keep_contact: bool,
+    /// When the retention purge removed the contact data (absent: kept).
+    pub contact_purged_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Changes with every edit; send it back in `If-Match` to edit.
@@ -71,6 +78,8 @@ impl From<DonorRow> for Donor {
             address: row.address,
             anonymous_publicly: row.anonymous_publicly,
             user_id: row.user_id,
+            keep_contact: row.keep_contact,
+            contact_purged_at: row.contact_purged_at.map(crate::platform::db::to_utc),
             created_at: crate::platform::db::to_utc(row.created_at),
             updated_at: crate::platform::db::to_utc(row.updated_at),
             version: row.version,
@@ -105,6 +114,9 @@ pub struct CreateDonor {
     pub anonymous_publicly: bool,
     /// A user with the role `donor` who will manage this donor's pledges.
     pub user_id: Option<i64>,
+    /// The donor agrees that their contact data is kept after the retention period.
+    #[serde(default)]
+    pub keep_contact: bool,
 }
 
 /// Changes to a donor; send only what changes. `null` clears a contact
@@ -133,6 +145,9 @@ pub struct DonorPatch {
     #[schema(max_length = 500)]
     pub address: Option<Option<String>>,
     pub anonymous_publicly: Option<bool>,
+    /// The donor agrees (or no longer agrees) that their contact data is
+    /// kept after the retention period.
+    pub keep_contact: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -104,6 +104,7 @@ pub fn create(conn: &mut DbConn, actor: &str, mut input: CreateDonor) -> Result<
                 donors::email.eq(&input.email),
                 donors::address.eq(&input.address),
                 donors::anonymous_publicly.eq(input.anonymous_publicly),
+                donors::keep_contact.eq(input.keep_contact),
                 donors::user_id.eq(input.user_id),
                 donors::created_at.eq(now),
                 donors::updated_at.eq(now),
@@ -168,6 +169,7 @@ pub fn update(
             ("email", patch.email.is_some()),
             ("address", patch.address.is_some()),
             ("anonymous_publicly", patch.anonymous_publicly.is_some()),
+            ("keep_contact", patch.keep_contact.is_some()),
         ]);
         // Only the version read may be replaced: a writer in between makes
         // this update match no row.
@@ -186,6 +188,7 @@ pub fn update(
             donors::anonymous_publicly.eq(patch
                 .anonymous_publicly
                 .unwrap_or(current.anonymous_publicly)),
+            donors::keep_contact.eq(patch.keep_contact.unwrap_or(current.keep_contact)),
             donors::version.eq(current.version + 1),
             donors::updated_at.eq(crate::platform::db::now()),
         ))

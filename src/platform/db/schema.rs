@@ -97,6 +97,8 @@ diesel::table! {
         held_device -> Bool,
         /// The programme handed the student a data package.
         held_connectivity -> Bool,
+        /// When a purge anonymised the student (README, "Retention").
+        purged_at -> Nullable<Timestamp>,
     }
 }
 
@@ -220,6 +222,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        contact_purged_at -> Nullable<Timestamp>,
+        keep_contact -> Bool,
     }
 }
 
@@ -443,6 +447,7 @@ diesel::table! {
         returned_on -> Nullable<Date>,
         return_reason -> Nullable<Text>,
         created_at -> Timestamp,
+        receiver_purged_at -> Nullable<Timestamp>,
     }
 }
 
