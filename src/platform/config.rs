@@ -373,4 +373,22 @@ mod tests {
             Some(27)
         );
     }
+
+    #[test]
+    fn retention_periods_default_to_the_policy_and_a_period_below_its_floor_refuses_to_start() {
+        let defaults = Config::from_lookup(|_| None).unwrap().retention;
+        assert_eq!(
+            (
+                defaults.student_days,
+                defaults.donor_contact_days,
+                defaults.receiver_name_days
+            ),
+            (730, 365, 730)
+        );
+        let refused = Config::from_lookup(|name| {
+            (name == "SONGMAY_RETAIN_STUDENT_DAYS").then(|| "30".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(refused.name, "SONGMAY_RETAIN_STUDENT_DAYS");
+    }
 }
