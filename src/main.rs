@@ -204,6 +204,7 @@ fn create_user(username: &str, role: &str, scope: Option<&str>) -> Result<(), St
         admin_unit_code,
         school_id,
         operator_id,
+        extra_roles: Vec::new(),
     };
     validator::Validate::validate(&input).map_err(|e| describe_failure(e.into()))?;
     let db = open_prepared_db(&config)?;

@@ -216,7 +216,7 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
     ("post", "/api/v1/webhooks", &["admin"]),
     ("patch", "/api/v1/warehouses/{id}", &["admin"]),
     ("patch", "/api/v1/operators/{id}", &["admin"]),
-    ("patch", "/api/v1/suppliers/{id}", &["admin"]),
+    ("patch", "/api/v1/suppliers/{id}", &["finance_officer"]),
     ("get", "/api/v1/webhooks", &["admin"]),
     ("get", "/api/v1/webhooks/{id}", &["admin"]),
     ("patch", "/api/v1/webhooks/{id}", &["admin"]),
@@ -280,17 +280,23 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
     (
         "post",
         "/api/v1/needs/generate",
-        &["admin", "district_officer"],
+        &["admin", "district_officer", "programme_officer"],
     ),
     (
         "post",
         "/api/v1/needs/transitions",
-        &["admin", "district_officer"],
+        &["admin", "district_officer", "programme_officer"],
     ),
     (
         "get",
         "/api/v1/needs/summary",
-        &["admin", "district_officer", "school_staff", "stats_reader"],
+        &[
+            "admin",
+            "district_officer",
+            "school_staff",
+            "stats_reader",
+            "programme_officer",
+        ],
     ),
     (
         "get",
@@ -323,12 +329,16 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         &["admin", "district_officer", "school_staff"],
     ),
     ("get", "/api/v1/priority-rules", EVERY_ROLE),
-    ("put", "/api/v1/priority-rules/{rule}", &["admin"]),
+    (
+        "put",
+        "/api/v1/priority-rules/{rule}",
+        &["programme_officer"],
+    ),
     ("get", "/api/v1/admin-units/{code}/flags", EVERY_ROLE),
     (
         "put",
         "/api/v1/admin-units/{code}/flags",
-        &["admin", "district_officer"],
+        &["admin", "district_officer", "programme_officer"],
     ),
     ("get", "/api/v1/operators", EVERY_ROLE),
     ("get", "/api/v1/operators/{id}", EVERY_ROLE),
@@ -457,10 +467,14 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         &["admin", "warehouse_officer"],
     ),
     ("get", "/api/v1/campaigns", EVERY_ROLE),
-    ("post", "/api/v1/campaigns", &["admin"]),
+    ("post", "/api/v1/campaigns", &["programme_officer"]),
     ("get", "/api/v1/campaigns/{id}", EVERY_ROLE),
-    ("patch", "/api/v1/campaigns/{id}", &["admin"]),
-    ("post", "/api/v1/campaigns/{id}/status", &["admin"]),
+    ("patch", "/api/v1/campaigns/{id}", &["programme_officer"]),
+    (
+        "post",
+        "/api/v1/campaigns/{id}/status",
+        &["programme_officer"],
+    ),
     (
         "get",
         "/api/v1/pledges",
@@ -472,15 +486,19 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         "/api/v1/pledges/{id}",
         &["admin", "warehouse_officer", "donor"],
     ),
-    ("post", "/api/v1/pledges/{id}/confirm", &["admin"]),
-    ("post", "/api/v1/pledges/{id}/transitions", &["admin"]),
+    ("post", "/api/v1/pledges/{id}/confirm", &["finance_officer"]),
+    (
+        "post",
+        "/api/v1/pledges/{id}/transitions",
+        &["finance_officer"],
+    ),
     (
         "get",
         "/api/v1/receipts",
         &["admin", "warehouse_officer", "donor"],
     ),
     ("post", "/api/v1/receipts", &["admin", "warehouse_officer"]),
-    ("post", "/api/v1/drives", &["admin"]),
+    ("post", "/api/v1/drives", &["programme_officer"]),
     ("get", "/api/v1/drives", &["admin", "warehouse_officer"]),
     (
         "get",
@@ -497,37 +515,63 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         "/api/v1/receipts/{id}",
         &["admin", "warehouse_officer", "donor"],
     ),
-    ("post", "/api/v1/receipts/{id}/reversal", &["admin"]),
+    (
+        "post",
+        "/api/v1/receipts/{id}/reversal",
+        &["finance_officer"],
+    ),
     (
         "get",
         "/api/v1/receipts/{id}/acknowledgement",
         &["admin", "warehouse_officer", "donor"],
     ),
-    ("get", "/api/v1/funds/ledger", &["admin", "stats_reader"]),
+    (
+        "get",
+        "/api/v1/funds/ledger",
+        &["admin", "stats_reader", "finance_officer"],
+    ),
     (
         "get",
         "/api/v1/funds/balance",
-        &["admin", "warehouse_officer", "stats_reader"],
+        &[
+            "admin",
+            "warehouse_officer",
+            "stats_reader",
+            "finance_officer",
+        ],
     ),
     (
         "get",
         "/api/v1/funds/trial-balance",
-        &["admin", "warehouse_officer", "stats_reader"],
+        &[
+            "admin",
+            "warehouse_officer",
+            "stats_reader",
+            "finance_officer",
+        ],
     ),
-    ("get", "/api/v1/suppliers", &["admin", "warehouse_officer"]),
+    (
+        "get",
+        "/api/v1/suppliers",
+        &["admin", "warehouse_officer", "finance_officer"],
+    ),
     (
         "get",
         "/api/v1/suppliers/{id}",
-        &["admin", "warehouse_officer"],
+        &["admin", "warehouse_officer", "finance_officer"],
     ),
-    ("post", "/api/v1/suppliers", &["admin"]),
-    ("get", "/api/v1/purchases", &["admin", "warehouse_officer"]),
+    ("post", "/api/v1/suppliers", &["finance_officer"]),
+    (
+        "get",
+        "/api/v1/purchases",
+        &["admin", "warehouse_officer", "finance_officer"],
+    ),
     (
         "get",
         "/api/v1/purchases/{id}",
-        &["admin", "warehouse_officer"],
+        &["admin", "warehouse_officer", "finance_officer"],
     ),
-    ("post", "/api/v1/purchases", &["admin"]),
+    ("post", "/api/v1/purchases", &["finance_officer"]),
     (
         "get",
         "/api/v1/warehouses",
@@ -660,6 +704,8 @@ const EVERY_ROLE: &[&str] = &[
     "sync_client",
     "stats_reader",
     "tech_partner",
+    "finance_officer",
+    "programme_officer",
 ];
 
 /// Whether a 201 of `POST path` is a record with its own `GET` route: the
@@ -891,6 +937,12 @@ fn finish_operation(
         let names: Vec<String> = roles.iter().map(|r| format!("`{r}`")).collect();
         let line = if roles.len() == EVERY_ROLE.len() {
             "Roles: any signed-in caller.".to_owned()
+        } else if !roles.contains(&"admin") {
+            // A separated duty: being admin is not enough.
+            format!(
+                "Roles: {} — an admin only when it holds this duty among its `extra_roles`.",
+                names.join(", ")
+            )
         } else {
             format!("Roles: {}.", names.join(", "))
         };

@@ -233,7 +233,7 @@ pub async fn generate_needs(
     principal: Principal,
     body: Json<GenerateRequest>,
 ) -> Result<web::Json<GenerateReport>, ApiError> {
-    principal.require(&[Role::DistrictOfficer])?;
+    principal.require(&[Role::DistrictOfficer, Role::ProgrammeOfficer])?;
     let target = body.into_inner();
     let report = state
         .db
@@ -261,7 +261,7 @@ pub async fn bulk_transition(
     principal: Principal,
     body: Json<BulkTransition>,
 ) -> Result<web::Json<BulkReport>, ApiError> {
-    principal.require(&[Role::DistrictOfficer])?;
+    principal.require(&[Role::DistrictOfficer, Role::ProgrammeOfficer])?;
     let input = body.into_inner();
     input.validate()?;
     let report = state
@@ -331,7 +331,12 @@ pub async fn need_summary(
     principal: Principal,
     query: web::Query<SummaryQuery>,
 ) -> Result<web::Json<NeedSummary>, ApiError> {
-    principal.require(&[Role::DistrictOfficer, Role::SchoolStaff, Role::StatsReader])?;
+    principal.require(&[
+        Role::DistrictOfficer,
+        Role::SchoolStaff,
+        Role::StatsReader,
+        Role::ProgrammeOfficer,
+    ])?;
     let admin_unit = query.into_inner().admin_unit;
     let summary = state
         .db
@@ -503,7 +508,7 @@ pub async fn set_rule(
     rule: web::Path<String>,
     body: Json<SetPoints>,
 ) -> Result<web::Json<RuleChanged>, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::ProgrammeOfficer])?;
     let input = body.into_inner();
     input.validate()?;
     let rule = rule.into_inner();
@@ -577,7 +582,7 @@ pub async fn set_flags(
     code: web::Path<String>,
     body: Json<SetFlag>,
 ) -> Result<web::Json<FlagChanged>, ApiError> {
-    principal.require(&[Role::DistrictOfficer])?;
+    principal.require(&[Role::DistrictOfficer, Role::ProgrammeOfficer])?;
     let input = body.into_inner();
     input.validate()?;
     let code = code.into_inner();

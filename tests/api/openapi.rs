@@ -134,7 +134,9 @@ fn enum_schemas_list_the_words_on_the_wire() {
             "telecom",
             "sync_client",
             "stats_reader",
-            "tech_partner"
+            "tech_partner",
+            "finance_officer",
+            "programme_officer"
         ])
     );
     let mut enums = 0;

@@ -10,7 +10,7 @@ use validator::Validate;
 
 pub use model::*;
 
-use crate::platform::auth::Principal;
+use crate::platform::auth::{Principal, Role};
 use crate::platform::http::json::Json;
 use crate::platform::http::pagination::PageQuery;
 use crate::platform::http::versioning;
@@ -32,7 +32,7 @@ pub async fn create_campaign(
     principal: Principal,
     body: Json<CreateCampaign>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::ProgrammeOfficer])?;
     let input = body.into_inner();
     input.validate()?;
     let row = state
@@ -111,7 +111,7 @@ pub async fn set_campaign_status(
     id: web::Path<i64>,
     body: Json<SetCampaignStatus>,
 ) -> Result<web::Json<Campaign>, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::ProgrammeOfficer])?;
     let (id, to) = (id.into_inner(), body.into_inner().status);
     let row = state
         .db
@@ -147,7 +147,7 @@ pub async fn update_campaign(
     id: web::Path<i64>,
     body: Json<CampaignPatch>,
 ) -> Result<web::Json<Campaign>, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::ProgrammeOfficer])?;
     let expected = versioning::required_if_match(&req)?;
     let patch = body.into_inner();
     patch.validate()?;

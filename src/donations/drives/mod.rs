@@ -45,7 +45,7 @@ pub async fn create_drive(
     principal: Principal,
     body: Json<CreateDrive>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::ProgrammeOfficer])?;
     let input = body.into_inner();
     input.validate()?;
     let row = state

@@ -37,7 +37,7 @@ pub async fn ledger(
     query: web::Query<CampaignQuery>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<LedgerPage>, ApiError> {
-    principal.require(&[Role::StatsReader])?;
+    principal.require(&[Role::StatsReader, Role::FinanceOfficer])?;
     let page = page.parse::<i64>()?;
     let campaign = query.campaign_id;
     let entries = state
@@ -69,7 +69,11 @@ pub async fn balance(
     principal: Principal,
     query: web::Query<CampaignQuery>,
 ) -> Result<web::Json<Balance>, ApiError> {
-    principal.require(&[Role::StatsReader, Role::WarehouseOfficer])?;
+    principal.require(&[
+        Role::StatsReader,
+        Role::WarehouseOfficer,
+        Role::FinanceOfficer,
+    ])?;
     let campaign = query.campaign_id;
     let balance = state
         .db
@@ -104,7 +108,11 @@ pub async fn trial_balance(
     principal: Principal,
     query: web::Query<TrialBalanceQuery>,
 ) -> Result<web::Json<TrialBalance>, ApiError> {
-    principal.require(&[Role::StatsReader, Role::WarehouseOfficer])?;
+    principal.require(&[
+        Role::StatsReader,
+        Role::WarehouseOfficer,
+        Role::FinanceOfficer,
+    ])?;
     let campaign = query.campaign_id;
     let trial = state
         .db
@@ -136,7 +144,7 @@ pub async fn create_supplier(
     principal: Principal,
     body: Json<CreateSupplier>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::FinanceOfficer])?;
     let input = body.into_inner();
     input.validate()?;
     let row = state
@@ -161,7 +169,7 @@ pub async fn list_suppliers(
     principal: Principal,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<SupplierPage>, ApiError> {
-    principal.require(&[Role::WarehouseOfficer])?;
+    principal.require(&[Role::WarehouseOfficer, Role::FinanceOfficer])?;
     let page = page.parse::<i64>()?;
     Ok(web::Json(
         state
@@ -189,7 +197,7 @@ pub async fn get_supplier(
     principal: Principal,
     id: web::Path<i64>,
 ) -> Result<web::Json<Supplier>, ApiError> {
-    principal.require(&[Role::WarehouseOfficer])?;
+    principal.require(&[Role::WarehouseOfficer, Role::FinanceOfficer])?;
     let id = id.into_inner();
     let found = state
         .db
@@ -221,7 +229,7 @@ pub async fn create_purchase(
     req: HttpRequest,
     body: Json<CreatePurchase>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::FinanceOfficer])?;
     let input = body.into_inner();
     input.validate()?;
     let key = IdempotencyKey::for_json(&req, &input)?;
@@ -256,7 +264,7 @@ pub async fn list_purchases(
     query: web::Query<CampaignQuery>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<PurchasePage>, ApiError> {
-    principal.require(&[Role::WarehouseOfficer])?;
+    principal.require(&[Role::WarehouseOfficer, Role::FinanceOfficer])?;
     let campaign = query.campaign_id;
     let page = page.parse::<i64>()?;
     Ok(web::Json(
@@ -288,7 +296,7 @@ pub async fn get_purchase(
     principal: Principal,
     id: web::Path<i64>,
 ) -> Result<web::Json<Purchase>, ApiError> {
-    principal.require(&[Role::WarehouseOfficer])?;
+    principal.require(&[Role::WarehouseOfficer, Role::FinanceOfficer])?;
     let id = id.into_inner();
     let found = state
         .db
@@ -322,7 +330,7 @@ pub async fn update_supplier(
     id: web::Path<i64>,
     body: Json<SupplierPatch>,
 ) -> Result<web::Json<Supplier>, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::FinanceOfficer])?;
     let expected = crate::platform::http::versioning::required_if_match(&req)?;
     let patch = body.into_inner();
     patch.validate()?;

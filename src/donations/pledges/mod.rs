@@ -138,7 +138,7 @@ pub async fn confirm_pledge(
     principal: Principal,
     id: web::Path<i64>,
 ) -> Result<web::Json<Pledge>, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::FinanceOfficer])?;
     let id = id.into_inner();
     let mut pledge = state
         .db
@@ -171,7 +171,7 @@ pub async fn close_pledge(
     id: web::Path<i64>,
     body: Json<PledgeTransition>,
 ) -> Result<web::Json<Pledge>, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::FinanceOfficer])?;
     let input = body.into_inner();
     input.validate()?;
     let id = id.into_inner();

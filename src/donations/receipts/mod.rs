@@ -144,7 +144,7 @@ pub async fn reverse_receipt(
     id: web::Path<i64>,
     body: Json<ReverseReceipt>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_admin()?;
+    principal.require_duty(&[Role::FinanceOfficer])?;
     let input = body.into_inner();
     input.validate()?;
     let id = id.into_inner();

@@ -42,6 +42,8 @@ pub struct UserRow {
     pub operator_id: Option<i64>,
     /// Bumped by a password reset, a disable or an enable: tokens name it.
     pub token_version: i64,
+    /// Duties held besides the role, comma-separated.
+    pub extra_roles: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -99,6 +101,7 @@ fn user_principal(row: UserRow) -> Principal {
             row.operator_id,
         ),
         role: row.role,
+        extra_roles: Role::parse_list(&row.extra_roles),
         token_version: row.token_version,
         account: Account::User {
             id: row.id,
@@ -111,6 +114,7 @@ fn client_principal(row: ClientRow) -> Principal {
     Principal {
         scope: Scope::for_role(row.role, None, None, None),
         role: row.role,
+        extra_roles: Vec::new(),
         token_version: row.token_version,
         account: Account::Client {
             id: row.id,

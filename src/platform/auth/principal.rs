@@ -65,7 +65,16 @@ impl Scope {
             }
             (Role::SchoolStaff, _, Some(school_id), _) => Scope::School { school_id },
             (Role::Telecom, _, _, Some(operator_id)) => Scope::Operator { operator_id },
-            (Role::Admin | Role::StatsReader | Role::SyncClient, _, _, _) => Scope::Everywhere,
+            (
+                Role::Admin
+                | Role::StatsReader
+                | Role::SyncClient
+                | Role::FinanceOfficer
+                | Role::ProgrammeOfficer,
+                _,
+                _,
+                _,
+            ) => Scope::Everywhere,
             _ => Scope::OwnRecords,
         }
     }
@@ -76,6 +85,8 @@ impl Scope {
 pub struct Principal {
     pub account: Account,
     pub role: Role,
+    /// Duties held besides the role (`finance_officer`, `programme_officer`).
+    pub extra_roles: Vec<Role>,
     pub scope: Scope,
     /// The account's token version: a token naming another one is void.
     pub token_version: i64,
@@ -91,18 +102,35 @@ impl Principal {
         }
     }
 
-    /// Passes when the caller has one of `roles`; admins always pass.
+    /// Passes when the caller has one of `roles` (as its role or among its
+    /// extra roles); admins always pass.
     /// Fails as forbidden (403): the caller may know the endpoint exists, not use it.
     pub fn require(&self, roles: &[Role]) -> Result<(), Failure> {
-        if self.role == Role::Admin || roles.contains(&self.role) {
+        if self.role == Role::Admin {
             return Ok(());
         }
-        let mut names: Vec<&str> = std::iter::once("admin")
-            .chain(roles.iter().map(|r| r.as_str()))
-            .collect();
-        names.dedup();
+        self.require_duty(roles).map_err(|_| {
+            let names: Vec<&str> = std::iter::once("admin")
+                .chain(roles.iter().map(|r| r.as_str()))
+                .collect();
+            Failure::forbidden(format!("this action needs the role {}", names.join(" or ")))
+        })
+    }
+
+    /// Passes only when the caller holds one of `roles` as its role or
+    /// among its extra roles — being admin is not enough. For the
+    /// separated duties (finance, programme): who administers accounts
+    /// does not also move the money unless given that duty.
+    pub fn require_duty(&self, roles: &[Role]) -> Result<(), Failure> {
+        if roles
+            .iter()
+            .any(|r| *r == self.role || self.extra_roles.contains(r))
+        {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         Err(Failure::forbidden(format!(
-            "this action needs the role {}",
+            "this action needs the role {} (or it among your extra roles)",
             names.join(" or ")
         )))
     }

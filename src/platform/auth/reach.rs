@@ -80,7 +80,9 @@ impl Principal {
                         .optional())?;
                     Ok(Reach::Donor(donor))
                 }
-                (_, Role::Admin | Role::WarehouseOfficer) => Ok(Reach::Everywhere),
+                (_, Role::Admin | Role::WarehouseOfficer | Role::FinanceOfficer) => {
+                    Ok(Reach::Everywhere)
+                }
                 _ => Err(Failure::forbidden("this role has no access to donations")),
             },
             Realm::Warehouses => match (self.role, &self.account, &self.scope) {

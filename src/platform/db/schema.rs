@@ -26,6 +26,7 @@ diesel::table! {
         updated_at -> Timestamp,
         operator_id -> Nullable<BigInt>,
         token_version -> BigInt,
+        extra_roles -> Text,
     }
 }
 

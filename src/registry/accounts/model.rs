@@ -25,6 +25,7 @@ pub struct NewUserRow {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub extra_roles: String,
 }
 
 /// A person who signs in. The password hash never leaves the service.
@@ -41,6 +42,9 @@ pub struct User {
     pub school_id: Option<i64>,
     /// The telecom operator a `telecom` user works for.
     pub operator_id: Option<i64>,
+    /// Duties held besides the role: `finance_officer`, `programme_officer`
+    /// (an admin needs them to move money or run the programme).
+    pub extra_roles: Vec<Role>,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -55,6 +59,7 @@ impl From<UserRow> for User {
             admin_unit_code: row.admin_unit_code,
             school_id: row.school_id,
             operator_id: row.operator_id,
+            extra_roles: Role::parse_list(&row.extra_roles),
             disabled: row.disabled,
             created_at: crate::platform::db::to_utc(row.created_at),
             updated_at: crate::platform::db::to_utc(row.updated_at),
@@ -94,18 +99,24 @@ pub struct CreateUser {
     pub admin_unit_code: Option<String>,
     pub school_id: Option<i64>,
     pub operator_id: Option<i64>,
+    /// Duties besides the role: `finance_officer` and/or `programme_officer`.
+    #[serde(default)]
+    pub extra_roles: Vec<Role>,
 }
 
 /// Changes to a user; send only what changes.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"disabled": true}))]
+#[schema(example = json!({"extra_roles": ["finance_officer"]}))]
 pub struct UpdateUser {
     /// A disabled user cannot get tokens, and tokens already issued stop working.
     pub disabled: Option<bool>,
     #[validate(length(min = 12, max = 256, message = "must be 12 to 256 characters"))]
     #[schema(min_length = 12, max_length = 256)]
     pub password: Option<String>,
+    /// The duties held besides the role, replacing the current ones
+    /// (`[]` takes them all away).
+    pub extra_roles: Option<Vec<Role>>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

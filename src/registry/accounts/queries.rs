@@ -121,6 +121,7 @@ pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<
     let password_hash = password::hash(&input.password)?;
     conn.transaction(|conn| {
         check_user_scope(conn, &input)?;
+        check_extra_roles(&input.extra_roles)?;
         let username = input.username.to_lowercase();
         if find_user_by_name(conn, &username)?.is_some() {
             return Err(Failure::conflict(format!(
@@ -138,6 +139,7 @@ pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<
             disabled: false,
             created_at: now,
             updated_at: now,
+            extra_roles: Role::store_list(&input.extra_roles),
         };
         let row: UserRow = with_conn!(conn, |c| diesel::insert_into(users::table)
             .values(&new)
@@ -155,10 +157,24 @@ pub fn create_user(conn: &mut DbConn, actor: &str, input: CreateUser) -> Result<
                 "admin_unit_code": row.admin_unit_code,
                 "school_id": row.school_id,
                 "operator_id": row.operator_id,
+                "extra_roles": row.extra_roles,
             }),
         )?;
         Ok(row)
     })
+}
+
+/// Only the separated duties can be held besides a role.
+fn check_extra_roles(roles: &[Role]) -> Result<(), Failure> {
+    if roles.iter().all(|r| r.is_separated_duty()) {
+        Ok(())
+    } else {
+        Err(Failure::invalid_field(
+            "extra_roles",
+            "not_a_duty",
+            "only finance_officer and programme_officer can be held besides a role",
+        ))
+    }
 }
 
 pub fn update_user(
@@ -167,12 +183,15 @@ pub fn update_user(
     id: i64,
     input: UpdateUser,
 ) -> Result<UserRow, Failure> {
-    if input.disabled.is_none() && input.password.is_none() {
+    if input.disabled.is_none() && input.password.is_none() && input.extra_roles.is_none() {
         return Err(Failure::invalid_field(
             "body",
             "empty",
-            "send `disabled` and/or `password`",
+            "send `disabled`, `password` and/or `extra_roles`",
         ));
+    }
+    if let Some(extra) = &input.extra_roles {
+        check_extra_roles(extra)?;
     }
     let password_hash = input.password.as_deref().map(password::hash).transpose()?;
     conn.transaction(|conn| {
@@ -199,8 +218,13 @@ pub fn update_user(
         // before it (they name the old version).
         let ends_tokens = password_hash.is_some() || disabled != current.disabled;
         let version = current.token_version + i64::from(ends_tokens);
+        let extra_roles = input
+            .extra_roles
+            .as_deref()
+            .map_or_else(|| current.extra_roles.clone(), Role::store_list);
         let row: UserRow = with_conn!(conn, |c| diesel::update(users::table.find(id))
             .set((
+                users::extra_roles.eq(&extra_roles),
                 users::disabled.eq(disabled),
                 users::password_hash.eq(&hash),
                 users::token_version.eq(version),
@@ -214,6 +238,9 @@ pub fn update_user(
         }
         if password_hash.is_some() {
             changes.insert("password".into(), json!("changed"));
+        }
+        if current.extra_roles != row.extra_roles {
+            changes.insert("extra_roles".into(), json!(row.extra_roles));
         }
         crate::platform::audit::record(
             conn,
@@ -377,6 +404,8 @@ pub fn ensure_bootstrap_admin(
         .or(generated.as_deref())
         .unwrap_or_default()
         .to_owned();
+    // A fresh install has one person: they hold both duties until they
+    // create finance and programme officers and take them away (README, "Roles").
     let input = CreateUser {
         username: "admin".to_owned(),
         password,
@@ -384,6 +413,7 @@ pub fn ensure_bootstrap_admin(
         admin_unit_code: None,
         school_id: None,
         operator_id: None,
+        extra_roles: vec![Role::FinanceOfficer, Role::ProgrammeOfficer],
     };
     validator::Validate::validate(&input)?;
     create_user(conn, "system", input)?;

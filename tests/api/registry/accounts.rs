@@ -254,6 +254,7 @@ async fn scope_guard_hides_rows_outside_the_subtree() {
             username: "t".into(),
         },
         role,
+        extra_roles: Vec::new(),
         scope,
         token_version: 1,
     };
@@ -364,4 +365,171 @@ async fn admins_disabling_each_other_at_once_leave_one() {
     // Every disable that answered 200 took effect and no other did.
     let disabled = codes.iter().filter(|c| **c == 200).count();
     assert_eq!(left + disabled, 6, "{codes:?}");
+}
+
+#[actix_rt::test]
+async fn finance_and_programme_are_duties_apart_from_user_administration() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let me = app.get("/api/v1/me", &admin).await.ok(200);
+    let bootstrap = app
+        .get(&format!("/api/v1/users/{}", me["id"]), &admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        bootstrap["extra_roles"],
+        json!(["finance_officer", "programme_officer"]),
+        "one person runs a fresh install: the first admin holds both duties"
+    );
+    let second = app
+        .post("/api/v1/users", Some(&admin), &json!({"username": "admin.two", "password": "a password long enough", "role": "admin"}))
+        .await
+        .ok(201);
+    assert_eq!(second["extra_roles"], json!([]));
+    let admin_two = app.token_for("admin.two", "a password long enough").await;
+    let finance = app
+        .user_token("ke.toan", "finance_officer", json!({}))
+        .await;
+    let programme = app
+        .user_token("chuong.trinh", "programme_officer", json!({}))
+        .await;
+    let supplier = |name: &str| json!({"name": name});
+    let campaign = |name: &str| json!({"name": name, "starts_on": "2026-09-01"});
+
+    // An admin administers accounts, not the money nor the programme.
+    let refused = app
+        .post(
+            "/api/v1/suppliers",
+            Some(&admin_two),
+            &supplier("Cửa hàng A"),
+        )
+        .await
+        .problem(403);
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("finance_officer"),
+        "{refused}"
+    );
+    app.post(
+        "/api/v1/campaigns",
+        Some(&admin_two),
+        &campaign("Chiến dịch A"),
+    )
+    .await
+    .problem(403);
+    // Each duty does its own work and not the other's.
+    app.post("/api/v1/suppliers", Some(&finance), &supplier("Cửa hàng B"))
+        .await
+        .ok(201);
+    app.post(
+        "/api/v1/campaigns",
+        Some(&finance),
+        &campaign("Chiến dịch B"),
+    )
+    .await
+    .problem(403);
+    app.post(
+        "/api/v1/campaigns",
+        Some(&programme),
+        &campaign("Chiến dịch C"),
+    )
+    .await
+    .ok(201);
+    app.post(
+        "/api/v1/suppliers",
+        Some(&programme),
+        &supplier("Cửa hàng C"),
+    )
+    .await
+    .problem(403);
+    app.get("/api/v1/funds/trial-balance", &finance)
+        .await
+        .ok(200);
+    app.post(
+        "/api/v1/users",
+        Some(&finance),
+        &json!({"username": "x.y", "password": "a password long enough", "role": "admin"}),
+    )
+    .await
+    .problem(403);
+
+    // A duty is given (and taken) by an admin; only duties can be extra.
+    let path = format!("/api/v1/users/{}", second["id"]);
+    app.patch(&path, &admin, &json!({"extra_roles": ["district_officer"]}))
+        .await
+        .problem_naming(422, "extra_roles", "not_a_duty");
+    let given = app
+        .patch(&path, &admin, &json!({"extra_roles": ["finance_officer"]}))
+        .await
+        .ok(200);
+    assert_eq!(given["extra_roles"], json!(["finance_officer"]));
+    app.post(
+        "/api/v1/suppliers",
+        Some(&admin_two),
+        &supplier("Cửa hàng D"),
+    )
+    .await
+    .ok(201);
+    app.patch(&path, &admin, &json!({"extra_roles": []}))
+        .await
+        .ok(200);
+    app.post(
+        "/api/v1/suppliers",
+        Some(&admin_two),
+        &supplier("Cửa hàng E"),
+    )
+    .await
+    .problem(403);
+    let suppliers = app.get("/api/v1/suppliers", &admin).await.ok(200);
+    let names = crate::helpers::column(&suppliers, "name");
+    assert_eq!(names.len(), 2, "only the allowed writes stored: {names:?}");
+}
+
+#[test]
+fn the_duties_migration_keeps_every_admin_doing_what_it_did() {
+    use diesel::prelude::*;
+    use songmay::platform::db::schema::users;
+    use songmay::platform::db::with_conn;
+
+    let database = crate::helpers::TestDatabase::create();
+    let db = database.connect();
+    db.migrate_until("2026-12-03-000019")
+        .expect("migrations up to 000019");
+    let mut conn = db.get().unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    for (id, name, role) in [
+        (1i64, "admin", "admin"),
+        (2, "admin.b", "admin"),
+        (3, "officer", "warehouse_officer"),
+    ] {
+        with_conn!(&mut conn, |c| diesel::sql_query(format!(
+            "INSERT INTO users (id, username, password_hash, role, disabled, created_at, updated_at, token_version) \
+             VALUES ({id}, '{name}', 'x', '{role}', FALSE, '{now}', '{now}', 1)"
+        ))
+        .execute(c))
+        .unwrap();
+    }
+    db.migrate_until("2026-12-03-000020")
+        .expect("the duties migration");
+    let held: Vec<(String, String)> = with_conn!(&mut conn, |c| users::table
+        .order(users::id)
+        .select((users::username, users::extra_roles))
+        .load(c))
+    .unwrap();
+    assert_eq!(
+        held,
+        [
+            (
+                "admin".to_owned(),
+                "finance_officer,programme_officer".to_owned()
+            ),
+            (
+                "admin.b".to_owned(),
+                "finance_officer,programme_officer".to_owned()
+            ),
+            ("officer".to_owned(), String::new()),
+        ]
+    );
 }
