@@ -22,9 +22,9 @@ use rand::{Rng, SeedableRng};
 use songmay::platform::db::schema::{
     admin_units, campaigns, inventory_items, needs, receipts, warehouses,
 };
-use songmay::platform::db::{with_conn, DatabaseLocation, Db, DbConn};
+use songmay::platform::db::{with_conn, Db, DbConn};
 
-use common::{env_or, post, PgDatabase, Server, ADMIN_PASSWORD};
+use common::{env_or, post, PgDatabase, Server};
 
 #[derive(Insertable)]
 #[diesel(table_name = needs, treat_none_as_default_value = false)]
@@ -230,15 +230,7 @@ fn loaded_database(
     item_count: usize,
 ) -> Option<(PgDatabase, Db, Duration)> {
     let database = PgDatabase::create(pg, name).filter(|_| !pg.is_empty())?;
-    let config = songmay::platform::config::Config::from_lookup(|setting| match setting {
-        "DATABASE_URL" => Some(database.url()),
-        "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
-        "SONGMAY_JWT_SECRET" => Some(common::SECRET.to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let db = Db::connect(&DatabaseLocation::parse(&database.url()), 1).unwrap();
-    songmay::app::prepare_database(&db, &config).unwrap();
+    let db = common::prepared(&database);
     let started = Instant::now();
     load(&mut db.get().unwrap(), need_count, item_count);
     Some((database, db, started.elapsed()))

@@ -21,9 +21,9 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use songmay::platform::db::schema::{needs, students};
-use songmay::platform::db::{with_conn, DatabaseLocation, Db, DbConn};
+use songmay::platform::db::{with_conn, DbConn};
 
-use common::{env_or, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
+use common::{env_or, PgDatabase, Server, StudentInsert};
 
 const DISTRICT: &str = "150"; // Huyện Đà Bắc, Hòa Bình
 const PROVINCE: &str = "17"; // Tỉnh Hoà Bình
@@ -192,15 +192,7 @@ fn main() {
         println!("needs benchmark: skipped, no PostgreSQL at {pg}");
         return;
     };
-    let config = songmay::platform::config::Config::from_lookup(|name| match name {
-        "DATABASE_URL" => Some(database.url()),
-        "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
-        "SONGMAY_JWT_SECRET" => Some(common::SECRET.to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let db = Db::connect(&DatabaseLocation::parse(&database.url()), 1).unwrap();
-    songmay::app::prepare_database(&db, &config).unwrap();
+    let db = common::prepared(&database);
     let loaded = load(&mut db.get().unwrap(), student_count, need_count);
     drop(db);
     println!(

@@ -21,10 +21,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use songmay::platform::db::{DatabaseLocation, Db, DbConn};
+use songmay::platform::db::DbConn;
 use songmay::registry::admin_units::{import, mapping, queries, Scheme};
 
-use common::{env_or, PgDatabase, Server, ADMIN_PASSWORD};
+use common::{env_or, PgDatabase, Server};
 
 const UNITS_2025: &[u8] = include_bytes!("../data/admin_units_vn_2025.csv");
 const MAPPING: &[u8] = include_bytes!("../data/admin_units_2025_mapping.csv");
@@ -33,15 +33,7 @@ const MAPPING: &[u8] = include_bytes!("../data/admin_units_2025_mapping.csv");
 /// mapping, and the generated schools, students and needs of Hòa Bình.
 fn prepare(pg: &str, name: &str, schools: usize, students: usize, needs: usize) -> PgDatabase {
     let database = PgDatabase::create(pg, name).expect("a PostgreSQL server");
-    let config = songmay::platform::config::Config::from_lookup(|key| match key {
-        "DATABASE_URL" => Some(database.url()),
-        "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
-        "SONGMAY_JWT_SECRET" => Some(common::SECRET.to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let db = Db::connect(&DatabaseLocation::parse(&database.url()), 1).unwrap();
-    songmay::app::prepare_database(&db, &config).unwrap();
+    let db = common::prepared(&database);
     let mut conn = db.get().unwrap();
     let lines = import::parse_in(UNITS_2025, Scheme::Vn2025).unwrap();
     queries::import(&mut conn, "bench", lines).unwrap();

@@ -177,6 +177,25 @@ pub struct StudentInsert {
     pub updated_at: chrono::NaiveDateTime,
 }
 
+/// One connection to `database`, migrated and seeded as the service does
+/// on its first start (with the benchmarks' admin password and key).
+pub fn prepared(database: &PgDatabase) -> songmay::platform::db::Db {
+    let config = songmay::platform::config::Config::from_lookup(|setting| match setting {
+        "DATABASE_URL" => Some(database.url()),
+        "SONGMAY_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
+        "SONGMAY_JWT_SECRET" => Some(SECRET.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let db = songmay::platform::db::Db::connect(
+        &songmay::platform::db::DatabaseLocation::parse(&database.url()),
+        1,
+    )
+    .unwrap();
+    songmay::app::prepare_database(&db, &config).unwrap();
+    db
+}
+
 /// A fresh PostgreSQL database on the server at `server_url`, dropped after use.
 pub struct PgDatabase {
     server_url: String,

@@ -1532,6 +1532,26 @@ async fn no_device_reaches_a_child_without_the_current_safe_internet_profile() {
     assert_eq!(audit["items"].as_array().unwrap().len(), 3);
 }
 
+/// Allocates device `item` to `need` and hands it to the child's mother on
+/// 26 October 2021; returns the handover's id.
+async fn hand_over_in_2021(app: &TestApp, w: &World, need: i64, item: i64) -> i64 {
+    let allocation = app
+        .post(
+            "/api/v1/allocations",
+            Some(&w.officer),
+            &json!({"need_id": need, "item_id": item}),
+        )
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap();
+    app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-26", "acknowledged": true}))
+        .await
+        .ok(201)["id"]
+        .as_i64()
+        .unwrap()
+}
+
 /// The coverage total of one view.
 async fn coverage_total(app: &TestApp, token: &str, query: &str) -> Value {
     app.get(&format!("/api/v1/stats/coverage?{query}"), token)
@@ -1566,19 +1586,7 @@ async fn history_counts_in_either_tree_and_old_earmarks_reach_re_homed_schools()
     .ok(200);
     let tablets = ready_tablets(&app, &w, 4).await;
     // A tablet handed over in October 2021, in the old tree.
-    let allocation = app
-        .post(
-            "/api/v1/allocations",
-            Some(&w.officer),
-            &json!({"need_id": w.approved[0], "item_id": tablets[0]}),
-        )
-        .await
-        .ok(201)["id"]
-        .as_i64()
-        .unwrap();
-    app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-26", "acknowledged": true}))
-        .await
-        .ok(201);
+    hand_over_in_2021(&app, &w, w.approved[0], tablets[0]).await;
     let reader = app.client_token("stats_reader").await;
     let stored = coverage_total(&app, &reader, "").await;
     assert_eq!(
@@ -1827,21 +1835,7 @@ async fn a_purge_anonymises_what_is_past_its_period_and_every_figure_stays_the_s
     .await;
     let w = world(&app, 6, 3).await;
     let tablets = ready_tablets(&app, &w, 2).await;
-    let allocation = app
-        .post(
-            "/api/v1/allocations",
-            Some(&w.officer),
-            &json!({"need_id": w.approved[0], "item_id": tablets[0]}),
-        )
-        .await
-        .ok(201)["id"]
-        .as_i64()
-        .unwrap();
-    let handover = app.post("/api/v1/handovers", Some(&w.staff), &json!({"allocation_id": allocation, "received_by_name": "Đinh Thị Mẹ", "relation": "parent", "handed_on": "2021-10-26", "acknowledged": true}))
-        .await
-        .ok(201)["id"]
-        .as_i64()
-        .unwrap();
+    let handover = hand_over_in_2021(&app, &w, w.approved[0], tablets[0]).await;
     // Two students left school in 2022 (their needs cancelled); a third
     // left too but still has an open need, so it is kept.
     let student_of = |need: i64| {
