@@ -1704,6 +1704,18 @@ async fn history_counts_in_either_tree_and_old_earmarks_reach_re_homed_schools()
     app.get("/api/v1/stats/coverage?scheme=vn1999", &reader)
         .await
         .problem(400);
+    // An officer of an old district has no area in the new tree.
+    app.get("/api/v1/stats/coverage?scheme=vn2025", &w.officer)
+        .await
+        .problem_naming(422, "scheme", "other_tree");
+    let own = app
+        .get("/api/v1/stats/coverage?scheme=vn2008", &w.officer)
+        .await
+        .ok(200);
+    assert_eq!(
+        own["total"]["students"], 8,
+        "their old district, in the old tree"
+    );
     app.request(
         Method::GET,
         "/api/v1/public/progress?scheme=vn2030",
