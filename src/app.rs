@@ -62,6 +62,7 @@ fn routes(
                 .configure(crate::donations::pledges::configure)
                 .configure(crate::donations::receipts::configure)
                 .configure(crate::donations::funds::configure)
+                .configure(crate::donations::approvals::configure)
                 .configure(crate::distribution::warehouses::configure)
                 .configure(crate::distribution::inventory::configure)
                 .configure(crate::distribution::profiles::configure)
@@ -193,6 +194,7 @@ impl Application {
         let webhook_settings = web::Data::new(config.webhooks.clone());
         let letter_settings = web::Data::new(config.letter.clone());
         let retention = web::Data::new(config.retention.clone());
+        let four_eyes = web::Data::new(config.four_eyes);
         let metrics_access = web::Data::new(crate::platform::health::MetricsAccess::new(
             config.metrics_token.clone(),
         ));
@@ -227,6 +229,7 @@ impl Application {
                 .app_data(letter_settings.clone())
                 .app_data(metrics_access.clone())
                 .app_data(retention.clone())
+                .app_data(four_eyes.clone())
                 .app_data(rate_policies.clone())
                 .app_data(crate::platform::http::json::JsonLimit(
                     settings.max_json_bytes,

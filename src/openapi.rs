@@ -572,6 +572,17 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         &["admin", "warehouse_officer", "finance_officer"],
     ),
     ("post", "/api/v1/purchases", &["finance_officer"]),
+    ("get", "/api/v1/approvals/{id}", &["finance_officer"]),
+    (
+        "post",
+        "/api/v1/approvals/{id}/approve",
+        &["finance_officer"],
+    ),
+    (
+        "post",
+        "/api/v1/approvals/{id}/reject",
+        &["finance_officer"],
+    ),
     (
         "get",
         "/api/v1/warehouses",

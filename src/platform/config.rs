@@ -115,6 +115,16 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// How long personal data is kept (`SONGMAY_RETAIN_*_DAYS`).
     pub retention: RetentionPolicy,
+    /// `SONGMAY_FOUR_EYES_VND`: a purchase or reversal above this many đồng
+    /// waits for a second finance officer's approval.
+    pub four_eyes: FourEyes,
+}
+
+/// The amount above which a purchase or a reversal needs a second finance
+/// officer (README, "Four eyes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FourEyes {
+    pub above_vnd: i64,
 }
 
 /// How long personal data is kept, in days (README, "Retention"). Each
@@ -275,6 +285,9 @@ impl Config {
             },
             metrics_token,
             retention,
+            four_eyes: FourEyes {
+                above_vnd: number("SONGMAY_FOUR_EYES_VND", 100_000_000)? as i64,
+            },
             workers: get("SONGMAY_WORKERS")
                 .map(|_| number("SONGMAY_WORKERS", 1).map(|n| n as usize))
                 .transpose()?,

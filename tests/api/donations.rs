@@ -1357,3 +1357,172 @@ async fn a_drive_refuses_receipts_outside_its_campaign_or_period() {
         .await
         .ok(201);
 }
+
+#[actix_rt::test]
+async fn a_large_purchase_or_reversal_waits_for_a_second_finance_officer() {
+    let app = crate::helpers::spawn_app_with(|env| {
+        env.insert("SONGMAY_FOUR_EYES_VND", "20000000".into());
+    })
+    .await;
+    let s = setup(&app).await;
+    let first = app
+        .user_token("ke.toan.mot", "finance_officer", json!({}))
+        .await;
+    let second = app
+        .user_token("ke.toan.hai", "finance_officer", json!({}))
+        .await;
+    let gift = |amount: i64, reference: &'static str| {
+        let (app, warehouse, campaign) = (&app, s.warehouse.clone(), s.campaign);
+        async move {
+            receipt(app, &warehouse, json!({"campaign_id": campaign, "donor_id": s.donor_id, "receipt_type": "donation", "kind": "money", "amount_vnd": amount, "bank_reference": reference, "received_on": "2021-10-06"}))
+                .await
+                .ok(201)["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let big = gift(30_000_000, "FT-BIG").await;
+    gift(10_000_000, "FT-SMALL").await;
+    let supplier = app
+        .post(
+            "/api/v1/suppliers",
+            Some(&first),
+            &json!({"name": "Công ty Thiết bị Tây Bắc"}),
+        )
+        .await
+        .ok(201)["id"]
+        .clone();
+    let balance = || async {
+        app.get(
+            &format!("/api/v1/funds/balance?campaign_id={}", s.campaign),
+            &first,
+        )
+        .await
+        .ok(200)["balance_vnd"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(balance().await, 40_000_000);
+
+    // At or below the amount: done at once, as always.
+    app.post("/api/v1/purchases", Some(&first), &json!({"campaign_id": s.campaign, "supplier_id": supplier, "kind": "device", "device_type": "tablet", "unit_price_vnd": 2_000_000, "quantity": 10}))
+        .await
+        .ok(201);
+    assert_eq!(balance().await, 20_000_000);
+    // Above it: a request, and nothing paid.
+    let waiting = app
+        .post("/api/v1/purchases", Some(&first), &json!({"campaign_id": s.campaign, "supplier_id": supplier, "kind": "device", "device_type": "tablet", "unit_price_vnd": 3_000_000, "quantity": 7}))
+        .await
+        .ok(202);
+    assert_eq!(
+        (
+            waiting["status"].clone(),
+            waiting["operation"].clone(),
+            waiting["amount_vnd"].clone()
+        ),
+        (
+            json!("pending_approval"),
+            json!("purchase"),
+            json!(21_000_000)
+        )
+    );
+    assert_eq!(
+        balance().await,
+        20_000_000,
+        "nothing reaches the ledger before approval"
+    );
+    let purchases = || async {
+        app.get(
+            &format!("/api/v1/purchases?campaign_id={}", s.campaign),
+            &first,
+        )
+        .await
+        .ok(200)["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(purchases().await, 1);
+    let approve = format!("/api/v1/approvals/{}/approve", waiting["id"]);
+    // Not by the one who asked, nor by an admin without the duty.
+    let rows = app.row_counts();
+    let refused = app
+        .post(&approve, Some(&first), &json!({}))
+        .await
+        .problem(403);
+    assert!(
+        refused["detail"].as_str().unwrap().contains("second"),
+        "{refused}"
+    );
+    app.assert_nothing_written(&rows, "approving one's own request");
+    let plain_admin = app.user_token("admin.ba", "admin", json!({})).await;
+    app.post(&approve, Some(&plain_admin), &json!({}))
+        .await
+        .problem(403);
+    // The campaign cannot pay it (20,000,000 left): refused, still pending.
+    app.post(&approve, Some(&second), &json!({}))
+        .await
+        .problem(409);
+    let pending = app
+        .get(&format!("/api/v1/approvals/{}", waiting["id"]), &second)
+        .await
+        .ok(200);
+    assert_eq!(pending["status"], "pending_approval");
+    gift(5_000_000, "FT-MORE").await;
+    let approved = app.post(&approve, Some(&second), &json!({})).await.ok(200);
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(approved["decided_by"], "user:ke.toan.hai");
+    let bought = app
+        .get(
+            &format!("/api/v1/purchases/{}", approved["result_id"]),
+            &first,
+        )
+        .await
+        .ok(200);
+    assert_eq!(bought["total_vnd"], 21_000_000);
+    assert_eq!(
+        bought["created_by"], "user:ke.toan.mot",
+        "carried out as its requester asked"
+    );
+    assert_eq!(balance().await, 4_000_000);
+    assert_eq!(purchases().await, 2);
+    app.post(&approve, Some(&second), &json!({}))
+        .await
+        .problem(409);
+
+    // A large reversal: rejected, so nothing is reversed.
+    let reversal = app
+        .post(
+            &format!("/api/v1/receipts/{big}/reversal"),
+            Some(&first),
+            &json!({"reason": "bank returned the transfer"}),
+        )
+        .await
+        .ok(202);
+    assert_eq!(reversal["operation"], "reversal");
+    let reject = format!("/api/v1/approvals/{}/reject", reversal["id"]);
+    app.post(&reject, Some(&second), &json!({"reason": ""}))
+        .await
+        .problem_naming(422, "reason", "length");
+    let rejected = app
+        .post(
+            &reject,
+            Some(&second),
+            &json!({"reason": "the transfer arrived; the bank's notice was wrong"}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        (rejected["status"].clone(), rejected["result_id"].clone()),
+        (json!("rejected"), Value::Null)
+    );
+    assert_eq!(balance().await, 4_000_000);
+    let audit = app
+        .get("/api/v1/audit-log?entity=money_approval", &s.admin)
+        .await
+        .ok(200);
+    let actions: Vec<String> = crate::helpers::column(&audit, "action");
+    for expected in ["request_approval", "approve", "reject"] {
+        assert!(actions.iter().any(|a| a == expected), "{actions:?}");
+    }
+}

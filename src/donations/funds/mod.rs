@@ -206,9 +206,10 @@ pub async fn get_supplier(
     Ok(web::Json(found))
 }
 
-/// Buy with a campaign's money at the negotiated price (admin).
+/// Buy with a campaign's money at the negotiated price (finance).
 ///
-/// The total is paid from the campaign's balance in the same transaction;
+/// Above `SONGMAY_FOUR_EYES_VND` the purchase waits for a second finance
+/// officer (202 with the request). The total is paid from the campaign's balance in the same transaction;
 /// refused with 409 when the balance does not cover it, also when several
 /// purchases arrive at once. An unknown `campaign_id` or `supplier_id` is 422.
 /// Honours `Idempotency-Key`.
@@ -219,12 +220,14 @@ pub async fn get_supplier(
     request_body = CreatePurchase,
     responses(
         (status = 201, description = "The purchase", body = Purchase),
+        (status = 202, description = "Above the four-eyes amount: waiting for a second finance officer (`POST /approvals/{id}/approve`); nothing paid yet", body = crate::donations::approvals::MoneyApproval),
         (status = 409, description = "It would overspend the campaign's balance", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/purchases")]
 pub async fn create_purchase(
     state: web::Data<AppState>,
+    four_eyes: web::Data<crate::platform::config::FourEyes>,
     principal: Principal,
     req: HttpRequest,
     body: Json<CreatePurchase>,
@@ -233,11 +236,27 @@ pub async fn create_purchase(
     let input = body.into_inner();
     input.validate()?;
     let key = IdempotencyKey::for_json(&req, &input)?;
+    let four_eyes = four_eyes.above_vnd;
     let (answer, replayed) = state
         .db
         .run(move |conn| {
             let actor = principal.actor();
             idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
+                // Overflow is the purchase's own refusal, below.
+                let total = input
+                    .unit_price_vnd
+                    .get()
+                    .saturating_mul(input.quantity.into());
+                if total > four_eyes {
+                    let waiting = crate::donations::approvals::request(
+                        conn,
+                        &actor,
+                        crate::donations::approvals::Operation::Purchase,
+                        &input,
+                        total,
+                    )?;
+                    return idempotency::json_answer_with(202, &waiting);
+                }
                 idempotency::json_answer_with(201, &queries::purchase(conn, &actor, input)?)
             })
         })

@@ -134,12 +134,14 @@ pub async fn get_receipt(
     request_body = ReverseReceipt,
     responses(
         (status = 201, description = "The reversing receipt", body = Receipt),
+        (status = 202, description = "Above the four-eyes amount: waiting for a second finance officer (`POST /approvals/{id}/approve`); nothing reversed yet", body = crate::donations::approvals::MoneyApproval),
         (status = 409, description = "Already reversed, a reversal itself, or the money was spent", body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/receipts/{id}/reversal")]
 pub async fn reverse_receipt(
     state: web::Data<AppState>,
+    four_eyes: web::Data<crate::platform::config::FourEyes>,
     principal: Principal,
     id: web::Path<i64>,
     body: Json<ReverseReceipt>,
@@ -148,11 +150,32 @@ pub async fn reverse_receipt(
     let input = body.into_inner();
     input.validate()?;
     let id = id.into_inner();
-    let row = state
+    let four_eyes = four_eyes.above_vnd;
+    let outcome = state
         .db
-        .run(move |conn| queries::reverse(conn, &principal.actor(), id, &input.reason))
+        .run(move |conn| {
+            let actor = principal.actor();
+            let amount = queries::find(conn, id)?.amount_vnd.unwrap_or(0).abs();
+            if amount > four_eyes {
+                let asked = crate::donations::approvals::ReversalRequest {
+                    receipt_id: id,
+                    reason: input.reason,
+                };
+                return Ok(Err(crate::donations::approvals::request(
+                    conn,
+                    &actor,
+                    crate::donations::approvals::Operation::Reversal,
+                    &asked,
+                    amount,
+                )?));
+            }
+            Ok(Ok(queries::reverse(conn, &actor, id, &input.reason)?))
+        })
         .await?;
-    Ok(HttpResponse::Created().json(Receipt::from(row)))
+    Ok(match outcome {
+        Ok(row) => HttpResponse::Created().json(Receipt::from(row)),
+        Err(waiting) => HttpResponse::Accepted().json(waiting),
+    })
 }
 
 /// The thank-you letter for a receipt.

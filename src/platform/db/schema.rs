@@ -709,6 +709,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Purchases and reversals above the four-eyes amount, until decided.
+    money_approvals (id) {
+        id -> BigInt,
+        operation -> Text,
+        request -> Text,
+        amount_vnd -> BigInt,
+        status -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        reason -> Nullable<Text>,
+        result_id -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(users -> admin_units (admin_unit_code));
 diesel::joinable!(inventory_items -> warehouses (warehouse_id));
 diesel::joinable!(allocations -> needs (need_id));
@@ -734,6 +751,7 @@ diesel::joinable!(platform_adoptions -> schools (school_id));
 diesel::allow_tables_to_appear_in_same_query!(
     admin_unit_successors,
     school_successor_overrides,
+    money_approvals,
     device_profiles,
     roles,
     platform_offers,
