@@ -1078,6 +1078,8 @@ async fn a_campaign_closes_once() {
 #[actix_rt::test]
 async fn the_thank_you_letter_is_a_pdf_that_reads_as_a_letter_in_vietnamese() {
     let app = crate::helpers::spawn_app_with(|env| {
+        // The reversal below is carried out at once (no second officer here).
+        env.insert("SONGMAY_FOUR_EYES_VND", "1000000000".into());
         env.insert("SONGMAY_LETTER_SIGNER_TITLE", "Giám đốc Sở".into());
         env.insert("SONGMAY_LETTER_SIGNER_NAME", "Nguyễn Văn Hùng".into());
     })

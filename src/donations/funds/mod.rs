@@ -242,12 +242,13 @@ pub async fn create_purchase(
         .run(move |conn| {
             let actor = principal.actor();
             idempotency::run_once(conn, &actor, key.as_ref(), |conn| {
-                // Overflow is the purchase's own refusal, below.
+                // A total beyond any amount is the purchase's own refusal, below.
                 let total = input
                     .unit_price_vnd
                     .get()
                     .saturating_mul(input.quantity.into());
-                if total > four_eyes {
+                let payable = crate::platform::money::Vnd::new(total).is_some();
+                if payable && total > four_eyes {
                     let waiting = crate::donations::approvals::request(
                         conn,
                         &actor,
