@@ -368,13 +368,18 @@ fn measure(label: &str, database_url: &str, province: &str, district: &str, seco
             format!("/api/v1/stats/coverage?admin_unit={province}"),
         ),
         ("public/progress", "/api/v1/public/progress".to_owned()),
+        // The public site's pages (HTML from the same cached figures),
+        // against the same run's cheapest answer.
+        ("site: home page", "/".to_owned()),
+        ("site: district page", format!("/districts/{district}")),
+        ("baseline: /health", "/health".to_owned()),
         (
             "stats/coverage, whole country",
             "/api/v1/stats/coverage".to_owned(),
         ),
     ] {
         let url = format!("{}{}", server.base, path);
-        if path.contains("/public/") {
+        if path.contains("/public/") || path == "/" {
             // wrk measures the page as visitors meet it, computed at most
             // once a minute; its first computation is timed on its own.
             println!(

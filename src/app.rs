@@ -42,41 +42,44 @@ fn routes(
     public_limit: TokenRateLimit,
 ) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
-        cfg.configure(crate::platform::health::configure).service(
-            utoipa_actix_web::scope("/api/v1")
-                .configure(crate::platform::auth::configure(rate_limit))
-                .configure(crate::registry::accounts::configure)
-                // Before admin_units: "/admin-units/rehome" is no unit code.
-                .configure(crate::reform::configure)
-                .configure(crate::registry::admin_units::configure)
-                .configure(crate::platform::audit::configure)
-                .configure(crate::platform::webhooks::configure)
-                .configure(crate::registry::schools::configure)
-                .configure(crate::registry::students::configure)
-                .configure(crate::registry::sync::configure)
-                .configure(crate::needs::configure)
-                .configure(crate::needs::coverage::configure)
-                .configure(crate::donations::donors::configure)
-                .configure(crate::donations::campaigns::configure)
-                .configure(crate::donations::drives::configure)
-                .configure(crate::donations::pledges::configure)
-                .configure(crate::donations::receipts::configure)
-                .configure(crate::donations::funds::configure)
-                .configure(crate::donations::approvals::configure)
-                .configure(crate::distribution::warehouses::configure)
-                .configure(crate::distribution::inventory::configure)
-                .configure(crate::distribution::profiles::configure)
-                .configure(crate::distribution::allocations::configure)
-                .configure(crate::distribution::handovers::configure)
-                .configure(crate::reporting::stats::configure)
-                .configure(crate::outreach::articles::configure)
-                .configure(crate::teaching::platforms::configure)
-                .configure(crate::retention::configure)
-                .configure(crate::reporting::public::configure(
-                    public_limit,
-                    public_routes_of_other_domains,
-                )),
-        );
+        cfg.configure(crate::platform::health::configure)
+            .configure(crate::reporting::site::configure(public_limit.clone()))
+            .service(
+                utoipa_actix_web::scope("/api/v1")
+                    .configure(crate::platform::auth::configure(rate_limit))
+                    .configure(crate::registry::accounts::configure)
+                    // Before admin_units: "/admin-units/rehome" is no unit code.
+                    .configure(crate::reform::configure)
+                    .configure(crate::registry::admin_units::configure)
+                    .configure(crate::platform::audit::configure)
+                    .configure(crate::platform::webhooks::configure)
+                    .configure(crate::registry::schools::configure)
+                    .configure(crate::registry::students::configure)
+                    .configure(crate::registry::sync::configure)
+                    .configure(crate::needs::configure)
+                    .configure(crate::needs::coverage::configure)
+                    .configure(crate::donations::donors::configure)
+                    .configure(crate::donations::campaigns::configure)
+                    .configure(crate::donations::drives::configure)
+                    .configure(crate::donations::pledges::configure)
+                    .configure(crate::donations::receipts::configure)
+                    .configure(crate::donations::funds::configure)
+                    .configure(crate::donations::approvals::configure)
+                    .configure(crate::distribution::warehouses::configure)
+                    .configure(crate::distribution::inventory::configure)
+                    .configure(crate::distribution::profiles::configure)
+                    .configure(crate::distribution::allocations::configure)
+                    .configure(crate::distribution::handovers::configure)
+                    .configure(crate::reporting::stats::configure)
+                    .configure(crate::reporting::report::configure)
+                    .configure(crate::outreach::articles::configure)
+                    .configure(crate::teaching::platforms::configure)
+                    .configure(crate::retention::configure)
+                    .configure(crate::reporting::public::configure(
+                        public_limit,
+                        public_routes_of_other_domains,
+                    )),
+            );
     }
 }
 
@@ -85,6 +88,7 @@ fn routes(
 fn public_routes_of_other_domains(cfg: &mut ServiceConfig) {
     crate::outreach::articles::configure_public(cfg);
     crate::teaching::platforms::configure_public(cfg);
+    crate::reporting::site::configure_public(cfg);
 }
 
 /// The OpenAPI document of this build (what `songmay openapi` prints and

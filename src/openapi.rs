@@ -45,9 +45,10 @@ use crate::platform::http::{Problem, PROBLEM_JSON};
         (name = "teaching", description = "Online-teaching platforms: offered by technology partners, recommended by the Department, used by schools"),
         (name = "stats", description = "Aggregated statistics (JSON, CSV, XLSX); no personal data"),
         (name = "public", description = "Public transparency pages: no token, aggregates only"),
+        (name = "site", description = "The public site: HTML pages for people (Vietnamese, English with `lang=en`), the figures of the public pages"),
         (name = "operations", description = "Liveness and readiness probes, and metrics for Prometheus"),
     ),
-    components(schemas(Problem, FieldError, crate::platform::webhooks::WebhookEvent, crate::platform::http::tabular::Format, crate::platform::http::tabular::Lang, crate::donations::receipts::LetterFormat)),
+    components(schemas(Problem, FieldError, crate::platform::webhooks::WebhookEvent, crate::platform::http::tabular::Format, crate::platform::http::tabular::TableOrChart, crate::platform::http::tabular::Lang, crate::donations::receipts::LetterFormat, crate::reporting::report::ReportFormat)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -696,6 +697,16 @@ const ACCESS: &[(&str, &str, &[&str])] = &[
         &["admin", "district_officer", "stats_reader"],
     ),
     ("get", "/api/v1/stats/donations", &["admin", "stats_reader"]),
+    (
+        "get",
+        "/api/v1/reports/progress",
+        &[
+            "admin",
+            "district_officer",
+            "stats_reader",
+            "programme_officer",
+        ],
+    ),
     ("get", "/api/v1/stats/inventory", &["admin", "stats_reader"]),
     (
         "get",

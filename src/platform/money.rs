@@ -104,6 +104,23 @@ pub fn join(high: i64, low: i64) -> i64 {
     total.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
+/// Vietnamese digit grouping: 20000000 → "20.000.000".
+pub fn group_thousands(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    if value < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 /// An amount of đồng in Vietnamese words, as on a letter or an invoice:
 /// 150 000 000 is "Một trăm năm mươi triệu đồng", 1 000 005 is "Một triệu
 /// không trăm linh năm đồng", 21 500 is "Hai mươi mốt nghìn năm trăm đồng".
@@ -163,6 +180,14 @@ pub fn vnd_in_words(amount: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_thousands_the_vietnamese_way() {
+        assert_eq!(group_thousands(20_000_000), "20.000.000");
+        assert_eq!(group_thousands(1_500), "1.500");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(-1_000), "-1.000");
+    }
 
     #[test]
     fn amounts_are_bounded_and_whole() {

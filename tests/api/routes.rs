@@ -54,7 +54,9 @@ impl Operation {
     }
 
     async fn send(&self, app: &TestApp, token: Option<&str>) -> crate::helpers::Reply {
-        let mut headers = Vec::new();
+        // The walk is a program: it asks for JSON (the public site's pages
+        // answer it with problem+json where a browser gets a page).
+        let mut headers = vec![("Accept", "application/json".to_owned())];
         if let Some(token) = token {
             headers.push(("Authorization", format!("Bearer {token}")));
         }

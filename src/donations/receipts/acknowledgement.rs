@@ -12,7 +12,7 @@ use minijinja::{context, Environment};
 use super::model::{Acknowledgement, Receipt};
 use crate::donations::kinds::{DeviceType, DonationKind};
 use crate::platform::config::LetterSettings;
-use crate::platform::money::vnd_in_words;
+use crate::platform::money::{group_thousands, vnd_in_words};
 
 const TEMPLATE: &str = r#"<!DOCTYPE html>
 <html lang="vi">
@@ -55,23 +55,6 @@ pub fn describe_gift(receipt: &Receipt) -> String {
         (DonationKind::DataPackage, _, Some(n)) => format!("{n} gói cước dữ liệu"),
         (DonationKind::Software, _, Some(n)) => format!("{n} bản quyền phần mềm dạy học"),
         _ => String::new(),
-    }
-}
-
-/// Vietnamese digit grouping: 20000000 → "20.000.000".
-fn group_thousands(value: i64) -> String {
-    let digits = value.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if value < 0 {
-        format!("-{out}")
-    } else {
-        out
     }
 }
 
@@ -247,14 +230,6 @@ pub fn render_pdf(ack: &Acknowledgement) -> Result<Vec<u8>, Failure> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn groups_thousands_the_vietnamese_way() {
-        assert_eq!(super::group_thousands(20_000_000), "20.000.000");
-        assert_eq!(super::group_thousands(1_500), "1.500");
-        assert_eq!(super::group_thousands(999), "999");
-        assert_eq!(super::group_thousands(-1_000), "-1.000");
-    }
-
     #[test]
     fn the_date_reads_as_in_a_vietnamese_letter() {
         let date = chrono::NaiveDate::from_ymd_opt(2021, 9, 15).unwrap();

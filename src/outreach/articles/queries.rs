@@ -482,3 +482,18 @@ pub fn latest_published(conn: &mut DbConn, count: i64) -> Result<Vec<ArticleRow>
         .load(c))?;
     Ok(rows)
 }
+
+/// The newest published article of a kind (the open letter the site shows).
+pub fn latest_published_of_kind(
+    conn: &mut DbConn,
+    kind: ArticleKind,
+) -> Result<Option<ArticleRow>, Failure> {
+    let row = with_conn!(conn, |c| articles::table
+        .filter(articles::status.eq(ArticleStatus::Published))
+        .filter(articles::kind.eq(kind))
+        .order((articles::published_at.desc(), articles::id.desc()))
+        .select(ArticleRow::as_select())
+        .first(c)
+        .optional())?;
+    Ok(row)
+}

@@ -129,10 +129,12 @@ pub async fn entity_tag(
         actix_web::body::BodySize::Sized(n) => n as usize <= MAX_VERSIONED_BODY,
         _ => false,
     };
-    if !response.status().is_success() || !is_json {
+    if !response.status().is_success() {
         return Ok(response);
     }
-    if !response.headers().contains_key(ETAG) && small {
+    // A handler may tag its answer itself (the public site hashes its
+    // pages); the conditional read below then applies to it as well.
+    if is_json && !response.headers().contains_key(ETAG) && small {
         let version;
         (response, version) = peek_json(response, |body| {
             body.get("version").and_then(serde_json::Value::as_i64)

@@ -115,7 +115,13 @@ pub async fn problem_fallback(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if !is_error || is_problem {
+    // A page written for people (the public site's "not found") keeps its
+    // body; the framework's own errors are never HTML.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !is_error || is_problem || is_page {
         return Ok(response);
     }
     let (request, original) = response.into_parts();

@@ -10,11 +10,16 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 
 /// The policy for a path: Swagger UI runs its own scripts and styles; every
-/// other response (JSON, CSV, the printable letter) runs nothing.
+/// other response (JSON, CSV, the printable letter, the public site's
+/// pages) runs nothing, and only the site's follow form submits anywhere.
 fn content_security_policy(path: &str) -> &'static str {
     if path == "/docs" || path.starts_with("/docs/") {
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
          script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    } else if path == "/follow" || path.starts_with("/follow/") {
+        // The public site's one form (a gift's reference) submits to itself.
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     } else {
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'none'"

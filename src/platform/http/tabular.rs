@@ -46,6 +46,41 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// The form of a table that also has a picture: `?format=` on the
+    /// statistics that draw a chart (coverage, donations, time series).
+    pub enum TableOrChart {
+        /// The JSON document described for the operation.
+        Json => "json",
+        /// UTF-8 CSV (with a byte order mark) with a header row.
+        Csv => "csv",
+        /// An Excel workbook with one sheet.
+        Xlsx => "xlsx",
+        /// An SVG chart of the figures, titled and dated (`lang=en`: in English).
+        Svg => "svg",
+    }
+}
+
+impl TableOrChart {
+    /// The table's form; `None` when the chart is asked for.
+    pub fn table(self) -> Option<Format> {
+        match self {
+            TableOrChart::Json => Some(Format::Json),
+            TableOrChart::Csv => Some(Format::Csv),
+            TableOrChart::Xlsx => Some(Format::Xlsx),
+            TableOrChart::Svg => None,
+        }
+    }
+}
+
+/// A chart as the answer: SVG, which proxies and scripts may keep a minute.
+pub fn svg_response(svg: String) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "private, max-age=60"))
+        .body(svg)
+}
+
 /// The media type of an Excel workbook.
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 

@@ -59,6 +59,8 @@ pub struct PublicTotals {
     pub devices_received: i64,
     /// Devices with students now.
     pub devices_handed_over: PublicCount,
+    /// Data packages that arrived, given or bought.
+    pub packages_received: i64,
     /// Data packages handed over.
     pub packages_handed_over: PublicCount,
     /// Software licences handed over.
@@ -296,6 +298,7 @@ impl PublicFigures {
             money_received_vnd: stats.money_received_vnd,
             devices_received: sum("device:", |l| l.received_as_gifts + l.bought),
             devices_handed_over: protect_alone(sum("device:", |l| l.handed_over)),
+            packages_received: sum("data_package", |l| l.received_as_gifts + l.bought),
             packages_handed_over: protect_alone(sum("data_package", |l| l.handed_over)),
             software_handed_over: protect_alone(sum("software", |l| l.handed_over)),
         };
@@ -322,6 +325,11 @@ impl PublicFigures {
             current = self.parents.get(&c).cloned().flatten();
         }
         false
+    }
+
+    /// A unit's name, when the table knows it.
+    pub fn name_of(&self, code: &str) -> Option<&str> {
+        self.units.get(code).map(|line| line.name.as_str())
     }
 
     /// Whether the table knows the unit.

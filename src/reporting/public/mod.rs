@@ -57,7 +57,7 @@ impl PublicFiguresCache {
 
 /// The public figures, from the service's cache (computed at most once per
 /// `SONGMAY_PUBLIC_CACHE_SECONDS` for each view).
-async fn figures(
+pub async fn figures(
     state: &AppState,
     cache: &PublicFiguresCache,
     scheme: Option<Scheme>,
@@ -93,7 +93,7 @@ pub struct PublicFilter {
 
 impl PublicFilter {
     /// The unit asked for, 404 when the service knows no such unit.
-    fn root<'a>(&'a self, figures: &PublicFigures) -> Result<Option<&'a str>, ApiError> {
+    pub fn root<'a>(&'a self, figures: &PublicFigures) -> Result<Option<&'a str>, ApiError> {
         match self.admin_unit.as_deref() {
             Some(code) if self.scheme.is_some_and(|s| Scheme::of(code) != s) => Err(
                 ApiError::bad_request("admin_unit is not a unit of the tree asked in scheme"),

@@ -40,8 +40,8 @@ pub struct CoverageQuery {
     /// (after). Absent: where each school is stored now. README, "The 2025
     /// reform".
     pub scheme: Option<Scheme>,
-    /// `json` (default), `csv` or `xlsx`.
-    pub format: Option<crate::platform::http::tabular::Format>,
+    /// `json` (default), `csv`, `xlsx` or `svg` (a bar chart of the parts).
+    pub format: Option<crate::platform::http::tabular::TableOrChart>,
     /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`.
     pub lang: Option<crate::platform::http::tabular::Lang>,
 }

@@ -38,8 +38,10 @@ pub struct DonationStatsQuery {
     /// arrived against them, and the stock they became). Money spent and
     /// left are per campaign and absent under this filter.
     pub admin_unit: Option<String>,
-    pub format: Option<crate::platform::http::tabular::Format>,
-    /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`.
+    /// `json` (default), `csv`, `xlsx` or `svg` (received against handed over, by kind).
+    pub format: Option<crate::platform::http::tabular::TableOrChart>,
+    /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`;
+    /// a chart's words are Vietnamese unless `en`.
     pub lang: Option<crate::platform::http::tabular::Lang>,
 }
 

@@ -3,6 +3,7 @@
 //! external id or household status ever appears here. JSON by default,
 //! CSV (`Accept: text/csv` or `?format=csv`) or XLSX (`?format=xlsx`).
 
+mod charts;
 pub mod coverage;
 pub mod donations;
 pub mod platforms;
@@ -25,7 +26,7 @@ use crate::platform::auth::{Principal, Role};
 use crate::platform::db::schema::{handovers, inventory_items, need_events};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::Failure;
-use crate::platform::http::tabular::{negotiate, respond};
+use crate::platform::http::tabular::{negotiate, respond, svg_response, TableOrChart};
 use crate::platform::http::ApiError;
 use crate::platform::state::AppState;
 use crate::registry::admin_units::{Scheme, SchemeView};
@@ -71,7 +72,7 @@ pub fn root_for(
     security(("bearer" = [])),
     params(CoverageQuery),
     responses(
-        (status = 200, description = "Totals and one row per part", content((Coverage = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 200, description = "Totals and one row per part", content((Coverage = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "image/svg+xml"))),
         (status = 400, description = "A malformed parameter, or `admin_unit` of another tree than `scheme`", body = crate::platform::http::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such admin unit in your scope", body = crate::platform::http::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`scheme` asked while your area is a unit of the other tree (a district officer of the old tree asking in `vn2025`)", body = crate::platform::http::Problem, content_type = "application/problem+json"),
@@ -85,7 +86,8 @@ pub async fn coverage_stats(
     query: web::Query<CoverageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let format = negotiate(&req, query.format)?;
+    let chart = query.format == Some(TableOrChart::Svg);
+    let format = negotiate(&req, query.format.and_then(TableOrChart::table))?;
     let lang = query.lang;
     let (level, group_by) = (query.level, query.group_by.unwrap_or(GroupBy::AdminUnit));
     let scheme = query.scheme;
@@ -101,6 +103,9 @@ pub async fn coverage_stats(
         coverage::coverage(conn, root, level, group_by, view.as_ref())
     })
     .await?;
+    if chart {
+        return Ok(svg_response(charts::coverage(&result, lang)?));
+    }
     let mut rows = vec![result.total.clone()];
     rows.extend(result.rows.iter().cloned());
     respond(format, lang, "coverage", &result, &rows)
@@ -119,7 +124,7 @@ pub async fn coverage_stats(
     tag = "stats",
     security(("bearer" = [])),
     params(DonationStatsQuery),
-    responses((status = 200, description = "The donation figures", content((DonationStats = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))))
+    responses((status = 200, description = "The donation figures", content((DonationStats = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "image/svg+xml"))))
 )]
 #[get("/stats/donations")]
 pub async fn donations_stats(
@@ -130,7 +135,8 @@ pub async fn donations_stats(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(&[Role::StatsReader])?;
     let query = query.into_inner();
-    let format = negotiate(&req, query.format)?;
+    let chart = query.format == Some(TableOrChart::Svg);
+    let format = negotiate(&req, query.format.and_then(TableOrChart::table))?;
     let lang = query.lang;
     let admin_unit = query.admin_unit.clone();
     let mut stats = state
@@ -144,6 +150,9 @@ pub async fn donations_stats(
         })
         .await?;
     stats.admin_unit = admin_unit;
+    if chart {
+        return Ok(svg_response(charts::donations(&stats, lang)?));
+    }
     respond(format, lang, "donations", &stats, &stats.lines)
 }
 
@@ -292,8 +301,10 @@ pub struct TimeseriesQuery {
     pub interval: Interval,
     /// The subtree.
     pub admin_unit: Option<String>,
-    pub format: Option<crate::platform::http::tabular::Format>,
-    /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`.
+    /// `json` (default), `csv`, `xlsx` or `svg` (the count per period and the running total).
+    pub format: Option<crate::platform::http::tabular::TableOrChart>,
+    /// Column titles of CSV and XLSX: `en` (field names, default) or `vi`;
+    /// a chart's words are Vietnamese unless `en`.
     pub lang: Option<crate::platform::http::tabular::Lang>,
 }
 
@@ -320,7 +331,7 @@ pub struct Timeseries {
     tag = "stats",
     security(("bearer" = [])),
     params(TimeseriesQuery),
-    responses((status = 200, description = "One point per week or month", content((Timeseries = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))))
+    responses((status = 200, description = "One point per week or month", content((Timeseries = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (String = "image/svg+xml"))))
 )]
 #[get("/stats/timeseries")]
 pub async fn timeseries(
@@ -331,7 +342,8 @@ pub async fn timeseries(
 ) -> Result<HttpResponse, ApiError> {
     principal.require(STATS_ROLES)?;
     let query = query.into_inner();
-    let format = negotiate(&req, query.format)?;
+    let chart = query.format == Some(TableOrChart::Svg);
+    let format = negotiate(&req, query.format.and_then(TableOrChart::table))?;
     let lang = query.lang;
     let (metric, interval) = (query.metric, query.interval);
     let dates: Vec<NaiveDate> = state
@@ -407,6 +419,9 @@ pub async fn timeseries(
         interval,
         points,
     };
+    if chart {
+        return Ok(svg_response(charts::timeseries(&series, lang)?));
+    }
     respond(format, lang, "timeseries", &series, &series.points)
 }
 

@@ -2,4 +2,5 @@
 //! (`src/reporting/`).
 
 pub mod reconciliation;
+mod site;
 mod stats;

@@ -563,12 +563,42 @@ async fn no_personal_data_reaches_public_or_statistics_endpoints() {
             "/api/v1/public/donations/{receipt_ref}/trace",
             public_ref.clone(),
         ),
+        ("/api/v1/public/progress/chart", "?admin_unit=150".into()),
+        (
+            "/api/v1/stats/coverage",
+            "?format=svg&group_by=school".into(),
+        ),
+        ("/api/v1/stats/donations", "?format=svg".into()),
+        (
+            "/api/v1/stats/timeseries",
+            "?metric=handovers&interval=month&format=svg".into(),
+        ),
+        ("/api/v1/reports/progress", "?period=2021-10".into()),
+        (
+            "/api/v1/reports/progress",
+            "?period=2021-10&format=xlsx".into(),
+        ),
+        // The public site: pages for people, from the same figures.
+        ("/", "".into()),
+        ("/", "?lang=en".into()),
+        ("/donate", "".into()),
+        ("/follow", "".into()),
+        ("/follow/{reference}", public_ref.clone()),
+        ("/districts/{code}", "150".into()),
+        ("/districts/{code}", "04831".into()),
     ];
     let documented: std::collections::BTreeSet<String> = crate::contract::spec()["paths"]
         .as_object()
         .unwrap()
         .keys()
-        .filter(|p| p.starts_with("/api/v1/public/") || p.starts_with("/api/v1/stats/"))
+        .filter(|p| {
+            p.starts_with("/api/v1/public/")
+                || p.starts_with("/api/v1/stats/")
+                || p.starts_with("/api/v1/reports/")
+                || crate::contract::spec()["paths"][p.as_str()]["get"]["tags"]
+                    .as_array()
+                    .is_some_and(|tags| tags.iter().any(|t| t == "site"))
+        })
         .cloned()
         .collect();
     let crawled: std::collections::BTreeSet<String> =
@@ -585,7 +615,9 @@ async fn no_personal_data_reaches_public_or_statistics_endpoints() {
         } else {
             format!("{template}{query}")
         };
-        let token = (!template.starts_with("/api/v1/public/")).then_some(reader.as_str());
+        let token = (template.starts_with("/api/v1/stats/")
+            || template.starts_with("/api/v1/reports/"))
+        .then_some(reader.as_str());
         let reply = app.request(Method::GET, &path, token, None, vec![]).await;
         assert_eq!(
             reply.status.as_u16(),
@@ -604,6 +636,12 @@ async fn no_personal_data_reaches_public_or_statistics_endpoints() {
             !text.contains("near_poor") && !text.contains("household"),
             "{path} shows household status"
         );
+        if *template == "/follow/{reference}" {
+            assert!(
+                text.contains("data-figure=\"students_reached\">&lt;5<"),
+                "the site protects the count like the API"
+            );
+        }
         if template.ends_with("/trace") {
             let trace = reply.json();
             assert_eq!(trace["students_reached"], "<5", "{trace}");
