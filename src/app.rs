@@ -107,8 +107,13 @@ pub fn openapi() -> serde_json::Value {
 }
 
 /// Migrates, seeds the admin units on first start and makes sure an admin
-/// exists. Safe to run on every start.
+/// exists. Safe to run on every start, and by several instances starting at
+/// once on one database: they take turns ([`Db::exclusively`]).
 pub fn prepare_database(db: &Db, config: &Config) -> Result<(), StartupError> {
+    db.exclusively(&config.database, || prepare_alone(db, config))
+}
+
+fn prepare_alone(db: &Db, config: &Config) -> Result<(), StartupError> {
     let applied = db.migrate()?;
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));

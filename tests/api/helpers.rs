@@ -374,7 +374,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, Strin
 }
 
 /// The settings every test instance starts with, on `database_url`.
-fn test_env(database_url: &str) -> HashMap<&'static str, String> {
+pub(crate) fn test_env(database_url: &str) -> HashMap<&'static str, String> {
     HashMap::from([
         ("DATABASE_URL", database_url.to_owned()),
         ("SONGMAY_BIND", "127.0.0.1:0".to_owned()),

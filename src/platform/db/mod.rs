@@ -288,6 +288,55 @@ impl Db {
     }
 }
 
+/// The key of the session lock that serialises the start of instances
+/// sharing one PostgreSQL database (below the [`WriteLock`] keys).
+const SETUP_LOCK_KEY: i64 = 0x0073_6f6e_0000_0000 - 100;
+
+impl Db {
+    /// Runs `setup` (migrations, seed, the bootstrap admin) while no other
+    /// instance of the service does: several instances started at once on
+    /// one database take turns, and each after the first finds the work done.
+    /// PostgreSQL: a session advisory lock on a connection of its own, held
+    /// until `setup` returns (and released by the server should this
+    /// process die). SQLite: an exclusive lock on `<file>.setup-lock` beside
+    /// the database (in-memory databases are never shared).
+    pub fn exclusively<T, E: From<DbSetupError>>(
+        &self,
+        location: &DatabaseLocation,
+        setup: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        use diesel::RunQueryDsl;
+        match (self, location) {
+            (Self::Postgres(pool), _) => {
+                let mut holder = pool.get().map_err(|e| DbSetupError::Other(e.to_string()))?;
+                diesel::sql_query(format!("SELECT pg_advisory_lock({SETUP_LOCK_KEY})"))
+                    .execute(&mut *holder)
+                    .map_err(|e| DbSetupError::Other(format!("cannot take the setup lock: {e}")))?;
+                let result = setup();
+                // Failing to unlock is harmless: the lock ends with the session.
+                let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({SETUP_LOCK_KEY})"))
+                    .execute(&mut *holder);
+                result
+            }
+            (Self::Sqlite(_), DatabaseLocation::SqliteFile(path)) => {
+                let mut lock_path = path.clone().into_os_string();
+                lock_path.push(".setup-lock");
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)
+                    .map_err(DbSetupError::Io)?;
+                file.lock().map_err(DbSetupError::Io)?;
+                let result = setup();
+                let _ = file.unlock();
+                result
+            }
+            (Self::Sqlite(_), _) => setup(),
+        }
+    }
+}
+
 /// Transaction-scoped locks for writes that must not interleave: held until
 /// commit on PostgreSQL; SQLite already runs one write transaction at a time.
 #[derive(Debug, Clone, Copy)]

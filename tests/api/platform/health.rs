@@ -48,6 +48,58 @@ async fn migrations_are_applied_and_seed_loaded_once_on_this_backend() {
     );
 }
 
+#[test]
+fn three_instances_starting_at_once_on_one_new_database_all_start_and_set_it_up_once() {
+    let db = crate::helpers::TestDatabase::create();
+    let url = db.url().to_owned();
+    let start = std::sync::Barrier::new(3);
+    // Three instances, each in its own thread and runtime as in its own
+    // process, prepare the same empty database at the same moment.
+    let started: Vec<Result<u16, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (url, start) = (url.clone(), &start);
+                scope.spawn(move || {
+                    let env = crate::helpers::test_env(&url);
+                    let config =
+                        songmay::platform::config::Config::from_lookup(|n| env.get(n).cloned())
+                            .expect("valid test config");
+                    start.wait();
+                    actix_rt::System::new().block_on(async move {
+                        songmay::app::Application::build(config)
+                            .map(|app| app.port())
+                            .map_err(|e| e.to_string())
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for result in &started {
+        assert!(result.is_ok(), "an instance failed to start: {result:?}");
+    }
+    // Set up once: every migration, the seed once, one bootstrap admin.
+    let pool = db.connect();
+    let mut conn = pool.get().unwrap();
+    assert!(conn.migrations_current().unwrap());
+    assert_eq!(
+        songmay::registry::admin_units::queries::count(&mut conn).unwrap(),
+        162
+    );
+    #[derive(diesel::QueryableByName)]
+    struct Admins {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    use diesel::RunQueryDsl;
+    let admins = songmay::platform::db::with_conn!(&mut conn, |c| diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM users WHERE username = 'admin'"
+    )
+    .get_result::<Admins>(c))
+    .unwrap();
+    assert_eq!(admins.n, 1, "one bootstrap admin");
+}
+
 #[derive(diesel::QueryableByName)]
 struct Pragma {
     #[diesel(sql_type = diesel::sql_types::Text)]
