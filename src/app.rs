@@ -213,6 +213,9 @@ impl Application {
             db,
             tokens: TokenKeys::new(&secret, config.token_lifetime),
             token_limits: crate::platform::auth::rate_limit::TokenLimits::new(&config),
+            accounts: crate::platform::auth::remembered::RememberedAccounts::new(
+                config.account_cache_ttl,
+            ),
         });
         let public_figures: web::Data<crate::reporting::public::PublicFiguresCache> =
             web::Data::new(crate::reporting::public::PublicFiguresCache::new(

@@ -98,6 +98,10 @@ pub struct Config {
     pub public_rate_burst: u32,
     /// `SONGMAY_PUBLIC_CACHE_SECONDS`: how long the service reuses a computed public page (0: never).
     pub public_cache_ttl: Duration,
+    /// `SONGMAY_ACCOUNT_CACHE_SECONDS` (default 2, at most 5, 0: off): how
+    /// long an instance remembers that the account behind a token is still
+    /// active, so another instance's change reaches it within that time.
+    pub account_cache_ttl: Duration,
     /// `SONGMAY_TRUST_PROXY`: take the client IP from `X-Forwarded-For`/`Forwarded`
     /// (only behind a reverse proxy that sets them).
     pub trust_proxy: bool,
@@ -195,6 +199,14 @@ impl Config {
                 });
             }
         }
+        let account_cache_seconds = whole_number("SONGMAY_ACCOUNT_CACHE_SECONDS", 2)?;
+        if account_cache_seconds > 5 {
+            return Err(ConfigError {
+                name: "SONGMAY_ACCOUNT_CACHE_SECONDS",
+                reason: "at most 5: a disabled account must be refused everywhere within seconds"
+                    .into(),
+            });
+        }
         let metrics_token = get("SONGMAY_METRICS_TOKEN").map(Secret::new);
         if metrics_token
             .as_ref()
@@ -267,6 +279,7 @@ impl Config {
             token_global_rate_burst: number("SONGMAY_TOKEN_GLOBAL_RATE_BURST", 200)? as u32,
             public_rate_per_minute: number("SONGMAY_PUBLIC_RATE_PER_MINUTE", 600)? as u32,
             public_rate_burst: number("SONGMAY_PUBLIC_RATE_BURST", 100)? as u32,
+            account_cache_ttl: Duration::from_secs(account_cache_seconds),
             public_cache_ttl: Duration::from_secs(whole_number(
                 "SONGMAY_PUBLIC_CACHE_SECONDS",
                 60,
@@ -367,6 +380,22 @@ fn write_private(file: &std::path::Path, contents: &str) -> std::io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_cache_is_at_most_five_seconds() {
+        let with = |value: &'static str| {
+            Config::from_lookup(|name| {
+                (name == "SONGMAY_ACCOUNT_CACHE_SECONDS").then(|| value.to_owned())
+            })
+        };
+        assert_eq!(
+            Config::from_lookup(|_| None).unwrap().account_cache_ttl,
+            Duration::from_secs(2)
+        );
+        assert_eq!(with("5").unwrap().account_cache_ttl, Duration::from_secs(5));
+        assert_eq!(with("0").unwrap().account_cache_ttl, Duration::ZERO);
+        assert_eq!(with("6").unwrap_err().name, "SONGMAY_ACCOUNT_CACHE_SECONDS");
+    }
 
     #[test]
     fn a_short_metrics_token_is_refused_and_none_turns_metrics_off() {

@@ -11,4 +11,6 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Token requests per account name and overall (per address: middleware).
     pub token_limits: crate::platform::auth::rate_limit::TokenLimits,
+    /// The accounts behind verified tokens, remembered a few seconds.
+    pub accounts: crate::platform::auth::remembered::RememberedAccounts,
 }

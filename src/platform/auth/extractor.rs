@@ -1,6 +1,7 @@
 //! The caller of a protected handler: the bearer token read, verified,
-//! and the account behind it read again (so a disable or a role change
-//! ends a token at once, on every replica).
+//! and the account behind it read again or remembered for a couple of
+//! seconds (so a disable or a role change ends a token at once on this
+//! instance and within `SONGMAY_ACCOUNT_CACHE_SECONDS` on every other).
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
@@ -23,13 +24,24 @@ impl FromRequest for Principal {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let claims = state.tokens.verify(&token?)?;
-            // The account is read again on every request, so disabling it or
-            // changing its role ends its tokens at once, on every replica.
-            let principal = state
-                .db
-                .run(move |conn| super::accounts::principal_for_claims(conn, &claims))
-                .await
-                .map_err(ApiError::from)?;
+            // The account is read again (or remembered for a couple of
+            // seconds, see `remembered`), so disabling it or changing its
+            // role ends its tokens at once here and within seconds on every
+            // other instance.
+            let principal = match state.accounts.recall(&claims) {
+                Some(principal) => principal,
+                None => {
+                    let generation = state.accounts.generation();
+                    let checked = claims.clone();
+                    let principal = state
+                        .db
+                        .run(move |conn| super::accounts::principal_for_claims(conn, &checked))
+                        .await
+                        .map_err(ApiError::from)?;
+                    state.accounts.remember(&claims, generation, &principal);
+                    principal
+                }
+            };
             // For the access log and metrics: what kind, never who.
             req.extensions_mut()
                 .insert(CallerKind(match principal.account {

@@ -9,6 +9,7 @@ pub mod password;
 mod principal;
 pub mod rate_limit;
 mod reach;
+pub mod remembered;
 mod role;
 mod routes;
 

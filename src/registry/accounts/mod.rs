@@ -136,6 +136,8 @@ pub async fn update_user(
         .db
         .run(move |conn| queries::update_user(conn, &actor, id, input))
         .await?;
+    // After the commit: no check read before it is served again.
+    state.accounts.forget_all();
     Ok(web::Json(row.into()))
 }
 
@@ -218,6 +220,8 @@ pub async fn update_client(
         .db
         .run(move |conn| queries::update_client(conn, &actor, id, input))
         .await?;
+    // After the commit: no check read before it is served again.
+    state.accounts.forget_all();
     Ok(web::Json(row.into()))
 }
 

@@ -250,6 +250,61 @@ async fn machine_clients_get_tokens_and_lose_them_when_disabled() {
     .problem(401);
 }
 
+/// Another instance remembers a checked account for at most
+/// `SONGMAY_ACCOUNT_CACHE_SECONDS`: a disable made elsewhere reaches it
+/// within that time (the instance that made it refuses at once).
+#[actix_rt::test]
+async fn another_instance_refuses_a_disabled_account_within_the_remembered_seconds() {
+    let app = spawn_app().await;
+    let replica = app.start_replica(|env| {
+        env.insert("SONGMAY_ACCOUNT_CACHE_SECONDS", "1".into());
+    });
+    let admin = app.admin_token().await;
+    let token = app
+        .user_token("reader.two", "stats_reader", json!({}))
+        .await;
+    let client = awc::Client::default();
+    let me = |base: String| {
+        let request = client
+            .get(format!("{base}/api/v1/me"))
+            .insert_header(("Authorization", format!("Bearer {token}")));
+        async move { request.send().await.expect("request").status().as_u16() }
+    };
+    assert_eq!(
+        me(replica.clone()).await,
+        200,
+        "the replica checked and remembers it"
+    );
+    let id = app
+        .get("/api/v1/users?role=stats_reader", &admin)
+        .await
+        .ok(200)["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    app.patch(
+        &format!("/api/v1/users/{id}"),
+        &admin,
+        &json!({"disabled": true}),
+    )
+    .await
+    .ok(200);
+    app.get("/api/v1/me", &token).await.problem(401);
+    let disabled = std::time::Instant::now();
+    let mut refused_after = None;
+    while disabled.elapsed() < std::time::Duration::from_secs(4) {
+        if me(replica.clone()).await == 401 {
+            refused_after = Some(disabled.elapsed());
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let refused_after = refused_after.expect("the replica refuses the disabled account");
+    assert!(
+        refused_after < std::time::Duration::from_millis(1_500),
+        "refused after {refused_after:?}, more than the remembered second"
+    );
+}
+
 #[actix_rt::test]
 async fn disabling_a_user_ends_their_tokens_at_once() {
     let app = spawn_app().await;
