@@ -307,15 +307,18 @@ impl Db {
     ) -> Result<T, E> {
         use diesel::RunQueryDsl;
         match (self, location) {
-            (Self::Postgres(pool), _) => {
-                let mut holder = pool.get().map_err(|e| DbSetupError::Other(e.to_string()))?;
+            (Self::Postgres(_), DatabaseLocation::Postgres(url)) => {
+                // A connection of its own, outside the pool: the setup may
+                // need every pooled one (a pool of one, say).
+                let mut holder = PgConnection::establish(url)
+                    .map_err(|e| DbSetupError::Other(format!("cannot connect: {e}")))?;
                 diesel::sql_query(format!("SELECT pg_advisory_lock({SETUP_LOCK_KEY})"))
-                    .execute(&mut *holder)
+                    .execute(&mut holder)
                     .map_err(|e| DbSetupError::Other(format!("cannot take the setup lock: {e}")))?;
                 let result = setup();
                 // Failing to unlock is harmless: the lock ends with the session.
                 let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({SETUP_LOCK_KEY})"))
-                    .execute(&mut *holder);
+                    .execute(&mut holder);
                 result
             }
             (Self::Sqlite(_), DatabaseLocation::SqliteFile(path)) => {
@@ -332,7 +335,7 @@ impl Db {
                 let _ = file.unlock();
                 result
             }
-            (Self::Sqlite(_), _) => setup(),
+            _ => setup(),
         }
     }
 }
