@@ -212,13 +212,13 @@ fn load(conn: &mut DbConn, need_count: usize, item_count: usize) {
     };
     diesel::copy_from(needs::table)
         .from_insertable(&need_rows)
-        .execute(&mut **pg)
+        .execute(&mut ***pg)
         .unwrap();
     diesel::copy_from(inventory_items::table)
         .from_insertable(&item_rows)
-        .execute(&mut **pg)
+        .execute(&mut ***pg)
         .unwrap();
-    diesel::sql_query("ANALYZE").execute(&mut **pg).unwrap();
+    diesel::sql_query("ANALYZE").execute(&mut ***pg).unwrap();
 }
 
 /// A fresh database `name` on `pg`, migrated and loaded with the needs and

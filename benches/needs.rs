@@ -95,12 +95,12 @@ fn load(conn: &mut DbConn, student_count: usize, need_count: usize) -> Duration 
     };
     diesel::copy_from(students::table)
         .from_insertable(&students_rows)
-        .execute(&mut **pg)
+        .execute(&mut ***pg)
         .unwrap();
     drop(students_rows);
     let first_student: i64 = students::table
         .select(diesel::dsl::min(students::id))
-        .first::<Option<i64>>(&mut **pg)
+        .first::<Option<i64>>(&mut ***pg)
         .unwrap()
         .unwrap();
 
@@ -128,9 +128,9 @@ fn load(conn: &mut DbConn, student_count: usize, need_count: usize) -> Duration 
         .collect();
     diesel::copy_from(needs::table)
         .from_insertable(&need_rows)
-        .execute(&mut **pg)
+        .execute(&mut ***pg)
         .unwrap();
-    diesel::sql_query("ANALYZE").execute(&mut **pg).unwrap();
+    diesel::sql_query("ANALYZE").execute(&mut ***pg).unwrap();
     started.elapsed()
 }
 

@@ -59,7 +59,7 @@ fn load(conn: &mut DbConn, count: usize) -> (i64, i64) {
     };
     diesel::copy_from(students::table)
         .from_insertable(&rows)
-        .execute(&mut **pg)
+        .execute(&mut ***pg)
         .unwrap();
     drop(rows);
     diesel::sql_query(
@@ -69,9 +69,9 @@ fn load(conn: &mut DbConn, count: usize) -> (i64, i64) {
          s.id % 150, '[]', 'bench', now(), now() \
          FROM students s JOIN schools k ON k.id = s.school_id WHERE s.device_status = 'none'",
     )
-    .execute(&mut **pg)
+    .execute(&mut ***pg)
     .unwrap();
-    diesel::sql_query("ANALYZE").execute(&mut **pg).unwrap();
+    diesel::sql_query("ANALYZE").execute(&mut ***pg).unwrap();
     with_conn!(conn, |c| students::table
         .select((
             diesel::dsl::min(students::id),

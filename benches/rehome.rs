@@ -70,7 +70,7 @@ fn prepare(pg: &str, name: &str, schools: usize, students: usize, needs: usize) 
         ),
         "ANALYZE".to_owned(),
     ] {
-        diesel::sql_query(statement).execute(&mut **pg).unwrap();
+        diesel::sql_query(statement).execute(&mut ***pg).unwrap();
     }
     database
 }

@@ -89,7 +89,7 @@ macro_rules! bulk {
             DbConn::Postgres(c) => {
                 diesel::copy_from($table)
                     .from_insertable($rows)
-                    .execute(&mut **c)
+                    .execute(&mut ***c)
                     .unwrap();
             }
             DbConn::Sqlite(c) => {
@@ -286,7 +286,7 @@ fn load(conn: &mut DbConn, whole_country: bool, student_count: usize) -> (String
     bulk!(conn, handovers::table, &handover_rows);
     match conn {
         DbConn::Postgres(c) => {
-            diesel::sql_query("ANALYZE").execute(&mut **c).unwrap();
+            diesel::sql_query("ANALYZE").execute(&mut ***c).unwrap();
         }
         DbConn::Sqlite(c) => {
             diesel::sql_query("ANALYZE").execute(c).unwrap();

@@ -286,7 +286,7 @@ fn direct_load(database_url: &str, schools_list: &[School], roster: &[Value]) ->
         songmay::platform::db::DbConn::Postgres(c) => {
             diesel::copy_from(students::table)
                 .from_insertable(&rows)
-                .execute(&mut **c)
+                .execute(&mut ***c)
                 .unwrap();
         }
         songmay::platform::db::DbConn::Sqlite(c) => {

@@ -209,7 +209,16 @@ impl Application {
         ));
         let rate_policies =
             web::Data::new(crate::platform::auth::rate_limit::Policies::new(&config));
+        let replica = config
+            .read_database
+            .as_ref()
+            .map(|location| Db::connect_replica(location, config.pool_size))
+            .transpose()?;
+        if let Some(location) = &config.read_database {
+            log::info!("reads may use the replica: {}", location.describe());
+        }
         let state = web::Data::new(AppState {
+            reads: crate::platform::db::replica::Reads::new(db.clone(), replica),
             db,
             tokens: TokenKeys::new(&secret, config.token_lifetime),
             token_limits: crate::platform::auth::rate_limit::TokenLimits::new(&config),
@@ -267,6 +276,7 @@ impl Application {
                 ))
                 .wrap(from_fn(crate::platform::http::security::security_headers))
                 .wrap(from_fn(crate::platform::http::conventions::request_id))
+                .wrap(from_fn(crate::platform::http::conventions::note_writes))
                 // Method, route template, status, duration, request id and
                 // caller kind, to the log and the metrics: no tokens, no
                 // bodies, no query strings, no personal data.

@@ -84,7 +84,9 @@ pub async fn list_needs(
     let page = page.parse::<(i32, i64)>()?;
     let filter = filter.into_inner();
     let needs = state
-        .db
+        .reads
+        .db()
+        .await
         .run(move |conn| {
             let scope = principal.reach(conn, Realm::Students)?;
             let units = crate::registry::admin_units::queries::subtree_filter(

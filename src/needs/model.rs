@@ -24,7 +24,7 @@ text_enum! {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = needs)]
 pub struct NeedRow {
     pub id: i64,

@@ -241,6 +241,12 @@ fn open_need_of(
 
 /// Needs in `scope`, highest priority first (ties: oldest first); the
 /// cursor is the last (priority, id).
+///
+/// On PostgreSQL a page of a known set of units (a district officer's
+/// scope, `admin_unit=`) is read per unit: each unit's first page from the
+/// index on (admin_unit_code, priority DESC, id), merged. That reads about
+/// `units × page` rows instead of every need of the district and a sort
+/// (1.5 ms instead of 9 ms for Đà Bắc's 7,500 needs, README "Benchmarks").
 pub fn list(
     conn: &mut DbConn,
     scope: &Reach,
@@ -249,50 +255,152 @@ pub fn list(
     page: &PageRequest<(i32, i64)>,
 ) -> Result<NeedPage, Failure> {
     let scope_units = scope.unit_codes();
-    let rows: Vec<NeedRow> = with_conn!(conn, |c| {
-        let mut query = needs::table
-            .select(NeedRow::as_select())
-            .order((needs::priority.desc(), needs::id.asc()))
-            .limit(page.fetch())
-            .into_boxed();
-        if let Some((priority, id)) = page.after {
-            query = query.filter(
-                needs::priority
-                    .lt(priority)
-                    .or(needs::priority.eq(priority).and(needs::id.gt(id))),
-            );
+    let units_asked: Option<Vec<String>> = match (&scope_units, units) {
+        (None, None) => None,
+        (Some(scope), None) => Some(scope.iter().map(|u| (*u).clone()).collect()),
+        (None, Some(asked)) => Some(asked.to_vec()),
+        (Some(scope), Some(asked)) => {
+            let scope: HashSet<&String> = scope.iter().copied().collect();
+            Some(
+                asked
+                    .iter()
+                    .filter(|u| scope.contains(u))
+                    .cloned()
+                    .collect(),
+            )
         }
-        if let Some(units) = &scope_units {
-            query = query.filter(needs::admin_unit_code.eq_any(units.clone()));
-        }
-        if let Reach::School(id) = scope {
-            query = query.filter(needs::school_id.eq(*id));
-        }
-        if let Some(units) = units {
-            query = query.filter(needs::admin_unit_code.eq_any(units));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(needs::status.eq(status));
-        }
-        if let Some(kind) = filter.kind {
-            query = query.filter(needs::kind.eq(kind));
-        }
-        if let Some(school_id) = filter.school_id {
-            query = query.filter(needs::school_id.eq(school_id));
-        }
-        if let Some(min) = filter.priority_min {
-            query = query.filter(needs::priority.ge(min));
-        }
-        if let Some(max) = filter.priority_max {
-            query = query.filter(needs::priority.le(max));
-        }
-        query.load(c)
-    })?;
+    };
+    // One diesel page, compiled for each backend.
+    macro_rules! one_query {
+        ($c:ident) => {{
+            let mut query = needs::table
+                .select(NeedRow::as_select())
+                .order((needs::priority.desc(), needs::id.asc()))
+                .limit(page.fetch())
+                .into_boxed();
+            if let Some((priority, id)) = page.after {
+                query = query.filter(
+                    needs::priority
+                        .lt(priority)
+                        .or(needs::priority.eq(priority).and(needs::id.gt(id))),
+                );
+            }
+            if let Some(units) = &units_asked {
+                query = query.filter(needs::admin_unit_code.eq_any(units));
+            }
+            if let Some(id) = scope.school() {
+                query = query.filter(needs::school_id.eq(id));
+            }
+            if let Some(status) = filter.status {
+                query = query.filter(needs::status.eq(status));
+            }
+            if let Some(kind) = filter.kind {
+                query = query.filter(needs::kind.eq(kind));
+            }
+            if let Some(school_id) = filter.school_id {
+                query = query.filter(needs::school_id.eq(school_id));
+            }
+            if let Some(min) = filter.priority_min {
+                query = query.filter(needs::priority.ge(min));
+            }
+            if let Some(max) = filter.priority_max {
+                query = query.filter(needs::priority.le(max));
+            }
+            query.load($c)
+        }};
+    }
+    let rows: Vec<NeedRow> = crate::platform::db::per_backend!(conn,
+        sqlite: |c| one_query!(c),
+        postgres: |c| match &units_asked {
+            Some(units) => per_unit_page(scope, filter, units, page).load(c),
+            None => one_query!(c),
+        },
+    )?;
     let (rows, next_cursor) = page.finish(rows, |row| (row.priority, row.id));
     Ok(NeedPage {
         items: with_links(conn, rows.into_iter().map(Need::from).collect())?,
         next_cursor,
     })
+}
+
+/// PostgreSQL: the page of each unit in `units` (every filter applied
+/// inside, so each is one index range), merged into the page asked for.
+fn per_unit_page(
+    scope: &Reach,
+    filter: &NeedFilter,
+    units: &[String],
+    page: &PageRequest<(i32, i64)>,
+) -> diesel::query_builder::BoxedSqlQuery<'static, diesel::pg::Pg, diesel::query_builder::SqlQuery>
+{
+    use diesel::sql_types::{Array, BigInt, Integer, Text};
+    let mut conditions = vec!["needs.admin_unit_code = unit.code".to_owned()];
+    let mut next = 2; // $1 is the unit list
+    let mut placeholder = || {
+        next += 1;
+        format!("${}", next - 1)
+    };
+    if page.after.is_some() {
+        let (p1, p2, p3) = (placeholder(), placeholder(), placeholder());
+        conditions.push(format!(
+            "(needs.priority < {p1} OR (needs.priority = {p2} AND needs.id > {p3}))"
+        ));
+    }
+    let school = scope.school();
+    if school.is_some() {
+        conditions.push(format!("needs.school_id = {}", placeholder()));
+    }
+    if filter.status.is_some() {
+        conditions.push(format!("needs.status = {}", placeholder()));
+    }
+    if filter.kind.is_some() {
+        conditions.push(format!("needs.kind = {}", placeholder()));
+    }
+    if filter.school_id.is_some() {
+        conditions.push(format!("needs.school_id = {}", placeholder()));
+    }
+    if filter.priority_min.is_some() {
+        conditions.push(format!("needs.priority >= {}", placeholder()));
+    }
+    if filter.priority_max.is_some() {
+        conditions.push(format!("needs.priority <= {}", placeholder()));
+    }
+    let limit = placeholder();
+    let sql = format!(
+        "SELECT page.* FROM unnest($1::text[]) AS unit(code) \
+         CROSS JOIN LATERAL (SELECT needs.* FROM needs WHERE {} \
+           ORDER BY needs.priority DESC, needs.id LIMIT {limit}) AS page \
+         ORDER BY page.priority DESC, page.id LIMIT {limit}",
+        conditions.join(" AND ")
+    );
+    // Binds in the order of the placeholders above.
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<diesel::pg::Pg>()
+        .bind::<Array<Text>, _>(units.to_vec());
+    if let Some((priority, id)) = page.after {
+        query = query
+            .bind::<Integer, _>(priority)
+            .bind::<Integer, _>(priority)
+            .bind::<BigInt, _>(id);
+    }
+    if let Some(id) = school {
+        query = query.bind::<BigInt, _>(id);
+    }
+    if let Some(status) = filter.status {
+        query = query.bind::<Text, _>(status.as_str());
+    }
+    if let Some(kind) = filter.kind {
+        query = query.bind::<Text, _>(kind.as_str());
+    }
+    if let Some(school_id) = filter.school_id {
+        query = query.bind::<BigInt, _>(school_id);
+    }
+    if let Some(min) = filter.priority_min {
+        query = query.bind::<Integer, _>(min);
+    }
+    if let Some(max) = filter.priority_max {
+        query = query.bind::<Integer, _>(max);
+    }
+    query.bind::<BigInt, _>(page.fetch())
 }
 
 fn refusal(from: NeedStatus, to: NeedStatus, refusal: Refusal) -> Failure {

@@ -68,6 +68,10 @@ pub struct LetterSettings {
 pub struct Config {
     /// `DATABASE_URL`: a SQLite path (`songmay.db`, `sqlite://…`) or `postgres://…`.
     pub database: DatabaseLocation,
+    /// `SONGMAY_READ_DATABASE_URL`: a PostgreSQL streaming replica of
+    /// `DATABASE_URL` for statistics, public pages and lists (absent: the
+    /// primary serves every read).
+    pub read_database: Option<DatabaseLocation>,
     /// `SONGMAY_BIND`: address and port to listen on.
     pub bind: String,
     /// `SONGMAY_JWT_SECRET`: HS256 key; generated and kept beside a SQLite file when unset.
@@ -253,10 +257,25 @@ impl Config {
             give_up_after: Duration::from_secs(number("SONGMAY_WEBHOOK_GIVE_UP_SECONDS", 86_400)?),
             disable_after: number("SONGMAY_WEBHOOK_DISABLE_AFTER", 5)? as i32,
         };
+        let database =
+            DatabaseLocation::parse(&get("DATABASE_URL").unwrap_or_else(|| "songmay.db".into()));
+        let read_database = match get("SONGMAY_READ_DATABASE_URL").filter(|u| !u.trim().is_empty())
+        {
+            None => None,
+            Some(url) => {
+                let replica = DatabaseLocation::parse(&url);
+                if !(replica.is_postgres() && database.is_postgres()) {
+                    return Err(ConfigError {
+                        name: "SONGMAY_READ_DATABASE_URL",
+                        reason: "a read replica is a PostgreSQL server, and needs DATABASE_URL on PostgreSQL".into(),
+                    });
+                }
+                Some(replica)
+            }
+        };
         Ok(Self {
-            database: DatabaseLocation::parse(
-                &get("DATABASE_URL").unwrap_or_else(|| "songmay.db".into()),
-            ),
+            database,
+            read_database,
             bind: get("SONGMAY_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             jwt_secret,
             admin_password: get("SONGMAY_ADMIN_PASSWORD").map(Secret::new),

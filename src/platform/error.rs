@@ -80,8 +80,8 @@ pub enum Failure {
         current_version: i64,
         if_match: Option<i64>,
     },
-    /// The database said no (or went away); `platform::http::problem`
-    /// decides, by the kind of error, whether that is transient.
+    /// The database said no (or went away); [`Failure::is_transient`]
+    /// decides, by the kind of error, whether the client may retry.
     #[error("database: {0}")]
     Storage(#[from] DieselError),
     /// No connection could be had from the pool.
@@ -97,6 +97,35 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Whether the failure is the database's or the pool's own, not the
+    /// request's: a deadlock it broke, a lock or statement timeout, a
+    /// connection lost or terminated mid-transaction, a server shutting
+    /// down, SQLite's busy lock, a transaction that could not finish, no
+    /// connection to be had. Nothing was written and the client may retry:
+    /// `platform::http::problem` answers 503 for exactly these, and the
+    /// pool checks its connections again after one. Judged by the kind of
+    /// error, never by its message (PostgreSQL translates its messages).
+    /// Inputs are checked before they reach the database, so a constraint
+    /// the database enforces is not transient: a unique or foreign key
+    /// clash is a conflict, a check or not-null one a bug.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::DatabaseErrorKind as Kind;
+        match self {
+            Self::NoConnection(_) | Self::Unavailable(_) => true,
+            Self::Storage(DieselError::DatabaseError(kind, _)) => !matches!(
+                kind,
+                Kind::UniqueViolation
+                    | Kind::ForeignKeyViolation
+                    | Kind::CheckViolation
+                    | Kind::NotNullViolation
+            ),
+            Self::Storage(
+                DieselError::BrokenTransactionManager | DieselError::RollbackErrorOnCommit { .. },
+            ) => true,
+            _ => false,
+        }
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::NotFound(detail.into())
     }

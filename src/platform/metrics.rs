@@ -27,6 +27,7 @@ struct Metrics {
     sync_rows: IntCounterVec,
     allocation_runs: IntCounterVec,
     webhook_backlog: IntGaugeVec,
+    routed_reads: IntCounterVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -86,6 +87,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["state"],
     )
     .expect("a valid metric");
+    let routed_reads = IntCounterVec::new(
+        Opts::new(
+            "songmay_routed_reads_total",
+            "Reads that may use the read replica, by the database that served them (primary, replica)",
+        ),
+        &["database"],
+    )
+    .expect("a valid metric");
     for collector in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
@@ -94,6 +103,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(sync_rows.clone()),
         Box::new(allocation_runs.clone()),
         Box::new(webhook_backlog.clone()),
+        Box::new(routed_reads.clone()),
     ] {
         registry.register(collector).expect("each metric once");
     }
@@ -106,6 +116,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         sync_rows,
         allocation_runs,
         webhook_backlog,
+        routed_reads,
     }
 });
 
@@ -127,6 +138,11 @@ pub fn observe_pool_wait(took: Duration, ok: bool) {
         .pool_wait
         .with_label_values(&[if ok { "ok" } else { "timeout" }])
         .observe(took.as_secs_f64());
+}
+
+/// One read routed between the primary and the replica (`database`).
+pub fn count_routed_read(database: &str) {
+    METRICS.routed_reads.with_label_values(&[database]).inc();
 }
 
 /// Rows of one sync batch (`kind`: `students` or `schools`).

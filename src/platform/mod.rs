@@ -21,4 +21,5 @@ pub mod outbox;
 pub mod random;
 pub mod state;
 pub mod text;
+pub mod unit_tree;
 pub mod webhooks;

@@ -8,6 +8,9 @@ use crate::platform::db::Db;
 /// What every handler can reach.
 pub struct AppState {
     pub db: Db,
+    /// Where statistics, public pages, reports and lists read: a replica
+    /// when one is configured and current, else `db`.
+    pub reads: crate::platform::db::replica::Reads,
     pub tokens: TokenKeys,
     /// Token requests per account name and overall (per address: middleware).
     pub token_limits: crate::platform::auth::rate_limit::TokenLimits,

@@ -106,6 +106,19 @@ impl TestDatabase {
         matches!(self, TestDatabase::Postgres { .. })
     }
 
+    /// This database on the streaming replica named by
+    /// SONGMAY_TEST_READ_DATABASE_URL (CI starts one beside the test
+    /// server); instances of the service read from it when it is set.
+    pub fn replica_url(&self) -> Option<String> {
+        let TestDatabase::Postgres { name, .. } = self else {
+            return None;
+        };
+        std::env::var("SONGMAY_TEST_READ_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .map(|server| database_url(&server, name))
+    }
+
     /// A direct connection, for checks that must not go through the API.
     pub fn connect(&self) -> songmay::platform::db::Db {
         songmay::platform::db::Db::connect(
@@ -356,7 +369,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the application with the test defaults, changed by `adjust`.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<&'static str, String>)) -> TestApp {
     let db = TestDatabase::prepared();
-    let base = start_instance(db.url(), adjust);
+    let base = start_instance(&db, adjust);
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .disable_redirects()
@@ -394,10 +407,13 @@ pub(crate) fn test_env(database_url: &str) -> HashMap<&'static str, String> {
 /// Starts one instance of the service (its HTTP server and its webhook
 /// worker) on `database_url`; returns its base URL.
 fn start_instance(
-    database_url: &str,
+    database: &TestDatabase,
     adjust: impl FnOnce(&mut HashMap<&'static str, String>),
 ) -> String {
-    let mut env = test_env(database_url);
+    let mut env = test_env(database.url());
+    if let Some(replica) = database.replica_url() {
+        env.insert("SONGMAY_READ_DATABASE_URL", replica);
+    }
     adjust(&mut env);
     let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test config");
     let app = Application::build(config).expect("the application starts");
@@ -410,7 +426,7 @@ impl TestApp {
     /// Starts another instance of the service on this test's database (a
     /// second replica); returns its base URL.
     pub fn start_replica(&self, adjust: impl FnOnce(&mut HashMap<&'static str, String>)) -> String {
-        start_instance(self.db.url(), adjust)
+        start_instance(&self.db, adjust)
     }
 
     /// Sends a request with these headers and reads the whole answer.
@@ -708,6 +724,17 @@ impl TestApp {
             )
             .await;
         reply.ok(200)["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Generates the open needs of Hòa Bình's students (`token`: an admin's).
+    pub async fn generate_needs(&self, token: &str) -> Value {
+        self.post(
+            "/api/v1/needs/generate",
+            Some(token),
+            &json!({"admin_unit_code": "17"}),
+        )
+        .await
+        .ok(200)
     }
 
     pub async fn sync_students(&self, token: &str, query: &str, batch: &[Value]) -> Reply {

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::principal::{Account, Principal, Scope};
 use super::role::Role;
-use crate::platform::db::schema::{admin_units, donors, warehouse_staff, warehouses};
+use crate::platform::db::schema::{donors, warehouse_staff, warehouses};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::Failure;
 
@@ -197,36 +197,12 @@ impl Reach {
     }
 }
 
-/// `root` and every unit below it: a district officer's subtree. Walks
-/// down one level per query (the tree is a handful of levels deep).
+/// `root` and every unit below it: a district officer's subtree, from
+/// the process's copy of the tree (`platform::unit_tree`).
 pub fn unit_and_descendants(conn: &mut DbConn, root: &str) -> Result<HashSet<String>, Failure> {
-    // Deeper than any real tree: a longer walk is a parent loop in the data.
-    const MAX_DEPTH: usize = 8;
-    let mut all: HashSet<String> = HashSet::from([root.to_owned()]);
-    let mut frontier = vec![root.to_owned()];
-    for _ in 0..MAX_DEPTH {
-        if frontier.is_empty() {
-            return Ok(all);
-        }
-        let children: Vec<(String, String)> = with_conn!(conn, |c| admin_units::table
-            .filter(admin_units::parent_code.eq_any(&frontier))
-            .select((admin_units::code, admin_units::level))
-            .load(c))?;
-        // Communes are leaves: not asking for their children saves a query
-        // per request for a province-wide officer.
-        frontier = children
-            .into_iter()
-            .filter(|(code, level)| all.insert(code.clone()) && level != "commune")
-            .map(|(code, _)| code)
-            .collect();
-    }
-    if frontier.is_empty() {
-        Ok(all)
-    } else {
-        Err(Failure::internal(format!(
-            "admin unit {root} has a parent loop"
-        )))
-    }
+    let tree = crate::platform::unit_tree::current(conn)?;
+    let units = tree.subtree(root)?;
+    Ok(units.into_iter().map(str::to_owned).collect())
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@
 //! goes through [`per_backend!`], which keeps both versions side by side.
 
 pub mod page;
+mod pg_pool;
+pub mod replica;
 pub mod schema;
 mod text_enum;
 
@@ -28,11 +30,14 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 
 /// How long a request waits for a pooled connection before answering 503.
 const POOL_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a read waits for a replica connection before the replica is
+/// set aside and the primary answers instead.
+const REPLICA_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long SQLite waits on a write lock held by another connection.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 
 type SqliteManager = ConnectionManager<SqliteConnection>;
-type PgManager = ConnectionManager<PgConnection>;
+use pg_pool::PgManager;
 
 /// Where the data lives, parsed from `DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +190,26 @@ impl Db {
         }
     }
 
+    /// Opens a pool on a PostgreSQL read replica. It starts empty (a
+    /// replica that is down at start does not stop the service) and a
+    /// checkout gives up sooner than on the primary, which then answers.
+    pub fn connect_replica(
+        location: &DatabaseLocation,
+        pool_size: u32,
+    ) -> Result<Self, DbSetupError> {
+        let DatabaseLocation::Postgres(url) = location else {
+            return Err(DbSetupError::Other(
+                "a read replica must be PostgreSQL".into(),
+            ));
+        };
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(REPLICA_CHECKOUT_TIMEOUT)
+            .build_unchecked(PgManager::new(url));
+        Ok(Self::Postgres(pool))
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "sqlite",
@@ -226,7 +251,13 @@ impl Db {
         let db = self.clone();
         actix_web::web::block(move || {
             let mut conn = db.get()?;
-            work(&mut conn)
+            let done = work(&mut conn);
+            if matches!(&done, Err(failure) if failure.is_transient()) {
+                // Perhaps the server went away: check every connection
+                // before its next use rather than fail one request each.
+                pg_pool::doubt_all();
+            }
+            done
         })
         .await
         .map_err(|e| Failure::internal(format!("blocking task failed: {e}")))?
@@ -392,7 +423,7 @@ impl DbConn {
         if let DbConn::Postgres(conn) = self {
             use diesel::RunQueryDsl;
             diesel::sql_query(format!("SELECT pg_advisory_xact_lock({})", lock.key()))
-                .execute(&mut **conn)?;
+                .execute(&mut ***conn)?;
         }
         Ok(())
     }

@@ -61,6 +61,27 @@ pub async fn request_id(
     Ok(response)
 }
 
+/// Tells the read router (`platform::db::replica`) about every write this
+/// instance answers, so the reads after it wait for the replica to hold
+/// it. A refused write (4xx) wrote nothing and is not counted; a 5xx is,
+/// since a commit may have happened before the failure.
+pub async fn note_writes(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let writes = !req.method().is_safe();
+    let state = req
+        .app_data::<web::Data<crate::platform::state::AppState>>()
+        .cloned();
+    let response = next.call(req).await?.map_into_boxed_body();
+    if writes && !response.status().is_client_error() {
+        if let Some(state) = state {
+            state.reads.note_write();
+        }
+    }
+    Ok(response)
+}
+
 /// `Location` for a created record: the documented `GET` route of the
 /// record the body's `id` names, found by walking up the request path
 /// (`POST /pledges` → `/pledges/{id}`; `POST /receipts/3/reversal` →

@@ -335,6 +335,9 @@ impl ResponseError for ApiError {
 
 impl From<Failure> for ApiError {
     fn from(failure: Failure) -> Self {
+        if failure.is_transient() {
+            return Self::unavailable(failure.to_string());
+        }
         match failure {
             Failure::NotFound(detail) => Self::new(StatusCode::NOT_FOUND, "not-found", detail),
             Failure::Invalid { errors, rows } => {
@@ -383,39 +386,25 @@ impl From<Failure> for ApiError {
 }
 
 impl ApiError {
-    /// By the kind of error, never by its message (PostgreSQL translates
-    /// its messages). Inputs are checked before they reach the database
-    /// (text, numbers, references), so an error the database raises for its
-    /// own reasons — a deadlock it broke, a lock or statement timeout, a
-    /// connection lost or terminated mid-transaction, a server shutting
-    /// down, SQLite's busy lock — is transient: nothing was written, and the
-    /// client may retry (503). A constraint rejecting a value the service
-    /// validated is a bug (500).
+    /// What a database refusal that is not transient
+    /// ([`Failure::is_transient`]) means to the client.
     fn from_database(error: DieselError) -> Self {
         match error {
             DieselError::NotFound => Self::not_found("no such record"),
-            DieselError::DatabaseError(kind, info) => match kind {
-                DatabaseErrorKind::UniqueViolation => {
-                    Self::conflict("a record with the same unique value already exists")
-                        .with_cause(info.message())
-                }
-                DatabaseErrorKind::ForeignKeyViolation => Self::conflict(
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Self::conflict("a record with the same unique value already exists")
+                    .with_cause(info.message())
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+                Self::conflict(
                     "the record refers to something that does not exist, or is still referred to",
                 )
-                .with_cause(info.message()),
-                DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation => {
-                    Self::internal(format!(
-                        "constraint rejected a validated value: {}",
-                        info.message()
-                    ))
-                }
-                _ => Self::unavailable(format!("{kind:?}: {}", info.message())),
-            },
-            // The transaction could not be finished or rolled back, most
-            // often because the connection went away: nothing was committed.
-            DieselError::BrokenTransactionManager | DieselError::RollbackErrorOnCommit { .. } => {
-                Self::unavailable(format!("transaction not completed: {error}"))
+                .with_cause(info.message())
             }
+            DieselError::DatabaseError(_, info) => Self::internal(format!(
+                "constraint rejected a validated value: {}",
+                info.message()
+            )),
             other => Self::internal(format!("database error: {other}")),
         }
     }
@@ -423,7 +412,7 @@ impl ApiError {
 
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
-        Self::from_database(error)
+        Failure::Storage(error).into()
     }
 }
 
@@ -458,5 +447,46 @@ mod log_level_tests {
             log_level(StatusCode::SERVICE_UNAVAILABLE),
             log::Level::Error
         );
+    }
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use super::*;
+    use actix_web::ResponseError;
+    use diesel::result::DatabaseErrorKind as Kind;
+
+    fn refused(kind: Kind) -> Failure {
+        Failure::Storage(DieselError::DatabaseError(kind, Box::new(String::from("…"))))
+    }
+
+    /// One rule decides what a client may retry: a failure answers 503
+    /// exactly when `Failure::is_transient` says so (the same test the
+    /// pool uses to check its connections again).
+    #[test]
+    fn a_failure_is_a_503_exactly_when_it_is_transient() {
+        let cases = [
+            (refused(Kind::UniqueViolation), StatusCode::CONFLICT),
+            (refused(Kind::ForeignKeyViolation), StatusCode::CONFLICT),
+            (refused(Kind::CheckViolation), StatusCode::INTERNAL_SERVER_ERROR),
+            (refused(Kind::NotNullViolation), StatusCode::INTERNAL_SERVER_ERROR),
+            (refused(Kind::SerializationFailure), StatusCode::SERVICE_UNAVAILABLE),
+            (refused(Kind::ClosedConnection), StatusCode::SERVICE_UNAVAILABLE),
+            (refused(Kind::Unknown), StatusCode::SERVICE_UNAVAILABLE),
+            (
+                Failure::Storage(DieselError::BrokenTransactionManager),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (Failure::Storage(DieselError::NotFound), StatusCode::NOT_FOUND),
+            (Failure::unavailable("schema behind"), StatusCode::SERVICE_UNAVAILABLE),
+            (Failure::internal("a bug"), StatusCode::INTERNAL_SERVER_ERROR),
+            (Failure::conflict("closed"), StatusCode::CONFLICT),
+        ];
+        for (failure, status) in cases {
+            let transient = failure.is_transient();
+            let shown = failure.to_string();
+            assert_eq!(ApiError::from(failure).status_code(), status, "{shown}");
+            assert_eq!(transient, status == StatusCode::SERVICE_UNAVAILABLE, "{shown}");
+        }
     }
 }

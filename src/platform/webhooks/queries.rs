@@ -248,7 +248,7 @@ pub fn dispatch(conn: &mut DbConn, limit: i64) -> Result<usize, Failure> {
                 outbox_events::created_at,
             ));
         let events: Vec<Waiting> = match conn {
-            DbConn::Postgres(c) => query.for_update().skip_locked().load(&mut **c)?,
+            DbConn::Postgres(c) => query.for_update().skip_locked().load(&mut ***c)?,
             DbConn::Sqlite(c) => query.load(&mut **c)?,
         };
         if events.is_empty() {
@@ -348,7 +348,7 @@ pub fn claim(conn: &mut DbConn, limit: i64, lease: TimeDelta) -> Result<Vec<Job>
             .limit(limit)
             .select(webhook_deliveries::id);
         let due: Vec<i64> = match conn {
-            DbConn::Postgres(c) => query.for_update().skip_locked().load(&mut **c)?,
+            DbConn::Postgres(c) => query.for_update().skip_locked().load(&mut ***c)?,
             DbConn::Sqlite(c) => query.load(&mut **c)?,
         };
         if due.is_empty() {

@@ -99,58 +99,33 @@ pub struct UnitNode {
     pub name: String,
 }
 
-const NODE_COLUMNS: (
-    admin_units::code,
-    admin_units::parent_code,
-    admin_units::level,
-    admin_units::name,
-) = (
-    admin_units::code,
-    admin_units::parent_code,
-    admin_units::level,
-    admin_units::name,
-);
-
 /// `root` and every unit below it with names and parents (404 for an
-/// unknown root), or the whole tree when `root` is `None`.
+/// unknown root), or the whole tree when `root` is `None`; from the
+/// process's copy of the tree (`platform::unit_tree`).
 pub fn subtree_nodes(conn: &mut DbConn, root: Option<&str>) -> Result<Vec<UnitNode>, Failure> {
-    let Some(root) = root else {
-        return Ok(with_conn!(conn, |c| admin_units::table
-            .select(NODE_COLUMNS)
-            .load(c))?);
+    let tree = crate::platform::unit_tree::current(conn)?;
+    let node = |unit: &crate::platform::unit_tree::UnitNode| -> Result<UnitNode, Failure> {
+        Ok(UnitNode {
+            code: unit.code.clone(),
+            parent_code: unit.parent_code.clone(),
+            level: unit
+                .level
+                .parse()
+                .map_err(|_| Failure::internal(format!("admin unit {} has an unknown level", unit.code)))?,
+            name: unit.name.clone(),
+        })
     };
-    let mut all: Vec<UnitNode> = with_conn!(conn, |c| admin_units::table
-        .find(root)
-        .select(NODE_COLUMNS)
-        .load(c))?;
-    if all.is_empty() {
+    let Some(root) = root else {
+        return tree.all().map(node).collect();
+    };
+    if !tree.contains(root) {
         return Err(Failure::unknown_admin_unit());
     }
-    all.extend(units_below(conn, root)?);
-    Ok(all)
-}
-
-/// The units under `root`, level by level (one query per level; communes
-/// have nothing below them, so a province takes two).
-fn units_below(conn: &mut DbConn, root: &str) -> Result<Vec<UnitNode>, Failure> {
-    let mut all = Vec::new();
-    let mut frontier = vec![root.to_owned()];
-    for _ in 0..MAX_DEPTH {
-        if frontier.is_empty() {
-            break;
-        }
-        let children: Vec<UnitNode> = with_conn!(conn, |c| admin_units::table
-            .filter(admin_units::parent_code.eq_any(&frontier))
-            .select(NODE_COLUMNS)
-            .load(c))?;
-        frontier = children
-            .iter()
-            .filter(|u| u.level != Level::Commune)
-            .map(|u| u.code.clone())
-            .collect();
-        all.extend(children);
-    }
-    Ok(all)
+    tree.subtree(root)?
+        .into_iter()
+        .filter_map(|code| tree.get(code))
+        .map(node)
+        .collect()
 }
 
 /// For a `?admin_unit=` filter: the codes of that unit's subtree (404 for

@@ -57,7 +57,9 @@ pub async fn list_students(
     let page = page.parse::<i64>()?;
     let filter = filter.into_inner();
     let (rows, next_cursor) = state
-        .db
+        .reads
+        .db()
+        .await
         .run(move |conn| {
             let scope = principal.reach(conn, Realm::Students)?;
             let units = crate::registry::admin_units::queries::subtree_filter(

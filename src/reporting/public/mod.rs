@@ -66,7 +66,9 @@ pub async fn figures(
         .of(scheme)
         .get_or_compute(|| async {
             let figures = state
-                .db
+                .reads
+                .db()
+                .await
                 .run(move |conn| {
                     let view = scheme.map(|s| SchemeView::load(conn, s)).transpose()?;
                     PublicFigures::compute(conn, view.as_ref())
@@ -211,7 +213,9 @@ pub async fn donation_trace(
 ) -> Result<HttpResponse, ApiError> {
     let reference = receipt_ref.into_inner();
     let answer: DonationTrace = state
-        .db
+        .reads
+        .db()
+        .await
         .run(move |conn| {
             let receipt = trace::find_by_reference(conn, &reference)?;
             trace::trace(conn, receipt)
@@ -262,7 +266,9 @@ pub async fn public_drives(
 ) -> Result<HttpResponse, ApiError> {
     let campaign = filter.campaign;
     let drives = state
-        .db
+        .reads
+        .db()
+        .await
         .run(move |conn| crate::donations::drives::queries::all_with_progress(conn, campaign))
         .await?;
     let lines: Vec<PublicDrive> = drives

@@ -108,7 +108,9 @@ pub async fn progress_report(
         }
     });
     let report = state
-        .db
+        .reads
+        .db()
+        .await
         .run(move |conn| {
             let (root, units) =
                 crate::reporting::stats::root_for(conn, &principal, query.admin_unit.as_deref())?;

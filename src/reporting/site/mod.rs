@@ -230,7 +230,9 @@ pub async fn home(
     let lang = Language::of(&req);
     let figures = figures(&state, &cache, None).await?;
     let news = state
-        .db
+        .reads
+        .db()
+        .await
         .run(|conn| crate::outreach::articles::queries::latest_published(conn, 4))
         .await?;
     let news: Vec<Value> = news
@@ -386,7 +388,9 @@ pub async fn donate(
     let lang = Language::of(&req);
     let figures = figures(&state, &cache, None).await?;
     let (letter, campaigns) = state
-        .db
+        .reads
+        .db()
+        .await
         .run(|conn| {
             let letter = crate::outreach::articles::queries::latest_published_of_kind(
                 conn,
@@ -527,7 +531,9 @@ pub async fn follow(
     let reference = reference.into_inner();
     let asked = reference.clone();
     let found: Result<DonationTrace, _> = state
-        .db
+        .reads
+        .db()
+        .await
         .run(move |conn| {
             let receipt = crate::reporting::public::trace::find_by_reference(conn, &asked)?;
             crate::reporting::public::trace::trace(conn, receipt)

@@ -5,7 +5,8 @@
 //! school and grade), which triggers keep equal to a count of the rows.
 
 use crate::platform::error::Failure;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -211,13 +212,7 @@ pub fn coverage(
         return coverage_in_view(conn, root, level, group_by, view);
     }
     // The subtree's units: its schools, and the names of its parts.
-    let tree = if root.is_some() || group_by == GroupBy::AdminUnit {
-        UnitTree::new(crate::registry::admin_units::queries::subtree_nodes(
-            conn, root,
-        )?)
-    } else {
-        UnitTree::default()
-    };
+    let tree = UnitTree::load(conn, root)?;
     let units: Option<Vec<String>> = root.map(|_| tree.codes());
     let units = units.as_deref();
 
@@ -311,12 +306,7 @@ fn coverage_in_view(
             ));
         }
     }
-    let tree = UnitTree::new(
-        crate::registry::admin_units::queries::subtree_nodes(conn, root)?
-            .into_iter()
-            .filter(|node| Scheme::of(&node.code) == view.scheme())
-            .collect(),
-    );
+    let tree = UnitTree::load(conn, root)?.in_scheme(view.scheme());
     type SchoolKey = (i64, String, Option<String>, String, SchoolLevel);
     let found: Vec<SchoolKey> = with_conn!(conn, |c| {
         let mut query = schools::table
@@ -424,51 +414,76 @@ fn grade_sums_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i32, Sums)>, Fai
     Ok(by_grade)
 }
 
-/// The admin units of a subtree: names, and the way up to its root.
-#[derive(Default)]
+/// The admin units of a subtree: names, and the way up to its root, over
+/// the process's copy of the tree (`platform::unit_tree`).
 pub(super) struct UnitTree {
-    parents: HashMap<String, Option<String>>,
-    names: HashMap<String, String>,
+    tree: Arc<crate::platform::unit_tree::UnitTree>,
+    /// The subtree's units (`None`: the whole country).
+    members: Option<HashSet<String>>,
+    /// Only the units of this tree (a view of the 2025 reform).
+    scheme: Option<Scheme>,
 }
 
 impl UnitTree {
-    pub(super) fn new(nodes: Vec<crate::registry::admin_units::queries::UnitNode>) -> Self {
-        let mut tree = Self::default();
-        for node in nodes {
-            tree.parents.insert(node.code.clone(), node.parent_code);
-            tree.names.insert(node.code, node.name);
+    /// `root`'s subtree (the country when `None`); 404 for an unknown root.
+    pub(super) fn load(conn: &mut DbConn, root: Option<&str>) -> Result<Self, Failure> {
+        let tree = crate::platform::unit_tree::current(conn)?;
+        let members = match root {
+            None => None,
+            Some(root) if !tree.contains(root) => return Err(Failure::unknown_admin_unit()),
+            Some(root) => Some(tree.subtree(root)?.into_iter().map(str::to_owned).collect()),
+        };
+        Ok(Self {
+            tree,
+            members,
+            scheme: None,
+        })
+    }
+
+    /// Only the units of `scheme`'s tree.
+    pub(super) fn in_scheme(self, scheme: Scheme) -> Self {
+        Self {
+            scheme: Some(scheme),
+            ..self
         }
-        tree
+    }
+
+    fn in_view(&self, code: &str) -> bool {
+        self.scheme.is_none_or(|s| Scheme::of(code) == s)
     }
 
     /// Every unit of the subtree.
     pub(super) fn codes(&self) -> Vec<String> {
-        self.names.keys().cloned().collect()
+        match &self.members {
+            Some(members) => members.iter().filter(|c| self.in_view(c)).cloned().collect(),
+            None => self
+                .tree
+                .all()
+                .filter(|n| self.in_view(&n.code))
+                .map(|n| n.code.clone())
+                .collect(),
+        }
     }
 
     pub(super) fn contains(&self, code: &str) -> bool {
-        self.names.contains_key(code)
+        self.in_view(code)
+            && match &self.members {
+                Some(members) => members.contains(code),
+                None => self.tree.contains(code),
+            }
     }
 
     pub(super) fn name(&self, code: &str) -> String {
-        self.names.get(code).cloned().unwrap_or_default()
+        self.tree
+            .get(code)
+            .map(|n| n.name.clone())
+            .unwrap_or_default()
     }
 
     /// The part of `root`'s subtree `unit` counts under: the child of
     /// `root` (or the province) on the way up from `unit`, or the root
     /// itself for a record directly at the root.
     pub(super) fn part_of(&self, root: Option<&str>, unit: &str) -> String {
-        if root == Some(unit) {
-            return unit.to_owned();
-        }
-        let mut current = unit.to_owned();
-        loop {
-            let parent = self.parents.get(&current).cloned().flatten();
-            match (&parent, root) {
-                (Some(p), Some(r)) if p == r => return current,
-                (None, _) => return current,
-                (Some(p), _) => current = p.clone(),
-            }
-        }
+        self.tree.part_of(root, unit).to_owned()
     }
 }

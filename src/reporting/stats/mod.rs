@@ -43,7 +43,9 @@ async fn for_subtree<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     principal.require(STATS_ROLES)?;
     Ok(state
-        .db
+        .reads
+        .db()
+        .await
         .run(move |conn| {
             let root = principal.unit_in_scope(conn, asked.as_deref())?;
             compute(conn, root.as_deref())
@@ -140,7 +142,9 @@ pub async fn donations_stats(
     let lang = query.lang;
     let admin_unit = query.admin_unit.clone();
     let mut stats = state
-        .db
+        .reads
+        .db()
+        .await
         .run(move |conn| {
             let units = crate::registry::admin_units::queries::subtree_filter(
                 conn,
@@ -204,7 +208,9 @@ pub async fn inventory_stats(
     principal.require(&[Role::StatsReader])?;
     let format = negotiate(&req, query.format)?;
     let stats = state
-        .db
+        .reads
+        .db()
+        .await
         .run(|conn| {
             let ids: Vec<i64> = crate::distribution::warehouses::all(conn)?
                 .into_iter()
@@ -347,7 +353,9 @@ pub async fn timeseries(
     let lang = query.lang;
     let (metric, interval) = (query.metric, query.interval);
     let dates: Vec<NaiveDate> = state
-        .db
+        .reads
+        .db()
+        .await
         .run(move |conn| {
             let (_, units) = root_for(conn, &principal, query.admin_unit.as_deref())?;
             let dates: Vec<NaiveDate> = match metric {

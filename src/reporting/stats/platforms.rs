@@ -68,9 +68,7 @@ pub fn platform_stats(
     root: Option<&str>,
     level: Option<SchoolLevel>,
 ) -> Result<PlatformStats, Failure> {
-    let tree = UnitTree::new(crate::registry::admin_units::queries::subtree_nodes(
-        conn, root,
-    )?);
+    let tree = UnitTree::load(conn, root)?;
     let units: Option<Vec<String>> = root.map(|_| tree.codes());
     let facts = crate::teaching::platforms::queries::adoption_facts(conn, units.as_deref(), level)?;
     let mut rows: BTreeMap<(String, SchoolLevel, i64), PlatformUptakeRow> = BTreeMap::new();

@@ -73,9 +73,7 @@ enum Carried {
 
 /// The devices with children in `root`'s subtree (everywhere when `None`).
 pub fn safe_devices(conn: &mut DbConn, root: Option<&str>) -> Result<SafeDevices, Failure> {
-    let tree = UnitTree::new(crate::registry::admin_units::queries::subtree_nodes(
-        conn, root,
-    )?);
+    let tree = UnitTree::load(conn, root)?;
     let units: Option<Vec<String>> = root.map(|_| tree.codes());
     let current = current_version(conn)?;
     let held: Vec<(String, Option<i32>, Option<String>)> = with_conn!(conn, |c| {

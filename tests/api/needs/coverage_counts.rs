@@ -330,13 +330,7 @@ async fn coverage_counts_equal_the_rows_after_every_kind_of_write() {
                 "a soft delete"
             }
             3 => {
-                app.post(
-                    "/api/v1/needs/generate",
-                    Some(&admin),
-                    &json!({"admin_unit_code": "17"}),
-                )
-                .await
-                .ok(200);
+                app.generate_needs(&admin).await;
                 "generating needs"
             }
             4 => {

@@ -402,13 +402,7 @@ async fn generating_twice_creates_nothing_new() {
 async fn a_lockdown_flag_and_a_rule_change_rescore_open_needs() {
     let app = spawn_app().await;
     let (admin, _) = setup(&app).await;
-    app.post(
-        "/api/v1/needs/generate",
-        Some(&admin),
-        &json!({"admin_unit_code": "17"}),
-    )
-    .await
-    .ok(200);
+    app.generate_needs(&admin).await;
     let before = app.get("/api/v1/needs?kind=device", &admin).await.ok(200);
     let other = before["items"]
         .as_array()
@@ -598,13 +592,7 @@ async fn two_officers_approving_at_once_one_wins() {
 async fn officers_verify_in_bulk_and_the_summary_adds_up() {
     let app = spawn_app().await;
     let (admin, _) = setup(&app).await;
-    app.post(
-        "/api/v1/needs/generate",
-        Some(&admin),
-        &json!({"admin_unit_code": "17"}),
-    )
-    .await
-    .ok(200);
+    app.generate_needs(&admin).await;
     let officer = app
         .user_token(
             "officer.db",
@@ -741,4 +729,99 @@ async fn officers_verify_in_bulk_and_the_summary_adds_up() {
     )
     .await
     .problem(403);
+}
+
+/// A district's needs, paged a few at a time (read unit by unit on
+/// PostgreSQL), come in priority order (ties: oldest first) with every
+/// need of the district's units exactly once, filtered or not, for an
+/// officer of the district and for an admin asking for it.
+#[actix_rt::test]
+async fn a_districts_needs_page_in_priority_order_with_each_need_once() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let households = ["poor", "near_poor", "other"];
+    let devices = ["none", "inadequate", "none"];
+    let schools = ["TH-DABAC", "THCS-DABAC", "TH-THAIBINH", "THPT-TP"];
+    let roster: Vec<Value> = (0..72)
+        .map(|i| {
+            let mut s = student(&format!("P-{i:03}"), schools[i % 4], 1 + (i % 9) as i64);
+            s["household_status"] = json!(households[i % 3]);
+            s["device_status"] = json!(devices[(i / 3) % 3]);
+            s["connectivity_status"] = json!(if i % 2 == 0 { "none" } else { "fixed" });
+            s
+        })
+        .collect();
+    app.sync_students(&admin, "", &roster).await.ok(200);
+    app.generate_needs(&admin).await;
+    let officer = app
+        .user_token(
+            "officer.paging",
+            "district_officer",
+            json!({"admin_unit_code": "150"}),
+        )
+        .await;
+
+    // Every need, read in one page, and the district's units (150 and its communes).
+    let everything: Vec<Value> = app.get("/api/v1/needs?limit=500", &admin).await.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut district: std::collections::HashSet<String> = app
+        .all_pages("/api/v1/admin-units?parent_code=150&limit=100", &admin)
+        .await
+        .iter()
+        .flat_map(|page| page["items"].as_array().unwrap().clone())
+        .map(|unit| unit["code"].as_str().unwrap().to_owned())
+        .collect();
+    district.insert("150".to_owned());
+    assert!(
+        district.contains("04831"),
+        "Đà Bắc's communes: {district:?}"
+    );
+
+    for filter in ["", "&kind=device", "&status=reported", "&kind=connectivity"] {
+        let mut expected: Vec<&Value> = everything
+            .iter()
+            .filter(|n| district.contains(n["admin_unit_code"].as_str().unwrap()))
+            .filter(|n| match filter {
+                "&kind=device" => n["kind"] == "device",
+                "&kind=connectivity" => n["kind"] == "connectivity",
+                "&status=reported" => n["status"] == "reported",
+                _ => true,
+            })
+            .collect();
+        expected.sort_by_key(|n| (-n["priority"].as_i64().unwrap(), n["id"].as_i64().unwrap()));
+        let expected: Vec<i64> = expected.iter().map(|n| n["id"].as_i64().unwrap()).collect();
+        assert!(
+            expected.len() > 6,
+            "too few needs to page through ({filter})"
+        );
+        for (who, token, path) in [
+            (
+                "officer",
+                &officer,
+                format!("/api/v1/needs?limit=3{filter}"),
+            ),
+            (
+                "admin",
+                &admin,
+                format!("/api/v1/needs?admin_unit=150&limit=3{filter}"),
+            ),
+            (
+                "officer asking",
+                &officer,
+                format!("/api/v1/needs?admin_unit=150&limit=3{filter}"),
+            ),
+        ] {
+            let paged: Vec<i64> = app
+                .all_pages(&path, token)
+                .await
+                .iter()
+                .flat_map(|page| page["items"].as_array().unwrap().clone())
+                .map(|n| n["id"].as_i64().unwrap())
+                .collect();
+            assert_eq!(paged, expected, "{who}: {path}");
+        }
+    }
 }

@@ -230,3 +230,54 @@ async fn a_two_level_tree_after_the_2025_reform_is_accepted() {
         "parent_level"
     );
 }
+
+/// Each instance keeps a copy of the tree for scope checks, filters and
+/// statistics (`platform::unit_tree`): units imported through another
+/// instance are known to this one on its next request, and a refused
+/// import changes nothing it sees.
+#[actix_rt::test]
+async fn units_imported_through_another_instance_are_known_at_once() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let other = app.start_replica(|_| {});
+    // This instance reads (and keeps) the tree: 98 is not in it.
+    app.get("/api/v1/needs?admin_unit=98", &token)
+        .await
+        .problem(404);
+    app.get("/api/v1/stats/coverage?admin_unit=98", &token)
+        .await
+        .problem(404);
+
+    let csv = "code,parent_code,level,name\n\
+               98,,province,Tỉnh Thử Nghiệm\n\
+               98001,98,commune,Phường Một\n";
+    let imported = awc::Client::default()
+        .post(format!("{other}/api/v1/admin-units/import"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("Content-Type", "text/csv; charset=utf-8"))
+        .send_body(csv)
+        .await
+        .expect("the import reaches the other instance")
+        .status();
+    assert_eq!(imported.as_u16(), 200);
+
+    let page = app.get("/api/v1/needs?admin_unit=98", &token).await.ok(200);
+    assert_eq!(page["items"], json!([]));
+    let coverage = app
+        .get("/api/v1/stats/coverage?admin_unit=98", &token)
+        .await
+        .ok(200);
+    assert_eq!(coverage["total"]["name"], "Tỉnh Thử Nghiệm");
+
+    // A refused import (a district under a commune) leaves the tree as it was.
+    let bad = "code,parent_code,level,name\n98900,98001,district,Huyện Sai\n";
+    import(&app, &token, bad).await.problem(422);
+    app.get("/api/v1/needs?admin_unit=98900", &token)
+        .await
+        .problem(404);
+    let coverage = app
+        .get("/api/v1/stats/coverage?admin_unit=98", &token)
+        .await
+        .ok(200);
+    assert_eq!(coverage["rows"], json!([]));
+}

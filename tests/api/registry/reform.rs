@@ -298,13 +298,7 @@ async fn hoa_binh_is_rehomed_into_phu_tho_with_one_dry_run_and_one_commit() {
         })
         .collect();
     app.sync_students(&admin, "", &roster).await.ok(200);
-    app.post(
-        "/api/v1/needs/generate",
-        Some(&admin),
-        &json!({"admin_unit_code": "17"}),
-    )
-    .await
-    .ok(200);
+    app.generate_needs(&admin).await;
     let open: Vec<i64> = app.get("/api/v1/needs?limit=500", &admin).await.ok(200)["items"]
         .as_array()
         .unwrap()

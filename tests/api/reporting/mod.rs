@@ -2,5 +2,6 @@
 //! (`src/reporting/`).
 
 pub mod reconciliation;
+mod replica;
 mod site;
 mod stats;

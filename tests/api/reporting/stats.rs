@@ -28,13 +28,7 @@ async fn roster(app: &TestApp) -> (String, Vec<Value>) {
         batch.push(s);
     }
     app.sync_students(&admin, "", &batch).await.ok(200);
-    app.post(
-        "/api/v1/needs/generate",
-        Some(&admin),
-        &json!({"admin_unit_code": "17"}),
-    )
-    .await
-    .ok(200);
+    app.generate_needs(&admin).await;
     (admin, batch)
 }
 
@@ -212,13 +206,7 @@ async fn the_public_sees_aggregates_with_small_numbers_hidden() {
         .map(|i| student(&format!("P{i}"), "TH-DABAC", 2))
         .collect();
     app.sync_students(&admin, "", &batch).await.ok(200);
-    app.post(
-        "/api/v1/needs/generate",
-        Some(&admin),
-        &json!({"admin_unit_code": "17"}),
-    )
-    .await
-    .ok(200);
+    app.generate_needs(&admin).await;
 
     let progress = app
         .request(Method::GET, "/api/v1/public/progress", None, None, vec![])
@@ -276,13 +264,7 @@ async fn board_before_and_after_more_needs(app: &TestApp) -> (Value, Value) {
             .map(|i| student(&format!("C{i}"), "TH-DABAC", 2))
             .collect();
         app.sync_students(&admin, "", &batch).await.ok(200);
-        app.post(
-            "/api/v1/needs/generate",
-            Some(&admin),
-            &json!({"admin_unit_code": "17"}),
-        )
-        .await
-        .ok(200);
+        app.generate_needs(&admin).await;
         if batch.len() == 3 {
             assert_eq!(board().await, "<5");
         }

@@ -1,0 +1,5 @@
+DROP TRIGGER admin_unit_tree_restamp_delete;
+DROP TRIGGER admin_unit_tree_restamp_update;
+DROP TRIGGER admin_unit_tree_restamp_insert;
+DROP TABLE admin_unit_tree_stamp;
+DROP INDEX needs_unit_priority_idx;
