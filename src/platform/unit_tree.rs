@@ -109,7 +109,11 @@ impl UnitTree {
             if root == Some(current) {
                 return current;
             }
-            match self.nodes.get(current).and_then(|n| n.parent_code.as_deref()) {
+            match self
+                .nodes
+                .get(current)
+                .and_then(|n| n.parent_code.as_deref())
+            {
                 Some(parent) if Some(parent) == root => return current,
                 Some(parent) => current = parent,
                 None => return current,

@@ -100,7 +100,7 @@ pub async fn created_location(
         return Ok(response);
     };
     let (mut response, location) = peek_json(response, |body| {
-        let id = body.get("id").and_then(serde_json::Value::as_i64)?;
+        let id = body.id()?;
         path_and_parents(&path)
             .map(|base| format!("{base}/{id}"))
             .find(|candidate| routes.allowed(candidate).iter().any(|m| m == "GET"))
@@ -157,10 +157,7 @@ pub async fn entity_tag(
     // pages); the conditional read below then applies to it as well.
     if is_json && !response.headers().contains_key(ETAG) && small {
         let version;
-        (response, version) = peek_json(response, |body| {
-            body.get("version").and_then(serde_json::Value::as_i64)
-        })
-        .await;
+        (response, version) = peek_json(response, TopLevel::version).await;
         if let Some(version) = version {
             let (name, value) = super::versioning::etag(version);
             if let Ok(value) = HeaderValue::from_str(&value) {
@@ -196,19 +193,47 @@ fn none_match_fails(asked: &str, current: &str) -> bool {
 /// back byte for byte (reading an id or a version re-encodes nothing).
 async fn peek_json<T>(
     response: ServiceResponse<BoxBody>,
-    look: impl FnOnce(&serde_json::Map<String, serde_json::Value>) -> Option<T>,
+    look: impl FnOnce(&TopLevel) -> Option<T>,
 ) -> (ServiceResponse<BoxBody>, Option<T>) {
     let (request, response) = response.into_parts();
     let (head, body) = response.into_parts();
     let bytes = to_bytes(body).await.unwrap_or_default();
-    let found = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(serde_json::Value::Object(map)) => look(&map),
-        _ => None,
-    };
+    let found = TopLevel::read(&bytes).and_then(|top| look(&top));
     (
         ServiceResponse::new(request, head.set_body(BoxBody::new(bytes))),
         found,
     )
+}
+
+/// The two top-level members of a JSON object body the conventions read.
+/// Everything else is skipped as it is scanned, never built into values:
+/// building the whole body was most of the cost of answering a page.
+#[derive(serde::Deserialize)]
+struct TopLevel {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    version: Option<serde_json::Value>,
+}
+
+impl TopLevel {
+    /// `None` unless the body is a JSON object.
+    fn read(bytes: &[u8]) -> Option<Self> {
+        // serde would also read a struct from an array: objects only.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace())?;
+        if *first != b'{' {
+            return None;
+        }
+        serde_json::from_slice(bytes).ok()
+    }
+
+    fn id(&self) -> Option<i64> {
+        self.id.as_ref().and_then(serde_json::Value::as_i64)
+    }
+
+    fn version(&self) -> Option<i64> {
+        self.version.as_ref().and_then(serde_json::Value::as_i64)
+    }
 }
 
 /// Reads a JSON object body, lets `change` look at (and change) it, and

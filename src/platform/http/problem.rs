@@ -457,7 +457,10 @@ mod transient_tests {
     use diesel::result::DatabaseErrorKind as Kind;
 
     fn refused(kind: Kind) -> Failure {
-        Failure::Storage(DieselError::DatabaseError(kind, Box::new(String::from("…"))))
+        Failure::Storage(DieselError::DatabaseError(
+            kind,
+            Box::new(String::from("…")),
+        ))
     }
 
     /// One rule decides what a client may retry: a failure answers 503
@@ -468,25 +471,50 @@ mod transient_tests {
         let cases = [
             (refused(Kind::UniqueViolation), StatusCode::CONFLICT),
             (refused(Kind::ForeignKeyViolation), StatusCode::CONFLICT),
-            (refused(Kind::CheckViolation), StatusCode::INTERNAL_SERVER_ERROR),
-            (refused(Kind::NotNullViolation), StatusCode::INTERNAL_SERVER_ERROR),
-            (refused(Kind::SerializationFailure), StatusCode::SERVICE_UNAVAILABLE),
-            (refused(Kind::ClosedConnection), StatusCode::SERVICE_UNAVAILABLE),
+            (
+                refused(Kind::CheckViolation),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                refused(Kind::NotNullViolation),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                refused(Kind::SerializationFailure),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                refused(Kind::ClosedConnection),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
             (refused(Kind::Unknown), StatusCode::SERVICE_UNAVAILABLE),
             (
                 Failure::Storage(DieselError::BrokenTransactionManager),
                 StatusCode::SERVICE_UNAVAILABLE,
             ),
-            (Failure::Storage(DieselError::NotFound), StatusCode::NOT_FOUND),
-            (Failure::unavailable("schema behind"), StatusCode::SERVICE_UNAVAILABLE),
-            (Failure::internal("a bug"), StatusCode::INTERNAL_SERVER_ERROR),
+            (
+                Failure::Storage(DieselError::NotFound),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                Failure::unavailable("schema behind"),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                Failure::internal("a bug"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
             (Failure::conflict("closed"), StatusCode::CONFLICT),
         ];
         for (failure, status) in cases {
             let transient = failure.is_transient();
             let shown = failure.to_string();
             assert_eq!(ApiError::from(failure).status_code(), status, "{shown}");
-            assert_eq!(transient, status == StatusCode::SERVICE_UNAVAILABLE, "{shown}");
+            assert_eq!(
+                transient,
+                status == StatusCode::SERVICE_UNAVAILABLE,
+                "{shown}"
+            );
         }
     }
 }

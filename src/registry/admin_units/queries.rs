@@ -108,10 +108,9 @@ pub fn subtree_nodes(conn: &mut DbConn, root: Option<&str>) -> Result<Vec<UnitNo
         Ok(UnitNode {
             code: unit.code.clone(),
             parent_code: unit.parent_code.clone(),
-            level: unit
-                .level
-                .parse()
-                .map_err(|_| Failure::internal(format!("admin unit {} has an unknown level", unit.code)))?,
+            level: unit.level.parse().map_err(|_| {
+                Failure::internal(format!("admin unit {} has an unknown level", unit.code))
+            })?,
             name: unit.name.clone(),
         })
     };

@@ -455,7 +455,11 @@ impl UnitTree {
     /// Every unit of the subtree.
     pub(super) fn codes(&self) -> Vec<String> {
         match &self.members {
-            Some(members) => members.iter().filter(|c| self.in_view(c)).cloned().collect(),
+            Some(members) => members
+                .iter()
+                .filter(|c| self.in_view(c))
+                .cloned()
+                .collect(),
             None => self
                 .tree
                 .all()
