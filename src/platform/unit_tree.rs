@@ -44,6 +44,9 @@ pub struct UnitNode {
 pub struct UnitTree {
     nodes: HashMap<String, UnitNode>,
     children: HashMap<String, Vec<String>>,
+    /// The most units on one way from a leaf to its top (3 in the
+    /// 2008 tree: commune, district, province).
+    levels: usize,
 }
 
 impl UnitTree {
@@ -57,10 +60,30 @@ impl UnitTree {
                     .push(node.code.clone());
             }
         }
+        let nodes: HashMap<String, UnitNode> =
+            nodes.into_iter().map(|n| (n.code.clone(), n)).collect();
+        let levels = nodes
+            .values()
+            .map(|node| {
+                std::iter::successors(Some(node), |n| {
+                    n.parent_code.as_deref().and_then(|p| nodes.get(p))
+                })
+                .take(MAX_DEPTH + 1)
+                .count()
+            })
+            .max()
+            .unwrap_or(0);
         Self {
-            nodes: nodes.into_iter().map(|n| (n.code.clone(), n)).collect(),
+            nodes,
             children,
+            levels,
         }
+    }
+
+    /// The most units on one way from a leaf to its top (more than
+    /// [`MAX_DEPTH`] for a parent loop).
+    pub fn levels(&self) -> usize {
+        self.levels
     }
 
     pub fn get(&self, code: &str) -> Option<&UnitNode> {

@@ -666,3 +666,85 @@ async fn time_series_count_from_events() {
     let inventory = app.get("/api/v1/stats/inventory", &reader).await.ok(200);
     assert_eq!(inventory["waiting_for_wipe"], 0);
 }
+
+/// The whole country's coverage (summed per province in the database) has
+/// one row per province, each equal to that province's own figures, with
+/// or without a level filter: a three-level province (Hòa Bình: schools in
+/// communes and districts) and a two-level one as after the 2025 reform,
+/// with a school in a commune and one placed at the province itself.
+#[actix_rt::test]
+async fn the_whole_country_is_its_provinces_each_as_counted_alone() {
+    let app = spawn_app().await;
+    let (admin, _) = roster(&app).await;
+    let units = "code,parent_code,level,name\n\
+                 98,,province,Tỉnh Thử Nghiệm\n\
+                 98001,98,commune,Phường Một\n";
+    app.request(
+        Method::POST,
+        "/api/v1/admin-units/import",
+        Some(&admin),
+        Some("text/csv; charset=utf-8"),
+        units.as_bytes().to_vec(),
+    )
+    .await
+    .ok(200);
+    let schools = json!([
+        {"moet_code": "TH-98", "name": "Trường Một", "admin_unit_code": "98001", "level": "primary"},
+        {"moet_code": "THPT-98", "name": "Trường Tỉnh", "admin_unit_code": "98", "level": "upper_secondary"},
+    ]);
+    app.post("/api/v1/sync/schools", Some(&admin), &schools)
+        .await
+        .ok(200);
+    let roster: Vec<Value> = (0..9)
+        .map(|i| {
+            let (school, grade) = if i % 3 == 0 {
+                ("THPT-98", 11)
+            } else {
+                ("TH-98", 2)
+            };
+            let mut s = student(&format!("C-{i}"), school, grade);
+            s["device_status"] = json!(if i % 2 == 0 { "adequate" } else { "none" });
+            s["connectivity_status"] = json!(if i % 4 == 0 { "none" } else { "fixed" });
+            s
+        })
+        .collect();
+    app.sync_students(&admin, "", &roster).await.ok(200);
+    app.generate_needs(&admin).await;
+    let reader = app.client_token("stats_reader").await;
+
+    let figures = |row: &Value| {
+        let mut row = row.as_object().unwrap().clone();
+        row.remove("key");
+        row.remove("name");
+        row
+    };
+    for level in ["", "level=primary"] {
+        let country = app
+            .get(&format!("/api/v1/stats/coverage?{level}"), &reader)
+            .await
+            .ok(200);
+        let rows = country["rows"].as_array().unwrap();
+        let keys: Vec<&str> = rows.iter().map(|r| r["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["17", "98"], "{level}");
+        let mut students = 0;
+        for row in rows {
+            let key = row["key"].as_str().unwrap();
+            let alone = app
+                .get(
+                    &format!("/api/v1/stats/coverage?admin_unit={key}&{level}"),
+                    &reader,
+                )
+                .await
+                .ok(200);
+            assert_eq!(figures(row), figures(&alone["total"]), "{key} {level}");
+            assert_eq!(row["name"], alone["total"]["name"]);
+            students += row["students"].as_i64().unwrap();
+        }
+        assert_eq!(country["total"]["students"].as_i64().unwrap(), students);
+    }
+    let by_98 = app
+        .get("/api/v1/stats/coverage?admin_unit=98", &reader)
+        .await
+        .ok(200);
+    assert_eq!(by_98["total"]["students"], json!(9));
+}
