@@ -54,10 +54,13 @@ pub struct PurgeRequest {
     /// `true` (default): count what would be purged, change nothing.
     pub dry_run: Option<bool>,
     /// Days a student who left is kept (default and minimum: the configured period).
+    #[schema(maximum = 36500)]
     pub student_days: Option<u32>,
     /// Days a donor's contact data is kept after their last gift.
+    #[schema(maximum = 36500)]
     pub donor_contact_days: Option<u32>,
     /// Days a handover receiver's name is kept.
+    #[schema(maximum = 36500)]
     pub receiver_name_days: Option<u32>,
 }
 
@@ -91,6 +94,14 @@ pub struct PurgeReport {
 pub fn periods(policy: &RetentionPolicy, request: &PurgeRequest) -> Result<Periods, Failure> {
     let mut errors = Vec::new();
     let mut pick = |field: &str, asked: Option<u32>, configured: u32| match asked {
+        Some(days) if days > RetentionPolicy::MAX_DAYS => {
+            errors.push(FieldError::new(
+                field,
+                "too_long",
+                format!("must be at most {} days", RetentionPolicy::MAX_DAYS),
+            ));
+            configured
+        }
         Some(days) if days < configured => {
             errors.push(FieldError::new(
                 field,

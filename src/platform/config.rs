@@ -149,6 +149,11 @@ pub struct RetentionPolicy {
 }
 
 impl RetentionPolicy {
+    /// The longest period, configured or asked for: a hundred years. Dates
+    /// further back than the calendar the service counts in would make
+    /// no sense, and a typo in days must not be a crash.
+    pub const MAX_DAYS: u32 = 36_500;
+
     /// (setting, default, floor) per period.
     pub const SETTINGS: [(&'static str, u32, u32); 3] = [
         ("SONGMAY_RETAIN_STUDENT_DAYS", 730, 365),
@@ -230,10 +235,13 @@ impl Config {
                     reason: format!("must be at least {floor} days"),
                 });
             }
-            *slot = u32::try_from(days).map_err(|_| ConfigError {
-                name,
-                reason: "too many days".into(),
-            })?;
+            *slot = u32::try_from(days)
+                .ok()
+                .filter(|days| *days <= RetentionPolicy::MAX_DAYS)
+                .ok_or_else(|| ConfigError {
+                    name,
+                    reason: format!("must be at most {} days", RetentionPolicy::MAX_DAYS),
+                })?;
         }
         let retention = RetentionPolicy {
             student_days: retention[0],
@@ -451,5 +459,10 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(refused.name, "SONGMAY_RETAIN_STUDENT_DAYS");
+        let refused = Config::from_lookup(|name| {
+            (name == "SONGMAY_RETAIN_RECEIVER_NAME_DAYS").then(|| "36501".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(refused.name, "SONGMAY_RETAIN_RECEIVER_NAME_DAYS");
     }
 }

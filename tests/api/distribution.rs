@@ -1936,6 +1936,22 @@ async fn a_purge_anonymises_what_is_past_its_period_and_every_figure_stays_the_s
     .await
     .problem_naming(422, "student_days", "below_policy");
     app.assert_nothing_written(&rows, "a period below the policy");
+    // Nor beyond a hundred years (a date that far back does not exist).
+    app.post(
+        "/api/v1/retention/purge",
+        Some(&w.admin),
+        &json!({"dry_run": false, "student_days": 2_147_483_648u64}),
+    )
+    .await
+    .problem_naming(422, "student_days", "too_long");
+    app.post(
+        "/api/v1/retention/purge",
+        Some(&w.admin),
+        &json!({"dry_run": false, "receiver_name_days": 36_501}),
+    )
+    .await
+    .problem_naming(422, "receiver_name_days", "too_long");
+    app.assert_nothing_written(&rows, "a period beyond a hundred years");
 
     let expected =
         json!({"students": 2, "donor_contacts": 2, "receiver_names": 1, "idempotency_answers": 1});
