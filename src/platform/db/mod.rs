@@ -251,7 +251,17 @@ impl Db {
         let db = self.clone();
         actix_web::web::block(move || {
             let mut conn = db.get()?;
-            let done = work(&mut conn);
+            // A panic is a bug: it becomes a 500 whose log line says what
+            // panicked (the thread pool alone reports only that it did).
+            // The connection, perhaps mid-transaction, is then dropped by
+            // the pool as broken.
+            let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut conn)))
+                .unwrap_or_else(|panic| {
+                    Err(Failure::internal(format!(
+                        "panicked: {}",
+                        panic_text(&*panic)
+                    )))
+                });
             if matches!(&done, Err(failure) if failure.is_transient()) {
                 // Perhaps the server went away: check every connection
                 // before its next use rather than fail one request each.
@@ -316,6 +326,48 @@ impl Db {
                 }
             }
         }
+    }
+}
+
+/// The message a panic carried (`panic!` with a literal or a format).
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+    use diesel::RunQueryDsl;
+
+    /// A bug in a query function is a 500 whose cause names the panic,
+    /// and the pool goes on serving.
+    #[actix_rt::test]
+    async fn a_panic_in_database_work_is_an_internal_failure_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = DatabaseLocation::SqliteFile(dir.path().join("panic.db"));
+        let db = Db::connect(&location, 1).unwrap();
+        let failed = db
+            .run(|_| -> Result<(), Failure> { panic!("days out of range") })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&failed, Failure::Internal(cause) if cause.contains("days out of range")),
+            "{failed}"
+        );
+        let answered = db
+            .run(|conn| {
+                Ok(with_conn!(conn, |c| diesel::select(diesel::dsl::sql::<
+                    diesel::sql_types::Integer,
+                >("1"))
+                .get_result::<i32>(c))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(answered, 1);
     }
 }
 
