@@ -134,8 +134,14 @@ pub fn subtree_filter(
     code: Option<&str>,
 ) -> Result<Option<Vec<String>>, Failure> {
     let Some(code) = code else { return Ok(None) };
-    let nodes = subtree_nodes(conn, Some(code))?;
-    Ok(Some(nodes.into_iter().map(|u| u.code).collect()))
+    // Only the codes: no need to copy each unit's name and level.
+    let tree = crate::platform::unit_tree::current(conn)?;
+    if !tree.contains(code) {
+        return Err(Failure::unknown_admin_unit());
+    }
+    Ok(Some(
+        tree.subtree(code)?.into_iter().map(str::to_owned).collect(),
+    ))
 }
 
 pub fn children_count(conn: &mut DbConn, code: &str) -> Result<i64, Failure> {
