@@ -104,6 +104,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The last full-roster run that sent each student unchanged.
+    students_seen_unchanged (student_id) {
+        student_id -> BigInt,
+        run_id -> Text,
+    }
+}
+
+diesel::table! {
     student_changes (seq) {
         seq -> BigInt,
         student_id -> BigInt,
@@ -748,7 +756,10 @@ diesel::joinable!(drive_receipts -> drives (drive_id));
 diesel::joinable!(platform_offer_events -> platform_offers (offer_id));
 diesel::joinable!(platform_adoptions -> platform_offers (offer_id));
 diesel::joinable!(platform_adoptions -> schools (school_id));
+diesel::joinable!(students_seen_unchanged -> students (student_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    students_seen_unchanged,
     admin_unit_successors,
     school_successor_overrides,
     money_approvals,

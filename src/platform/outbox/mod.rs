@@ -87,27 +87,60 @@ pub fn emit(conn: &mut DbConn, event: Event) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Writes several events in the caller's transaction (a generated batch of
-/// needs, an automatic allocation run), a few hundred rows per statement.
+/// Writes several events in the caller's transaction (a sync batch, a
+/// generated batch of needs, an automatic allocation run). PostgreSQL takes
+/// them as one array per column (UNNEST) in one statement: a VALUES list of
+/// a few thousand parameters cost more to parse and bind than to write
+/// (measured on a 1,000-student sync batch). SQLite takes the portable
+/// VALUES form, a few hundred rows per statement.
 pub fn emit_many(conn: &mut DbConn, events: Vec<Event>) -> Result<(), Failure> {
-    let at = crate::platform::db::now();
-    for chunk in events.chunks(500) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|event| {
-                (
-                    outbox_events::event_type.eq(event.event_type),
-                    outbox_events::entity.eq(event.entity),
-                    outbox_events::entity_id.eq(event.entity_id),
-                    outbox_events::admin_unit_code.eq(event.admin_unit_code.clone()),
-                    outbox_events::payload.eq(payload(event).to_string()),
-                    outbox_events::created_at.eq(at),
-                )
-            })
-            .collect();
-        with_conn!(conn, |c| diesel::insert_into(outbox_events::table)
-            .values(&rows)
-            .execute(c))?;
+    if events.is_empty() {
+        return Ok(());
     }
+    let at = crate::platform::db::now();
+    let payloads: Vec<String> = events.iter().map(|e| payload(e).to_string()).collect();
+    crate::platform::db::per_backend!(conn,
+        sqlite: |c| {
+            for (chunk, payloads) in events.chunks(500).zip(payloads.chunks(500)) {
+                let rows: Vec<_> = chunk
+                    .iter()
+                    .zip(payloads)
+                    .map(|(event, payload)| {
+                        (
+                            outbox_events::event_type.eq(event.event_type),
+                            outbox_events::entity.eq(event.entity),
+                            outbox_events::entity_id.eq(event.entity_id),
+                            outbox_events::admin_unit_code.eq(event.admin_unit_code.as_deref()),
+                            outbox_events::payload.eq(payload),
+                            outbox_events::created_at.eq(at),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(outbox_events::table).values(&rows).execute(c)?;
+            }
+            QueryResult::Ok(())
+        },
+        postgres: |c| {
+            use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+            // In the order given, so ids follow the events.
+            diesel::sql_query(
+                "INSERT INTO outbox_events (event_type, entity, entity_id, admin_unit_code, payload, created_at) \
+                 SELECT t.ty, t.en, t.id, t.unit, t.payload, $6 \
+                 FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) \
+                     WITH ORDINALITY AS t(ty, en, id, unit, payload, o) \
+                 ORDER BY t.o",
+            )
+            .bind::<Array<Text>, _>(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(events.iter().map(|e| e.entity).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(events.iter().map(|e| e.entity_id).collect::<Vec<_>>())
+            .bind::<Array<Nullable<Text>>, _>(
+                events.iter().map(|e| e.admin_unit_code.as_deref()).collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(&payloads)
+            .bind::<Timestamp, _>(at)
+            .execute(c)
+            .map(|_| ())
+        },
+    )?;
     Ok(())
 }

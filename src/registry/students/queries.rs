@@ -11,7 +11,7 @@ use serde_json::json;
 use super::model::*;
 use crate::platform::auth::Reach;
 use crate::platform::db::page::PageRequest;
-use crate::platform::db::schema::{schools, student_changes, students};
+use crate::platform::db::schema::{schools, student_changes, students, students_seen_unchanged};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::{Failure, FieldError};
 use crate::registry::schools::SchoolRow;
@@ -121,17 +121,52 @@ pub fn find_visible(
         .ok_or_else(|| Failure::not_found(String::from("no student has this id")))
 }
 
-/// Appends one change per student in `ids` (at its current version) to the
-/// change feed, in commit order (see `DbConn::lock_change_feed`). One
-/// INSERT … SELECT per chunk, so PostgreSQL gets a single array parameter.
-/// The outbox events of changed students: ids, school, version, whether
-/// active — nothing a child could be recognised by.
+/// A student just written, as its change row and event need it.
+struct WrittenStudent {
+    id: i64,
+    school_id: i64,
+    version: i64,
+    active: bool,
+    /// The school's admin unit.
+    place: String,
+}
+
+/// What the outbox is told of written students: ids, school, version,
+/// whether active — nothing a child could be recognised by.
 fn announce_changes(
     conn: &mut DbConn,
     operation: ChangeOperation,
-    ids: &[i64],
+    written: &[WrittenStudent],
 ) -> Result<(), Failure> {
     use crate::platform::outbox::{Event, EventType};
+    let events = written
+        .iter()
+        .map(|w| Event {
+            event_type: EventType::StudentChanged,
+            entity: "student",
+            entity_id: w.id,
+            admin_unit_code: Some(w.place.clone()),
+            data: serde_json::json!({
+                "student_id": w.id,
+                "operation": operation,
+                "school_id": w.school_id,
+                "version": w.version,
+                "active": w.active,
+            }),
+        })
+        .collect();
+    crate::platform::outbox::emit_many(conn, events)
+}
+
+/// Appends one change per student in `ids` (at its current version) to the
+/// change feed and the outbox, reading what they need from the rows.
+fn record_changes(
+    conn: &mut DbConn,
+    actor: &str,
+    operation: ChangeOperation,
+    ids: &[i64],
+) -> Result<(), Failure> {
+    let mut written = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let rows: Vec<(i64, i64, i64, bool, String)> = with_conn!(conn, |c| students::table
             .inner_join(schools::table)
@@ -144,37 +179,35 @@ fn announce_changes(
                 schools::admin_unit_code,
             ))
             .load(c))?;
-        let events = rows
-            .into_iter()
-            .map(|(id, school_id, version, active, place)| Event {
-                event_type: EventType::StudentChanged,
-                entity: "student",
-                entity_id: id,
-                admin_unit_code: Some(place),
-                data: serde_json::json!({
-                    "student_id": id,
-                    "operation": operation,
-                    "school_id": school_id,
-                    "version": version,
-                    "active": active,
+        written.extend(
+            rows.into_iter()
+                .map(|(id, school_id, version, active, place)| WrittenStudent {
+                    id,
+                    school_id,
+                    version,
+                    active,
+                    place,
                 }),
-            })
-            .collect();
-        crate::platform::outbox::emit_many(conn, events)?;
+        );
     }
-    Ok(())
+    record_written(conn, actor, operation, &written)
 }
 
-fn record_changes(
+/// Appends one change per written student (at its current version) to the
+/// change feed, in commit order (see `DbConn::lock_change_feed`), and
+/// announces them. One INSERT … SELECT per chunk, so PostgreSQL gets a
+/// single array parameter.
+fn record_written(
     conn: &mut DbConn,
     actor: &str,
     operation: ChangeOperation,
-    ids: &[i64],
+    written: &[WrittenStudent],
 ) -> Result<(), Failure> {
     use diesel::sql_types::{Text, Timestamp};
-    if ids.is_empty() {
+    if written.is_empty() {
         return Ok(());
     }
+    let ids: Vec<i64> = written.iter().map(|w| w.id).collect();
     conn.lock_change_feed()?;
     let now = crate::platform::db::now();
     for chunk in ids.chunks(CHUNK) {
@@ -200,8 +233,7 @@ fn record_changes(
             ))
             .execute(c))?;
     }
-    announce_changes(conn, operation, ids)?;
-    Ok(())
+    announce_changes(conn, operation, written)
 }
 
 /// What the programme handed a student and still counts as theirs.
@@ -449,6 +481,8 @@ pub fn soft_delete(
 struct Checked {
     record: StudentRecord,
     school_id: i64,
+    /// The school's admin unit, for the outbox event.
+    place: String,
 }
 
 /// Inserts or updates students by `external_id` in one transaction.
@@ -466,10 +500,10 @@ pub fn upsert_batch(
     let mut report = BatchReport::default();
     let checked = check_records(conn, scope, records, &mut report)?;
     conn.transaction(|conn| {
-        let (write, seen_unchanged) = sort_out(conn, scope, &checked, run_id, &mut report)?;
+        let sorted = sort_out(conn, scope, &checked, run_id, &mut report)?;
         report.rejected_rows.sort_by_key(|row| row.index);
         report.refuse_if_atomic(atomic)?;
-        write_students(conn, actor, &write, &seen_unchanged, run_id)?;
+        write_students(conn, actor, &sorted, run_id)?;
         crate::platform::audit::record(
             conn,
             actor,
@@ -550,11 +584,23 @@ fn check_records(
             line,
             Checked {
                 school_id: school.id,
+                place: school.admin_unit_code.clone(),
                 record,
             },
         ));
     }
     Ok(checked)
+}
+
+/// What a batch does to the stored students.
+#[derive(Default)]
+struct Sorted<'a> {
+    /// Not stored yet (as far as this transaction saw).
+    new: Vec<&'a Checked>,
+    /// Stored and different.
+    changed: Vec<&'a Checked>,
+    /// Stored, identical, not yet seen by this run: ids.
+    seen_unchanged: Vec<i64>,
 }
 
 /// Sorts the checked records against the stored ones: new (insert),
@@ -566,7 +612,7 @@ fn sort_out<'a>(
     checked: &'a [CheckedRow],
     run_id: Option<&str>,
     report: &mut BatchReport,
-) -> Result<(Vec<&'a Checked>, Vec<i64>), Failure> {
+) -> Result<Sorted<'a>, Failure> {
     let keys: Vec<&str> = checked
         .iter()
         .map(|(_, _, c)| c.record.external_id.as_str())
@@ -582,8 +628,7 @@ fn sort_out<'a>(
         load_schools(conn, &ids)?
     };
 
-    let mut write = Vec::new();
-    let mut seen_unchanged = Vec::new();
+    let mut sorted = Sorted::default();
     for (index, line, item) in checked {
         match existing.get(&item.record.external_id) {
             Some(row)
@@ -606,20 +651,20 @@ fn sort_out<'a>(
             Some(row) if row.active && unchanged(row, item) => {
                 report.unchanged += 1;
                 if run_id.is_some() && row.last_seen_run.as_deref() != run_id {
-                    seen_unchanged.push(row.id);
+                    sorted.seen_unchanged.push(row.id);
                 }
             }
             Some(_) => {
                 report.updated += 1;
-                write.push(item);
+                sorted.changed.push(item);
             }
             None => {
                 report.inserted += 1;
-                write.push(item);
+                sorted.new.push(item);
             }
         }
     }
-    Ok((write, seen_unchanged))
+    Ok(sorted)
 }
 
 /// Writes new and changed students in chunks, marks the unchanged ones
@@ -627,31 +672,68 @@ fn sort_out<'a>(
 fn write_students(
     conn: &mut DbConn,
     actor: &str,
-    write: &[&Checked],
-    seen_unchanged: &[i64],
+    sorted: &Sorted,
     run_id: Option<&str>,
 ) -> Result<(), Failure> {
     let now = crate::platform::db::now();
     let (mut inserted, mut updated) = (Vec::new(), Vec::new());
-    for chunk in write.chunks(CHUNK) {
-        for (id, version) in upsert_chunk(conn, chunk, run_id, now)? {
+    let new = sorted.new.chunks(CHUNK).map(|chunk| (chunk, true));
+    let changed = sorted.changed.chunks(CHUNK).map(|chunk| (chunk, false));
+    for (chunk, new) in new.chain(changed) {
+        // The rows come back in no set order: each is matched to its record
+        // by its key, for the school's place.
+        let places: HashMap<&str, &str> = chunk
+            .iter()
+            .map(|c| (c.record.external_id.as_str(), c.place.as_str()))
+            .collect();
+        for row in upsert_chunk(conn, chunk, new, run_id, now)? {
+            let written = WrittenStudent {
+                id: row.id,
+                school_id: row.school_id,
+                version: row.version,
+                active: true,
+                place: places[row.external_id.as_str()].to_owned(),
+            };
             // A row inserted by a concurrent batch first comes back updated.
-            if version == 1 {
-                inserted.push(id)
+            if written.version == 1 {
+                inserted.push(written)
             } else {
-                updated.push(id)
+                updated.push(written)
             }
         }
     }
-    for chunk in seen_unchanged.chunks(CHUNK) {
-        with_conn!(conn, |c| diesel::update(
-            students::table.filter(students::id.eq_any(chunk))
+    if let Some(run_id) = run_id {
+        note_seen_unchanged(conn, &sorted.seen_unchanged, run_id)?;
+    }
+    record_written(conn, actor, ChangeOperation::Insert, &inserted)?;
+    record_written(conn, actor, ChangeOperation::Update, &updated)?;
+    Ok(())
+}
+
+/// Notes that `run_id` sent these students unchanged, beside the rows
+/// rather than in them: rewriting a student only to note the run cost a new
+/// row version, its index entries and trigger rows each (most of a
+/// re-sync's time), a narrow note costs one small row.
+fn note_seen_unchanged(conn: &mut DbConn, ids: &[i64], run_id: &str) -> Result<(), Failure> {
+    for chunk in ids.chunks(CHUNK) {
+        let notes: Vec<_> = chunk
+            .iter()
+            .map(|id| {
+                (
+                    students_seen_unchanged::student_id.eq(*id),
+                    students_seen_unchanged::run_id.eq(run_id),
+                )
+            })
+            .collect();
+        with_conn!(conn, |c| diesel::insert_into(
+            students_seen_unchanged::table
         )
-        .set(students::last_seen_run.eq(run_id))
+        .values(&notes)
+        .on_conflict(students_seen_unchanged::student_id)
+        .do_update()
+        .set(students_seen_unchanged::run_id.eq(excluded(students_seen_unchanged::run_id)))
         .execute(c))?;
     }
-    record_changes(conn, actor, ChangeOperation::Insert, &inserted)?;
-    record_changes(conn, actor, ChangeOperation::Update, &updated)?;
     Ok(())
 }
 
@@ -701,17 +783,42 @@ fn load_schools(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, SchoolRow
 /// id and new version of every row it wrote. PostgreSQL takes the rows as
 /// one array per column (UNNEST): a VALUES list of 13,000 parameters spends
 /// more time being parsed than written. SQLite takes the portable VALUES form.
+///
+/// Rows this transaction found `new` are first tried as a plain INSERT in a
+/// savepoint on PostgreSQL: cheaper than the upsert (no speculative
+/// insertion, no update trigger), and most of a first load. If a concurrent
+/// batch stored one of them meanwhile, the unique key refuses it and the
+/// savepoint is rolled back; the upsert then writes the chunk as usual.
 fn upsert_chunk(
     conn: &mut DbConn,
     items: &[&Checked],
+    new: bool,
     run_id: Option<&str>,
     now: NaiveDateTime,
-) -> Result<Vec<(i64, i64)>, Failure> {
+) -> Result<Vec<Written>, Failure> {
     let written = crate::platform::db::per_backend!(conn,
         sqlite: |c| upsert_values(c, items, run_id, now),
-        postgres: |c| upsert_unnest(c, items, run_id, now),
+        postgres: |c| write_pg(c, items, new, run_id, now),
     )?;
     Ok(written)
+}
+
+fn write_pg(
+    conn: &mut diesel::PgConnection,
+    items: &[&Checked],
+    new: bool,
+    run_id: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Written>> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    if new {
+        // A nested transaction is a savepoint.
+        match conn.transaction(|c| write_unnest(c, items, run_id, now, Conflict::Refuse)) {
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
+            written => return written,
+        }
+    }
+    write_unnest(conn, items, run_id, now, Conflict::Update)
 }
 
 fn upsert_values(
@@ -719,7 +826,7 @@ fn upsert_values(
     items: &[&Checked],
     run_id: Option<&str>,
     now: NaiveDateTime,
-) -> QueryResult<Vec<(i64, i64)>> {
+) -> QueryResult<Vec<Written>> {
     let values: Vec<_> = items
         .iter()
         .map(|item| {
@@ -759,40 +866,66 @@ fn upsert_values(
             students::version.eq(students::version + 1),
             students::updated_at.eq(excluded(students::updated_at)),
         ))
-        .returning((students::id, students::version))
+        .returning((
+            students::id,
+            students::external_id,
+            students::school_id,
+            students::version,
+        ))
         .get_results(conn)
 }
 
-#[derive(QueryableByName)]
+/// A row an upsert wrote, as it came back.
+#[derive(Queryable, QueryableByName)]
 struct Written {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    external_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    school_id: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     version: i64,
 }
 
-/// The same statement as [`upsert_values`], with the rows as column arrays.
-fn upsert_unnest(
+/// What [`write_unnest`] does with a row whose `external_id` is stored.
+#[derive(Clone, Copy, PartialEq)]
+enum Conflict {
+    /// Fail the statement (unique violation): rows known to be new.
+    Refuse,
+    /// Update the stored row, as [`upsert_values`] does.
+    Update,
+}
+
+/// The same statement as [`upsert_values`], with the rows as column arrays
+/// (or, with [`Conflict::Refuse`], the plain INSERT).
+fn write_unnest(
     conn: &mut diesel::PgConnection,
     items: &[&Checked],
     run_id: Option<&str>,
     now: NaiveDateTime,
-) -> QueryResult<Vec<(i64, i64)>> {
+    conflict: Conflict,
+) -> QueryResult<Vec<Written>> {
     use diesel::sql_types::{Array, BigInt, Date, Integer, Nullable, Text, Timestamp};
     let column = |f: fn(&Checked) -> &str| items.iter().map(|i| f(i)).collect::<Vec<&str>>();
-    let rows: Vec<Written> = diesel::sql_query(
+    let on_conflict = match conflict {
+        Conflict::Refuse => "",
+        Conflict::Update => {
+            "ON CONFLICT (external_id) DO UPDATE SET school_id = EXCLUDED.school_id, grade = EXCLUDED.grade, \
+             full_name = EXCLUDED.full_name, birth_date = EXCLUDED.birth_date, gender = EXCLUDED.gender, \
+             household_status = EXCLUDED.household_status, device_status = EXCLUDED.device_status, \
+             connectivity_status = EXCLUDED.connectivity_status, active = TRUE, \
+             last_seen_run = EXCLUDED.last_seen_run, version = students.version + 1, updated_at = EXCLUDED.updated_at"
+        }
+    };
+    diesel::sql_query(format!(
         "INSERT INTO students (external_id, school_id, grade, full_name, birth_date, gender, \
              household_status, device_status, connectivity_status, active, last_seen_run, created_at, updated_at) \
          SELECT t.e, t.s, t.g, t.n, t.b, t.ge, t.h, t.d, t.c, TRUE, $10, $11, $11 \
          FROM UNNEST($1::text[], $2::bigint[], $3::int[], $4::text[], $5::date[], $6::text[], $7::text[], $8::text[], $9::text[]) \
              AS t(e, s, g, n, b, ge, h, d, c) \
-         ON CONFLICT (external_id) DO UPDATE SET school_id = EXCLUDED.school_id, grade = EXCLUDED.grade, \
-             full_name = EXCLUDED.full_name, birth_date = EXCLUDED.birth_date, gender = EXCLUDED.gender, \
-             household_status = EXCLUDED.household_status, device_status = EXCLUDED.device_status, \
-             connectivity_status = EXCLUDED.connectivity_status, active = TRUE, \
-             last_seen_run = EXCLUDED.last_seen_run, version = students.version + 1, updated_at = EXCLUDED.updated_at \
-         RETURNING id, version",
-    )
+         {on_conflict} RETURNING id, external_id, school_id, version"
+    ))
     .bind::<Array<Text>, _>(column(|i| &i.record.external_id))
     .bind::<Array<BigInt>, _>(items.iter().map(|i| i.school_id).collect::<Vec<_>>())
     .bind::<Array<Integer>, _>(items.iter().map(|i| i.record.grade).collect::<Vec<_>>())
@@ -804,8 +937,7 @@ fn upsert_unnest(
     .bind::<Array<Text>, _>(column(|i| i.record.connectivity_status.as_str()))
     .bind::<Nullable<Text>, _>(run_id)
     .bind::<Timestamp, _>(now)
-    .load(conn)?;
-    Ok(rows.into_iter().map(|w| (w.id, w.version)).collect())
+    .load(conn)
 }
 
 /// Ends a full-roster run: every active student the run did not send is
@@ -817,10 +949,23 @@ pub fn complete_run(
     run_id: &str,
 ) -> Result<CompleteReport, Failure> {
     conn.transaction(|conn| {
-        let seen: i64 = with_conn!(conn, |c| students::table
+        // Seen: written by the run (the column) or sent unchanged (the
+        // note); a student both noted and then written counts once.
+        let written: i64 = with_conn!(conn, |c| students::table
             .filter(students::last_seen_run.eq(run_id))
             .count()
             .get_result(c))?;
+        let noted: i64 = with_conn!(conn, |c| students_seen_unchanged::table
+            .inner_join(students::table)
+            .filter(students_seen_unchanged::run_id.eq(run_id))
+            .filter(
+                students::last_seen_run
+                    .is_null()
+                    .or(students::last_seen_run.ne(run_id))
+            )
+            .count()
+            .get_result(c))?;
+        let seen = written + noted;
         if seen == 0 {
             return Err(Failure::conflict(format!(
                 "no batch was sent with run_id {run_id}; nothing to complete"
@@ -834,6 +979,11 @@ pub fn complete_run(
                     .is_null()
                     .or(students::last_seen_run.ne(run_id))
             )
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                students_seen_unchanged::table
+                    .filter(students_seen_unchanged::student_id.eq(students::id))
+                    .filter(students_seen_unchanged::run_id.eq(run_id))
+            )))
             .select(students::id)
             .load(c))?;
         let now = crate::platform::db::now();

@@ -153,25 +153,39 @@ fn is_zero(sums: &Sums) -> bool {
         .all(|v| *v == 0)
 }
 
+/// Calls `$then!` with the thirteen counted columns of the count tables,
+/// in their order: the one list the sums, the whole-country query and its
+/// row type are made from.
+macro_rules! with_counted_columns {
+    ($then:ident) => {
+        $then! {
+            students,
+            with_device,
+            with_connectivity,
+            ready,
+            open_device_needs,
+            open_connectivity_needs,
+            open_data_package_needs,
+            needs_reported,
+            needs_verified,
+            needs_approved,
+            needs_allocated,
+            needs_fulfilled,
+            open_software_needs
+        }
+    };
+}
+
 /// The thirteen sums of a group of count rows (`coverage_counts` or
 /// `coverage_school_counts`), as BIGINT on both backends.
+macro_rules! sum_of_each {
+    ($($column:ident),*) => {
+        ($(sql::<BigInt>(concat!("CAST(SUM(", stringify!($column), ") AS BIGINT)")),)*)
+    };
+}
 macro_rules! sums {
     () => {
-        (
-            sql::<BigInt>("CAST(SUM(students) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(with_device) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(with_connectivity) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(ready) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(open_device_needs) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(open_connectivity_needs) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(open_data_package_needs) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(needs_reported) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(needs_verified) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(needs_approved) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(needs_allocated) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(needs_fulfilled) AS BIGINT)"),
-            sql::<BigInt>("CAST(SUM(open_software_needs) AS BIGINT)"),
-        )
+        with_counted_columns!(sum_of_each)
     };
 }
 
@@ -261,58 +275,33 @@ pub fn coverage(
     Ok(merge(root, &tree, group_by, groups))
 }
 
-/// The sums of one top unit (a province) of the whole country.
-#[derive(QueryableByName)]
-struct TopUnitSums {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    part: String,
-    #[diesel(sql_type = BigInt)]
-    students: i64,
-    #[diesel(sql_type = BigInt)]
-    with_device: i64,
-    #[diesel(sql_type = BigInt)]
-    with_connectivity: i64,
-    #[diesel(sql_type = BigInt)]
-    ready: i64,
-    #[diesel(sql_type = BigInt)]
-    open_device_needs: i64,
-    #[diesel(sql_type = BigInt)]
-    open_connectivity_needs: i64,
-    #[diesel(sql_type = BigInt)]
-    open_data_package_needs: i64,
-    #[diesel(sql_type = BigInt)]
-    needs_reported: i64,
-    #[diesel(sql_type = BigInt)]
-    needs_verified: i64,
-    #[diesel(sql_type = BigInt)]
-    needs_approved: i64,
-    #[diesel(sql_type = BigInt)]
-    needs_allocated: i64,
-    #[diesel(sql_type = BigInt)]
-    needs_fulfilled: i64,
-    #[diesel(sql_type = BigInt)]
-    open_software_needs: i64,
-}
+/// The sums of one top unit (a province) of the whole country, and the
+/// select list that fills it.
+macro_rules! top_unit_sums {
+    ($($column:ident),*) => {
+        #[derive(QueryableByName)]
+        struct TopUnitSums {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            part: String,
+            $(
+                #[diesel(sql_type = BigInt)]
+                $column: i64,
+            )*
+        }
 
-impl TopUnitSums {
-    fn sums(&self) -> Sums {
-        (
-            self.students,
-            self.with_device,
-            self.with_connectivity,
-            self.ready,
-            self.open_device_needs,
-            self.open_connectivity_needs,
-            self.open_data_package_needs,
-            self.needs_reported,
-            self.needs_verified,
-            self.needs_approved,
-            self.needs_allocated,
-            self.needs_fulfilled,
-            self.open_software_needs,
-        )
-    }
+        impl TopUnitSums {
+            const SELECT: &'static str = concat!(
+                "COALESCE(grandparent.code, parent.code, school.admin_unit_code) AS part"
+                $(, ", CAST(SUM(counts.", stringify!($column), ") AS BIGINT) AS ", stringify!($column))*
+            );
+
+            fn sums(&self) -> Sums {
+                ($(self.$column,)*)
+            }
+        }
+    };
 }
+with_counted_columns!(top_unit_sums);
 
 /// The whole country's per-school counts summed per top unit (province)
 /// in the database: each school's unit is followed up at most two
@@ -323,36 +312,20 @@ fn sums_by_top_unit(
     conn: &mut DbConn,
     level: Option<SchoolLevel>,
 ) -> Result<Vec<TopUnitSums>, Failure> {
-    let columns = [
-        "students",
-        "with_device",
-        "with_connectivity",
-        "ready",
-        "open_device_needs",
-        "open_connectivity_needs",
-        "open_data_package_needs",
-        "needs_reported",
-        "needs_verified",
-        "needs_approved",
-        "needs_allocated",
-        "needs_fulfilled",
-        "open_software_needs",
-    ]
-    .map(|c| format!("CAST(SUM(counts.{c}) AS BIGINT) AS {c}"))
-    .join(", ");
     // A level is one of a closed set of words, never caller text.
     let only_level = level
         .map(|l| format!("WHERE school.level = '{}'", l.as_str()))
         .unwrap_or_default();
     let query = format!(
-        "SELECT COALESCE(grandparent.code, parent.code, school.admin_unit_code) AS part, {columns} \
+        "SELECT {} \
          FROM coverage_school_counts counts \
          JOIN schools school ON school.id = counts.school_id \
          LEFT JOIN admin_units unit ON unit.code = school.admin_unit_code \
          LEFT JOIN admin_units parent ON parent.code = unit.parent_code \
          LEFT JOIN admin_units grandparent ON grandparent.code = parent.parent_code \
          {only_level} \
-         GROUP BY COALESCE(grandparent.code, parent.code, school.admin_unit_code)"
+         GROUP BY COALESCE(grandparent.code, parent.code, school.admin_unit_code)",
+        TopUnitSums::SELECT
     );
     Ok(with_conn!(conn, |c| diesel::sql_query(&query).load(c))?)
 }

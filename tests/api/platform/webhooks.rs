@@ -334,6 +334,8 @@ async fn a_needs_whole_life_reaches_a_subscriber_signed_and_in_order() {
         (json!("student.changed"), json!("insert"), json!(true))
     );
     assert!(change["data"]["student_id"].is_i64());
+    assert!(change["data"]["school_id"].is_i64(), "{change}");
+    assert_eq!(change["data"]["version"], 1, "{change}");
     let text = String::from_utf8_lossy(&arrived[0].body);
     assert!(
         !text.contains(record["full_name"].as_str().unwrap()),

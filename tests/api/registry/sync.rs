@@ -319,13 +319,24 @@ async fn completing_a_full_roster_run_deactivates_the_missing() {
     .await
     .ok(200);
 
-    // The next roster lacks R4 and R5, in two batches.
-    app.sync_students(&sync, "?run_id=run-2", &roster[..2])
+    // The next roster lacks R4 and R5, in two batches. R0 and R1 come
+    // unchanged first; R1 comes again, moved up a grade, in the second
+    // batch: seen twice by the run, counted once.
+    let first = app
+        .sync_students(&sync, "?run_id=run-2", &roster[..2])
         .await
         .ok(200);
-    app.sync_students(&sync, "?run_id=run-2", &roster[2..4])
+    assert_eq!(first["unchanged"], 2);
+    let mut second = roster[1..4].to_vec();
+    second[0]["grade"] = json!(5);
+    let second = app
+        .sync_students(&sync, "?run_id=run-2", &second)
         .await
         .ok(200);
+    assert_eq!(
+        (&second["updated"], &second["unchanged"]),
+        (&json!(1), &json!(2))
+    );
     let report = app
         .post(
             "/api/v1/sync/students/complete",
@@ -573,6 +584,52 @@ async fn a_polling_consumer_misses_nothing_while_writers_run() {
         collected, everything,
         "the polling consumer saw exactly the full feed, in order"
     );
+}
+
+/// Batches sent at once that carry the same new students: each may find
+/// them new, and all but one then meet the stored row (on PostgreSQL the
+/// plain insert is refused and the batch falls back to the upsert). Every
+/// batch succeeds, each student is stored once with one insert in the feed,
+/// and the counts equal the rows.
+#[actix_rt::test]
+async fn batches_at_once_with_the_same_new_students_store_each_once() {
+    const BATCHES: usize = 6;
+    let app = spawn_app_many_workers().await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let sync = app.client_token("sync_client").await;
+    let roster: Vec<Value> = (0..40)
+        .map(|i| student(&format!("SAME-{i:02}"), "TH-DABAC", 1 + i % 5))
+        .collect();
+    let replies =
+        futures_util::future::join_all((0..BATCHES).map(|_| app.sync_students(&sync, "", &roster)))
+            .await;
+    for reply in replies {
+        let report = reply.ok(200);
+        assert_eq!(report["rejected"], 0, "{report}");
+        assert_eq!(
+            report["inserted"].as_i64().unwrap()
+                + report["updated"].as_i64().unwrap()
+                + report["unchanged"].as_i64().unwrap(),
+            40,
+            "{report}"
+        );
+    }
+    assert_eq!(count_students(&app, &admin).await, 40);
+    let (feed, _) = drain(&app, &sync, String::new()).await;
+    let mut inserts: Vec<&str> = feed
+        .iter()
+        .filter(|(_, _, operation)| operation == "insert")
+        .map(|(id, _, _)| id.as_str())
+        .collect();
+    inserts.sort_unstable();
+    let expected: Vec<String> = (0..40).map(|i| format!("SAME-{i:02}")).collect();
+    assert_eq!(inserts, expected, "one insert per student in the feed");
+    let coverage = app
+        .get("/api/v1/stats/coverage?group_by=school", &admin)
+        .await
+        .ok(200);
+    assert_eq!(coverage["total"]["students"], 40, "counts equal the rows");
 }
 
 async fn spawn_app_many_workers() -> TestApp {
