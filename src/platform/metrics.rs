@@ -140,6 +140,15 @@ pub fn observe_pool_wait(took: Duration, ok: bool) {
         .observe(took.as_secs_f64());
 }
 
+/// Seconds callers have waited inside the pool for a connection, all told.
+#[cfg(test)]
+pub(crate) fn pool_wait_seconds_total() -> f64 {
+    METRICS
+        .pool_wait
+        .with_label_values(&["ok"])
+        .get_sample_sum()
+}
+
 /// One read routed between the primary and the replica (`database`).
 pub fn count_routed_read(database: &str) {
     METRICS.routed_reads.with_label_values(&[database]).inc();
