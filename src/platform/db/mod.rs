@@ -116,6 +116,9 @@ pub struct Db {
     /// requests waited hundreds of milliseconds while most took two (p99
     /// 270 ms against a median of 1.5 ms at 16 at once on 10 connections).
     gate: Arc<tokio::sync::Semaphore>,
+    /// How long a caller waits for a place: the pool's own checkout
+    /// timeout (shorter on a replica, so the primary answers sooner).
+    wait: Duration,
 }
 
 #[derive(Clone)]
@@ -225,13 +228,14 @@ impl Db {
     }
 
     fn new(pool: Pools) -> Self {
-        let size = match &pool {
-            Pools::Sqlite(pool) => pool.max_size(),
-            Pools::Postgres(pool) => pool.max_size(),
+        let (size, wait) = match &pool {
+            Pools::Sqlite(pool) => (pool.max_size(), pool.connection_timeout()),
+            Pools::Postgres(pool) => (pool.max_size(), pool.connection_timeout()),
         };
         Db {
             pool,
             gate: Arc::new(tokio::sync::Semaphore::new(size as usize)),
+            wait,
         }
     }
 
@@ -275,7 +279,7 @@ impl Db {
     {
         // Queued here, first come first served, for at most as long as the
         // pool itself would make a caller wait; then 503, retry.
-        let _permit = tokio::time::timeout(POOL_CHECKOUT_TIMEOUT, self.gate.acquire())
+        let _permit = tokio::time::timeout(self.wait, self.gate.acquire())
             .await
             .ok()
             .and_then(Result::ok)
