@@ -105,8 +105,13 @@ macro_rules! bulk {
     };
 }
 
-/// Loads the data set; returns (province, district) to query.
-fn load(conn: &mut DbConn, whole_country: bool, student_count: usize) -> (String, String) {
+/// Loads the data set; returns (province, district) to query, and every
+/// province (SQLite: every district).
+fn load(
+    conn: &mut DbConn,
+    whole_country: bool,
+    student_count: usize,
+) -> (String, String, Vec<String>) {
     let file = if whole_country {
         "data/admin_units_vn.csv"
     } else {
@@ -303,10 +308,27 @@ fn load(conn: &mut DbConn, whole_country: bool, student_count: usize) -> (String
     } else {
         "150".to_owned()
     };
-    (province, district)
+    // Different questions of one size for the mixed load: every province
+    // (SQLite: every district of Hòa Bình).
+    let part = if whole_country {
+        "province"
+    } else {
+        "district"
+    };
+    let provinces = units
+        .iter()
+        .filter(|(_, level)| level == part)
+        .map(|(code, _)| code.clone())
+        .collect();
+    (province, district, provinces)
 }
 
 fn wrk(url: &str, token: &str, seconds: &str) -> String {
+    wrk_with(url, token, seconds, "bench/percentiles.lua", &[])
+}
+
+/// wrk at 16 connections with `script` and its settings `env`.
+fn wrk_with(url: &str, token: &str, seconds: &str, script: &str, env: &[(&str, &str)]) -> String {
     let output = Command::new("wrk")
         .args([
             "-t2",
@@ -316,8 +338,9 @@ fn wrk(url: &str, token: &str, seconds: &str) -> String {
             "--timeout",
             "10s",
             "-s",
-            "bench/percentiles.lua",
+            script,
         ])
+        .envs(env.iter().copied())
         .args(["-H", &format!("Authorization: Bearer {token}"), url])
         .output();
     match output {
@@ -331,14 +354,20 @@ fn wrk(url: &str, token: &str, seconds: &str) -> String {
 }
 
 fn first_request_ms(url: &str) -> f64 {
+    first_request_ms_with(url, "")
+}
+
+/// One request's time, with `token` when not empty.
+fn first_request_ms_with(url: &str, token: &str) -> f64 {
     actix_rt::System::new().block_on(async {
         let started = Instant::now();
-        let mut response = awc::Client::default()
+        let mut request = awc::Client::default()
             .get(url)
-            .timeout(std::time::Duration::from_secs(300))
-            .send()
-            .await
-            .expect("request");
+            .timeout(std::time::Duration::from_secs(300));
+        if !token.is_empty() {
+            request = request.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        let mut response = request.send().await.expect("request");
         assert!(
             response.status().is_success(),
             "{url}: {}",
@@ -349,7 +378,12 @@ fn first_request_ms(url: &str) -> f64 {
     })
 }
 
-fn measure(label: &str, database_url: &str, province: &str, district: &str, seconds: &str) {
+fn measure(
+    label: &str,
+    database_url: &str,
+    (province, district, provinces): &(String, String, Vec<String>),
+    seconds: &str,
+) {
     let server = Server::start(database_url);
     let token = actix_rt::System::new().block_on(async {
         let client = awc::Client::default();
@@ -390,6 +424,34 @@ fn measure(label: &str, database_url: &str, province: &str, district: &str, seco
         }
         println!("  {name:<34} {}", wrk(&url, &token, seconds));
     }
+    // Identical requests share a computation (README "Statistics and
+    // transparency"); different ones do not: each request a province
+    // picked at random, and the whole country one request at a time
+    // (what one computation costs).
+    let mixed: Vec<String> = provinces
+        .iter()
+        .map(|p| format!("/api/v1/stats/coverage?admin_unit={p}"))
+        .collect();
+    println!(
+        "  {:<34} {}",
+        "stats/coverage, random provinces",
+        wrk_with(
+            &server.base,
+            &token,
+            seconds,
+            "bench/paths.lua",
+            &[("BENCH_PATHS", &mixed.join(" "))]
+        )
+    );
+    let country = format!("{}/api/v1/stats/coverage", server.base);
+    let mut alone: Vec<f64> = (0..20)
+        .map(|_| first_request_ms_with(&country, &token))
+        .collect();
+    alone.sort_by(f64::total_cmp);
+    println!(
+        "  {:<34} median {:.1} ms of 20",
+        "whole country, one at a time", alone[10]
+    );
     println!("  server peak RSS {:.0} MiB", server.peak_rss_mib());
     baseline(database_url, &server.base, &token, province);
 }
@@ -483,19 +545,13 @@ fn main() {
             .unwrap();
             songmay::app::prepare_database(&db, &config).unwrap();
             let started = Instant::now();
-            let (province, district) = load(&mut db.get().unwrap(), true, count);
+            let places = load(&mut db.get().unwrap(), true, count);
             println!(
                 "PostgreSQL: loaded {count} students over Vietnam in {:.0} s",
                 started.elapsed().as_secs_f64()
             );
             drop(db);
-            measure(
-                "PostgreSQL",
-                &database.url(),
-                &province,
-                &district,
-                &seconds,
-            );
+            measure("PostgreSQL", &database.url(), &places, &seconds);
         } else {
             println!("PostgreSQL: skipped, no server at {pg}");
         }
@@ -513,12 +569,12 @@ fn main() {
         .unwrap();
         songmay::app::prepare_database(&db, &config).unwrap();
         let started = Instant::now();
-        let (province, district) = load(&mut db.get().unwrap(), false, count);
+        let places = load(&mut db.get().unwrap(), false, count);
         println!(
             "\nSQLite: loaded {count} students over Hòa Bình in {:.0} s",
             started.elapsed().as_secs_f64()
         );
         drop(db);
-        measure("SQLite", &path, &province, &district, &seconds);
+        measure("SQLite", &path, &places, &seconds);
     }
 }

@@ -230,6 +230,10 @@ impl Application {
             web::Data::new(crate::reporting::public::PublicFiguresCache::new(
                 config.public_cache_ttl,
             ));
+        // One for all workers, so that the same question asked on two
+        // workers at once is still computed once.
+        let coverage_reads =
+            web::Data::new(crate::reporting::stats::coverage::CoverageReads::new());
         let api = openapi();
         let known_routes = web::Data::new(KnownRoutes::from_openapi(&api));
         let rate_limit = token_rate_limit(&config);
@@ -245,6 +249,7 @@ impl Application {
                 .split_for_parts();
             app.app_data(state.clone())
                 .app_data(public_figures.clone())
+                .app_data(coverage_reads.clone())
                 .app_data(known_routes.clone())
                 .app_data(webhook_settings.clone())
                 .app_data(letter_settings.clone())

@@ -28,6 +28,7 @@ struct Metrics {
     allocation_runs: IntCounterVec,
     webhook_backlog: IntGaugeVec,
     routed_reads: IntCounterVec,
+    shared_reads: IntCounterVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -95,6 +96,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["database"],
     )
     .expect("a valid metric");
+    let shared_reads = IntCounterVec::new(
+        Opts::new(
+            "songmay_shared_reads_total",
+            "Callers of reads computed once for everyone asking at the same time, by what served them (computed, joined, alone)",
+        ),
+        &["outcome"],
+    )
+    .expect("a valid metric");
     for collector in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
@@ -104,6 +113,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(allocation_runs.clone()),
         Box::new(webhook_backlog.clone()),
         Box::new(routed_reads.clone()),
+        Box::new(shared_reads.clone()),
     ] {
         registry.register(collector).expect("each metric once");
     }
@@ -117,6 +127,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         allocation_runs,
         webhook_backlog,
         routed_reads,
+        shared_reads,
     }
 });
 
@@ -152,6 +163,13 @@ pub(crate) fn pool_wait_seconds_total() -> f64 {
 /// One read routed between the primary and the replica (`database`).
 pub fn count_routed_read(database: &str) {
     METRICS.routed_reads.with_label_values(&[database]).inc();
+}
+
+/// One caller of a shared read (`platform::shared_reads`): it `computed`
+/// for its batch, `joined` a batch's answer, or computed `alone` after its
+/// batch failed.
+pub fn count_shared_read(outcome: &str) {
+    METRICS.shared_reads.with_label_values(&[outcome]).inc();
 }
 
 /// Rows of one sync batch (`kind`: `students` or `schools`).

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod money;
 pub mod outbox;
 pub mod random;
+pub mod shared_reads;
 pub mod state;
 pub mod text;
 pub mod unit_tree;

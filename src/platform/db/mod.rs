@@ -173,6 +173,12 @@ macro_rules! per_backend {
 pub use per_backend;
 
 impl Db {
+    /// Whether `other` is a handle on the same pool (its clones share the
+    /// queue, so comparing the queue compares the pool).
+    pub fn is_same_as(&self, other: &Db) -> bool {
+        Arc::ptr_eq(&self.gate, &other.gate)
+    }
+
     /// Opens a pool; does not migrate.
     pub fn connect(location: &DatabaseLocation, pool_size: u32) -> Result<Self, DbSetupError> {
         match location {

@@ -106,6 +106,13 @@ impl Reads {
         }
     }
 
+    /// Whether `db` (as [`Reads::db`] chose it) is the replica.
+    pub fn is_replica(&self, db: &Db) -> bool {
+        self.replica
+            .as_ref()
+            .is_some_and(|replica| replica.db.is_same_as(db))
+    }
+
     /// Whether a replica is configured at all.
     pub fn has_replica(&self) -> bool {
         self.replica.is_some()

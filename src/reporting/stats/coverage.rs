@@ -47,6 +47,24 @@ pub struct CoverageQuery {
     pub lang: Option<crate::platform::http::tabular::Lang>,
 }
 
+/// What decides a coverage answer: concurrent requests with the same key
+/// are computed once (`platform::shared_reads`; a request never gets an
+/// answer read before it arrived). The root is the caller's, already
+/// checked against its scope; `replica` keeps answers read on the replica
+/// apart from those read on the primary, which a request that follows its
+/// own write may need.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CoverageKey {
+    pub root: Option<String>,
+    pub level: Option<SchoolLevel>,
+    pub group_by: GroupBy,
+    pub scheme: Option<Scheme>,
+    pub replica: bool,
+}
+
+/// The coverage requests being answered right now, one per app.
+pub type CoverageReads = crate::platform::shared_reads::SharedReads<CoverageKey, Coverage>;
+
 /// One line of the coverage table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct CoverageRow {

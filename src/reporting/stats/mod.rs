@@ -83,6 +83,7 @@ pub fn root_for(
 #[get("/stats/coverage")]
 pub async fn coverage_stats(
     state: web::Data<AppState>,
+    shared: web::Data<coverage::CoverageReads>,
     principal: Principal,
     req: HttpRequest,
     query: web::Query<CoverageQuery>,
@@ -100,11 +101,27 @@ pub async fn coverage_stats(
             )));
         }
     }
-    let result = for_subtree(&state, principal, query.admin_unit, move |conn, root| {
-        let view = scheme.map(|s| SchemeView::load(conn, s)).transpose()?;
-        coverage::coverage(conn, root, level, group_by, view.as_ref())
-    })
-    .await?;
+    principal.require(STATS_ROLES)?;
+    let db = state.reads.db().await.clone();
+    let asked = query.admin_unit;
+    let root = db
+        .run(move |conn| principal.unit_in_scope(conn, asked.as_deref()))
+        .await?;
+    let key = coverage::CoverageKey {
+        root: root.clone(),
+        level,
+        group_by,
+        scheme,
+        replica: state.reads.is_replica(&db),
+    };
+    let result = shared
+        .read(key, || {
+            db.run(move |conn| {
+                let view = scheme.map(|s| SchemeView::load(conn, s)).transpose()?;
+                coverage::coverage(conn, root.as_deref(), level, group_by, view.as_ref())
+            })
+        })
+        .await?;
     if chart {
         return Ok(svg_response(charts::coverage(&result, lang)?));
     }

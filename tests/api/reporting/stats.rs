@@ -748,3 +748,64 @@ async fn the_whole_country_is_its_provinces_each_as_counted_alone() {
         .ok(200);
     assert_eq!(by_98["total"]["students"], json!(9));
 }
+
+/// Coverage asked by many at once is computed once per batch of callers
+/// (`platform::shared_reads`), yet a request that follows its own write
+/// always counts that write: while six readers keep asking for the whole
+/// country, a student is added ten times and each following read counts
+/// every student added so far: an answer kept for later callers (a cache)
+/// would miss the write. That a caller never joins a computation already
+/// under way is pinned with a controlled clock by the unit tests of
+/// `src/platform/shared_reads.rs` (here computations take a millisecond,
+/// too short to catch it reliably).
+#[actix_rt::test]
+async fn coverage_asked_by_many_at_once_still_counts_the_callers_own_write() {
+    let token = "a-metrics-token-of-some-length";
+    let app = spawn_app_with(|env| {
+        env.insert("SONGMAY_METRICS_TOKEN", token.into());
+    })
+    .await;
+    let (admin, batch) = roster(&app).await;
+    let reader = app.client_token("stats_reader").await;
+    let joined = || async {
+        let text = app
+            .request_with_auth_header("/metrics", &format!("Bearer {token}"))
+            .await
+            .body;
+        let text = String::from_utf8(text).unwrap();
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(r#"songmay_shared_reads_total{outcome="joined"}"#)?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    };
+    let joined_before = joined().await;
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    let readers = futures_util::future::join_all((0..6).map(|_| async {
+        while writing.load(std::sync::atomic::Ordering::SeqCst) {
+            let country = app.get("/api/v1/stats/coverage", &reader).await.ok(200);
+            assert!(country["total"]["students"].as_i64().unwrap() >= batch.len() as i64);
+        }
+    }));
+    let writer = async {
+        for i in 0..10 {
+            let added = student(&format!("AT-ONCE-{i}"), "TH-DABAC", 4);
+            app.sync_students(&admin, "", &[added]).await.ok(200);
+            let country = app.get("/api/v1/stats/coverage", &reader).await.ok(200);
+            assert_eq!(
+                country["total"]["students"].as_i64().unwrap(),
+                (batch.len() + i + 1) as i64,
+                "the read after write {i} misses it"
+            );
+        }
+        writing.store(false, std::sync::atomic::Ordering::SeqCst);
+    };
+    futures_util::future::join(readers, writer).await;
+    assert!(
+        joined().await > joined_before,
+        "no request shared a computation: the test did not test sharing"
+    );
+}
