@@ -172,6 +172,27 @@ macro_rules! per_backend {
 }
 pub use per_backend;
 
+/// PostgreSQL's `unnest` over a bound array, for lookups of many keys in a
+/// small table as `column IN (SELECT unnest($1))`. Diesel's `eq_any` binds
+/// `column = ANY($1)`, and once PostgreSQL switches the prepared statement
+/// to its generic plan it compares every row with every element: 2.4 ms
+/// for 400 school codes against 479 schools, a fifth of a re-sync's
+/// database time. The subquery is hashed instead (0.26 ms). Indexed
+/// lookups in large tables (students by external id) do not need it.
+pub mod unnest {
+    use diesel::sql_types::{Array, BigInt, Text};
+
+    diesel::define_sql_function! {
+        #[sql_name = "unnest"]
+        fn texts(values: Array<Text>) -> Text;
+    }
+
+    diesel::define_sql_function! {
+        #[sql_name = "unnest"]
+        fn ids(values: Array<BigInt>) -> BigInt;
+    }
+}
+
 impl Db {
     /// Whether `other` is a handle on the same pool (its clones share the
     /// queue, so comparing the queue compares the pool).

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::model::*;
 use crate::platform::db::page::PageRequest;
+use crate::platform::db::per_backend;
 use crate::platform::db::schema::{admin_units, schools};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::FieldError;
@@ -37,13 +38,40 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<SchoolRow, Failure>
 
 /// The schools with these MOET codes, by code.
 pub fn by_codes(conn: &mut DbConn, codes: &[&str]) -> Result<HashMap<String, SchoolRow>, Failure> {
+    use crate::platform::db::unnest;
     let mut found = HashMap::with_capacity(codes.len());
     for chunk in codes.chunks(INSERT_CHUNK) {
-        let rows: Vec<SchoolRow> = with_conn!(conn, |c| schools::table
-            .filter(schools::moet_code.eq_any(chunk))
-            .select(SchoolRow::as_select())
-            .load(c))?;
+        let rows: Vec<SchoolRow> = per_backend!(conn,
+            sqlite: |c| schools::table
+                .filter(schools::moet_code.eq_any(chunk))
+                .select(SchoolRow::as_select())
+                .load(c),
+            postgres: |c| schools::table
+                .filter(schools::moet_code.eq_any(diesel::select(unnest::texts(chunk))))
+                .select(SchoolRow::as_select())
+                .load(c),
+        )?;
         found.extend(rows.into_iter().map(|row| (row.moet_code.clone(), row)));
+    }
+    Ok(found)
+}
+
+/// The schools with these ids, by id.
+pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, SchoolRow>, Failure> {
+    use crate::platform::db::unnest;
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(INSERT_CHUNK) {
+        let rows: Vec<SchoolRow> = per_backend!(conn,
+            sqlite: |c| schools::table
+                .filter(schools::id.eq_any(chunk))
+                .select(SchoolRow::as_select())
+                .load(c),
+            postgres: |c| schools::table
+                .filter(schools::id.eq_any(diesel::select(unnest::ids(chunk))))
+                .select(SchoolRow::as_select())
+                .load(c),
+        )?;
+        found.extend(rows.into_iter().map(|row| (row.id, row)));
     }
     Ok(found)
 }

@@ -625,7 +625,7 @@ fn sort_out<'a>(
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        load_schools(conn, &ids)?
+        crate::registry::schools::queries::by_ids(conn, &ids)?
     };
 
     let mut sorted = Sorted::default();
@@ -715,25 +715,43 @@ fn write_students(
 /// row version, its index entries and trigger rows each (most of a
 /// re-sync's time), a narrow note costs one small row.
 fn note_seen_unchanged(conn: &mut DbConn, ids: &[i64], run_id: &str) -> Result<(), Failure> {
-    for chunk in ids.chunks(CHUNK) {
-        let notes: Vec<_> = chunk
-            .iter()
-            .map(|id| {
-                (
-                    students_seen_unchanged::student_id.eq(*id),
-                    students_seen_unchanged::run_id.eq(run_id),
-                )
-            })
-            .collect();
-        with_conn!(conn, |c| diesel::insert_into(
-            students_seen_unchanged::table
-        )
-        .values(&notes)
-        .on_conflict(students_seen_unchanged::student_id)
-        .do_update()
-        .set(students_seen_unchanged::run_id.eq(excluded(students_seen_unchanged::run_id)))
-        .execute(c))?;
+    use diesel::sql_types::{Array, BigInt, Text};
+    if ids.is_empty() {
+        return Ok(());
     }
+    crate::platform::db::per_backend!(conn,
+        sqlite: |c| {
+            for chunk in ids.chunks(CHUNK) {
+                let notes: Vec<_> = chunk
+                    .iter()
+                    .map(|id| {
+                        (
+                            students_seen_unchanged::student_id.eq(*id),
+                            students_seen_unchanged::run_id.eq(run_id),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(students_seen_unchanged::table)
+                    .values(&notes)
+                    .on_conflict(students_seen_unchanged::student_id)
+                    .do_update()
+                    .set(students_seen_unchanged::run_id.eq(excluded(students_seen_unchanged::run_id)))
+                    .execute(c)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        },
+        // One array instead of a VALUES list of a thousand pairs, which
+        // PostgreSQL parsed anew for every batch of another size.
+        postgres: |c| diesel::sql_query(
+            "INSERT INTO students_seen_unchanged (student_id, run_id) \
+             SELECT seen.id, $2 FROM unnest($1::bigint[]) AS seen(id) \
+             ON CONFLICT (student_id) DO UPDATE SET run_id = EXCLUDED.run_id",
+        )
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Text, _>(run_id)
+        .execute(c)
+        .map(|_| ()),
+    )?;
     Ok(())
 }
 
@@ -760,21 +778,6 @@ fn existing_by_external_id(
             .select(StudentRow::as_select())
             .load(c))?;
         found.extend(rows.into_iter().map(|row| (row.external_id.clone(), row)));
-    }
-    Ok(found)
-}
-
-fn load_schools(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, SchoolRow>, Failure> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut found = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<SchoolRow> = with_conn!(conn, |c| schools::table
-            .filter(schools::id.eq_any(chunk))
-            .select(SchoolRow::as_select())
-            .load(c))?;
-        found.extend(rows.into_iter().map(|row| (row.id, row)));
     }
     Ok(found)
 }
