@@ -24,7 +24,7 @@ use donations::{donation_stats, DonationStats, DonationStatsQuery};
 use crate::distribution::inventory::{ItemCondition, ItemStatus};
 use crate::platform::auth::{Principal, Role};
 use crate::platform::db::schema::{handovers, inventory_items, need_events};
-use crate::platform::db::{with_conn, DbConn};
+use crate::platform::db::{with_conn, Db, DbConn};
 use crate::platform::error::Failure;
 use crate::platform::http::tabular::{negotiate, respond, svg_response, TableOrChart};
 use crate::platform::http::ApiError;
@@ -33,24 +33,31 @@ use crate::registry::admin_units::{Scheme, SchemeView};
 
 const STATS_ROLES: &[Role] = &[Role::StatsReader, Role::DistrictOfficer];
 
-/// Figures for the subtree a caller asks for: the statistics roles only,
-/// the subtree checked against their scope (their own by default).
+/// Where a statistics caller reads, and the subtree they may see: the
+/// statistics roles only, the unit asked for checked against their scope
+/// (their own by default).
+async fn subtree_root(
+    state: &AppState,
+    principal: Principal,
+    asked: Option<String>,
+) -> Result<(Db, Option<String>), ApiError> {
+    principal.require(STATS_ROLES)?;
+    let db = state.reads.db().await.clone();
+    let root = db
+        .run(move |conn| principal.unit_in_scope(conn, asked.as_deref()))
+        .await?;
+    Ok((db, root))
+}
+
+/// Figures for the subtree a caller asks for ([`subtree_root`]).
 async fn for_subtree<T: Send + 'static>(
     state: &AppState,
     principal: Principal,
     asked: Option<String>,
     compute: impl FnOnce(&mut DbConn, Option<&str>) -> Result<T, Failure> + Send + 'static,
 ) -> Result<T, ApiError> {
-    principal.require(STATS_ROLES)?;
-    Ok(state
-        .reads
-        .db()
-        .await
-        .run(move |conn| {
-            let root = principal.unit_in_scope(conn, asked.as_deref())?;
-            compute(conn, root.as_deref())
-        })
-        .await?)
+    let (db, root) = subtree_root(state, principal, asked).await?;
+    Ok(db.run(move |conn| compute(conn, root.as_deref())).await?)
 }
 
 /// [`Principal::unit_in_scope`] and the codes of its subtree (`None`: everywhere).
@@ -101,12 +108,7 @@ pub async fn coverage_stats(
             )));
         }
     }
-    principal.require(STATS_ROLES)?;
-    let db = state.reads.db().await.clone();
-    let asked = query.admin_unit;
-    let root = db
-        .run(move |conn| principal.unit_in_scope(conn, asked.as_deref()))
-        .await?;
+    let (db, root) = subtree_root(&state, principal, query.admin_unit).await?;
     let key = coverage::CoverageKey {
         root: root.clone(),
         level,
