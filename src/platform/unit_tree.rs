@@ -17,9 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 
-use crate::platform::db::schema::admin_units;
+use crate::platform::db::schema::{admin_unit_tree_stamp, admin_units};
 use crate::platform::db::{with_conn, DbConn};
 use crate::platform::error::Failure;
 
@@ -146,21 +145,15 @@ impl UnitTree {
     }
 }
 
-#[derive(QueryableByName)]
-struct Stamp {
-    #[diesel(sql_type = Text)]
-    stamp: String,
-}
-
 /// The trees this process holds, by stamp, the most recent use last.
 static TREES: Mutex<Vec<(String, Arc<UnitTree>)>> = Mutex::new(Vec::new());
 
+/// Read on every use of the tree, so it is a query diesel prepares once
+/// per connection (a `sql_query` would be parsed anew each time).
 fn stamp(conn: &mut DbConn) -> Result<String, Failure> {
-    let row: Stamp = with_conn!(conn, |c| diesel::sql_query(
-        "SELECT stamp FROM admin_unit_tree_stamp"
-    )
-    .get_result(c))?;
-    Ok(row.stamp)
+    Ok(with_conn!(conn, |c| admin_unit_tree_stamp::table
+        .select(admin_unit_tree_stamp::stamp)
+        .first(c))?)
 }
 
 /// The tree as the database holds it now.

@@ -13,6 +13,13 @@ diesel::table! {
     }
 }
 
+// One row, renewed with every change to admin_units (src/platform/unit_tree.rs).
+diesel::table! {
+    admin_unit_tree_stamp (stamp) {
+        stamp -> Text,
+    }
+}
+
 diesel::table! {
     users (id) {
         id -> BigInt,

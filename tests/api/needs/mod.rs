@@ -734,7 +734,10 @@ async fn officers_verify_in_bulk_and_the_summary_adds_up() {
 /// A district's needs, paged a few at a time (read unit by unit on
 /// PostgreSQL), come in priority order (ties: oldest first) with every
 /// need of the district's units exactly once, filtered or not, for an
-/// officer of the district and for an admin asking for it.
+/// officer of the district and for an admin asking for it. The same holds
+/// for the province, whose more than 64 units PostgreSQL reads in the
+/// other form (one statement over an array of codes instead of a branch
+/// per unit, `needs::queries::MERGED_UNITS_AT_MOST`).
 #[actix_rt::test]
 async fn a_districts_needs_page_in_priority_order_with_each_need_once() {
     let app = spawn_app().await;
@@ -780,23 +783,96 @@ async fn a_districts_needs_page_in_priority_order_with_each_need_once() {
         "Đà Bắc's communes: {district:?}"
     );
 
-    for filter in ["", "&kind=device", "&status=reported", "&kind=connectivity"] {
-        let mut expected: Vec<&Value> = everything
+    // The province's subtree: its districts and their communes.
+    let mut province_units = 1;
+    for district_unit in app
+        .all_pages("/api/v1/admin-units?parent_code=17&limit=100", &admin)
+        .await
+        .iter()
+        .flat_map(|page| page["items"].as_array().unwrap().clone())
+    {
+        let code = district_unit["code"].as_str().unwrap();
+        province_units += 1 + app
+            .all_pages(
+                &format!("/api/v1/admin-units?parent_code={code}&limit=100"),
+                &admin,
+            )
+            .await
             .iter()
-            .filter(|n| district.contains(n["admin_unit_code"].as_str().unwrap()))
-            .filter(|n| match filter {
-                "&kind=device" => n["kind"] == "device",
-                "&kind=connectivity" => n["kind"] == "connectivity",
-                "&status=reported" => n["status"] == "reported",
-                _ => true,
-            })
-            .collect();
-        expected.sort_by_key(|n| (-n["priority"].as_i64().unwrap(), n["id"].as_i64().unwrap()));
-        let expected: Vec<i64> = expected.iter().map(|n| n["id"].as_i64().unwrap()).collect();
+            .map(|page| page["items"].as_array().unwrap().len())
+            .sum::<usize>();
+    }
+    assert!(province_units > 64, "Hòa Bình has {province_units} units");
+
+    let mut priorities: Vec<i64> = everything
+        .iter()
+        .map(|n| n["priority"].as_i64().unwrap())
+        .collect();
+    priorities.sort_unstable();
+    let middle = priorities[priorities.len() / 2];
+    let school = everything
+        .iter()
+        .find(|n| n["admin_unit_code"] == "04831")
+        .expect("a need at Đà Bắc's primary school")["school_id"]
+        .as_i64()
+        .unwrap();
+    type Keep = Box<dyn Fn(&Value) -> bool>;
+    let filters: Vec<(String, Keep)> = vec![
+        (String::new(), Box::new(|_| true)),
+        ("&kind=device".into(), Box::new(|n| n["kind"] == "device")),
+        (
+            "&status=reported".into(),
+            Box::new(|n| n["status"] == "reported"),
+        ),
+        (
+            "&kind=connectivity".into(),
+            Box::new(|n| n["kind"] == "connectivity"),
+        ),
+        (
+            format!("&priority_min={middle}"),
+            Box::new(move |n| n["priority"].as_i64().unwrap() >= middle),
+        ),
+        (
+            format!("&priority_max={middle}"),
+            Box::new(move |n| n["priority"].as_i64().unwrap() <= middle),
+        ),
+        (
+            format!("&school_id={school}"),
+            Box::new(move |n| n["school_id"] == school),
+        ),
+    ];
+    for (filter, keep) in &filters {
+        let ordered = |unit_in_area: &dyn Fn(&str) -> bool| -> Vec<i64> {
+            let mut chosen: Vec<&Value> = everything
+                .iter()
+                .filter(|n| unit_in_area(n["admin_unit_code"].as_str().unwrap()))
+                .filter(|n| keep(n))
+                .collect();
+            chosen.sort_by_key(|n| (-n["priority"].as_i64().unwrap(), n["id"].as_i64().unwrap()));
+            chosen.iter().map(|n| n["id"].as_i64().unwrap()).collect()
+        };
+        let expected = ordered(&|unit| district.contains(unit));
         assert!(
             expected.len() > 6,
             "too few needs to page through ({filter})"
         );
+        // Every seeded school is in Hòa Bình province (17), two of them
+        // outside the district.
+        let in_province = ordered(&|_| true);
+        if filter.is_empty() {
+            assert!(in_province.len() > expected.len());
+        }
+        let paged: Vec<i64> = app
+            .all_pages(
+                &format!("/api/v1/needs?admin_unit=17&limit=3{filter}"),
+                &admin,
+            )
+            .await
+            .iter()
+            .flat_map(|page| page["items"].as_array().unwrap().clone())
+            .map(|n| n["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(paged, in_province, "province: {filter}");
         for (who, token, path) in [
             (
                 "officer",
