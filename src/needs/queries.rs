@@ -312,10 +312,10 @@ pub fn list(
     let rows: Vec<NeedRow> = crate::platform::db::per_backend!(conn,
         sqlite: |c| one_query!(c),
         postgres: |c| match &units_asked {
-            Some(units) if units.len() <= MERGED_UNITS_AT_MOST => {
-                UnitPagesMerged::new(scope, filter, units, page).load(c)
-            }
-            Some(units) => per_unit_page(scope, filter, units, page).load(c),
+            Some(units) => match UnitPagesMerged::for_page(scope, filter, units, page) {
+                Some(merged) => merged.load(c),
+                None => per_unit_page(scope, filter, units, page).load(c),
+            },
             None => one_query!(c),
         },
     )?;
@@ -326,58 +326,65 @@ pub fn list(
     })
 }
 
-/// Up to this many units, a page is read as [`UnitPagesMerged`]; beyond,
-/// as one statement over an array of codes ([`per_unit_page`]), since the
-/// merged statement grows with the units and is planned once per size.
-const MERGED_UNITS_AT_MOST: usize = 64;
-
-/// PostgreSQL, for a few units (a district, a commune): one ordered index
-/// range per unit, `UNION ALL`ed under one `ORDER BY … LIMIT`. PostgreSQL
-/// runs it as a Merge Append and stops once the page is full, reading
-/// about a page of rows where the array form reads a page per unit.
+/// PostgreSQL, for the common page of a few units (a district, a commune;
+/// optionally one status and one kind): one ordered index range per unit,
+/// `UNION ALL`ed under one `ORDER BY … LIMIT`. PostgreSQL runs it as a
+/// Merge Append and stops once the page is full, reading about a page of
+/// rows where the array form ([`per_unit_page`]) reads a page per unit.
 ///
 /// It is only faster as a statement prepared once and reused: planning a
 /// branch per unit costs more than running them. So its text depends only
-/// on its shape — the units padded with NULL branches to a power of two,
-/// the filters present, the row count rounded up to a power of two (the
-/// extra rows are cut by the caller's `page.finish`) — never on the
-/// values, which are bound; diesel then keeps it per connection, keyed by
-/// its text. The row count is written into the text, not bound: with a
-/// bound `LIMIT` PostgreSQL keeps planning each execution anew (measured
-/// with pgbench on the reads benchmark's database: 1,000 executions a
+/// on its shape, never on the values, which are bound; diesel keeps it per
+/// connection, keyed by its text. The row count is written into the text,
+/// not bound: with a bound `LIMIT` PostgreSQL kept planning each execution
+/// anew (pgbench on the reads benchmark's database: 1,000 executions a
 /// second with it bound, 5,500 written in, 2,000 for the array form).
+///
+/// Diesel's statement cache and PostgreSQL's plans are per connection and
+/// never evicted, and one prepared plan of 32 branches holds about 1 MB of
+/// the server's memory (64 branches: 2.4 MB, `pg_backend_memory_contexts`).
+/// So the shapes are few: the units padded with NULL branches to 4, 8, 16
+/// or 32; a fixed row count (pages of up to 63, the extra rows cut by the
+/// caller's `page.finish`); status and kind present or not. At most 16
+/// statements per connection. Only first pages: with a cursor bound
+/// (`priority < $p OR …`) PostgreSQL chose to plan every execution anew
+/// and the form fell to 670 executions a second. Any other page (a later
+/// one, more units, a bigger page, a school, a priority range) is read in
+/// the array form.
 struct UnitPagesMerged {
     units: Vec<Option<String>>,
-    after: Option<(i32, i64)>,
-    scope_school: Option<i64>,
     status: Option<workflow::NeedStatus>,
     kind: Option<NeedKind>,
-    school_id: Option<i64>,
-    priority_min: Option<i32>,
-    priority_max: Option<i32>,
-    rows: i64,
 }
 
 impl UnitPagesMerged {
-    fn new(
+    const UNITS_AT_MOST: usize = 32;
+    const ROWS: i64 = 64;
+
+    /// `None` unless the page has the shape this form serves.
+    fn for_page(
         scope: &Reach,
         filter: &NeedFilter,
         units: &[String],
         page: &PageRequest<(i32, i64)>,
-    ) -> Self {
+    ) -> Option<Self> {
+        let common = units.len() <= Self::UNITS_AT_MOST
+            && page.after.is_none()
+            && page.fetch() <= Self::ROWS
+            && scope.school().is_none()
+            && filter.school_id.is_none()
+            && filter.priority_min.is_none()
+            && filter.priority_max.is_none();
+        if !common {
+            return None;
+        }
         let mut padded: Vec<Option<String>> = units.iter().cloned().map(Some).collect();
         padded.resize(units.len().max(4).next_power_of_two(), None);
-        UnitPagesMerged {
+        Some(UnitPagesMerged {
             units: padded,
-            after: page.after,
-            scope_school: scope.school(),
             status: filter.status,
             kind: filter.kind,
-            school_id: filter.school_id,
-            priority_min: filter.priority_min,
-            priority_max: filter.priority_max,
-            rows: (page.fetch().max(16) as u64).next_power_of_two() as i64,
-        }
+        })
     }
 }
 
@@ -386,10 +393,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for UnitPagesMerged {
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+        use diesel::sql_types::{Nullable, Text};
         let order_and_limit = format!(
             " ORDER BY needs.priority DESC, needs.id LIMIT {})",
-            self.rows
+            Self::ROWS
         );
         out.push_sql("SELECT * FROM (");
         for (i, unit) in self.units.iter().enumerate() {
@@ -398,20 +405,6 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for UnitPagesMerged {
             }
             out.push_sql("(SELECT needs.* FROM needs WHERE needs.admin_unit_code = ");
             out.push_bind_param::<Nullable<Text>, _>(unit)?;
-            if let Some((priority, id)) = &self.after {
-                out.push_sql(" AND (needs.priority < ");
-                out.push_bind_param::<Integer, _>(priority)?;
-                out.push_sql(" OR (needs.priority = ");
-                out.push_bind_param::<Integer, _>(priority)?;
-                out.push_sql(" AND needs.id > ");
-                out.push_bind_param::<BigInt, _>(id)?;
-                out.push_sql("))");
-            }
-            // The caller's own school (school staff), then the one asked for.
-            for school in [&self.scope_school, &self.school_id].into_iter().flatten() {
-                out.push_sql(" AND needs.school_id = ");
-                out.push_bind_param::<BigInt, _>(school)?;
-            }
             if let Some(status) = &self.status {
                 out.push_sql(" AND needs.status = ");
                 out.push_bind_param::<Text, _>(status)?;
@@ -420,19 +413,11 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for UnitPagesMerged {
                 out.push_sql(" AND needs.kind = ");
                 out.push_bind_param::<Text, _>(kind)?;
             }
-            if let Some(min) = &self.priority_min {
-                out.push_sql(" AND needs.priority >= ");
-                out.push_bind_param::<Integer, _>(min)?;
-            }
-            if let Some(max) = &self.priority_max {
-                out.push_sql(" AND needs.priority <= ");
-                out.push_bind_param::<Integer, _>(max)?;
-            }
             out.push_sql(&order_and_limit);
         }
         out.push_sql(&format!(
             ") AS page ORDER BY page.priority DESC, page.id LIMIT {}",
-            self.rows
+            Self::ROWS
         ));
         Ok(())
     }

@@ -735,9 +735,11 @@ async fn officers_verify_in_bulk_and_the_summary_adds_up() {
 /// PostgreSQL), come in priority order (ties: oldest first) with every
 /// need of the district's units exactly once, filtered or not, for an
 /// officer of the district and for an admin asking for it. The same holds
-/// for the province, whose more than 64 units PostgreSQL reads in the
-/// other form (one statement over an array of codes instead of a branch
-/// per unit, `needs::queries::MERGED_UNITS_AT_MOST`).
+/// for the province. On PostgreSQL this pages both forms of the query: a
+/// branch per unit (`needs::queries::UnitPagesMerged`: the district's first
+/// page, no filter or a status or a kind) and one statement over an array
+/// of codes (later pages; the province's more than 32 units; a priority
+/// range or a school).
 #[actix_rt::test]
 async fn a_districts_needs_page_in_priority_order_with_each_need_once() {
     let app = spawn_app().await;
@@ -764,6 +766,24 @@ async fn a_districts_needs_page_in_priority_order_with_each_need_once() {
             json!({"admin_unit_code": "150"}),
         )
         .await;
+
+    // Half of the needs verified, so that a status filter leaves some out.
+    let reported: Vec<i64> = app.get("/api/v1/needs?limit=500", &admin).await.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_i64().unwrap())
+        .step_by(2)
+        .collect();
+    let moved = app
+        .post(
+            "/api/v1/needs/transitions",
+            Some(&admin),
+            &json!({"ids": reported, "to": "verified"}),
+        )
+        .await
+        .ok(200);
+    assert_eq!(moved["failed"], 0, "{moved}");
 
     // Every need, read in one page, and the district's units (150 and its communes).
     let everything: Vec<Value> = app.get("/api/v1/needs?limit=500", &admin).await.ok(200)["items"]
@@ -823,6 +843,14 @@ async fn a_districts_needs_page_in_priority_order_with_each_need_once() {
         (
             "&status=reported".into(),
             Box::new(|n| n["status"] == "reported"),
+        ),
+        (
+            "&status=verified".into(),
+            Box::new(|n| n["status"] == "verified"),
+        ),
+        (
+            "&status=verified&kind=device".into(),
+            Box::new(|n| n["status"] == "verified" && n["kind"] == "device"),
         ),
         (
             "&kind=connectivity".into(),
