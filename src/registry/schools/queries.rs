@@ -56,6 +56,26 @@ pub fn by_codes(conn: &mut DbConn, codes: &[&str]) -> Result<HashMap<String, Sch
     Ok(found)
 }
 
+/// PostgreSQL: locks the schools with these codes until the transaction
+/// ends, in id order so two batches take them in the same order. SQLite
+/// runs one write transaction at a time and needs no row locks.
+fn lock_by_codes(conn: &mut DbConn, codes: &[&str]) -> Result<(), Failure> {
+    use crate::platform::db::unnest;
+    for chunk in codes.chunks(INSERT_CHUNK) {
+        per_backend!(conn,
+            sqlite: |_c| Ok::<_, diesel::result::Error>(()),
+            postgres: |c| schools::table
+                .filter(schools::moet_code.eq_any(diesel::select(unnest::texts(chunk))))
+                .order(schools::id)
+                .select(schools::id)
+                .for_update()
+                .load::<i64>(c)
+                .map(|_| ()),
+        )?;
+    }
+    Ok(())
+}
+
 /// The schools with these ids, by id.
 pub fn by_ids(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, SchoolRow>, Failure> {
     use crate::platform::db::unnest;
@@ -396,6 +416,11 @@ pub fn upsert_batch(
     conn.transaction(|conn| {
         let codes: Vec<String> = valid.iter().map(|i| i.moet_code.clone()).collect();
         let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+        // Locked before they are read, so the batch decides on the schools
+        // as the last writer left them: a re-homing that commits while the
+        // batch waits is seen (an old code sent for a re-homed school is
+        // then translated), never overwritten with the old tree's code.
+        lock_by_codes(conn, &codes)?;
         let existing = by_codes(conn, &codes)?;
         report.translated = translate_old_codes(conn, &mut valid, &existing)?;
         let now = crate::platform::db::now();
