@@ -38,6 +38,25 @@ pub fn find_by_code(conn: &mut DbConn, code: &str) -> Result<SchoolRow, Failure>
 
 /// The schools with these MOET codes, by code.
 pub fn by_codes(conn: &mut DbConn, codes: &[&str]) -> Result<HashMap<String, SchoolRow>, Failure> {
+    read_by_codes(conn, codes, false)
+}
+
+/// [`by_codes`], the rows locked until the transaction ends (PostgreSQL,
+/// in id order so two batches take them in the same order; SQLite runs one
+/// write transaction at a time). A row another transaction is changing is
+/// read as that transaction committed it.
+fn by_codes_for_update(
+    conn: &mut DbConn,
+    codes: &[&str],
+) -> Result<HashMap<String, SchoolRow>, Failure> {
+    read_by_codes(conn, codes, true)
+}
+
+fn read_by_codes(
+    conn: &mut DbConn,
+    codes: &[&str],
+    for_update: bool,
+) -> Result<HashMap<String, SchoolRow>, Failure> {
     use crate::platform::db::unnest;
     let mut found = HashMap::with_capacity(codes.len());
     for chunk in codes.chunks(INSERT_CHUNK) {
@@ -46,34 +65,20 @@ pub fn by_codes(conn: &mut DbConn, codes: &[&str]) -> Result<HashMap<String, Sch
                 .filter(schools::moet_code.eq_any(chunk))
                 .select(SchoolRow::as_select())
                 .load(c),
-            postgres: |c| schools::table
-                .filter(schools::moet_code.eq_any(diesel::select(unnest::texts(chunk))))
-                .select(SchoolRow::as_select())
-                .load(c),
+            postgres: |c| {
+                let query = schools::table
+                    .filter(schools::moet_code.eq_any(diesel::select(unnest::texts(chunk))))
+                    .select(SchoolRow::as_select());
+                if for_update {
+                    query.order(schools::id).for_update().load(c)
+                } else {
+                    query.load(c)
+                }
+            },
         )?;
         found.extend(rows.into_iter().map(|row| (row.moet_code.clone(), row)));
     }
     Ok(found)
-}
-
-/// PostgreSQL: locks the schools with these codes until the transaction
-/// ends, in id order so two batches take them in the same order. SQLite
-/// runs one write transaction at a time and needs no row locks.
-fn lock_by_codes(conn: &mut DbConn, codes: &[&str]) -> Result<(), Failure> {
-    use crate::platform::db::unnest;
-    for chunk in codes.chunks(INSERT_CHUNK) {
-        per_backend!(conn,
-            sqlite: |_c| Ok::<_, diesel::result::Error>(()),
-            postgres: |c| schools::table
-                .filter(schools::moet_code.eq_any(diesel::select(unnest::texts(chunk))))
-                .order(schools::id)
-                .select(schools::id)
-                .for_update()
-                .load::<i64>(c)
-                .map(|_| ()),
-        )?;
-    }
-    Ok(())
 }
 
 /// The schools with these ids, by id.
@@ -416,12 +421,11 @@ pub fn upsert_batch(
     conn.transaction(|conn| {
         let codes: Vec<String> = valid.iter().map(|i| i.moet_code.clone()).collect();
         let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
-        // Locked before they are read, so the batch decides on the schools
-        // as the last writer left them: a re-homing that commits while the
-        // batch waits is seen (an old code sent for a re-homed school is
-        // then translated), never overwritten with the old tree's code.
-        lock_by_codes(conn, &codes)?;
-        let existing = by_codes(conn, &codes)?;
+        // Read locked, so the batch decides on the schools as the last
+        // writer left them: a re-homing that commits while the batch waits
+        // is seen (an old code sent for a re-homed school is then
+        // translated), never overwritten with the old tree's code.
+        let existing = by_codes_for_update(conn, &codes)?;
         report.translated = translate_old_codes(conn, &mut valid, &existing)?;
         let now = crate::platform::db::now();
         let mut changed = Vec::new();
