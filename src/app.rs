@@ -191,6 +191,8 @@ pub struct Application {
     server: Server,
     /// The webhook worker's database and settings (it starts with the server).
     webhooks: (Db, crate::platform::config::WebhookSettings),
+    /// The coverage count folder's database and period (PostgreSQL only).
+    count_folder: Option<(Db, std::time::Duration)>,
 }
 
 impl Application {
@@ -200,6 +202,10 @@ impl Application {
         let db = Db::connect(&config.database, config.pool_size)?;
         prepare_database(&db, &config)?;
         let webhooks = (db.clone(), config.webhooks.clone());
+        let count_folder = config
+            .count_fold
+            .filter(|_| config.database.is_postgres())
+            .map(|every| (db.clone(), every));
         let webhook_settings = web::Data::new(config.webhooks.clone());
         let letter_settings = web::Data::new(config.letter.clone());
         let retention = web::Data::new(config.retention.clone());
@@ -300,6 +306,7 @@ impl Application {
             port: address.port(),
             server: server.run(),
             webhooks,
+            count_folder,
         })
     }
 
@@ -309,13 +316,24 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests
     /// (at most 30 s) before returning.
-    /// The webhook worker runs beside the server and stops with it.
+    /// The webhook worker and the coverage count folder run beside the
+    /// server and stop with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (db, settings) = self.webhooks;
-        let worker = Box::pin(crate::platform::webhooks::worker::run(db, settings));
-        match futures_util::future::select(Box::pin(self.server), worker).await {
+        let worker = crate::platform::webhooks::worker::run(db, settings);
+        let count_folder = self.count_folder;
+        let folder = async move {
+            match count_folder {
+                Some((db, every)) => {
+                    crate::reporting::stats::coverage::fold_noted_counts_forever(db, every).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let background = Box::pin(futures_util::future::join(worker, folder));
+        match futures_util::future::select(Box::pin(self.server), background).await {
             futures_util::future::Either::Left((served, _)) => served,
-            futures_util::future::Either::Right(((), server)) => server.await,
+            futures_util::future::Either::Right((_, server)) => server.await,
         }
     }
 }

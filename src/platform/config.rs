@@ -109,6 +109,10 @@ pub struct Config {
     /// `SONGMAY_TRUST_PROXY`: take the client IP from `X-Forwarded-For`/`Forwarded`
     /// (only behind a reverse proxy that sets them).
     pub trust_proxy: bool,
+    /// `SONGMAY_COUNT_FOLD_MS` (default 1000; 0: never, for tests that fold
+    /// by hand): how often each replica folds the coverage deltas noted by
+    /// writes into the count rows (PostgreSQL).
+    pub count_fold: Option<Duration>,
     /// `SONGMAY_MAX_JSON_BYTES`: largest JSON body accepted.
     pub max_json_bytes: usize,
     /// `SONGMAY_MAX_UPLOAD_BYTES`: largest CSV upload accepted.
@@ -312,6 +316,10 @@ impl Config {
                 60,
             )?),
             trust_proxy,
+            count_fold: match whole_number("SONGMAY_COUNT_FOLD_MS", 1000)? {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
             max_json_bytes: number("SONGMAY_MAX_JSON_BYTES", 1024 * 1024)? as usize,
             max_upload_bytes: number("SONGMAY_MAX_UPLOAD_BYTES", 16 * 1024 * 1024)? as usize,
             webhooks,

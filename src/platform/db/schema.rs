@@ -468,7 +468,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Per school and grade, the counts of a coverage line (kept by triggers).
+    /// Per school and grade, the counts of a coverage line as folded so far
+    /// (PostgreSQL; SQLite's triggers keep them exact at once): readers sum
+    /// `coverage_count_parts`.
     coverage_counts (school_id, grade) {
         school_id -> BigInt,
         grade -> Integer,
@@ -489,8 +491,53 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// The same per school, over all its grades (kept by triggers).
+    /// The same per school, over all its grades, as folded so far: readers
+    /// sum `coverage_school_count_parts`.
     coverage_school_counts (school_id) {
+        school_id -> BigInt,
+        students -> Integer,
+        with_device -> Integer,
+        with_connectivity -> Integer,
+        ready -> Integer,
+        open_device_needs -> Integer,
+        open_connectivity_needs -> Integer,
+        open_data_package_needs -> Integer,
+        needs_reported -> Integer,
+        needs_verified -> Integer,
+        needs_approved -> Integer,
+        needs_allocated -> Integer,
+        needs_fulfilled -> Integer,
+        open_software_needs -> Integer,
+    }
+}
+
+diesel::table! {
+    /// A view (migration 000024): the rows of `coverage_counts` and the
+    /// deltas noted by statements and not folded yet. Several rows may share
+    /// a key; their sums always equal a count of the rows.
+    coverage_count_parts (school_id, grade) {
+        school_id -> BigInt,
+        grade -> Integer,
+        students -> Integer,
+        with_device -> Integer,
+        with_connectivity -> Integer,
+        ready -> Integer,
+        open_device_needs -> Integer,
+        open_connectivity_needs -> Integer,
+        open_data_package_needs -> Integer,
+        needs_reported -> Integer,
+        needs_verified -> Integer,
+        needs_approved -> Integer,
+        needs_allocated -> Integer,
+        needs_fulfilled -> Integer,
+        open_software_needs -> Integer,
+    }
+}
+
+diesel::table! {
+    /// A view: the rows of `coverage_school_counts` and the deltas not folded
+    /// yet, to be summed per school like `coverage_count_parts`.
+    coverage_school_count_parts (school_id) {
         school_id -> BigInt,
         students -> Integer,
         with_device -> Integer,
@@ -754,6 +801,7 @@ diesel::joinable!(need_events -> needs (need_id));
 diesel::joinable!(schools -> admin_units (admin_unit_code));
 diesel::joinable!(students -> schools (school_id));
 diesel::joinable!(coverage_school_counts -> schools (school_id));
+diesel::joinable!(coverage_school_count_parts -> schools (school_id));
 diesel::joinable!(student_changes -> students (student_id));
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
@@ -810,7 +858,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     allocations,
     handovers,
     coverage_counts,
+    coverage_count_parts,
     coverage_school_counts,
+    coverage_school_count_parts,
     outbox_events,
     webhook_subscriptions,
     webhook_deliveries,

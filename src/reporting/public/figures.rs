@@ -19,7 +19,7 @@ use crate::donations::receipts::ReceiptType;
 use crate::needs::workflow::NeedStatus;
 use crate::needs::NeedKind;
 use crate::platform::db::schema::{
-    admin_units, coverage_school_counts, donors, needs, pledges, receipts, schools,
+    admin_units, coverage_school_count_parts, donors, needs, pledges, receipts, schools,
 };
 use crate::platform::db::{with_conn, DbConn};
 use crate::registry::admin_units::queries::UnitNode;
@@ -138,13 +138,13 @@ impl PublicFigures {
                 .collect();
         // Students and ready ones in the schools directly at each unit.
         let own: HashMap<String, (i64, i64)> = match view {
-            None => with_conn!(conn, |c| coverage_school_counts::table
+            None => with_conn!(conn, |c| coverage_school_count_parts::table
                 .inner_join(schools::table)
                 .group_by(schools::admin_unit_code)
                 .select((
                     schools::admin_unit_code,
-                    sql::<BigInt>("CAST(SUM(coverage_school_counts.students) AS BIGINT)"),
-                    sql::<BigInt>("CAST(SUM(coverage_school_counts.ready) AS BIGINT)"),
+                    sql::<BigInt>("CAST(SUM(coverage_school_count_parts.students) AS BIGINT)"),
+                    sql::<BigInt>("CAST(SUM(coverage_school_count_parts.ready) AS BIGINT)"),
                 ))
                 .load::<(String, i64, i64)>(c))?
             .into_iter()
@@ -152,7 +152,7 @@ impl PublicFigures {
             .collect(),
             Some(view) => {
                 let per_school: Vec<(i64, String, Option<String>, i64, i64)> =
-                    with_conn!(conn, |c| coverage_school_counts::table
+                    with_conn!(conn, |c| coverage_school_count_parts::table
                         .inner_join(schools::table)
                         .group_by((
                             schools::id,
@@ -163,8 +163,10 @@ impl PublicFigures {
                             schools::id,
                             schools::admin_unit_code,
                             schools::pre_reform_unit_code,
-                            sql::<BigInt>("CAST(SUM(coverage_school_counts.students) AS BIGINT)"),
-                            sql::<BigInt>("CAST(SUM(coverage_school_counts.ready) AS BIGINT)"),
+                            sql::<BigInt>(
+                                "CAST(SUM(coverage_school_count_parts.students) AS BIGINT)"
+                            ),
+                            sql::<BigInt>("CAST(SUM(coverage_school_count_parts.ready) AS BIGINT)"),
                         ))
                         .load(c))?;
                 let mut own: HashMap<String, (i64, i64)> = HashMap::new();

@@ -1,8 +1,11 @@
 //! Readiness for online learning: students with an adequate device and a
 //! usable connection, and the needs still open, for a subtree and broken
-//! down by child unit, school, school level or grade. Read from the count
-//! tables `coverage_school_counts` (per school) and `coverage_counts` (per
-//! school and grade), which triggers keep equal to a count of the rows.
+//! down by child unit, school, school level or grade. Summed from the views
+//! `coverage_school_count_parts` (per school) and `coverage_count_parts`
+//! (per school and grade), whose sums equal a count of the rows at every
+//! moment: on PostgreSQL the count rows and the deltas that writes noted
+//! and [`fold_noted_counts`] has not folded in yet (migration 000024), on
+//! SQLite the count rows its triggers keep.
 
 use crate::platform::error::Failure;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -14,7 +17,7 @@ use diesel::sql_types::BigInt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::platform::db::schema::{coverage_counts, coverage_school_counts, schools};
+use crate::platform::db::schema::{coverage_count_parts, coverage_school_count_parts, schools};
 use crate::platform::db::{with_conn, DbConn};
 use crate::registry::admin_units::{Scheme, SchemeView};
 use crate::registry::schools::SchoolLevel;
@@ -194,8 +197,8 @@ macro_rules! with_counted_columns {
     };
 }
 
-/// The thirteen sums of a group of count rows (`coverage_counts` or
-/// `coverage_school_counts`), as BIGINT on both backends.
+/// The thirteen sums of a group of count rows (`coverage_count_parts` or
+/// `coverage_school_count_parts`), as BIGINT on both backends.
 macro_rules! sum_of_each {
     ($($column:ident),*) => {
         ($(sql::<BigInt>(concat!("CAST(SUM(", stringify!($column), ") AS BIGINT)")),)*)
@@ -213,7 +216,7 @@ macro_rules! sums {
 macro_rules! school_sums_by {
     ($conn:expr, $key:expr, $units:expr, $level:expr) => {
         with_conn!($conn, |c| {
-            let mut query = coverage_school_counts::table
+            let mut query = coverage_school_count_parts::table
                 .inner_join(schools::table)
                 .group_by($key)
                 .select(($key, sums!()))
@@ -230,9 +233,9 @@ macro_rules! school_sums_by {
 }
 
 /// Counts coverage for `root`'s subtree (the whole country when `None`),
-/// broken down by `group_by`. Reads only the count tables, which triggers
-/// keep in the same transaction as every student and need write (migration
-/// 000007), so the numbers equal a count of the rows.
+/// broken down by `group_by`. Reads only the count views, which every
+/// student and need write updates in its own transaction (migrations 000007
+/// and 000024), so the numbers equal a count of the rows.
 pub fn coverage(
     conn: &mut DbConn,
     root: Option<&str>,
@@ -336,7 +339,7 @@ fn sums_by_top_unit(
         .unwrap_or_default();
     let query = format!(
         "SELECT {} \
-         FROM coverage_school_counts counts \
+         FROM coverage_school_count_parts counts \
          JOIN schools school ON school.id = counts.school_id \
          LEFT JOIN admin_units unit ON unit.code = school.admin_unit_code \
          LEFT JOIN admin_units parent ON parent.code = unit.parent_code \
@@ -434,10 +437,10 @@ fn coverage_in_view(
     } else {
         let mut per_school: Vec<(i64, Sums)> = Vec::new();
         for chunk in ids.chunks(5_000) {
-            per_school.extend(with_conn!(conn, |c| coverage_school_counts::table
-                .filter(coverage_school_counts::school_id.eq_any(chunk))
-                .group_by(coverage_school_counts::school_id)
-                .select((coverage_school_counts::school_id, sums!()))
+            per_school.extend(with_conn!(conn, |c| coverage_school_count_parts::table
+                .filter(coverage_school_count_parts::school_id.eq_any(chunk))
+                .group_by(coverage_school_count_parts::school_id)
+                .select((coverage_school_count_parts::school_id, sums!()))
                 .load::<(i64, Sums)>(c))?);
         }
         per_school
@@ -476,9 +479,9 @@ fn grade_sums(
     level: Option<SchoolLevel>,
 ) -> Result<Vec<(i32, Sums)>, Failure> {
     if units.is_none() && level.is_none() {
-        return Ok(with_conn!(conn, |c| coverage_counts::table
-            .group_by(coverage_counts::grade)
-            .select((coverage_counts::grade, sums!()))
+        return Ok(with_conn!(conn, |c| coverage_count_parts::table
+            .group_by(coverage_count_parts::grade)
+            .select((coverage_count_parts::grade, sums!()))
             .load(c))?);
     }
     // By school ids rather than a join: PostgreSQL then reads only the
@@ -502,10 +505,10 @@ fn grade_sums_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i32, Sums)>, Fai
     let mut by_grade = Vec::new();
     // SQLite takes at most 32,766 parameters per statement.
     for chunk in ids.chunks(5_000) {
-        by_grade.extend(with_conn!(conn, |c| coverage_counts::table
-            .filter(coverage_counts::school_id.eq_any(chunk))
-            .group_by(coverage_counts::grade)
-            .select((coverage_counts::grade, sums!()))
+        by_grade.extend(with_conn!(conn, |c| coverage_count_parts::table
+            .filter(coverage_count_parts::school_id.eq_any(chunk))
+            .group_by(coverage_count_parts::grade)
+            .select((coverage_count_parts::grade, sums!()))
             .load::<(i32, Sums)>(c))?);
     }
     Ok(by_grade)
@@ -591,5 +594,56 @@ impl UnitTree {
     /// itself for a record directly at the root.
     pub(super) fn part_of(&self, root: Option<&str>, unit: &str) -> String {
         self.tree.part_of(root, unit).to_owned()
+    }
+}
+
+/// The most noted rows one fold moves: a backlog (a server that was down
+/// while a command-line import wrote) is folded in steps of bounded size.
+const FOLD_STEP: i32 = 500;
+
+/// Moves up to `most` rows of deltas noted by writes into the count tables
+/// (PostgreSQL, migration 000024) and returns how many it moved; the
+/// figures read are the same before and after. SQLite's triggers write the
+/// count rows at once, so there is nothing to fold.
+pub fn fold_noted_counts(conn: &mut DbConn, most: i32) -> Result<usize, Failure> {
+    use diesel::sql_types::Integer;
+    let moved = crate::platform::db::per_backend!(conn,
+        sqlite: |_c| QueryResult::Ok(0),
+        postgres: |c| diesel::select(
+            sql::<Integer>("coverage_counts_fold(")
+                .bind::<Integer, _>(most)
+                .sql(")"),
+        )
+        .get_result::<i32>(c),
+    )?;
+    Ok(usize::try_from(moved).unwrap_or(0))
+}
+
+/// Folds noted deltas every `every`, until the process stops (one folder
+/// beside each replica of the service; replicas folding at once skip each
+/// other's rows). A failure is logged and the next round tries again; so is
+/// a backlog (figures stay exact, but every read of them sums the backlog).
+pub async fn fold_noted_counts_forever(db: crate::platform::db::Db, every: std::time::Duration) {
+    loop {
+        let mut round = 0;
+        loop {
+            match db.run(|conn| fold_noted_counts(conn, FOLD_STEP)).await {
+                Ok(moved) => {
+                    round += moved;
+                    // A full step: more may be waiting.
+                    if moved < FOLD_STEP as usize {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    log::warn!("coverage count folder: {error}");
+                    break;
+                }
+            }
+        }
+        if round >= 10 * FOLD_STEP as usize {
+            log::warn!("coverage count folder: folded a backlog of {round} noted rows");
+        }
+        actix_web::rt::time::sleep(every).await;
     }
 }

@@ -10,7 +10,10 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use songmay::platform::db::schema::{coverage_counts, coverage_school_counts, needs, students};
+use songmay::platform::db::schema::{
+    coverage_count_parts, coverage_counts, coverage_school_count_parts, coverage_school_counts,
+    needs, students,
+};
 use songmay::platform::db::with_conn;
 
 use crate::helpers::{spawn_app, student, TestApp};
@@ -102,8 +105,9 @@ fn recount(app: &TestApp) -> BTreeMap<(i64, i32), Counts> {
     counts
 }
 
-/// The rows of a count table keyed by `$key`, without those that have gone
-/// back to zero.
+/// The rows of a count table or view keyed by `$key`, summed per key (a
+/// view has a row for the folded counts and one per noted delta), without
+/// those that have gone back to zero.
 macro_rules! kept {
     ($app:expr, $counts:ident, $key:expr) => {{
         let db = $app.db.connect();
@@ -147,23 +151,55 @@ macro_rules! kept {
             ))
             .load(c))
         .unwrap();
-        rows.into_iter()
-            .map(|(key, (a, b, c, d, e, f, g, h, i, j, k, l, m))| {
-                (key, [a, b, c, d, e, f, g, h, i, j, k, l, m].map(i64::from))
-            })
-            .filter(|(_, c)| *c != Counts::default())
-            .collect::<BTreeMap<_, Counts>>()
+        let mut summed: BTreeMap<_, Counts> = BTreeMap::new();
+        for (key, (a, b, c, d, e, f, g, h, i, j, k, l, m)) in rows {
+            let total = summed.entry(key).or_default();
+            let part = [a, b, c, d, e, f, g, h, i, j, k, l, m].map(i64::from);
+            for (t, n) in total.iter_mut().zip(part) {
+                *t += n;
+            }
+        }
+        summed.retain(|_, c| *c != Counts::default());
+        summed
     }};
 }
 
-/// Fails unless the kept counts and the coverage endpoint equal a count of
-/// the rows.
-pub async fn assert_counts_match_rows(app: &TestApp, token: &str, step: &str) {
+/// Moves every delta noted by writes into the count rows, as the service's
+/// folder does (PostgreSQL; test instances never fold by themselves, see
+/// `SONGMAY_COUNT_FOLD_MS` in `helpers::test_env`); returns how many
+/// noted rows it moved.
+pub fn fold_noted_counts(app: &TestApp) -> usize {
+    let db = app.db.connect();
+    let mut conn = db.get().unwrap();
+    songmay::reporting::stats::coverage::fold_noted_counts(&mut conn, i32::MAX).unwrap()
+}
+
+/// Noted rows of deltas not folded yet (PostgreSQL; SQLite has none).
+fn noted_deltas(app: &TestApp) -> i64 {
+    if !app.db.is_postgres() {
+        return 0;
+    }
+    let db = app.db.connect();
+    let mut conn = db.get().unwrap();
+    with_conn!(&mut conn, |c| diesel::select(diesel::dsl::sql::<
+        diesel::sql_types::BigInt,
+    >(
+        "(SELECT count(*) FROM coverage_count_deltas)"
+    ))
+    .get_result(c))
+    .unwrap()
+}
+
+/// Fails unless what the service reads (the count rows plus the deltas not
+/// folded yet) and the coverage endpoint equal a count of the rows; then
+/// folds the deltas and fails unless the count rows alone equal it too.
+/// Returns how many noted rows the fold moved.
+pub async fn assert_counts_match_rows(app: &TestApp, token: &str, step: &str) -> usize {
     let rows = recount(app);
     let per_grade = kept!(
         app,
-        coverage_counts,
-        (coverage_counts::school_id, coverage_counts::grade)
+        coverage_count_parts,
+        (coverage_count_parts::school_id, coverage_count_parts::grade)
     );
     assert_eq!(per_grade, rows, "per school and grade, after {step}");
     let mut schools: BTreeMap<i64, Counts> = BTreeMap::new();
@@ -176,8 +212,8 @@ pub async fn assert_counts_match_rows(app: &TestApp, token: &str, step: &str) {
     schools.retain(|_, c| *c != Counts::default());
     let per_school = kept!(
         app,
-        coverage_school_counts,
-        coverage_school_counts::school_id
+        coverage_school_count_parts,
+        coverage_school_count_parts::school_id
     );
     assert_eq!(per_school, schools, "per school, after {step}");
     let coverage = app
@@ -240,6 +276,26 @@ pub async fn assert_counts_match_rows(app: &TestApp, token: &str, step: &str) {
             "open needs of school {school} after {step}"
         );
     }
+
+    // Folding moves the noted deltas into the count rows and changes no figure.
+    let folded = fold_noted_counts(app);
+    assert_eq!(noted_deltas(app), 0, "deltas left after folding, {step}");
+    let per_grade = kept!(
+        app,
+        coverage_counts,
+        (coverage_counts::school_id, coverage_counts::grade)
+    );
+    assert_eq!(
+        per_grade, rows,
+        "folded, per school and grade, after {step}"
+    );
+    let per_school = kept!(
+        app,
+        coverage_school_counts,
+        coverage_school_counts::school_id
+    );
+    assert_eq!(per_school, schools, "folded, per school, after {step}");
+    folded
 }
 
 const SCHOOLS: [(&str, std::ops::RangeInclusive<i64>); 4] = [
@@ -277,7 +333,7 @@ async fn coverage_counts_equal_the_rows_after_every_kind_of_write() {
         .map(|i| random_student(&mut rng, &format!("R-{i:03}")))
         .collect();
     app.sync_students(&admin, "", &roster).await.ok(200);
-    assert_counts_match_rows(&app, &admin, "the first sync").await;
+    let mut folded = assert_counts_match_rows(&app, &admin, "the first sync").await;
 
     for step in 0..40 {
         let students = list(&app, &admin, "/api/v1/students?limit=500").await;
@@ -394,6 +450,57 @@ async fn coverage_counts_equal_the_rows_after_every_kind_of_write() {
                 "a need's transition"
             }
         };
-        assert_counts_match_rows(&app, &admin, &format!("step {step}: {what}")).await;
+        folded += assert_counts_match_rows(&app, &admin, &format!("step {step}: {what}")).await;
     }
+    // On PostgreSQL the writes noted deltas, and every check above read them
+    // before they were folded.
+    assert_eq!(
+        folded > 0,
+        app.db.is_postgres(),
+        "noted rows folded over the steps: {folded}"
+    );
+}
+
+/// Each replica of the service folds the deltas that writes note into the
+/// count rows by itself, also while writes go on, and no figure moves.
+#[actix_rt::test]
+async fn a_replica_folds_the_noted_counts_by_itself_while_writes_go_on() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    // A second instance that folds every 10 ms; this test's own never does.
+    app.start_replica(|env| {
+        env.insert("SONGMAY_COUNT_FOLD_MS", "10".to_owned());
+    });
+    let mut rng = StdRng::seed_from_u64(11);
+    for round in 0..5 {
+        let rosters: Vec<Vec<Value>> = (0..3)
+            .map(|part| {
+                (0..40)
+                    .map(|i| random_student(&mut rng, &format!("F-{round}-{part}-{i:02}")))
+                    .collect()
+            })
+            .collect();
+        let syncs = rosters
+            .iter()
+            .map(|roster| app.sync_students(&admin, "", roster));
+        for reply in futures_util::future::join_all(syncs).await {
+            reply.ok(200);
+        }
+    }
+    // The folder runs beside the writes; wait (at most a minute) for it to
+    // catch up with the last of them.
+    let started = std::time::Instant::now();
+    while noted_deltas(&app) > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the replica did not fold the noted counts"
+        );
+        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        assert_counts_match_rows(&app, &admin, "syncs while a replica folds").await,
+        0,
+        "the replica had folded everything"
+    );
 }

@@ -1,0 +1,2 @@
+DROP VIEW coverage_school_count_parts;
+DROP VIEW coverage_count_parts;
