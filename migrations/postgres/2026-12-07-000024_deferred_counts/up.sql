@@ -3,13 +3,14 @@
 --
 -- Until now every statement that wrote students or needs added its deltas
 -- to the count rows at once (migration 000007). A sync batch of 1,000
--- students of mixed schools touches about 1,300 count rows; adding to them
--- took 8 of the 21 ms its INSERT took (psql, warm connection, the sync
--- benchmark's database), and two batches in flight queued for each other's
--- locks on those rows.
+-- students of mixed schools touches about 1,300 count rows, and two batches
+-- in flight queued for each other's locks on those rows.
 --
 -- Now a statement only notes its deltas, summed per school and grade, as one
--- row of `coverage_count_deltas` (13 ms for the same INSERT). A folder in
+-- row of `coverage_count_deltas`. The sync benchmark's first load with two
+-- batches of mixed schools in flight went from about 31,000 to 36,500
+-- students a second (one in flight: 28,000 to 31,000; README, "Roster
+-- sync"); the INSERT itself only from 16.5 to 15.2 ms. A folder in
 -- every replica of the service (`coverage_counts_fold`, about once a second)
 -- moves the noted deltas into the count tables in one transaction. The
 -- figures stay exact at every moment: readers sum the views
