@@ -3,8 +3,11 @@
 //! SELECT per transaction) on the same server at the same concurrency; the
 //! service is loaded with wrk: `GET /students/{id}` (a random student per
 //! request, as the admin: verify the token, re-read the account, read the
-//! row) and `GET /needs?admin_unit=<district>` (a page of 50). Prints each
-//! run's rates and p99, the ratios to pgbench, and their min/median/max.
+//! row) and `GET /needs?admin_unit=<district>` (a page of 50), the list
+//! twice: as served (a page asked again within `SONGMAY_LIST_CACHE_MS` is
+//! the one kept) and by a second instance that reads every page
+//! (`SONGMAY_LIST_CACHE_MS=0`). Prints each run's rates and p99, the ratios
+//! to pgbench, and their min/median/max.
 //!
 //!     cargo bench --bench reads
 //!
@@ -177,10 +180,12 @@ fn main() {
     );
 
     let server = Server::start(&database.url());
+    let reading = Server::start_with(&database.url(), &[("SONGMAY_LIST_CACHE_MS", "0")]);
     let token = actix_rt::System::new()
         .block_on(async { common::admin_token(&awc::Client::default(), &server.base).await });
     let student_url = format!("{}/api/v1/students/1", server.base);
     let needs_url = format!("{}/api/v1/needs?admin_unit=150&limit=50", server.base);
+    let needs_read_url = format!("{}/api/v1/needs?admin_unit=150&limit=50", reading.base);
     // Warm both up (connections, caches) before measuring.
     wrk(
         &student_url,
@@ -190,18 +195,14 @@ fn main() {
         "bench/students.lua",
         ids,
     );
-    wrk(
-        &needs_url,
-        &token,
-        &clients,
-        "2",
-        "bench/percentiles.lua",
-        ids,
-    );
+    for url in [&needs_url, &needs_read_url] {
+        wrk(url, &token, &clients, "2", "bench/percentiles.lua", ids);
+    }
 
     println!("reads: {count} students, {clients} connections, {seconds} s each, {runs} runs");
-    println!("run | pgbench -S tps | GET /students/{{id}} rps (p99 ms) | ratio | GET /needs?admin_unit=150 rps (p99 ms) | ratio");
-    let (mut student_ratios, mut needs_ratios, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
+    println!("run | pgbench -S tps | GET /students/{{id}} rps (p99 ms) | ratio | GET /needs?admin_unit=150 rps (p99 ms) | ratio | the same, every page read, rps (p99 ms) | ratio");
+    let (mut student_ratios, mut needs_ratios, mut read_ratios, mut p99s) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
         let tps = pgbench(&baseline.url(), &clients, &seconds);
         let (students, student_p99) = wrk(
@@ -220,13 +221,23 @@ fn main() {
             "bench/percentiles.lua",
             ids,
         );
+        let (read, read_p99) = wrk(
+            &needs_read_url,
+            &token,
+            &clients,
+            &seconds,
+            "bench/percentiles.lua",
+            ids,
+        );
         println!(
-            "{run} | {tps:.0} | {students:.0} ({student_p99:.1}) | {:.3} | {needs:.0} ({needs_p99:.1}) | {:.3}",
+            "{run} | {tps:.0} | {students:.0} ({student_p99:.1}) | {:.3} | {needs:.0} ({needs_p99:.1}) | {:.3} | {read:.0} ({read_p99:.1}) | {:.3}",
             students / tps,
-            needs / tps
+            needs / tps,
+            read / tps
         );
         student_ratios.push(students / tps);
         needs_ratios.push(needs / tps);
+        read_ratios.push(read / tps);
         p99s.push(student_p99);
     }
     println!(
@@ -238,8 +249,16 @@ fn main() {
         spread(needs_ratios)
     );
     println!(
+        "GET /needs?admin_unit, every page read / pgbench, min / median / max: {}",
+        spread(read_ratios)
+    );
+    println!(
         "GET /students/{{id}} p99 ms, min / median / max: {}",
         spread(p99s)
     );
-    println!("server peak RSS {:.0} MiB", server.peak_rss_mib());
+    println!(
+        "server peak RSS {:.0} MiB (the instance reading every page: {:.0} MiB)",
+        server.peak_rss_mib(),
+        reading.peak_rss_mib()
+    );
 }

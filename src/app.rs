@@ -231,6 +231,9 @@ impl Application {
             accounts: crate::platform::auth::remembered::RememberedAccounts::new(
                 config.account_cache_ttl,
             ),
+            recent_pages: crate::platform::http::recent_pages::RecentPages::new(
+                config.list_cache_ttl,
+            ),
         });
         let public_figures: web::Data<crate::reporting::public::PublicFiguresCache> =
             web::Data::new(crate::reporting::public::PublicFiguresCache::new(

@@ -9,7 +9,7 @@ pub mod priority;
 pub mod queries;
 pub mod workflow;
 
-use actix_web::{get, post, put, web, HttpResponse};
+use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -79,24 +79,31 @@ pub async fn list_needs(
     principal: Principal,
     filter: web::Query<NeedFilter>,
     page: web::Query<PageQuery>,
-) -> Result<web::Json<NeedPage>, ApiError> {
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     principal.require(STUDENT_ROLES)?;
     let page = page.parse::<(i32, i64)>()?;
     let filter = filter.into_inner();
-    let needs = state
-        .reads
-        .db()
-        .await
-        .run(move |conn| {
-            let scope = principal.reach(conn, Realm::Students)?;
-            let units = crate::registry::admin_units::queries::subtree_filter(
-                conn,
-                filter.admin_unit.as_deref(),
-            )?;
-            queries::list(conn, &scope, &filter, units.as_deref(), &page)
+    state
+        .recent_pages
+        .serve(&principal, &req, || async {
+            let principal = principal.clone();
+            let needs = state
+                .reads
+                .db()
+                .await
+                .run(move |conn| {
+                    let scope = principal.reach(conn, Realm::Students)?;
+                    let units = crate::registry::admin_units::queries::subtree_filter(
+                        conn,
+                        filter.admin_unit.as_deref(),
+                    )?;
+                    queries::list(conn, &scope, &filter, units.as_deref(), &page)
+                })
+                .await?;
+            Ok(needs)
         })
-        .await?;
-    Ok(web::Json(needs))
+        .await
 }
 
 /// One need in the caller's scope.

@@ -106,6 +106,10 @@ pub struct Config {
     /// long an instance remembers that the account behind a token is still
     /// active, so another instance's change reaches it within that time.
     pub account_cache_ttl: Duration,
+    /// `SONGMAY_LIST_CACHE_MS` (default 1000, at most 5000, 0: off): how
+    /// long an instance serves a caller's page of students or needs again
+    /// to the same caller (`platform::http::recent_pages`).
+    pub list_cache_ttl: Duration,
     /// `SONGMAY_TRUST_PROXY`: take the client IP from `X-Forwarded-For`/`Forwarded`
     /// (only behind a reverse proxy that sets them).
     pub trust_proxy: bool,
@@ -220,6 +224,13 @@ impl Config {
                     .into(),
             });
         }
+        let list_cache_ms = whole_number("SONGMAY_LIST_CACHE_MS", 1000)?;
+        if list_cache_ms > 5000 {
+            return Err(ConfigError {
+                name: "SONGMAY_LIST_CACHE_MS",
+                reason: "at most 5000: another instance's write must show within seconds".into(),
+            });
+        }
         let metrics_token = get("SONGMAY_METRICS_TOKEN").map(Secret::new);
         if metrics_token
             .as_ref()
@@ -311,6 +322,7 @@ impl Config {
             public_rate_per_minute: number("SONGMAY_PUBLIC_RATE_PER_MINUTE", 600)? as u32,
             public_rate_burst: number("SONGMAY_PUBLIC_RATE_BURST", 100)? as u32,
             account_cache_ttl: Duration::from_secs(account_cache_seconds),
+            list_cache_ttl: Duration::from_millis(list_cache_ms),
             public_cache_ttl: Duration::from_secs(whole_number(
                 "SONGMAY_PUBLIC_CACHE_SECONDS",
                 60,
@@ -430,6 +442,20 @@ mod tests {
         assert_eq!(with("5").unwrap().account_cache_ttl, Duration::from_secs(5));
         assert_eq!(with("0").unwrap().account_cache_ttl, Duration::ZERO);
         assert_eq!(with("6").unwrap_err().name, "SONGMAY_ACCOUNT_CACHE_SECONDS");
+    }
+
+    #[test]
+    fn the_list_cache_is_at_most_five_seconds() {
+        let with = |value: &'static str| {
+            Config::from_lookup(|name| (name == "SONGMAY_LIST_CACHE_MS").then(|| value.to_owned()))
+        };
+        assert_eq!(
+            Config::from_lookup(|_| None).unwrap().list_cache_ttl,
+            Duration::from_secs(1)
+        );
+        assert_eq!(with("5000").unwrap().list_cache_ttl, Duration::from_secs(5));
+        assert_eq!(with("0").unwrap().list_cache_ttl, Duration::ZERO);
+        assert_eq!(with("5001").unwrap_err().name, "SONGMAY_LIST_CACHE_MS");
     }
 
     #[test]

@@ -29,6 +29,7 @@ struct Metrics {
     webhook_backlog: IntGaugeVec,
     routed_reads: IntCounterVec,
     shared_reads: IntCounterVec,
+    list_pages: IntCounterVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -104,6 +105,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["outcome"],
     )
     .expect("a valid metric");
+    let list_pages = IntCounterVec::new(
+        Opts::new(
+            "songmay_list_pages_total",
+            "Pages of the student and need lists by how they were answered (read, or kept from a moment ago)",
+        ),
+        &["outcome"],
+    )
+    .expect("a valid metric");
     for collector in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
@@ -114,6 +123,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(webhook_backlog.clone()),
         Box::new(routed_reads.clone()),
         Box::new(shared_reads.clone()),
+        Box::new(list_pages.clone()),
     ] {
         registry.register(collector).expect("each metric once");
     }
@@ -128,6 +138,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         webhook_backlog,
         routed_reads,
         shared_reads,
+        list_pages,
     }
 });
 
@@ -170,6 +181,12 @@ pub fn count_routed_read(database: &str) {
 /// batch failed.
 pub fn count_shared_read(outcome: &str) {
     METRICS.shared_reads.with_label_values(&[outcome]).inc();
+}
+
+/// One page of a list (`platform::http::recent_pages`): `read` from the
+/// database, or `kept` from a moment ago.
+pub fn count_list_page(outcome: &str) {
+    METRICS.list_pages.with_label_values(&[outcome]).inc();
 }
 
 /// Rows of one sync batch (`kind`: `students` or `schools`).

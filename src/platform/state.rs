@@ -16,4 +16,7 @@ pub struct AppState {
     pub token_limits: crate::platform::auth::rate_limit::TokenLimits,
     /// The accounts behind verified tokens, remembered a few seconds.
     pub accounts: crate::platform::auth::remembered::RememberedAccounts,
+    /// Pages of the busiest lists, served again to the same caller for a
+    /// moment and forgotten at every write answered here.
+    pub recent_pages: crate::platform::http::recent_pages::RecentPages,
 }

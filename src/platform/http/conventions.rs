@@ -61,10 +61,11 @@ pub async fn request_id(
     Ok(response)
 }
 
-/// Tells the read router (`platform::db::replica`) about every write this
-/// instance answers, so the reads after it wait for the replica to hold
-/// it. A refused write (4xx) wrote nothing and is not counted; a 5xx is,
-/// since a commit may have happened before the failure.
+/// Tells the read router (`platform::db::replica`) and the kept list pages
+/// (`recent_pages`) about every write this instance answers, so the reads
+/// after it wait for the replica to hold it and no page read before it is
+/// served again. A refused write (4xx) wrote nothing and is not counted; a
+/// 5xx is, since a commit may have happened before the failure.
 pub async fn note_writes(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -77,6 +78,7 @@ pub async fn note_writes(
     if writes && !response.status().is_client_error() {
         if let Some(state) = state {
             state.reads.note_write();
+            state.recent_pages.forget_all();
         }
     }
     Ok(response)

@@ -1,6 +1,6 @@
 //! Shared HTTP plumbing: extractor configuration (body limits and their
-//! errors), keyset pagination, and the fallback that turns every framework
-//! default error into problem+json.
+//! errors), keyset pagination, list pages kept for a moment, and the
+//! fallback that turns every framework default error into problem+json.
 
 pub mod access;
 pub mod conventions;
@@ -8,6 +8,7 @@ pub mod fallback;
 pub mod json;
 pub mod pagination;
 pub mod problem;
+pub mod recent_pages;
 pub mod security;
 pub mod tabular;
 pub mod target;

@@ -52,30 +52,37 @@ pub async fn list_students(
     principal: Principal,
     filter: web::Query<StudentFilter>,
     page: web::Query<PageQuery>,
-) -> Result<web::Json<StudentPage>, ApiError> {
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     principal.require(STUDENT_ROLES)?;
     let page = page.parse::<i64>()?;
     let filter = filter.into_inner();
-    let (rows, next_cursor) = state
-        .reads
-        .db()
-        .await
-        .run(move |conn| {
-            let scope = principal.reach(conn, Realm::Students)?;
-            let units = crate::registry::admin_units::queries::subtree_filter(
-                conn,
-                filter.admin_unit.as_deref(),
-            )?;
-            queries::list(conn, &scope, &filter, units.as_deref(), &page)
+    state
+        .recent_pages
+        .serve(&principal, &req, || async {
+            let principal = principal.clone();
+            let (rows, next_cursor) = state
+                .reads
+                .db()
+                .await
+                .run(move |conn| {
+                    let scope = principal.reach(conn, Realm::Students)?;
+                    let units = crate::registry::admin_units::queries::subtree_filter(
+                        conn,
+                        filter.admin_unit.as_deref(),
+                    )?;
+                    queries::list(conn, &scope, &filter, units.as_deref(), &page)
+                })
+                .await?;
+            Ok(StudentPage {
+                items: rows
+                    .into_iter()
+                    .map(|(row, code)| Student::from_row(row, code))
+                    .collect(),
+                next_cursor,
+            })
         })
-        .await?;
-    Ok(web::Json(StudentPage {
-        items: rows
-            .into_iter()
-            .map(|(row, code)| Student::from_row(row, code))
-            .collect(),
-        next_cursor,
-    }))
+        .await
 }
 
 /// One student in the caller's scope.
