@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds: 5 ms to 30 s.
@@ -30,6 +31,8 @@ struct Metrics {
     routed_reads: IntCounterVec,
     shared_reads: IntCounterVec,
     list_pages: IntCounterVec,
+    noted_counts_folded: IntCounter,
+    noted_counts_waiting: IntGauge,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -113,6 +116,16 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["outcome"],
     )
     .expect("a valid metric");
+    let noted_counts_folded = IntCounter::new(
+        "songmay_noted_counts_folded_total",
+        "Coverage count deltas noted by writes that this instance folded into the count rows (PostgreSQL)",
+    )
+    .expect("a valid metric");
+    let noted_counts_waiting = IntGauge::new(
+        "songmay_noted_counts_waiting",
+        "Coverage count deltas noted by writes and not yet folded, after this instance's last fold (PostgreSQL)",
+    )
+    .expect("a valid metric");
     for collector in [
         Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(latency.clone()),
@@ -124,6 +137,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(routed_reads.clone()),
         Box::new(shared_reads.clone()),
         Box::new(list_pages.clone()),
+        Box::new(noted_counts_folded.clone()),
+        Box::new(noted_counts_waiting.clone()),
     ] {
         registry.register(collector).expect("each metric once");
     }
@@ -139,6 +154,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         routed_reads,
         shared_reads,
         list_pages,
+        noted_counts_folded,
+        noted_counts_waiting,
     }
 });
 
@@ -187,6 +204,13 @@ pub fn count_shared_read(outcome: &str) {
 /// database, or `kept` from a moment ago.
 pub fn count_list_page(outcome: &str) {
     METRICS.list_pages.with_label_values(&[outcome]).inc();
+}
+
+/// One round of the coverage count folder: how many noted deltas it
+/// folded, and how many were left waiting when it ended.
+pub fn observe_count_fold(folded: u64, waiting: i64) {
+    METRICS.noted_counts_folded.inc_by(folded);
+    METRICS.noted_counts_waiting.set(waiting);
 }
 
 /// Rows of one sync batch (`kind`: `students` or `schools`).

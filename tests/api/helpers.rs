@@ -902,3 +902,11 @@ pub fn hold_sqlite_write_lock(url: &str) -> diesel::SqliteConnection {
         .unwrap();
     holder
 }
+
+/// The value of one series (`name{labels}`) in a Prometheus text scrape;
+/// 0 when absent.
+pub fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}

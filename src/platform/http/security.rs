@@ -2,11 +2,15 @@
 //! sends: `X-Content-Type-Options: nosniff` on everything (a CSV or a JSON
 //! body is never run as a script or shown as a page), a restrictive
 //! Content-Security-Policy (no scripts at all except on Swagger UI, which
-//! loads its own from this service), no framing, no referrer.
+//! loads its own from this service), no framing, no referrer, and
+//! `Cache-Control: no-store` on every answer whose handler did not say how
+//! it may be kept: a child's record, a token or an error is never left in
+//! the cache of a browser on a shared school computer or of a proxy. The
+//! handlers of public pages, the site and table exports say their own.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue, CACHE_CONTROL};
 use actix_web::middleware::Next;
 
 /// The policy for a path: Swagger UI runs its own scripts and styles; every
@@ -43,6 +47,9 @@ pub async fn security_headers(
         if !headers.contains_key(&name) {
             headers.insert(name, HeaderValue::from_static(value));
         }
+    }
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(response)
 }

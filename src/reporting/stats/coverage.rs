@@ -619,6 +619,20 @@ pub fn fold_noted_counts(conn: &mut DbConn, most: i32) -> Result<usize, Failure>
     Ok(usize::try_from(moved).unwrap_or(0))
 }
 
+/// How many noted deltas wait to be folded (for the metrics: a number
+/// that keeps growing means writes note faster than the folders fold).
+fn noted_counts_waiting(conn: &mut DbConn) -> Result<i64, Failure> {
+    use diesel::sql_types::BigInt;
+    let waiting = crate::platform::db::per_backend!(conn,
+        sqlite: |_c| QueryResult::Ok(0),
+        postgres: |c| diesel::select(sql::<BigInt>(
+            "(SELECT count(*) FROM coverage_count_deltas)"
+        ))
+        .get_result::<i64>(c),
+    )?;
+    Ok(waiting)
+}
+
 /// Folds noted deltas every `every`, until the process stops (one folder
 /// beside each replica of the service; replicas folding at once skip each
 /// other's rows). A failure is logged and the next round tries again; so is
@@ -643,6 +657,10 @@ pub async fn fold_noted_counts_forever(db: crate::platform::db::Db, every: std::
         }
         if round >= 10 * FOLD_STEP as usize {
             log::warn!("coverage count folder: folded a backlog of {round} noted rows");
+        }
+        match db.run(noted_counts_waiting).await {
+            Ok(waiting) => crate::platform::metrics::observe_count_fold(round as u64, waiting),
+            Err(error) => log::warn!("coverage count folder: {error}"),
         }
         actix_web::rt::time::sleep(every).await;
     }

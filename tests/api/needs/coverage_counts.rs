@@ -16,7 +16,7 @@ use songmay::platform::db::schema::{
 };
 use songmay::platform::db::with_conn;
 
-use crate::helpers::{spawn_app, student, TestApp};
+use crate::helpers::{series, spawn_app, student, TestApp};
 
 /// The thirteen counted columns, in `coverage_counts` order.
 type Counts = [i64; 13];
@@ -469,9 +469,22 @@ async fn a_replica_folds_the_noted_counts_by_itself_while_writes_go_on() {
     let admin = app.admin_token().await;
     app.seed_schools(&admin).await;
     // A second instance that folds every 10 ms; this test's own never does.
-    app.start_replica(|env| {
+    let token = "a-metrics-token-for-the-folder";
+    let folder = app.start_replica(|env| {
         env.insert("SONGMAY_COUNT_FOLD_MS", "10".to_owned());
+        env.insert("SONGMAY_METRICS_TOKEN", token.to_owned());
     });
+    let scrape = || async {
+        let mut reply = awc::Client::default()
+            .get(format!("{folder}/metrics"))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .send()
+            .await
+            .expect("the folder's metrics");
+        assert_eq!(reply.status().as_u16(), 200);
+        String::from_utf8(reply.body().await.expect("a scrape").to_vec()).expect("text")
+    };
+    let folded_before = series(&scrape().await, "songmay_noted_counts_folded_total");
     let mut rng = StdRng::seed_from_u64(11);
     for round in 0..5 {
         let rosters: Vec<Vec<Value>> = (0..3)
@@ -503,4 +516,24 @@ async fn a_replica_folds_the_noted_counts_by_itself_while_writes_go_on() {
         0,
         "the replica had folded everything"
     );
+    // Its metrics say what it folded and that nothing waits (after its
+    // next round). SQLite notes nothing: its writes move the count rows.
+    let started = std::time::Instant::now();
+    loop {
+        let metrics = scrape().await;
+        let folded = series(&metrics, "songmay_noted_counts_folded_total") - folded_before;
+        let waiting = series(&metrics, "songmay_noted_counts_waiting");
+        if !app.db.is_postgres() {
+            assert_eq!((folded, waiting), (0.0, 0.0), "{metrics}");
+            break;
+        }
+        if folded > 0.0 && waiting == 0.0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "folded {folded}, waiting {waiting}"
+        );
+        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -1002,6 +1002,50 @@ async fn every_response_carries_the_browser_protections() {
     }
 }
 
+#[actix_rt::test]
+async fn no_record_token_or_error_is_left_in_a_cache() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    app.sync_students(&admin, "", &[student("NS-1", "TH-DABAC", 2)])
+        .await
+        .ok(200);
+    let id = app.get("/api/v1/students", &admin).await.ok(200)["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let token = app
+        .post(
+            "/api/v1/auth/token",
+            None,
+            &json!({"username": "admin", "password": crate::helpers::ADMIN_PASSWORD}),
+        )
+        .await;
+    let record = app.get(&format!("/api/v1/students/{id}"), &admin).await;
+    let list = app.get("/api/v1/students", &admin).await;
+    let refused = app.get("/api/v1/students", "not-a-token").await;
+    for (what, reply, status) in [
+        ("a token", &token, 200),
+        ("a child's record", &record, 200),
+        ("a page of children", &list, 200),
+        ("a refusal", &refused, 401),
+    ] {
+        assert_eq!(reply.status.as_u16(), status, "{what}");
+        assert_eq!(
+            reply.header("cache-control").as_deref(),
+            Some("no-store"),
+            "{what}"
+        );
+    }
+    // A public page says its own: anyone may keep it for a minute.
+    let public = app
+        .request(Method::GET, "/api/v1/public/progress", None, None, vec![])
+        .await;
+    assert_eq!(
+        public.header("cache-control").as_deref(),
+        Some("public, max-age=60")
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The property test: hostile values in every field of the request types.
 // ---------------------------------------------------------------------------

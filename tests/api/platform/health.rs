@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::helpers::{series, spawn_app};
 
 #[actix_rt::test]
 async fn health_answers_and_ready_names_the_migrated_backend() {
@@ -252,12 +252,6 @@ async fn the_healthcheck_command_passes_on_a_ready_service_and_fails_without_one
 }
 
 /// The value of one series in a Prometheus text exposition (0 if absent).
-fn series(text: &str, name_and_labels: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[actix_rt::test]
 async fn metrics_need_their_own_token_and_are_off_without_one() {
     let off = spawn_app().await;
