@@ -537,6 +537,11 @@ pub enum WriteLock {
     /// Disabling an admin: two admins disabling each other at once cannot
     /// leave the service without one.
     Admins,
+    /// Which event types webhook subscriptions listen for: a subscription's
+    /// change takes it alone, every write that emits events shares it
+    /// ([`DbConn::share`]), so a write either saw the change or committed
+    /// before it was made (`platform::outbox`).
+    Listeners,
 }
 
 impl WriteLock {
@@ -546,6 +551,7 @@ impl WriteLock {
             WriteLock::ChangeFeed => NAMESPACE,
             WriteLock::Allocation => NAMESPACE - 1,
             WriteLock::Admins => NAMESPACE - 2,
+            WriteLock::Listeners => NAMESPACE - 3,
             WriteLock::Campaign(campaign) => NAMESPACE + 1 + campaign,
             // Its own range, far above any campaign id.
             WriteLock::ReceiptIntake(receipt) => NAMESPACE + (1 << 40) + receipt,
@@ -570,6 +576,20 @@ impl DbConn {
             use diesel::RunQueryDsl;
             diesel::sql_query(format!("SELECT pg_advisory_xact_lock({})", lock.key()))
                 .execute(&mut ***conn)?;
+        }
+        Ok(())
+    }
+
+    /// Takes `lock` shared with other sharers (not with [`DbConn::lock`]'s
+    /// holders) until the end of the current transaction.
+    pub fn share(&mut self, lock: WriteLock) -> Result<(), Failure> {
+        if let DbConn::Postgres(conn) = self {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(format!(
+                "SELECT pg_advisory_xact_lock_shared({})",
+                lock.key()
+            ))
+            .execute(&mut ***conn)?;
         }
         Ok(())
     }

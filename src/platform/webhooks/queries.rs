@@ -14,7 +14,7 @@ use crate::platform::db::page::PageRequest;
 use crate::platform::db::schema::{
     admin_units, outbox_events, webhook_attempts, webhook_deliveries, webhook_subscriptions,
 };
-use crate::platform::db::{now, with_conn, DbConn};
+use crate::platform::db::{now, with_conn, DbConn, WriteLock};
 use crate::platform::error::Failure;
 use crate::platform::outbox::EventType;
 
@@ -36,6 +36,9 @@ pub fn create(
     secret: &str,
 ) -> Result<SubscriptionRow, Failure> {
     conn.transaction(|conn| {
+        // Writes that checked for listeners before this one commit first;
+        // every later one sees it (`platform::outbox`).
+        conn.lock(WriteLock::Listeners)?;
         if let Some(code) = &input.admin_unit_code {
             let known: Option<String> = with_conn!(conn, |c| admin_units::table
                 .find(code)
@@ -105,6 +108,8 @@ pub fn update(
     patch: &SubscriptionPatch,
 ) -> Result<SubscriptionRow, Failure> {
     conn.transaction(|conn| {
+        // A type added is heard by every write that checks after this one.
+        conn.lock(WriteLock::Listeners)?;
         let current = find(conn, id)?;
         let active = patch.active.unwrap_or(current.active);
         let types = match &patch.event_types {

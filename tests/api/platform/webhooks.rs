@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, student, TestApp};
 use crate::reporting::reconciliation::story;
 
 /// One POST the receiver got.
@@ -677,4 +677,132 @@ async fn subscriptions_refuse_private_and_malformed_targets() {
         .await
         .ok(200);
     assert_eq!(audit["items"].as_array().map(Vec::len), Some(1), "{audit}");
+}
+
+/// An event no subscription listens for is not written (a roster sync
+/// would otherwise write, and then mark dispatched, one per student); once
+/// one listens, the next write's event is kept and delivered, and events
+/// of other types still are not.
+#[actix_rt::test]
+async fn events_nobody_listens_for_are_not_written() {
+    let app = app_for_webhooks(&[]).await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    app.sync_students(&admin, "", &[student("QUIET-1", "TH-DABAC", 2)])
+        .await
+        .ok(200);
+    app.generate_needs(&admin).await;
+    assert_eq!(app.row_counts()["outbox_events"], 0, "nobody listens yet");
+
+    let (receiver, url) = start_receiver();
+    subscribe(
+        &app,
+        &admin,
+        json!({"url": url, "event_types": ["student.changed"]}),
+    )
+    .await;
+    app.sync_students(&admin, "", &[student("QUIET-2", "TH-DABAC", 3)])
+        .await
+        .ok(200);
+    // Needs are reported for QUIET-2 now, and nobody listens for that.
+    assert!(
+        app.generate_needs(&admin).await["created"]
+            .as_i64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(
+        app.row_counts()["outbox_events"],
+        1,
+        "only the student's change is kept"
+    );
+    let got = receiver
+        .until("the second student's change", |got| !got.is_empty())
+        .await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["type"], "student.changed");
+}
+
+/// A subscription made while syncs go on hears every change stamped at or
+/// after its creation: writes look for listeners under a lock they share
+/// and that creating a subscription takes alone (PostgreSQL; SQLite runs
+/// one write at a time), so no write can miss a subscription made before
+/// it stamps its changes.
+#[actix_rt::test]
+async fn a_subscription_made_during_syncs_hears_every_change_after_it() {
+    use diesel::prelude::*;
+    use futures_util::StreamExt;
+    use songmay::platform::db::schema::{outbox_events, student_changes, webhook_subscriptions};
+    use songmay::platform::db::with_conn;
+
+    let app = app_for_webhooks(&[]).await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let (_receiver, url) = start_receiver();
+    let batches: Vec<Vec<Value>> = (0..40)
+        .map(|b| {
+            (0..5)
+                .map(|i| student(&format!("RACE-{b:02}-{i}"), "TH-DABAC", 2))
+                .collect()
+        })
+        .collect();
+    let syncs = futures_util::stream::iter(
+        batches
+            .iter()
+            .map(|batch| app.sync_students(&admin, "", batch)),
+    )
+    .buffer_unordered(3)
+    .collect::<Vec<_>>();
+    let subscribing = async {
+        // Once a few batches are in, while the rest are on their way.
+        while app.row_counts()["student_changes"] < 10 {
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        subscribe(
+            &app,
+            &admin,
+            json!({"url": url, "event_types": ["student.changed"]}),
+        )
+        .await
+    };
+    let (replies, subscription) = futures_util::join!(syncs, subscribing);
+    for reply in replies {
+        reply.ok(200);
+    }
+    let id = subscription["id"].as_i64().unwrap();
+    let db = app.db.connect();
+    let mut conn = db.get().unwrap();
+    let (created, changed, announced) = with_conn!(&mut conn, |c| {
+        let created: chrono::NaiveDateTime = webhook_subscriptions::table
+            .find(id)
+            .select(webhook_subscriptions::created_at)
+            .first(c)
+            .unwrap();
+        let changed: Vec<(i64, chrono::NaiveDateTime)> = student_changes::table
+            .select((student_changes::student_id, student_changes::changed_at))
+            .load(c)
+            .unwrap();
+        let announced: Vec<i64> = outbox_events::table
+            .filter(outbox_events::event_type.eq("student.changed"))
+            .select(outbox_events::entity_id)
+            .load(c)
+            .unwrap();
+        (created, changed, announced)
+    });
+    let after: Vec<i64> = changed
+        .iter()
+        .filter(|(_, at)| *at >= created)
+        .map(|(student, _)| *student)
+        .collect();
+    assert_eq!(changed.len(), 200);
+    assert!(
+        after.len() >= 5 && after.len() < 200,
+        "the subscription came in the middle: {} changes after it",
+        after.len()
+    );
+    let missed: Vec<&i64> = after.iter().filter(|s| !announced.contains(s)).collect();
+    assert!(
+        missed.is_empty(),
+        "changes after the subscription without an event: {missed:?}"
+    );
 }
