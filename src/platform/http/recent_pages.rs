@@ -108,7 +108,9 @@ impl RecentPages {
         Fut: Future<Output = Result<T, ApiError>>,
     {
         if self.ttl.is_zero() {
-            return Ok(json(serialize(&read().await?)?));
+            let body = serialize(&read().await?)?;
+            crate::platform::metrics::count_list_page("read");
+            return Ok(json(body));
         }
         let key = key(principal, req);
         let generation = self.generation.load(Ordering::SeqCst);
