@@ -572,24 +572,22 @@ impl DbConn {
 
     /// Takes `lock` until the end of the current transaction.
     pub fn lock(&mut self, lock: WriteLock) -> Result<(), Failure> {
-        if let DbConn::Postgres(conn) = self {
-            use diesel::RunQueryDsl;
-            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({})", lock.key()))
-                .execute(&mut ***conn)?;
-        }
-        Ok(())
+        self.advisory_xact_lock("pg_advisory_xact_lock", lock)
     }
 
     /// Takes `lock` shared with other sharers (not with [`DbConn::lock`]'s
     /// holders) until the end of the current transaction.
     pub fn share(&mut self, lock: WriteLock) -> Result<(), Failure> {
+        self.advisory_xact_lock("pg_advisory_xact_lock_shared", lock)
+    }
+
+    /// Calls one of PostgreSQL's transaction-scoped advisory lock
+    /// functions on `lock`'s key; nothing on SQLite (one writer at a time).
+    fn advisory_xact_lock(&mut self, function: &str, lock: WriteLock) -> Result<(), Failure> {
         if let DbConn::Postgres(conn) = self {
             use diesel::RunQueryDsl;
-            diesel::sql_query(format!(
-                "SELECT pg_advisory_xact_lock_shared({})",
-                lock.key()
-            ))
-            .execute(&mut ***conn)?;
+            diesel::sql_query(format!("SELECT {function}({})", lock.key()))
+                .execute(&mut ***conn)?;
         }
         Ok(())
     }
