@@ -14,7 +14,10 @@
 //! batches in flight at once), BENCH_ORDER (random: students of all schools
 //! mixed in every batch; school: the roster sorted by school, as the
 //! education data system exports it, so batches in flight at once touch
-//! different schools' count rows).
+//! different schools' count rows), BENCH_SUBSCRIBER (unset; `paused`: a
+//! paused webhook subscription to `student.changed`, so every change also
+//! writes its event and the worker fans it out to a waiting delivery, as
+//! for a subscriber; prints when the last event was dispatched).
 
 mod common;
 
@@ -158,6 +161,53 @@ struct HttpFigures {
     second_secs: f64,
     second_rows_per_s: f64,
     peak_rss_mib: f64,
+    /// With a subscriber: seconds from each run's start until the worker
+    /// had dispatched its last event.
+    dispatched_secs: Option<(f64, f64)>,
+}
+
+/// Subscribes to `student.changed` and pauses the subscription: events are
+/// written and fanned out to deliveries that wait, and nothing is posted.
+async fn paused_subscriber(client: &awc::Client, base: &str, token: &str) {
+    let created = post(
+        client,
+        &format!("{base}/api/v1/webhooks"),
+        Some(token),
+        serde_json::to_vec(
+            &json!({"url": "http://127.0.0.1:9/songmay-bench", "event_types": ["student.changed"]}),
+        )
+        .unwrap(),
+    )
+    .await;
+    let id = created["id"].as_i64().expect("subscription id");
+    let response = client
+        .patch(format!("{base}/api/v1/webhooks/{id}"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send_json(&json!({"active": false}))
+        .await
+        .expect("pause the subscription");
+    assert!(
+        response.status().is_success(),
+        "pause: {}",
+        response.status()
+    );
+}
+
+/// Waits until no event waits for the worker; seconds since `started`.
+async fn all_dispatched(db: &Db, started: Instant) -> f64 {
+    use songmay::platform::db::schema::outbox_events;
+    loop {
+        let mut conn = db.get().unwrap();
+        let waiting: i64 = with_conn!(&mut conn, |c| outbox_events::table
+            .filter(outbox_events::dispatched_at.is_null())
+            .count()
+            .get_result(c))
+        .unwrap();
+        if waiting == 0 {
+            return started.elapsed().as_secs_f64();
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn sync_over_http(
@@ -166,8 +216,15 @@ fn sync_over_http(
     roster: &Roster,
     batch: usize,
     concurrency: usize,
+    subscriber: bool,
 ) -> HttpFigures {
-    let server = Server::start(database_url);
+    let server = if subscriber {
+        Server::start_with(database_url, &[("SONGMAY_WEBHOOK_ALLOW_PRIVATE", "true")])
+    } else {
+        Server::start(database_url)
+    };
+    let watcher =
+        subscriber.then(|| Db::connect(&DatabaseLocation::parse(database_url), 1).unwrap());
     let (first_bodies, second_bodies) = (roster.bodies(batch, false), roster.bodies(batch, true));
     let school_rows: Vec<Value> = schools
         .iter()
@@ -186,9 +243,13 @@ fn sync_over_http(
             serde_json::to_vec(&school_rows).unwrap(),
         )
         .await;
+        if subscriber {
+            paused_subscriber(&client, &server.base, &token).await;
+        }
 
         let run = |run_id: &'static str, bodies: Vec<Vec<u8>>| {
             let (client, token, base) = (client.clone(), token.clone(), server.base.clone());
+            let watcher = watcher.clone();
             async move {
                 let url = format!("{base}/api/v1/sync/students?run_id={run_id}");
                 let started = Instant::now();
@@ -221,16 +282,21 @@ fn sync_over_http(
                     serde_json::to_vec(&json!({"run_id": run_id})).unwrap(),
                 )
                 .await;
-                (started.elapsed().as_secs_f64(), counts)
+                let elapsed = started.elapsed().as_secs_f64();
+                let dispatched = match &watcher {
+                    Some(db) => Some(all_dispatched(db, started).await),
+                    None => None,
+                };
+                (elapsed, counts, dispatched)
             }
         };
-        let (first, counts) = run("bench-1", first_bodies).await;
+        let (first, counts, first_dispatched) = run("bench-1", first_bodies).await;
         assert_eq!(
             counts[0] as usize,
             roster.len(),
             "first load inserts every row: {counts:?}"
         );
-        let (second, counts) = run("bench-2", second_bodies).await;
+        let (second, counts, second_dispatched) = run("bench-2", second_bodies).await;
         assert_eq!(
             counts[1] as usize,
             roster.len().div_ceil(20),
@@ -241,6 +307,7 @@ fn sync_over_http(
             second_secs: second,
             second_rows_per_s: roster.len() as f64 / second,
             peak_rss_mib: server.peak_rss_mib(),
+            dispatched_secs: first_dispatched.zip(second_dispatched),
         }
     })
 }
@@ -346,6 +413,9 @@ fn report(backend: &str, http: &HttpFigures, direct: f64, rows: usize) {
         "  re-sync, 5% changed       {:>10.2} s  ({:.0} rows/s)",
         http.second_secs, http.second_rows_per_s
     );
+    if let Some((first, second)) = http.dispatched_secs {
+        println!("  every event dispatched    {first:>10.2} s after the first load began, {second:.2} s after the re-sync began");
+    }
     println!(
         "  server peak RSS           {:>10.1} MiB",
         http.peak_rss_mib
@@ -363,6 +433,11 @@ fn main() {
         .parse()
         .expect("BENCH_CONCURRENCY");
     let order = env_or("BENCH_ORDER", "random");
+    let subscriber = match env_or("BENCH_SUBSCRIBER", "").as_str() {
+        "" => false,
+        "paused" => true,
+        other => panic!("BENCH_SUBSCRIBER: unset or `paused`, not {other}"),
+    };
     let schools = schools_over_communes();
     let roster = Roster::new(count, &schools, order == "school");
     println!(
@@ -380,6 +455,7 @@ fn main() {
             &roster,
             batch,
             concurrency,
+            subscriber,
         );
         let direct = direct_load(direct_db.to_str().unwrap(), &schools, &roster);
         report("SQLite", &http, direct, count);
@@ -394,7 +470,14 @@ fn main() {
             PgDatabase::create(&pg, "songmay_bench_direct"),
         ) {
             (Some(http_db), Some(direct_db)) => {
-                let http = sync_over_http(&http_db.url(), &schools, &roster, batch, concurrency);
+                let http = sync_over_http(
+                    &http_db.url(),
+                    &schools,
+                    &roster,
+                    batch,
+                    concurrency,
+                    subscriber,
+                );
                 let direct = direct_load(&direct_db.url(), &schools, &roster);
                 report("PostgreSQL", &http, direct, count);
             }

@@ -278,6 +278,10 @@ pub fn dispatch(conn: &mut DbConn, limit: i64) -> Result<usize, Failure> {
             .collect();
         let mut ancestries: HashMap<String, Vec<String>> = HashMap::new();
         let at = now();
+        // Written together below: a statement per thousand deliveries, not
+        // one per delivery (a roster sync heard by a subscriber brings
+        // thousands of events).
+        let mut deliveries = Vec::new();
         for (event, kind, place, happened) in &events {
             for (subscription, types, unit, subscribed) in &wanted {
                 // A subscription hears what happens from its creation on,
@@ -296,17 +300,22 @@ pub fn dispatch(conn: &mut DbConn, limit: i64) -> Result<usize, Failure> {
                         continue;
                     }
                 }
-                with_conn!(conn, |c| diesel::insert_into(webhook_deliveries::table)
-                    .values((
-                        webhook_deliveries::subscription_id.eq(subscription),
-                        webhook_deliveries::event_id.eq(event),
-                        webhook_deliveries::status.eq(DeliveryStatus::Pending),
-                        webhook_deliveries::attempts.eq(0),
-                        webhook_deliveries::next_attempt_at.eq(at),
-                        webhook_deliveries::created_at.eq(at),
-                    ))
-                    .execute(c))?;
+                deliveries.push((
+                    webhook_deliveries::subscription_id.eq(*subscription),
+                    webhook_deliveries::event_id.eq(*event),
+                    webhook_deliveries::status.eq(DeliveryStatus::Pending),
+                    webhook_deliveries::attempts.eq(0),
+                    webhook_deliveries::next_attempt_at.eq(at),
+                    webhook_deliveries::created_at.eq(at),
+                ));
             }
+        }
+        // A thousand rows (6,000 parameters) a statement keeps well inside
+        // both databases' parameter limits, however many subscriptions.
+        for chunk in deliveries.chunks(1_000) {
+            with_conn!(conn, |c| diesel::insert_into(webhook_deliveries::table)
+                .values(chunk)
+                .execute(c))?;
         }
         let ids: Vec<i64> = events.iter().map(|(id, _, _, _)| *id).collect();
         with_conn!(conn, |c| diesel::update(

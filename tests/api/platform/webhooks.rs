@@ -806,3 +806,92 @@ async fn a_subscription_made_during_syncs_hears_every_change_after_it() {
         "changes after the subscription without an event: {missed:?}"
     );
 }
+
+/// A worker's round fans out in bulk: a roster batch of 200 changes heard
+/// by six subscriptions makes 1,200 deliveries in one round (more than one
+/// statement's thousand rows), and each subscription gets each event once.
+/// The subscriptions are paused, so their deliveries wait and nothing is
+/// posted meanwhile.
+#[actix_rt::test]
+async fn a_round_fans_every_event_out_to_every_subscription_once() {
+    use diesel::prelude::*;
+    use songmay::platform::db::schema::{outbox_events, webhook_deliveries};
+    use songmay::platform::db::with_conn;
+
+    let app = app_for_webhooks(&[]).await;
+    let admin = app.admin_token().await;
+    app.seed_schools(&admin).await;
+    let (receiver, url) = start_receiver();
+    let mut subscriptions = Vec::new();
+    for _ in 0..6 {
+        let id = subscribe(
+            &app,
+            &admin,
+            json!({"url": url, "event_types": ["student.changed"]}),
+        )
+        .await["id"]
+            .as_i64()
+            .unwrap();
+        app.patch(
+            &format!("/api/v1/webhooks/{id}"),
+            &admin,
+            &json!({"active": false}),
+        )
+        .await
+        .ok(200);
+        subscriptions.push(id);
+    }
+    let batch: Vec<Value> = (0..200)
+        .map(|i| student(&format!("FAN-{i:03}"), "TH-DABAC", 2))
+        .collect();
+    app.sync_students(&admin, "", &batch).await.ok(200);
+
+    let db = app.db.connect();
+    let mut conn = db.get().unwrap();
+    let mut waiting = i64::MAX;
+    for _ in 0..200 {
+        waiting = with_conn!(&mut conn, |c| outbox_events::table
+            .filter(outbox_events::dispatched_at.is_null())
+            .count()
+            .get_result(c))
+        .unwrap();
+        if waiting == 0 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(waiting, 0, "the worker dispatched every event");
+    let (events, deliveries) = with_conn!(&mut conn, |c| {
+        let events: Vec<i64> = outbox_events::table
+            .select(outbox_events::id)
+            .load(c)
+            .unwrap();
+        let deliveries: Vec<(i64, i64, String)> = webhook_deliveries::table
+            .select((
+                webhook_deliveries::subscription_id,
+                webhook_deliveries::event_id,
+                webhook_deliveries::status,
+            ))
+            .load(c)
+            .unwrap();
+        (events, deliveries)
+    });
+    assert_eq!(events.len(), 200, "one event per student");
+    let pairs: std::collections::BTreeSet<(i64, i64)> =
+        deliveries.iter().map(|(s, e, _)| (*s, *e)).collect();
+    assert_eq!(deliveries.len(), 1_200, "six subscriptions × 200 events");
+    assert_eq!(pairs.len(), 1_200, "no pair twice");
+    for subscription in &subscriptions {
+        for event in &events {
+            assert!(
+                pairs.contains(&(*subscription, *event)),
+                "subscription {subscription} lacks event {event}"
+            );
+        }
+    }
+    assert!(
+        deliveries.iter().all(|(_, _, status)| status == "pending"),
+        "paused subscriptions' deliveries wait"
+    );
+    assert!(receiver.got().is_empty(), "nothing was posted");
+}
