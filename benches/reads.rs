@@ -9,6 +9,12 @@
 //! (`SONGMAY_LIST_CACHE_MS=0`). Prints each run's rates and p99, the ratios
 //! to pgbench, and their min/median/max.
 //!
+//! Then where a single read's time goes, in the same runs: the service's
+//! own SELECT of a student and its school (the statement diesel sends,
+//! prepared, through pgbench: PostgreSQL's side alone) and `GET /me`
+//! (token, account, routing, middleware, JSON: the HTTP side alone, no
+//! database). A read costs roughly both sides plus joining them.
+//!
 //!     cargo bench --bench reads
 //!
 //! Settings: BENCH_PG_URL, BENCH_STUDENTS (200000), BENCH_SECONDS (10),
@@ -85,11 +91,50 @@ fn load(conn: &mut DbConn, count: usize) -> (i64, i64) {
     .unwrap()
 }
 
-/// `pgbench -S -M prepared` transactions per second.
-fn pgbench(url: &str, clients: &str, seconds: &str) -> f64 {
-    let out = Command::new("pgbench")
+/// The statement `GET /students/{id}` sends, as diesel renders it, as a
+/// pgbench script over random ids in `ids`.
+fn student_statement_script(ids: (i64, i64)) -> std::path::PathBuf {
+    use songmay::platform::db::schema::schools;
+    use songmay::registry::schools::model::SchoolRow;
+    use songmay::registry::students::StudentRow;
+    let query = students::table
+        .inner_join(schools::table)
+        .filter(students::id.eq(0))
+        .select((StudentRow::as_select(), SchoolRow::as_select()))
+        .limit(1);
+    let rendered = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
+    let sql = rendered
+        .split(" -- binds:")
+        .next()
+        .unwrap()
+        .replace("$1", ":id")
+        .replace("$2", "1");
+    let path =
+        std::env::temp_dir().join(format!("songmay-bench-student-{}.sql", std::process::id()));
+    std::fs::write(
+        &path,
+        format!("\\set id random({}, {})\n{sql};\n", ids.0, ids.1),
+    )
+    .unwrap();
+    path
+}
+
+/// `pgbench -M prepared` transactions per second of `script` (pgbench's
+/// own select-only transaction when `None`).
+fn pgbench_script(
+    url: &str,
+    clients: &str,
+    seconds: &str,
+    script: Option<&std::path::Path>,
+) -> f64 {
+    let mut command = Command::new("pgbench");
+    match script {
+        Some(path) => command.arg("-f").arg(path),
+        None => command.arg("-S"),
+    };
+    let out = command
         .args([
-            "-S", "-M", "prepared", "-n", "-c", clients, "-j", "2", "-T", seconds, url,
+            "-M", "prepared", "-n", "-c", clients, "-j", "2", "-T", seconds, url,
         ])
         .output()
         .expect("pgbench (apt-get install postgresql-contrib)");
@@ -186,6 +231,8 @@ fn main() {
     let student_url = format!("{}/api/v1/students/1", server.base);
     let needs_url = format!("{}/api/v1/needs?admin_unit=150&limit=50", server.base);
     let needs_read_url = format!("{}/api/v1/needs?admin_unit=150&limit=50", reading.base);
+    let me_url = format!("{}/api/v1/me", server.base);
+    let statement = student_statement_script(ids);
     // Warm both up (connections, caches) before measuring.
     wrk(
         &student_url,
@@ -203,8 +250,9 @@ fn main() {
     println!("run | pgbench -S tps | GET /students/{{id}} rps (p99 ms) | ratio | GET /needs?admin_unit=150 rps (p99 ms) | ratio | the same, every page read, rps (p99 ms) | ratio");
     let (mut student_ratios, mut needs_ratios, mut read_ratios, mut p99s) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut sides = Vec::new();
     for run in 1..=runs {
-        let tps = pgbench(&baseline.url(), &clients, &seconds);
+        let tps = pgbench_script(&baseline.url(), &clients, &seconds, None);
         let (students, student_p99) = wrk(
             &student_url,
             &token,
@@ -235,6 +283,16 @@ fn main() {
             needs / tps,
             read / tps
         );
+        let statement_tps = pgbench_script(&database.url(), &clients, &seconds, Some(&statement));
+        let (me, _) = wrk(
+            &me_url,
+            &token,
+            &clients,
+            &seconds,
+            "bench/percentiles.lua",
+            ids,
+        );
+        sides.push((run, students, statement_tps, me));
         student_ratios.push(students / tps);
         needs_ratios.push(needs / tps);
         read_ratios.push(read / tps);
@@ -256,6 +314,27 @@ fn main() {
         "GET /students/{{id}} p99 ms, min / median / max: {}",
         spread(p99s)
     );
+    println!("where a single read's time goes (same runs):");
+    println!("run | GET /students/{{id}} rps | its SELECT alone, pgbench tps | ratio | GET /me (no database) rps | ratio");
+    let (mut statement_ratios, mut me_ratios) = (Vec::new(), Vec::new());
+    for (run, students, statement_tps, me) in sides {
+        println!(
+            "{run} | {students:.0} | {statement_tps:.0} | {:.3} | {me:.0} | {:.3}",
+            students / statement_tps,
+            students / me
+        );
+        statement_ratios.push(students / statement_tps);
+        me_ratios.push(students / me);
+    }
+    println!(
+        "GET /students/{{id}} / its SELECT alone, min / median / max: {}",
+        spread(statement_ratios)
+    );
+    println!(
+        "GET /students/{{id}} / GET /me, min / median / max: {}",
+        spread(me_ratios)
+    );
+    let _ = std::fs::remove_file(&statement);
     println!(
         "server peak RSS {:.0} MiB (the instance reading every page: {:.0} MiB)",
         server.peak_rss_mib(),

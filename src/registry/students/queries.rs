@@ -110,6 +110,8 @@ pub fn find_visible(
     scope: &Reach,
     id: i64,
 ) -> Result<(StudentRow, SchoolRow), Failure> {
+    // `benches/reads.rs` renders this statement for pgbench, to measure
+    // PostgreSQL's side of `GET /students/{id}` alone: change both.
     let found: Option<(StudentRow, SchoolRow)> = with_conn!(conn, |c| students::table
         .inner_join(schools::table)
         .filter(students::id.eq(id))
