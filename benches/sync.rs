@@ -17,7 +17,9 @@
 //! different schools' count rows), BENCH_SUBSCRIBER (unset; `paused`: a
 //! paused webhook subscription to `student.changed`, so every change also
 //! writes its event and the worker fans it out to a waiting delivery, as
-//! for a subscriber; prints when the last event was dispatched).
+//! for a subscriber; prints when the last event was dispatched;
+//! `receiver`: the subscription active and a receiver in this process
+//! answering 204, printing also when the last delivery was recorded).
 
 mod common;
 
@@ -164,21 +166,53 @@ struct HttpFigures {
     /// With a subscriber: seconds from each run's start until the worker
     /// had dispatched its last event.
     dispatched_secs: Option<(f64, f64)>,
+    /// With a receiver: seconds from each run's start until every delivery
+    /// was recorded as delivered.
+    delivered_secs: Option<(f64, f64)>,
 }
 
-/// Subscribes to `student.changed` and pauses the subscription: events are
-/// written and fanned out to deliveries that wait, and nothing is posted.
-async fn paused_subscriber(client: &awc::Client, base: &str, token: &str) {
+/// Who listens for `student.changed` during the benchmark.
+#[derive(Clone, Copy, PartialEq)]
+enum Subscriber {
+    Nobody,
+    /// A paused subscription: events and deliveries written, nothing posted.
+    Paused,
+    /// An active subscription and a receiver in this process.
+    Receiver,
+}
+
+/// A receiver answering 204 to every post, in the current actix system;
+/// its URL.
+fn start_receiver() -> String {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let receiver = HttpServer::new(|| {
+        App::new().route(
+            "/hook",
+            web::post().to(|| async { HttpResponse::NoContent().finish() }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}/hook", receiver.addrs()[0].port());
+    actix_rt::spawn(receiver.run());
+    url
+}
+
+/// Subscribes `url` to `student.changed`, then, unless `active`, pauses
+/// the subscription: events are written and fanned out to deliveries that
+/// wait, and nothing is posted.
+async fn subscribe(client: &awc::Client, base: &str, token: &str, url: &str, active: bool) {
     let created = post(
         client,
         &format!("{base}/api/v1/webhooks"),
         Some(token),
-        serde_json::to_vec(
-            &json!({"url": "http://127.0.0.1:9/songmay-bench", "event_types": ["student.changed"]}),
-        )
-        .unwrap(),
+        serde_json::to_vec(&json!({"url": url, "event_types": ["student.changed"]})).unwrap(),
     )
     .await;
+    if active {
+        return;
+    }
     let id = created["id"].as_i64().expect("subscription id");
     let response = client
         .patch(format!("{base}/api/v1/webhooks/{id}"))
@@ -210,21 +244,39 @@ async fn all_dispatched(db: &Db, started: Instant) -> f64 {
     }
 }
 
+/// Waits until every delivery was recorded as delivered; seconds since
+/// `started`.
+async fn all_delivered(db: &Db, started: Instant) -> f64 {
+    use songmay::platform::db::schema::webhook_deliveries;
+    loop {
+        let mut conn = db.get().unwrap();
+        let waiting: i64 = with_conn!(&mut conn, |c| webhook_deliveries::table
+            .filter(webhook_deliveries::status.ne("delivered"))
+            .count()
+            .get_result(c))
+        .unwrap();
+        if waiting == 0 {
+            return started.elapsed().as_secs_f64();
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn sync_over_http(
     database_url: &str,
     schools: &[School],
     roster: &Roster,
     batch: usize,
     concurrency: usize,
-    subscriber: bool,
+    subscriber: Subscriber,
 ) -> HttpFigures {
-    let server = if subscriber {
+    let server = if subscriber != Subscriber::Nobody {
         Server::start_with(database_url, &[("SONGMAY_WEBHOOK_ALLOW_PRIVATE", "true")])
     } else {
         Server::start(database_url)
     };
-    let watcher =
-        subscriber.then(|| Db::connect(&DatabaseLocation::parse(database_url), 1).unwrap());
+    let watcher = (subscriber != Subscriber::Nobody)
+        .then(|| Db::connect(&DatabaseLocation::parse(database_url), 1).unwrap());
     let (first_bodies, second_bodies) = (roster.bodies(batch, false), roster.bodies(batch, true));
     let school_rows: Vec<Value> = schools
         .iter()
@@ -243,8 +295,16 @@ fn sync_over_http(
             serde_json::to_vec(&school_rows).unwrap(),
         )
         .await;
-        if subscriber {
-            paused_subscriber(&client, &server.base, &token).await;
+        match subscriber {
+            Subscriber::Nobody => {}
+            Subscriber::Paused => {
+                let url = "http://127.0.0.1:9/songmay-bench";
+                subscribe(&client, &server.base, &token, url, false).await;
+            }
+            Subscriber::Receiver => {
+                let url = start_receiver();
+                subscribe(&client, &server.base, &token, &url, true).await;
+            }
         }
 
         let run = |run_id: &'static str, bodies: Vec<Vec<u8>>| {
@@ -287,16 +347,21 @@ fn sync_over_http(
                     Some(db) => Some(all_dispatched(db, started).await),
                     None => None,
                 };
-                (elapsed, counts, dispatched)
+                let delivered = match (&watcher, subscriber) {
+                    (Some(db), Subscriber::Receiver) => Some(all_delivered(db, started).await),
+                    _ => None,
+                };
+                (elapsed, counts, dispatched, delivered)
             }
         };
-        let (first, counts, first_dispatched) = run("bench-1", first_bodies).await;
+        let (first, counts, first_dispatched, first_delivered) = run("bench-1", first_bodies).await;
         assert_eq!(
             counts[0] as usize,
             roster.len(),
             "first load inserts every row: {counts:?}"
         );
-        let (second, counts, second_dispatched) = run("bench-2", second_bodies).await;
+        let (second, counts, second_dispatched, second_delivered) =
+            run("bench-2", second_bodies).await;
         assert_eq!(
             counts[1] as usize,
             roster.len().div_ceil(20),
@@ -308,6 +373,7 @@ fn sync_over_http(
             second_rows_per_s: roster.len() as f64 / second,
             peak_rss_mib: server.peak_rss_mib(),
             dispatched_secs: first_dispatched.zip(second_dispatched),
+            delivered_secs: first_delivered.zip(second_delivered),
         }
     })
 }
@@ -416,6 +482,9 @@ fn report(backend: &str, http: &HttpFigures, direct: f64, rows: usize) {
     if let Some((first, second)) = http.dispatched_secs {
         println!("  every event dispatched    {first:>10.2} s after the first load began, {second:.2} s after the re-sync began");
     }
+    if let Some((first, second)) = http.delivered_secs {
+        println!("  every event delivered     {first:>10.2} s after the first load began, {second:.2} s after the re-sync began");
+    }
     println!(
         "  server peak RSS           {:>10.1} MiB",
         http.peak_rss_mib
@@ -434,9 +503,10 @@ fn main() {
         .expect("BENCH_CONCURRENCY");
     let order = env_or("BENCH_ORDER", "random");
     let subscriber = match env_or("BENCH_SUBSCRIBER", "").as_str() {
-        "" => false,
-        "paused" => true,
-        other => panic!("BENCH_SUBSCRIBER: unset or `paused`, not {other}"),
+        "" => Subscriber::Nobody,
+        "paused" => Subscriber::Paused,
+        "receiver" => Subscriber::Receiver,
+        other => panic!("BENCH_SUBSCRIBER: unset, `paused` or `receiver`, not {other}"),
     };
     let schools = schools_over_communes();
     let roster = Roster::new(count, &schools, order == "school");

@@ -458,34 +458,50 @@ impl RetryPolicy {
     }
 }
 
+/// Records a round's attempts in the order they are given, in one
+/// transaction: one commit for the round, not one per delivery (a commit
+/// waits for the log to reach the disk). If recording fails, nothing of
+/// the round is recorded and its deliveries come due again when their
+/// lease runs out: delivery stays at least once.
+pub fn record_all(
+    conn: &mut DbConn,
+    attempts: &[(Job, Outcome)],
+    policy: RetryPolicy,
+) -> Result<(), Failure> {
+    conn.transaction(|conn| {
+        for (job, outcome) in attempts {
+            record(conn, job, outcome, policy)?;
+        }
+        Ok(())
+    })
+}
+
 /// Records an attempt, and what follows from it: delivered; or a retry
 /// (see [`RetryPolicy`]); or, past its time, failed — and after enough
 /// failed deliveries in a row, the subscription off.
-pub fn record(
+fn record(
     conn: &mut DbConn,
     job: &Job,
     outcome: &Outcome,
     policy: RetryPolicy,
 ) -> Result<(), Failure> {
-    conn.transaction(|conn| {
-        let at = now();
-        with_conn!(conn, |c| diesel::insert_into(webhook_attempts::table)
-            .values((
-                webhook_attempts::delivery_id.eq(job.delivery_id),
-                webhook_attempts::at.eq(at),
-                webhook_attempts::status_code.eq(outcome.status_code.map(i32::from)),
-                webhook_attempts::error.eq(&outcome.error),
-                webhook_attempts::duration_ms.eq(outcome.duration_ms),
-            ))
-            .execute(c))?;
-        if outcome.error.is_none() {
-            return delivered(conn, job, outcome, at);
-        }
-        match policy.next_attempt(job.attempt, at, job.event_created_at) {
-            Some(next) => retry_at(conn, job, outcome, next),
-            None => give_up(conn, job, outcome, policy.disable_after, at),
-        }
-    })
+    let at = now();
+    with_conn!(conn, |c| diesel::insert_into(webhook_attempts::table)
+        .values((
+            webhook_attempts::delivery_id.eq(job.delivery_id),
+            webhook_attempts::at.eq(at),
+            webhook_attempts::status_code.eq(outcome.status_code.map(i32::from)),
+            webhook_attempts::error.eq(&outcome.error),
+            webhook_attempts::duration_ms.eq(outcome.duration_ms),
+        ))
+        .execute(c))?;
+    if outcome.error.is_none() {
+        return delivered(conn, job, outcome, at);
+    }
+    match policy.next_attempt(job.attempt, at, job.event_created_at) {
+        Some(next) => retry_at(conn, job, outcome, next),
+        None => give_up(conn, job, outcome, policy.disable_after, at),
+    }
 }
 
 fn delivered(
@@ -505,8 +521,13 @@ fn delivered(
         webhook_deliveries::last_error.eq(None::<String>),
     ))
     .execute(c))?;
+    // Only when there is a run of failures to end: a round's twenty
+    // deliveries to one subscription would otherwise rewrite its row
+    // twenty times.
     with_conn!(conn, |c| diesel::update(
-        webhook_subscriptions::table.find(job.subscription_id)
+        webhook_subscriptions::table
+            .find(job.subscription_id)
+            .filter(webhook_subscriptions::consecutive_failures.ne(0))
     )
     .set(webhook_subscriptions::consecutive_failures.eq(0))
     .execute(c))?;

@@ -60,10 +60,9 @@ async fn step(
                 .unwrap_or(TimeDelta::days(1)),
             disable_after: settings.disable_after,
         };
-        for (job, outcome) in futures_util::future::join_all(attempts).await {
-            db.run(move |conn| queries::record(conn, &job, &outcome, policy))
-                .await?;
-        }
+        let attempted = futures_util::future::join_all(attempts).await;
+        db.run(move |conn| queries::record_all(conn, &attempted, policy))
+            .await?;
     }
 }
 
