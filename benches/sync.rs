@@ -31,7 +31,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use songmay::platform::db::schema::{schools, students};
-use songmay::platform::db::{with_conn, DatabaseLocation, Db};
+use songmay::platform::db::{with_conn, DatabaseLocation, Db, DbConn};
 
 use common::{env_or, post, PgDatabase, Server, StudentInsert, ADMIN_PASSWORD};
 
@@ -227,39 +227,32 @@ async fn subscribe(client: &awc::Client, base: &str, token: &str, url: &str, act
     );
 }
 
-/// Waits until no event waits for the worker; seconds since `started`.
-async fn all_dispatched(db: &Db, started: Instant) -> f64 {
-    use songmay::platform::db::schema::outbox_events;
-    loop {
-        let mut conn = db.get().unwrap();
-        let waiting: i64 = with_conn!(&mut conn, |c| outbox_events::table
-            .filter(outbox_events::dispatched_at.is_null())
-            .count()
-            .get_result(c))
-        .unwrap();
-        if waiting == 0 {
-            return started.elapsed().as_secs_f64();
-        }
+/// Waits until `waiting` counts nothing; seconds since `started`.
+async fn until_none(db: &Db, started: Instant, waiting: fn(&mut DbConn) -> i64) -> f64 {
+    while waiting(&mut db.get().unwrap()) > 0 {
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
+    started.elapsed().as_secs_f64()
 }
 
-/// Waits until every delivery was recorded as delivered; seconds since
-/// `started`.
-async fn all_delivered(db: &Db, started: Instant) -> f64 {
+/// Events the worker has not dispatched yet.
+fn undispatched(conn: &mut DbConn) -> i64 {
+    use songmay::platform::db::schema::outbox_events;
+    with_conn!(conn, |c| outbox_events::table
+        .filter(outbox_events::dispatched_at.is_null())
+        .count()
+        .get_result(c))
+    .unwrap()
+}
+
+/// Deliveries not yet recorded as delivered.
+fn undelivered(conn: &mut DbConn) -> i64 {
     use songmay::platform::db::schema::webhook_deliveries;
-    loop {
-        let mut conn = db.get().unwrap();
-        let waiting: i64 = with_conn!(&mut conn, |c| webhook_deliveries::table
-            .filter(webhook_deliveries::status.ne("delivered"))
-            .count()
-            .get_result(c))
-        .unwrap();
-        if waiting == 0 {
-            return started.elapsed().as_secs_f64();
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
+    with_conn!(conn, |c| webhook_deliveries::table
+        .filter(webhook_deliveries::status.ne("delivered"))
+        .count()
+        .get_result(c))
+    .unwrap()
 }
 
 fn sync_over_http(
@@ -344,11 +337,13 @@ fn sync_over_http(
                 .await;
                 let elapsed = started.elapsed().as_secs_f64();
                 let dispatched = match &watcher {
-                    Some(db) => Some(all_dispatched(db, started).await),
+                    Some(db) => Some(until_none(db, started, undispatched).await),
                     None => None,
                 };
                 let delivered = match (&watcher, subscriber) {
-                    (Some(db), Subscriber::Receiver) => Some(all_delivered(db, started).await),
+                    (Some(db), Subscriber::Receiver) => {
+                        Some(until_none(db, started, undelivered).await)
+                    }
                     _ => None,
                 };
                 (elapsed, counts, dispatched, delivered)
